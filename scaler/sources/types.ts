@@ -1,0 +1,72 @@
+/**
+ * The contract between the scaler's loop and its CPU sources (gnocchi, nova, prometheus, ssh).
+ * A source turns "these instances, now" into one CPU reading per instance, or says why it could not.
+ */
+
+/** One VM of the group, as the stack's `instances` output lists it (baseline first). */
+export interface Instance {
+  readonly name: string;
+  /** The Nova server id. */
+  readonly id: string;
+  readonly fixedIp?: string;
+  readonly floatingIp?: string;
+}
+
+/** A reading for one instance. `value` is busy CPU in percent of all the instance's vCPUs (0–100). */
+export interface CpuSample {
+  /** Instance id (Nova server id). */
+  readonly instance: string;
+  readonly value: number;
+  /** When the reading was measured (ms since epoch) — not when it was fetched, so staleness can be judged. */
+  readonly time: number;
+}
+
+/** An instance the source could not read this tick, with a short reason ("no series for label instance_id=…"). */
+export interface MissingSample {
+  readonly instance: string;
+  readonly reason: string;
+}
+
+export interface SampleSet {
+  /** When the source was asked (ms since epoch). */
+  readonly time: number;
+  readonly samples: readonly CpuSample[];
+  readonly missing: readonly MissingSample[];
+  /** HTTP requests (or SSH commands) this tick cost — for metrics and the cost-per-tick benchmark. */
+  readonly requests: number;
+}
+
+export type SourceType = "gnocchi" | "nova" | "prometheus" | "ssh";
+
+export interface MetricSource {
+  readonly type: SourceType;
+  /**
+   * One reading per instance. Resolves with per-instance gaps in `missing`; rejects with a `SourceError` when the
+   * source as a whole failed this tick (unreachable, timeout, 5xx, malformed reply, auth). Never invents a value.
+   */
+  sample(instances: readonly Instance[], signal?: AbortSignal): Promise<SampleSet>;
+  /** Release connections, timers and sockets. */
+  close(): Promise<void>;
+}
+
+export type SourceErrorKind =
+  | "unreachable" // connection refused, DNS, reset
+  | "timeout"
+  | "http" // a non-2xx status the source cannot use
+  | "malformed" // a reply that does not parse or has the wrong shape
+  | "auth" // credentials rejected
+  | "forbidden" // authenticated, but the role is missing (e.g. Nova diagnostics is admin-only)
+  | "config"; // the source's own settings cannot work (no endpoint in the catalog, bad query)
+
+/** Why a source produced nothing this tick. The message never contains a token, password or secret. */
+export class SourceError extends Error {
+  override name = "SourceError";
+  constructor(
+    readonly source: SourceType,
+    readonly kind: SourceErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${message}`, options);
+  }
+}
