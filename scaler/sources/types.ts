@@ -36,6 +36,13 @@ export interface SampleSet {
   readonly requests: number;
 }
 
+/** What a source is asked about each tick: the group as the stack's outputs describe it. */
+export interface Group {
+  /** The metering group name (`metering.server_group` metadata), the stack's `serverGroup` output. */
+  readonly serverGroup?: string;
+  readonly instances: readonly Instance[];
+}
+
 export type SourceType = "gnocchi" | "nova" | "prometheus" | "ssh";
 
 export interface MetricSource {
@@ -44,7 +51,7 @@ export interface MetricSource {
    * One reading per instance. Resolves with per-instance gaps in `missing`; rejects with a `SourceError` when the
    * source as a whole failed this tick (unreachable, timeout, 5xx, malformed reply, auth). Never invents a value.
    */
-  sample(instances: readonly Instance[], signal?: AbortSignal): Promise<SampleSet>;
+  sample(group: Group, signal?: AbortSignal): Promise<SampleSet>;
   /** Release connections, timers and sockets. */
   close(): Promise<void>;
 }
