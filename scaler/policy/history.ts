@@ -1,0 +1,37 @@
+import type { ActionRecord, Observation } from "./types";
+
+/** Helpers over the decision history, shared by the modes and `decide`. Pure. */
+
+/** Actions that count for cooldowns and sample resets: everything except a failed attempt (the count did not change). */
+export function lastAction(actions: readonly ActionRecord[]): ActionRecord | undefined {
+  for (let i = actions.length - 1; i >= 0; i--) {
+    const a = actions[i]!;
+    if (a.result !== "failed") return a;
+  }
+  return undefined;
+}
+
+/**
+ * How many of the newest observations in a row satisfy `test`, stopping at `limit`. The run breaks at a gap longer
+ * than 2.5 intervals (the scaler was down: old samples say nothing about now) and at the last action (samples taken
+ * at the old count say nothing about the new one — the lab script also restarts its counters after acting).
+ */
+export function consecutive(
+  observations: readonly Observation[],
+  test: (o: Observation) => boolean,
+  limit: number,
+  interval: number,
+  since: number | undefined,
+): number {
+  let n = 0;
+  let newer: number | undefined;
+  for (let i = observations.length - 1; i >= 0 && n < limit; i--) {
+    const o = observations[i]!;
+    if (since !== undefined && o.time <= since) break;
+    if (newer !== undefined && newer - o.time > 2.5 * interval) break;
+    if (!test(o)) break;
+    n++;
+    newer = o.time;
+  }
+  return n;
+}

@@ -1,0 +1,93 @@
+import type { Group, SampleSet } from "../sources/types";
+import type { Aggregate, Observation, RejectReason } from "./types";
+
+/**
+ * The sample sanitizer: turns one tick's raw samples into an Observation the policy can trust. Pure: the tick time,
+ * the group, and when each instance was first seen are all arguments.
+ *
+ * A value a little above 100 % (rounding in /proc/stat or Gnocchi's rate) is clamped to 100; beyond 100 + ABSURD_MARGIN
+ * it is "absurd" and rejected, like NaN, ±Infinity, negative and stale readings. A rejected sample never becomes a
+ * number: the instance counts as missing, and missing data never leads to a scale-in.
+ */
+export const ABSURD_MARGIN = 5;
+
+export interface SanitizeInput {
+  readonly now: number;
+  readonly group: Group;
+  readonly set: SampleSet;
+  readonly aggregate: Aggregate;
+  /** ms: samples measured longer ago than this are stale. */
+  readonly maxSampleAge: number;
+  /** ms: instances first seen less than this long ago are warming up and ignored. */
+  readonly warmup: number;
+  /** Instance id → when the scaler first saw it (ms). Unknown ids are treated as just seen. */
+  readonly firstSeen: Readonly<Record<string, number>>;
+}
+
+export interface SanitizeResult {
+  readonly observation: Observation;
+  /** Accepted values by instance id. */
+  readonly accepted: Readonly<Record<string, number>>;
+  readonly rejectedSamples: readonly { instance: string; reason: RejectReason; value: number }[];
+}
+
+export function rejectReason(value: number, time: number, now: number, maxSampleAge: number): RejectReason | undefined {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return "infinite";
+  if (value < 0) return "negative";
+  if (value > 100 + ABSURD_MARGIN) return "absurd";
+  if (!Number.isFinite(time) || now - time > maxSampleAge) return "stale";
+  return undefined;
+}
+
+export function sanitize(input: SanitizeInput): SanitizeResult {
+  const { now, group, set } = input;
+  const warming = new Set(
+    group.instances
+      .filter((i) => now - (input.firstSeen[i.id] ?? now) < input.warmup)
+      .map((i) => i.id),
+  );
+  const members = new Set(group.instances.map((i) => i.id));
+  const rejected: Partial<Record<RejectReason, number>> = {};
+  const rejectedSamples: { instance: string; reason: RejectReason; value: number }[] = [];
+  const accepted: Record<string, number> = {};
+  const reject = (instance: string, reason: RejectReason, value: number) => {
+    rejected[reason] = (rejected[reason] ?? 0) + 1;
+    rejectedSamples.push({ instance, reason, value });
+  };
+
+  for (const s of set.samples) {
+    if (!members.has(s.instance)) reject(s.instance, "unknown-instance", s.value);
+    else if (warming.has(s.instance)) reject(s.instance, "warmup", s.value);
+    else if (s.instance in accepted) continue; // one reading per instance: the first wins
+    else {
+      const why = rejectReason(s.value, s.time, now, input.maxSampleAge);
+      if (why) reject(s.instance, why, s.value);
+      else accepted[s.instance] = Math.min(100, s.value);
+    }
+  }
+
+  const values = Object.values(accepted);
+  const expected = group.instances.length - warming.size;
+  const value =
+    values.length === 0
+      ? undefined
+      : input.aggregate === "max"
+        ? Math.max(...values)
+        : values.reduce((a, b) => a + b, 0) / values.length;
+  const observation: Observation = {
+    time: now,
+    aggregate: input.aggregate,
+    samples: values.length,
+    expected,
+    missing: Math.max(0, expected - values.length),
+    rejected,
+    ...(value === undefined ? {} : { value }),
+  };
+  return { observation, accepted, rejectedSamples };
+}
+
+/** The Observation of a tick whose source failed as a whole. */
+export function failedObservation(now: number, aggregate: Aggregate, expected: number): Observation {
+  return { time: now, aggregate, samples: 0, expected, missing: expected, rejected: {}, sourceFailed: true };
+}

@@ -1,0 +1,45 @@
+import { pct } from "./format";
+import type { DecideInput, ModeResult } from "./types";
+
+/**
+ * `mode: target` — Kubernetes HPA / AWS target tracking / nomad-autoscaler `target-value`:
+ * desired = ceil(current × value / target), ignored while |value / target − 1| ≤ tolerance.
+ *
+ * Missing data (HPA rules): instances without a usable sample count as 100 % when `onMissing: assumeHigh` (so they can
+ * only push the count up) and are left out otherwise; in both cases a result below the current count is marked as
+ * resting on missing data, which `decide` never scales in on.
+ */
+export function target(input: DecideInput): ModeResult {
+  const { policy: p, current, observations } = input;
+  const o = observations[observations.length - 1];
+  if (!o || o.value === undefined) {
+    if (p.onMissing === "assumeHigh") {
+      const recommended = Math.max(current + 1, Math.ceil((current * 100) / p.target));
+      return {
+        recommended,
+        reason: `no usable samples, assumed 100% (onMissing assumeHigh) vs target ${p.target}% → ${current} → ${recommended}`,
+        onMissingData: true,
+      };
+    }
+    return { recommended: current, reason: `no usable samples (onMissing hold) → hold at ${current}`, onMissingData: true };
+  }
+  let value = o.value;
+  const incomplete = o.missing > 0;
+  if (incomplete && p.onMissing === "assumeHigh") {
+    value = o.aggregate === "max" ? 100 : (o.value * o.samples + 100 * o.missing) / (o.samples + o.missing);
+  }
+  const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${o.missing}/${o.expected} missing${p.onMissing === "assumeHigh" ? " counted as 100%" : ""})` : ""}`;
+  const ratio = value / p.target;
+  if (Math.abs(ratio - 1) <= p.tolerance) {
+    return {
+      recommended: current,
+      reason: `${shown} within ±${Math.round(p.tolerance * 100)}% of target ${p.target}% → hold at ${current}`,
+    };
+  }
+  const recommended = Math.ceil(current * ratio - 1e-9);
+  return {
+    recommended,
+    reason: `${shown} vs target ${p.target}%: ceil(${current} × ${ratio.toFixed(2)}) → ${current} → ${recommended}`,
+    ...(incomplete ? { onMissingData: true } : {}),
+  };
+}

@@ -1,0 +1,70 @@
+import { pct } from "./format";
+import { consecutive, lastAction } from "./history";
+import type { DecideInput, ModeResult, Observation } from "./types";
+
+/**
+ * `mode: threshold` — the MicroStack lab script and Heat/Aodh alarm style. Above `high` for `upSamples` consecutive
+ * samples → scale out; below `low` for `downSamples` consecutive samples → scale in.
+ *
+ * A scale-out asks for enough VMs to bring the aggregate back under `high` (ceil(current × value / high), at least one
+ * more); `decide` then caps it at `maxStepUp`. A scale-in asks for `maxStepDown` fewer. With step 1 both ways this is
+ * exactly the lab script: one clone per trigger, one removal per trigger.
+ *
+ * Missing data: with `onMissing: hold` a sample-less tick breaks both runs; with `assumeHigh` a tick with any
+ * instance missing counts as above `high` (the HPA's "treat missing pods as 100 % on scale-up" rule). A tick with any
+ * instance missing never counts as below `low`.
+ */
+export function threshold(input: DecideInput): ModeResult {
+  const { policy: p, current, observations } = input;
+  const latest = observations[observations.length - 1];
+  const since = lastAction(input.actions)?.time;
+  const agg = latest?.aggregate ?? p.aggregate;
+  const incomplete = (o: Observation) => o.value === undefined || o.missing > 0 || o.sourceFailed === true;
+  const isHigh = (o: Observation) =>
+    (o.value !== undefined && o.value > p.high) || (p.onMissing === "assumeHigh" && incomplete(o));
+  const isLow = (o: Observation) => !incomplete(o) && o.value! < p.low;
+
+  const ups = consecutive(observations, isHigh, p.upSamples, p.interval, since);
+  const downs = consecutive(observations, isLow, p.downSamples, p.interval, since);
+  const shown = latest?.value === undefined ? "no data" : `${agg} ${pct(latest.value)}`;
+
+  if (latest && isHigh(latest)) {
+    const assumed = latest.value === undefined || latest.value <= p.high;
+    const what = assumed ? `${shown} (missing data assumed high)` : `${shown} > ${p.high}%`;
+    if (ups < p.upSamples) {
+      return { recommended: current, reason: `${what} for ${ups}/${p.upSamples} samples → hold at ${current}` };
+    }
+    const needed = latest.value !== undefined && !assumed ? Math.ceil((current * latest.value) / p.high) : 0;
+    const recommended = Math.max(current + 1, needed);
+    return {
+      recommended,
+      reason: `${what} for ${ups}/${p.upSamples} samples → ${current} → ${recommended}`,
+      ...(assumed ? { onMissingData: true } : {}),
+    };
+  }
+  if (latest && isLow(latest)) {
+    if (downs < p.downSamples) {
+      return {
+        recommended: current,
+        reason: `${shown} < ${p.low}% for ${downs}/${p.downSamples} samples → hold at ${current}`,
+      };
+    }
+    const recommended = current - p.maxStepDown;
+    return {
+      recommended,
+      reason: `${shown} < ${p.low}% for ${downs}/${p.downSamples} samples → ${current} → ${recommended}`,
+    };
+  }
+  if (!latest || latest.value === undefined) {
+    return { recommended: current, reason: `no usable samples (onMissing ${p.onMissing}) → hold at ${current}`, onMissingData: true };
+  }
+  if (latest.value < p.low) {
+    // Below low but incomplete: some instances had no usable sample.
+    return {
+      recommended: current,
+      reason: `${shown} < ${p.low}% but ${latest.missing}/${latest.expected} instances missing → never scale in on missing data; hold at ${current}`,
+      onMissingData: true,
+    };
+  }
+  return { recommended: current, reason: `${shown} within ${p.low}–${p.high}% → hold at ${current}` };
+}
