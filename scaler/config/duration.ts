@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+/**
+ * Durations in scaler.yaml: `500ms`, `15s`, `5m`, `1h`, or a bare number of seconds. Parsed once, here, into
+ * milliseconds; the rest of the scaler only sees numbers.
+ */
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+
+export const DURATION_HINT = "a duration like 15s, 5m, 1h or a number of seconds";
+
+/** Milliseconds, or undefined when `value` is not a duration. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  if (typeof value !== "string") return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const m = PATTERN.exec(trimmed);
+  return m ? Number(m[1]) * UNITS[m[2]!]! : undefined;
+}
+
+/** Formats milliseconds back into the shortest exact form (`300000` → `5m`), for printing the effective config. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms === 0 ? "0s" : `${ms}ms`;
+}
+
+/** A zod schema for a duration field; `min` in ms. */
+export function durationSchema(min = 0) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `must be ${DURATION_HINT}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (ms < min) {
+      ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(min)}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}

@@ -1,0 +1,143 @@
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import yaml from "js-yaml";
+import type { z } from "zod";
+import { ConfigError } from "../lib/errors";
+import { REDACTED_KEYS } from "../lib/logger";
+import { formatDuration } from "./duration";
+import { configSchema, type ScalerConfig } from "./schema";
+
+/** Where each config key came from once loaded: the file, for messages and for resolving relative paths. */
+export interface LoadedConfig extends ScalerConfig {
+  /** Absolute path of the file read. */
+  readonly file: string;
+}
+
+/**
+ * Reads, parses and validates scaler.yaml. Every failure is a ConfigError naming the file, the field and the fix.
+ * Relative `stack.workDir` and `stateDir` are resolved against the config file's folder, so the daemon behaves the
+ * same whatever its working directory. `cloud` defaults to $OS_CLOUD.
+ */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      "",
+      code === "ENOENT" ? "file not found; pass the config with -c <file>" : `cannot read the file (${code ?? String(err)})`,
+      file,
+    );
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: unknown;
+  try {
+    raw = yaml.load(text, { filename: file });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      const line = err.mark ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}` : "";
+      throw new ConfigError("", `YAML syntax error${line ? ` at ${line}` : ""}: ${err.reason}`, file);
+    }
+    throw err;
+  }
+  if (raw === null || raw === undefined) throw new ConfigError("", "the file is empty; it needs at least a source: block", file);
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError("", "must be a YAML mapping of keys (stack, source, policy, …)", file);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw toConfigError(result.error, file);
+  const config = result.data;
+  const dir = path.dirname(path.resolve(file));
+  const cloud = config.cloud ?? env.OS_CLOUD;
+  return {
+    ...config,
+    ...(cloud ? { cloud } : {}),
+    stack: { ...config.stack, workDir: path.resolve(dir, config.stack.workDir) },
+    stateDir: path.resolve(dir, config.stateDir),
+    file: path.resolve(file),
+  };
+}
+
+/** One ConfigError for all problems: the first field is the error's `field`; the message lists every problem. */
+export function toConfigError(error: z.ZodError, file?: string): ConfigError {
+  const problems = error.issues.map((issue) => {
+    const field = issue.path.map(String).join(".");
+    return { field, message: describe(issue, field) };
+  });
+  const first = problems[0]!;
+  const text = problems.map((p) => `${p.field ? `${p.field}: ` : ""}${p.message}`).join("; ");
+  const err = new ConfigError(first.field, problems.length === 1 ? first.message : text, file);
+  if (problems.length > 1) {
+    // The base class prefixes the first field; with several problems the list already names each one.
+    err.message = `${file ? `${file}: ` : ""}${text}`;
+  }
+  return err;
+}
+
+function describe(issue: z.core.$ZodIssue, field: string): string {
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const where = field ? `in ${field}` : "at the top level";
+      return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against docs/scaler.md`;
+    }
+    case "invalid_type":
+      return issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}, got ${typeName(issue.input)}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(issue.input)}`;
+    case "invalid_union":
+      if (field.endsWith("type") || field === "source") return `${issue.message}; use one of gnocchi, nova, prometheus, ssh`;
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "string" ? `"${v}"` : typeof v === "object" ? "a mapping" : `${typeof v} ${String(v)}`;
+}
+
+const SECRET_KEY = new RegExp(`^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`, "i");
+
+/**
+ * The effective config for printing: secrets replaced, durations back in human form (`300000` → `5m`).
+ * Keys holding secrets (password, token, secret, …) are redacted wherever they appear, including in the
+ * `source:` block whose keys the sources define.
+ */
+export function redact(config: LoadedConfig): Record<string, unknown> {
+  const durations = new Set([
+    "policy.interval",
+    "policy.cooldownUp",
+    "policy.cooldownDown",
+    "policy.stabilizationDown",
+    "policy.warmup",
+    "policy.maxSampleAge",
+    "actuator.timeout",
+    "actuator.backoff",
+    "actuator.maxBackoff",
+    "actuator.shutdownGrace",
+  ]);
+  const walk = (value: unknown, at: string): unknown => {
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, `${at}.${i}`));
+    if (value && typeof value === "object") {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => {
+          const key = at ? `${at}.${k}` : k;
+          if (SECRET_KEY.test(k) && v !== undefined && v !== null && v !== "") return [k, "[redacted]"];
+          return [k, walk(v, key)];
+        }),
+      );
+    }
+    if (typeof value === "number" && durations.has(at)) return formatDuration(value);
+    if (typeof value === "string" && /^[a-z]+:\/\/[^/\s:@]+:[^/\s@]+@/i.test(value)) {
+      return value.replace(/^([a-z]+:\/\/[^/\s:@]+:)[^/\s@]+@/i, "$1[redacted]@"); // user:password@ in a URL
+    }
+    return value;
+  };
+  return walk(config, "") as Record<string, unknown>;
+}
