@@ -1,0 +1,121 @@
+/**
+ * Demand traces for the simulator: CSV files with the header `timestamp,value` (the format of the NAB corpus in
+ * ../shared/traces/), timestamps `YYYY-MM-DD HH:MM:SS` read as UTC (or ISO 8601, or seconds since the epoch).
+ */
+import { readFileSync } from "node:fs";
+import { UserError } from "../lib/errors";
+
+/** A demand trace: parallel arrays (no per-point objects, so a 200-day trace stays small), times ascending. */
+export interface Trace {
+  /** Where it came from (a file path or a label), for messages and reports. */
+  readonly name: string;
+  /** Point times, ms since the epoch, strictly ascending. */
+  readonly times: Float64Array;
+  /** Demand at each point (work per unit of time, any unit), finite and ≥ 0. */
+  readonly values: Float64Array;
+  /**
+   * How long the last point lasts (ms): the median spacing of the points. A point's value holds until the next point;
+   * the last one holds for this long, so the trace covers [times[0], times[n-1] + step).
+   */
+  readonly step: number;
+}
+
+/** A trace file or its content is unusable. Exit code 2, like any bad input. */
+export class TraceError extends UserError {
+  override name = "TraceError";
+}
+
+/** Reads and parses a trace CSV file. */
+export function loadTrace(path: string): Trace {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new TraceError(`cannot read trace ${path}: ${(err as Error).message}`);
+  }
+  return parseTrace(text, path);
+}
+
+/** Parses `timestamp,value` CSV text. Every error names the line and says what is expected. */
+export function parseTrace(text: string, name = "trace"): Trace {
+  const lines = text.split(/\r?\n/);
+  const header = (lines[0] ?? "").trim().toLowerCase().replace(/"/g, "");
+  if (header !== "timestamp,value") {
+    throw new TraceError(`${name}:1: expected the header "timestamp,value", got "${lines[0] ?? ""}"`);
+  }
+  const times: number[] = [];
+  const values: number[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "") continue;
+    const comma = line.indexOf(",");
+    if (comma < 0) throw new TraceError(`${name}:${i + 1}: expected "timestamp,value", got "${line}"`);
+    const time = parseTimestamp(line.slice(0, comma).replace(/"/g, "").trim());
+    const value = Number(
+      line
+        .slice(comma + 1)
+        .replace(/"/g, "")
+        .trim(),
+    );
+    if (Number.isNaN(time)) {
+      throw new TraceError(`${name}:${i + 1}: bad timestamp "${line.slice(0, comma)}" (use YYYY-MM-DD HH:MM:SS, UTC)`);
+    }
+    if (!Number.isFinite(value) || value < 0) {
+      throw new TraceError(`${name}:${i + 1}: the value must be a finite number ≥ 0, got "${line.slice(comma + 1)}"`);
+    }
+    const previous = times[times.length - 1];
+    if (previous !== undefined && time <= previous) {
+      throw new TraceError(`${name}:${i + 1}: timestamps must be strictly ascending (sort the file)`);
+    }
+    times.push(time);
+    values.push(value);
+  }
+  if (times.length < 2) throw new TraceError(`${name}: a trace needs at least two data rows`);
+  return { name, times: Float64Array.from(times), values: Float64Array.from(values), step: medianSpacing(times) };
+}
+
+/** Builds a trace from points (tests, synthetic workloads). */
+export function traceFromPoints(points: ReadonlyArray<readonly [number, number]>, name = "trace"): Trace {
+  const csv = ["timestamp,value", ...points.map(([t, v]) => `${t / 1000},${v}`)].join("\n");
+  return parseTrace(csv, name);
+}
+
+/** The part of a trace within [from, to) (ms), for quick runs on a slice. */
+export function sliceTrace(trace: Trace, from: number, to: number): Trace {
+  let start = 0;
+  while (start < trace.times.length && trace.times[start]! < from) start++;
+  let end = start;
+  while (end < trace.times.length && trace.times[end]! < to) end++;
+  if (end - start < 2) throw new TraceError(`${trace.name}: the slice holds fewer than two points`);
+  return {
+    name: trace.name,
+    times: trace.times.slice(start, end),
+    values: trace.values.slice(start, end),
+    step: trace.step,
+  };
+}
+
+/** The largest value of a trace. */
+export function tracePeak(trace: Trace): number {
+  let peak = 0;
+  for (const v of trace.values) if (v > peak) peak = v;
+  return peak;
+}
+
+function parseTimestamp(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000; // seconds since the epoch
+  // "YYYY-MM-DD HH:MM:SS" has no zone: NAB timestamps are read as UTC so results do not depend on the machine's TZ.
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$/.exec(text);
+  if (m) {
+    const [, y, mo, d, h, mi, s] = m;
+    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), 0) + Number(s ?? 0) * 1000;
+  }
+  return Date.parse(text); // ISO 8601 with a zone
+}
+
+function medianSpacing(times: readonly number[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < times.length; i++) gaps.push(times[i]! - times[i - 1]!);
+  gaps.sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)]!;
+}
