@@ -1,0 +1,351 @@
+import { CommandError, ConcurrentUpdateError } from "@pulumi/pulumi/automation";
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import { IntentStore, type Intent } from "./intent";
+import { lockHolder, pidAlive } from "./locks";
+import type { StackOps } from "./stackOps";
+import * as os from "node:os";
+
+/**
+ * Applies counts to the stack, one update at a time.
+ *
+ *                 request(N)                           up ok, nothing newer wanted
+ *   ┌──────┐ ─────────────────────► ┌──────────┐ ──────────────────────────────► ┌──────┐
+ *   │ idle │                        │ applying │                                 │ idle │
+ *   └──────┘ ◄─── (start) ───┐      └──────────┘ ◄─┐ up ok, a newer N was         └──────┘
+ *      ▲                     │        │  ▲         │ requested meanwhile: apply it next
+ *      │             ┌─────────────┐  │  └─────────┘
+ *      │             │ reconciling │  │ ConcurrentUpdateError (holder alive/unknown),
+ *      │             └─────────────┘  │ failed up, or timeout (abort after actuator.timeout)
+ *      │        unfinished intent:    ▼
+ *      │        refresh, re-apply   ┌─────────┐  backoff (exponential, jittered) elapsed → applying the newest N
+ *      └──── stop() ─────────────── │ backoff │
+ *                                   └─────────┘
+ *   stop(grace): no new attempt; an update in flight gets `grace` to finish, then is aborted → "stopped".
+ *
+ * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; the intent is
+ * on disk before `up` and marked done after; a stale file-backend lock is cancelled only when its holder is known
+ * dead (same host, pid gone); dryRun never writes config nor runs `up`.
+ */
+
+export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
+export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "stale-lock-cancelled" | "dry-run";
+
+export class UpdateTimeoutError extends Error {
+  override name = "UpdateTimeoutError";
+}
+
+export interface ActuatorOptions {
+  readonly ops: () => Promise<StackOps>;
+  readonly countKey: string;
+  readonly stateDir: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** [0, 1): the backoff jitter. Injected so tests are deterministic. */
+  readonly random: () => number;
+  /** ms an `up` may run before it is aborted. */
+  readonly timeout: number;
+  /** ms: first retry delay; doubles per consecutive failure up to maxBackoff. */
+  readonly backoff: number;
+  readonly maxBackoff: number;
+  readonly bounds: { readonly minCount: number; readonly maxCount: number };
+  readonly dryRun: boolean;
+  /** ms to wait for the CLI to exit after an abort before giving up on it (pulumi/pulumi#13737: it can hang). */
+  readonly abortGrace?: number;
+  /** How this host judges a lock holder (tests replace it). */
+  readonly host?: { hostname: string; alive: (pid: number) => boolean };
+  /** Called after every attempt (metrics). */
+  readonly onResult?: (result: ActuationResult, count: number) => void;
+}
+
+export interface ActuatorStatus {
+  readonly state: ActuatorState;
+  /** The last count applied successfully by this process. */
+  readonly applied?: number;
+  /** The newest count asked for. */
+  readonly wanted?: number;
+  /** Consecutive failed attempts (0 after a success). */
+  readonly failures: number;
+  readonly lastResult?: { result: ActuationResult; count: number; time: number; error?: string };
+  readonly nextRetryAt?: number;
+  readonly lastSuccessAt?: number;
+}
+
+export class Actuator {
+  private state: ActuatorState = "idle";
+  private applied: number | undefined;
+  private wanted: number | undefined;
+  private wantedReason = "";
+  private failures = 0;
+  private lastResult: ActuatorStatus["lastResult"];
+  private lastSuccessAt: number | undefined;
+  private nextRetryAt: number | undefined;
+  private running: Promise<void> | undefined;
+  private inFlight: AbortController | undefined;
+  private stopping = false;
+  private readonly stopController = new AbortController();
+  private readonly intents: IntentStore;
+  private opsPromise: Promise<StackOps> | undefined;
+
+  constructor(private readonly o: ActuatorOptions) {
+    this.intents = new IntentStore(o.stateDir);
+  }
+
+  status(): ActuatorStatus {
+    return {
+      state: this.state,
+      failures: this.failures,
+      ...(this.applied !== undefined ? { applied: this.applied } : {}),
+      ...(this.wanted !== undefined ? { wanted: this.wanted } : {}),
+      ...(this.lastResult ? { lastResult: this.lastResult } : {}),
+      ...(this.nextRetryAt !== undefined ? { nextRetryAt: this.nextRetryAt } : {}),
+      ...(this.lastSuccessAt !== undefined ? { lastSuccessAt: this.lastSuccessAt } : {}),
+    };
+  }
+
+  /** True while an update runs or waits to be retried. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * Asks for `count`. Never waits and never runs two updates at once: while one is in flight, the newest request is
+   * remembered and applied after it.
+   */
+  request(count: number, reason: string): void {
+    if (this.stopping) return;
+    const { minCount, maxCount } = this.o.bounds;
+    const clamped = Math.min(maxCount, Math.max(minCount, Math.round(count)));
+    if (clamped !== count) this.o.logger.warn({ requested: count, clamped }, "actuator: count clamped to bounds");
+    if (this.o.dryRun) {
+      this.o.logger.info({ count: clamped, reason }, "dry run: would set the count and run pulumi up");
+      this.record("dry-run", clamped);
+      return;
+    }
+    this.wanted = clamped;
+    this.wantedReason = reason;
+    if (!this.running) {
+      this.running = this.drive().finally(() => {
+        this.running = undefined;
+      });
+    }
+  }
+
+  /** Resolves when nothing is in flight or waiting for a retry. */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Start-up recovery. An intent left "pending" means the last process died during (or before finishing) an update:
+   * cancel the stack's lock if its holder is known dead, refresh (clearing pending creates only when the state has
+   * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again.
+   * Returns what it found, for the log and /status.
+   */
+  async reconcile(): Promise<{ found?: Intent; action: "none" | "reapplied" | "locked" | "dry-run" }> {
+    const intent = await this.intents.read();
+    if (!intent || intent.status === "done") return { action: "none" };
+    const log = this.o.logger.child({ intent: { count: intent.count, time: new Date(intent.time).toISOString() } });
+    log.warn("actuator: unfinished intent from a previous run; reconciling");
+    if (this.o.dryRun) return { found: intent, action: "dry-run" };
+    this.state = "reconciling";
+    try {
+      const ops = await this.ops();
+      if (!(await this.clearStaleLocks(ops))) {
+        log.warn("actuator: the stack is locked by a live or unknown holder; the count is re-applied once it is free");
+        this.state = "idle";
+        this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
+        return { found: intent, action: "locked" };
+      }
+      const pending = await ops.pendingOperations();
+      const clearPendingCreates = pending.includes("creating");
+      log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
+      await ops.refresh({ clearPendingCreates });
+    } finally {
+      if (this.state === "reconciling") this.state = "idle";
+    }
+    this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
+    return { found: intent, action: "reapplied" };
+  }
+
+  /**
+   * Stops: no new attempt starts; an update in flight gets `grace` ms to finish, then is aborted. Resolves when
+   * nothing runs any more; `finished` tells whether the last update ended on its own.
+   */
+  async stop(grace: number): Promise<{ finished: boolean }> {
+    this.stopping = true;
+    this.stopController.abort(new Error("actuator stopping"));
+    if (!this.running) {
+      this.state = "stopped";
+      return { finished: true };
+    }
+    const timer = new AbortController();
+    let finished = true;
+    const done = this.running.then(() => "done" as const);
+    const waited = await Promise.race([done, this.o.clock.sleep(grace, timer.signal).then(() => "late" as const, () => "done" as const)]);
+    timer.abort();
+    if (waited === "late") {
+      finished = false;
+      this.o.logger.warn({ graceMs: grace }, "actuator: update still running after the grace period; aborting it");
+      this.inFlight?.abort(new Error("shutdown grace period over"));
+      await this.whenIdle();
+    }
+    this.state = "stopped";
+    return { finished };
+  }
+
+  private ops(): Promise<StackOps> {
+    this.opsPromise ??= this.o.ops().catch((err: unknown) => {
+      this.opsPromise = undefined; // try again next time (e.g. the stack was created meanwhile)
+      throw err;
+    });
+    return this.opsPromise;
+  }
+
+  private async drive(): Promise<void> {
+    while (!this.stopping && this.wanted !== undefined && this.wanted !== this.applied) {
+      const count = this.wanted;
+      this.state = "applying";
+      const result = await this.applyOnce(count, this.wantedReason);
+      if (result === "ok") {
+        this.failures = 0;
+        continue;
+      }
+      if (result === "stale-lock-cancelled") continue; // the lock is gone: retry at once
+      if (this.stopping) break;
+      this.failures++;
+      const cap = Math.min(this.o.maxBackoff, this.o.backoff * 2 ** (this.failures - 1));
+      // "Equal jitter": at least half the backoff, so retries from several scalers spread out but never hammer.
+      const delay = Math.round(cap / 2 + this.o.random() * (cap / 2));
+      this.state = "backoff";
+      this.nextRetryAt = this.o.clock.now() + delay;
+      this.o.logger.warn({ result, count, failures: this.failures, retryInMs: delay }, "actuator: backing off");
+      try {
+        await this.o.clock.sleep(delay, this.stopController.signal);
+      } catch {
+        break; // stopping
+      } finally {
+        this.nextRetryAt = undefined;
+      }
+    }
+    this.state = this.stopping ? "stopped" : "idle";
+  }
+
+  private async applyOnce(count: number, reason: string): Promise<ActuationResult> {
+    const { clock, logger } = this.o;
+    const log = logger.child({ count });
+    const previous = await this.intents.read().catch(() => undefined);
+    const attempts = previous && previous.status === "pending" && previous.count === count ? previous.attempts + 1 : 1;
+    const intent: Intent = {
+      count,
+      time: previous && previous.status === "pending" && previous.count === count ? previous.time : clock.now(),
+      reason,
+      status: "pending",
+      attempts,
+      pid: process.pid,
+    };
+    let result: ActuationResult;
+    let error: string | undefined;
+    try {
+      await this.intents.write(intent); // durable before anything changes
+      const ops = await this.ops();
+      await ops.setConfig(this.o.countKey, String(count));
+      log.info({ reason, attempt: attempts }, "actuator: pulumi up");
+      await this.up(ops, count);
+      await this.intents.write({ ...intent, status: "done" });
+      this.applied = count;
+      this.lastSuccessAt = clock.now();
+      result = "ok";
+      log.info("actuator: update applied");
+    } catch (err) {
+      error = summarize(err);
+      if (err instanceof UpdateTimeoutError) result = "timeout";
+      else if (err instanceof ConcurrentUpdateError) {
+        const ops = await this.ops().catch(() => undefined);
+        result = ops && (await this.clearStaleLocks(ops).catch(() => false)) ? "stale-lock-cancelled" : "conflict";
+      } else result = "failed";
+      log.error({ result, error }, "actuator: update did not complete");
+      await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
+    }
+    this.record(result, count, error);
+    return result;
+  }
+
+  /** `up` with a watchdog: abort after `timeout`; if the CLI still has not exited `abortGrace` later, give up on it. */
+  private async up(ops: StackOps, count: number): Promise<void> {
+    const { clock } = this.o;
+    const controller = new AbortController();
+    this.inFlight = controller;
+    const timers = new AbortController();
+    const abortGrace = this.o.abortGrace ?? 60_000;
+    const upPromise = ops.up({
+      signal: controller.signal,
+      // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
+      env: { OS_AUTOSCALER_APPLY_COUNT: String(count) },
+      onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
+    });
+    upPromise.catch(() => undefined);
+    const watchdog = clock.sleep(this.o.timeout, timers.signal).then(
+      () => {
+        controller.abort(new UpdateTimeoutError(`pulumi up ran longer than ${this.o.timeout} ms; aborted`));
+      },
+      () => undefined,
+    );
+    const hung = new Promise<never>((_, reject) => {
+      const onAbort = () =>
+        clock.sleep(abortGrace, timers.signal).then(
+          () => reject(new UpdateTimeoutError(`pulumi up did not exit ${abortGrace} ms after being aborted`)),
+          () => undefined,
+        );
+      controller.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    hung.catch(() => undefined);
+    try {
+      await Promise.race([upPromise, hung]);
+    } catch (err) {
+      const why: unknown = controller.signal.reason;
+      if (controller.signal.aborted && why instanceof UpdateTimeoutError && !(err instanceof UpdateTimeoutError)) throw why;
+      throw err;
+    } finally {
+      timers.abort();
+      void watchdog;
+      this.inFlight = undefined;
+    }
+  }
+
+  /** Cancels the stack's locks when every holder is known dead. True when the stack is (now) unlocked. */
+  private async clearStaleLocks(ops: StackOps): Promise<boolean> {
+    const locks = await ops.locks();
+    if (locks.length === 0) return true;
+    const host = this.o.host ?? { hostname: os.hostname(), alive: pidAlive };
+    const verdicts = locks.map((l) => ({ lock: l, holder: lockHolder(l, host) }));
+    if (verdicts.every((v) => v.holder === "dead")) {
+      this.o.logger.warn(
+        { locks: verdicts.map((v) => ({ pid: v.lock.pid, hostname: v.lock.hostname, timestamp: v.lock.timestamp })) },
+        "actuator: the stack's lock holder is dead; cancelling the stale lock",
+      );
+      await ops.cancel();
+      return true;
+    }
+    this.o.logger.warn(
+      { locks: verdicts.map((v) => ({ pid: v.lock.pid, hostname: v.lock.hostname, holder: v.holder })) },
+      "actuator: the stack is locked by a live or unknown holder; not touching the lock",
+    );
+    return false;
+  }
+
+  private record(result: ActuationResult, count: number, error?: string): void {
+    this.lastResult = { result, count, time: this.o.clock.now(), ...(error ? { error } : {}) };
+    this.o.onResult?.(result, count);
+  }
+}
+
+/** A one-line summary of an error for logs and /status: the CLI's stderr tail, not its whole output. */
+export function summarize(err: unknown): string {
+  if (err instanceof CommandError) {
+    const m = /stderr: ([\s\S]*?)\n err\?:/.exec(err.message);
+    const stderr = (m?.[1] ?? err.message).trim().split("\n").filter(Boolean);
+    return `${err.name}: ${(stderr.slice(-2).join(" ") || "no stderr").slice(0, 400)}`;
+  }
+  return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 400) : String(err).slice(0, 400);
+}

@@ -1,0 +1,72 @@
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { fileBackendDir, readLocks } from "./locks";
+import type { LockInfo, StackOps } from "./stackOps";
+
+/**
+ * The real StackOps over @pulumi/pulumi/automation. The stack is selected once (`selectStack` never creates one:
+ * a typo in stack.name must fail loudly, not create an empty stack and scale nothing).
+ */
+export async function openPulumiStack(options: { stackName: string; workDir: string }): Promise<StackOps> {
+  const stack = await LocalWorkspace.selectStack(
+    { stackName: options.stackName, workDir: options.workDir },
+    { envVars: {} },
+  );
+  return new PulumiStackOps(stack, options.stackName);
+}
+
+class PulumiStackOps implements StackOps {
+  constructor(
+    private readonly stack: Stack,
+    private readonly stackName: string,
+  ) {}
+
+  async outputs(): Promise<Record<string, unknown>> {
+    const out = await this.stack.outputs();
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.value]));
+  }
+
+  async setConfig(key: string, value: string): Promise<void> {
+    await this.stack.setConfig(key, { value });
+  }
+
+  async up(options: {
+    signal: AbortSignal;
+    env: Readonly<Record<string, string>>;
+    onOutput?: (line: string) => void;
+  }): Promise<void> {
+    // The workspace's envVars are read on every CLI call: set them for this `up` only, so that a manual refresh or
+    // anything else run through this workspace does not carry the count-ownership variable.
+    const ws = this.stack.workspace;
+    const saved = { ...ws.envVars };
+    Object.assign(ws.envVars, options.env);
+    try {
+      await this.stack.up({ signal: options.signal, ...(options.onOutput ? { onOutput: options.onOutput } : {}) });
+    } finally {
+      for (const k of Object.keys(options.env)) delete ws.envVars[k];
+      Object.assign(ws.envVars, saved);
+    }
+  }
+
+  async refresh(options: { clearPendingCreates: boolean; signal?: AbortSignal }): Promise<void> {
+    await this.stack.refresh({
+      clearPendingCreates: options.clearPendingCreates,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async cancel(): Promise<void> {
+    await this.stack.cancel();
+  }
+
+  async pendingOperations(): Promise<string[]> {
+    const state = await this.stack.exportStack();
+    const ops = (state.deployment as { pending_operations?: { type?: string }[] } | undefined)?.pending_operations ?? [];
+    return ops.map((o) => String(o.type ?? "unknown"));
+  }
+
+  async locks(): Promise<LockInfo[]> {
+    const url = process.env.PULUMI_BACKEND_URL ?? this.stack.workspace.envVars.PULUMI_BACKEND_URL ?? (await this.stack.workspace.whoAmI()).url;
+    const dir = fileBackendDir(url);
+    return dir ? readLocks(dir, this.stackName.split("/").pop()!) : [];
+  }
+}

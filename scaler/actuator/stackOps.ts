@@ -1,0 +1,68 @@
+import type { Instance } from "../sources/types";
+
+/**
+ * The few stack operations the scaler needs, behind an interface: the real one wraps @pulumi/pulumi/automation
+ * (pulumiStack.ts); tests use a fake that throws the library's real error classes.
+ */
+export interface StackOps {
+  /** The stack's outputs as plain values (`desiredCount`, `instances`, `serverGroup`, `countOwner`). */
+  outputs(): Promise<Record<string, unknown>>;
+  /** `pulumi config set <key> <value>` on the stack. */
+  setConfig(key: string, value: string): Promise<void>;
+  /**
+   * `pulumi up --yes --skip-preview` with `env` added to the CLI's environment for this run only. Rejects with the
+   * library's CommandError (ConcurrentUpdateError when locked) on failure; `signal` aborts it (SIGINT to the CLI).
+   */
+  up(options: { signal: AbortSignal; env: Readonly<Record<string, string>>; onOutput?: (line: string) => void }): Promise<void>;
+  refresh(options: { clearPendingCreates: boolean; signal?: AbortSignal }): Promise<void>;
+  /** `pulumi cancel`: on the file backend, deletes the stack's lock files. Only after the holder is known dead. */
+  cancel(): Promise<void>;
+  /** The kinds of the pending operations in the stack's state ("creating", "updating", "deleting", …). */
+  pendingOperations(): Promise<string[]>;
+  /** The stack's file-backend lock files (empty for other backends, or when unlocked). */
+  locks(): Promise<LockInfo[]>;
+}
+
+/** A file-backend lock: `.pulumi/locks/<org>/<project>/<stack>/<id>.json` holding the locking CLI's pid and host. */
+export interface LockInfo {
+  readonly file: string;
+  readonly pid: number;
+  readonly hostname: string;
+  readonly username?: string;
+  readonly timestamp?: string;
+}
+
+/** The group as the stack's outputs describe it. */
+export interface StackState {
+  /** The count the stack was last applied with (`desiredCount` output), else the number of instances. */
+  readonly count: number;
+  readonly instances: readonly Instance[];
+  readonly serverGroup?: string;
+  readonly countOwner?: string;
+}
+
+/** Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. */
+export function parseStackOutputs(outputs: Record<string, unknown>): StackState {
+  const raw = outputs.instances;
+  if (raw !== undefined && !Array.isArray(raw)) throw new Error("stack output `instances` is not a list");
+  const instances: Instance[] = (raw ?? []).map((i: unknown, n: number) => {
+    const o = i as Record<string, unknown>;
+    if (!o || typeof o.id !== "string" || typeof o.name !== "string") {
+      throw new Error(`stack output instances[${n}] lacks a string name and id`);
+    }
+    return {
+      name: o.name,
+      id: o.id,
+      ...(typeof o.fixedIp === "string" ? { fixedIp: o.fixedIp } : {}),
+      ...(typeof o.floatingIp === "string" ? { floatingIp: o.floatingIp } : {}),
+    };
+  });
+  const dc = outputs.desiredCount;
+  const count = typeof dc === "number" ? dc : typeof dc === "string" && /^\d+$/.test(dc) ? Number(dc) : instances.length;
+  return {
+    count,
+    instances,
+    ...(typeof outputs.serverGroup === "string" ? { serverGroup: outputs.serverGroup } : {}),
+    ...(typeof outputs.countOwner === "string" ? { countOwner: outputs.countOwner } : {}),
+  };
+}
