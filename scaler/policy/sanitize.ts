@@ -22,6 +22,11 @@ export interface SanitizeInput {
   readonly warmup: number;
   /** Instance id → when the scaler first saw it (ms). Unknown ids are treated as just seen. */
   readonly firstSeen: Readonly<Record<string, number>>;
+  /**
+   * When the group's instances are unknown (`once --count N` reads no stack), take the instances the source reported
+   * as the group instead of rejecting them as unknown.
+   */
+  readonly groupFromSource?: boolean;
 }
 
 export interface SanitizeResult {
@@ -41,7 +46,14 @@ export function rejectReason(value: number, time: number, now: number, maxSample
 }
 
 export function sanitize(input: SanitizeInput): SanitizeResult {
-  const { now, group, set } = input;
+  const { now, set } = input;
+  const group = input.groupFromSource
+    ? {
+        instances: [...new Set([...set.samples.map((s) => s.instance), ...set.missing.map((m) => m.instance)])].map(
+          (id) => ({ id, name: id }),
+        ),
+      }
+    : input.group;
   const warming = new Set(
     group.instances
       .filter((i) => now - (input.firstSeen[i.id] ?? now) < input.warmup)

@@ -1,0 +1,362 @@
+import type { ActuationResult, ActuatorStatus } from "../actuator/actuator";
+import type { StackState } from "../actuator/stackOps";
+import type { LoadedConfig } from "../config/load";
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import type { ScalerMetrics } from "../http/metrics";
+import { decide } from "../policy/decide";
+import { failedObservation, sanitize } from "../policy/sanitize";
+import type { Decision, Observation } from "../policy/types";
+import { SourceError, type Group, type MetricSource } from "../sources/types";
+import { StateStore, type DecisionRecord, type PersistedState } from "./state";
+
+/**
+ * The scaler's loop. Each tick: read the stack (count, instances) → sample → sanitize → decide → act → persist.
+ *
+ *   starting ──► reconciling ──► ┌──────────────────────────────────────────────┐
+ *   (load state)  (actuator:     │ tick: reading → sampling → deciding → acting │ ──► waiting (clock.sleep until the
+ *                 unfinished     └──────────────────────────────────────────────┘      next interval) ──► tick …
+ *                 intent)                    ▲                                               │
+ *                                            └───────────────────────────────────────────────┘
+ *   SIGTERM/SIGINT (the signal passed to run() aborts) ──► stopping: no new tick; an update in flight gets
+ *   actuator.shutdownGrace to finish; state persisted ──► stopped (the CLI then exits 0).
+ *
+ * While an update is in flight the loop keeps sampling and deciding, with the count being applied as "current": a
+ * newer decision is queued behind the update (the actuator applies the newest after the current one), never run beside it.
+ */
+
+/** What the loop needs from the actuator (the real one, or a test double). */
+export interface ActuatorPort {
+  request(count: number, reason: string): void;
+  status(): ActuatorStatus;
+  readonly busy: boolean;
+  reconcile(): Promise<unknown>;
+  stop(grace: number): Promise<{ finished: boolean }>;
+  whenIdle(): Promise<void>;
+}
+
+export interface LoopDeps {
+  readonly config: Pick<LoadedConfig, "policy" | "dryRun" | "stateDir" | "actuator" | "stack">;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly source: MetricSource;
+  /** Reads the stack's outputs. Not called when a tick is given the current count (`once --count N`). */
+  readonly readStack: () => Promise<StackState>;
+  readonly actuator: ActuatorPort;
+  readonly metrics?: ScalerMetrics;
+}
+
+export type LoopState = "starting" | "reconciling" | "ticking" | "waiting" | "stopping" | "stopped";
+
+export interface TickResult {
+  readonly time: number;
+  readonly current: number;
+  readonly decision: Decision;
+  readonly observation: Observation;
+  readonly dryRun: boolean;
+  readonly sourceError?: string;
+}
+
+export interface StatusSnapshot {
+  readonly time: number;
+  readonly state: LoopState;
+  readonly dryRun: boolean;
+  readonly stack: string;
+  readonly current?: number;
+  readonly desired?: number;
+  readonly lastObservation?: Observation;
+  readonly decisions: readonly DecisionRecord[];
+  readonly actions: PersistedState["actions"];
+  readonly cooldowns: { readonly upUntil?: number; readonly downUntil?: number };
+  readonly actuator?: ActuatorStatus;
+  readonly source: { readonly type: string; readonly consecutiveFailures: number; readonly lastError?: { time: number; message: string } };
+  readonly counters: PersistedState["counters"];
+  readonly health: Health;
+}
+
+export interface Health {
+  readonly ok: boolean;
+  readonly reasons: readonly string[];
+}
+
+const KEEP_DECISIONS = 50;
+const KEEP_ACTIONS = 100;
+/** Ticks in a row the source may fail before /healthz says so (one blip is not an outage). */
+export const SOURCE_FAILURES_UNHEALTHY = 3;
+/** Failed updates in a row before /healthz says the actuator is failing. */
+export const ACTUATOR_FAILURES_UNHEALTHY = 3;
+
+export class ScalerLoop {
+  private state: PersistedState | undefined;
+  private loopState: LoopState = "starting";
+  private lastTickAt: number | undefined;
+  private startedAt: number | undefined;
+  private consecutiveSourceFailures = 0;
+  private current: number | undefined;
+  private readonly store: StateStore;
+
+  constructor(private readonly d: LoopDeps) {
+    this.store = new StateStore(d.config.stateDir);
+  }
+
+  private async loaded(): Promise<PersistedState> {
+    this.state ??= await this.store.load();
+    return this.state;
+  }
+
+  /**
+   * One tick. `currentCount` replaces reading the stack (then the group's instances are those the source reports).
+   */
+  async tick(options: { currentCount?: number; signal?: AbortSignal } = {}): Promise<TickResult> {
+    const { clock, logger, config, metrics } = this.d;
+    const p = config.policy;
+    const state = await this.loaded();
+    const started = clock.now();
+    const endTimer = metrics?.cycleDuration.startTimer();
+    this.loopState = "ticking";
+
+    // 1. The stack: how many VMs, which ones.
+    let stack: StackState;
+    if (options.currentCount !== undefined) stack = { count: options.currentCount, instances: [] };
+    else stack = await this.d.readStack();
+    const group: Group = { instances: stack.instances, ...(stack.serverGroup ? { serverGroup: stack.serverGroup } : {}) };
+    const act = this.d.actuator.status();
+    // During an update the stack's outputs still show the old count: decide from the count being applied.
+    const current = this.d.actuator.busy && act.wanted !== undefined ? act.wanted : stack.count;
+    this.current = current;
+
+    // 2. Which instances are new: their samples are ignored for `warmup`. On the very first tick every instance is
+    // treated as booted (first seen at 0), or a restart of the scaler would blind it for the warmup period.
+    const firstTick = Object.keys(state.firstSeen).length === 0 && state.counters.ticks === 0;
+    const seen: Record<string, number> = {};
+    for (const i of stack.instances) seen[i.id] = state.firstSeen[i.id] ?? (firstTick ? 0 : started);
+    if (options.currentCount === undefined) state.firstSeen = seen;
+
+    // 3. Sample and sanitize.
+    let observation: Observation;
+    let sourceError: string | undefined;
+    try {
+      const set = await this.d.source.sample(group, options.signal);
+      metrics?.sourceRequests.inc(set.requests);
+      const r = sanitize({
+        now: started,
+        group,
+        set,
+        aggregate: p.aggregate,
+        maxSampleAge: p.maxSampleAge,
+        warmup: p.warmup,
+        firstSeen: state.firstSeen,
+        groupFromSource: options.currentCount !== undefined,
+      });
+      observation = r.observation;
+      this.consecutiveSourceFailures = 0;
+      for (const rej of r.rejectedSamples) {
+        logger.warn({ instance: rej.instance, reason: rej.reason, value: rej.value }, "sample rejected");
+      }
+      for (const m of set.missing) logger.warn({ instance: m.instance, reason: m.reason }, "no sample");
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      sourceError = err instanceof Error ? err.message : String(err);
+      const kind = err instanceof SourceError ? err.kind : "unexpected";
+      observation = failedObservation(started, p.aggregate, stack.instances.length);
+      this.consecutiveSourceFailures++;
+      state.counters.sourceErrors++;
+      state.lastSourceError = { time: started, message: sourceError };
+      metrics?.sourceErrors.inc({ kind });
+      logger.error({ err: sourceError, kind }, "metric source failed; holding (never scale in on missing data)");
+    }
+    for (const [reason, n] of Object.entries(observation.rejected)) {
+      state.counters.rejected[reason] = (state.counters.rejected[reason] ?? 0) + n;
+      metrics?.rejectedSamples.inc({ reason }, n);
+    }
+    state.counters.missing += observation.missing;
+    metrics?.missingSamples.inc(observation.missing);
+    state.observations.push(observation);
+    state.observations = state.observations.slice(-Math.max(p.upSamples, p.downSamples, 1) * 2);
+
+    // 4. Decide (pure).
+    const decision = decide({
+      now: started,
+      current,
+      observations: state.observations,
+      policy: p,
+      actions: state.actions,
+      recommendations: state.recommendations,
+    });
+    state.recommendations.push({ time: started, count: decision.recommended });
+    state.recommendations = state.recommendations.filter((r) => started - r.time <= p.stabilizationDown);
+    const record: DecisionRecord = { ...decision, time: started, current, dryRun: config.dryRun };
+    state.decisions.push(record);
+    state.decisions = state.decisions.slice(-KEEP_DECISIONS);
+    logger.info(
+      {
+        current,
+        desired: decision.desired,
+        direction: decision.direction,
+        metric: observation.value,
+        samples: observation.samples,
+        missing: observation.missing,
+        dryRun: config.dryRun,
+      },
+      `decision: ${decision.reason}`,
+    );
+    metrics?.decisions.inc({ direction: decision.direction });
+    metrics?.currentCount.set(current);
+    metrics?.desiredCount.set(decision.desired);
+    if (observation.value !== undefined) metrics?.metricValue.set({ aggregate: observation.aggregate }, observation.value);
+    else metrics?.metricValue.reset();
+
+    // 5. Act.
+    if (decision.direction !== "none") {
+      state.actions.push({
+        time: started,
+        from: current,
+        to: decision.desired,
+        direction: decision.direction,
+        reason: decision.reason,
+        result: config.dryRun ? "dry-run" : "pending",
+      });
+      state.actions = state.actions.slice(-KEEP_ACTIONS);
+      if (config.dryRun) {
+        logger.info({ desired: decision.desired }, "dry run: not writing config, not running pulumi up");
+        metrics?.actuations.inc({ result: "dry-run" });
+      } else this.d.actuator.request(decision.desired, decision.reason);
+    }
+
+    // 6. Persist.
+    state.counters.ticks++;
+    state.actuator = this.d.actuator.status();
+    state.updatedAt = clock.now();
+    await this.store.save(state);
+    this.lastTickAt = clock.now();
+    endTimer?.();
+    return {
+      time: started,
+      current,
+      decision,
+      observation,
+      dryRun: config.dryRun,
+      ...(sourceError ? { sourceError } : {}),
+    };
+  }
+
+  /** Called by the actuator after each attempt: the newest pending action for that count gets the result. */
+  actuationResult(result: ActuationResult, count: number): void {
+    this.d.metrics?.actuations.inc({ result });
+    const actions = this.state?.actions ?? [];
+    for (let i = actions.length - 1; i >= 0; i--) {
+      const a = actions[i]!;
+      if (a.to === count && (a.result === "pending" || a.result === "failed")) {
+        actions[i] = { ...a, result: result === "ok" ? "ok" : "failed" };
+        break;
+      }
+    }
+  }
+
+  /**
+   * The daemon: reconcile, then tick every `policy.interval` until `signal` aborts; then stop the actuator (an update
+   * in flight gets `actuator.shutdownGrace`), persist and resolve. A failing tick is logged and the loop goes on.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, logger, config } = this.d;
+    await this.loaded();
+    this.startedAt = clock.now();
+    this.loopState = "reconciling";
+    try {
+      await this.d.actuator.reconcile();
+    } catch (err) {
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, "reconcile failed; will retry through the actuator's backoff");
+    }
+    while (!signal.aborted) {
+      const started = clock.now();
+      try {
+        await this.tick({ signal });
+      } catch (err) {
+        if (signal.aborted) break;
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, "tick failed");
+      }
+      this.loopState = "waiting";
+      const wait = Math.max(0, started + config.policy.interval - clock.now());
+      try {
+        await clock.sleep(wait, signal);
+      } catch {
+        break;
+      }
+    }
+    this.loopState = "stopping";
+    logger.info("stopping: no new ticks; waiting for an update in flight");
+    const { finished } = await this.d.actuator.stop(config.actuator.shutdownGrace);
+    if (!finished) logger.warn("the update in flight was aborted after the grace period; its intent is reconciled on the next start");
+    if (this.state) {
+      this.state.actuator = this.d.actuator.status();
+      this.state.updatedAt = clock.now();
+      await this.store.save(this.state);
+    }
+    this.loopState = "stopped";
+    logger.info("stopped");
+  }
+
+  health(now = this.d.clock.now()): Health {
+    const reasons: string[] = [];
+    if (this.consecutiveSourceFailures >= SOURCE_FAILURES_UNHEALTHY) {
+      reasons.push(
+        `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
+      );
+    }
+    const act = this.d.actuator.status();
+    if (act.failures >= ACTUATOR_FAILURES_UNHEALTHY) {
+      reasons.push(`actuator failing: ${act.failures} updates in a row (${act.lastResult?.error ?? act.lastResult?.result ?? "?"})`);
+    }
+    const interval = this.d.config.policy.interval;
+    const since = this.lastTickAt ?? this.startedAt;
+    if (
+      since !== undefined &&
+      this.loopState !== "stopping" &&
+      this.loopState !== "stopped" &&
+      now - since > 3 * interval + 30_000
+    ) {
+      reasons.push(`loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s)`);
+    }
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  status(): StatusSnapshot {
+    const now = this.d.clock.now();
+    const s = this.state;
+    const p = this.d.config.policy;
+    const last = s?.decisions[s.decisions.length - 1];
+    return {
+      time: now,
+      state: this.loopState,
+      dryRun: this.d.config.dryRun,
+      stack: this.d.config.stack.name,
+      ...(this.current !== undefined ? { current: this.current } : {}),
+      ...(last ? { desired: last.desired } : {}),
+      ...(s?.observations.length ? { lastObservation: s.observations[s.observations.length - 1]! } : {}),
+      decisions: (s?.decisions ?? []).slice(-10),
+      actions: (s?.actions ?? []).slice(-10),
+      cooldowns: cooldowns(s, p, now),
+      actuator: this.d.actuator.status(),
+      source: {
+        type: this.d.source.type,
+        consecutiveFailures: this.consecutiveSourceFailures,
+        ...(s?.lastSourceError ? { lastError: s.lastSourceError } : {}),
+      },
+      counters: s?.counters ?? { ticks: 0, sourceErrors: 0, rejected: {}, missing: 0 },
+      health: this.health(now),
+    };
+  }
+}
+
+/** When scale-out and scale-in are allowed again (absent when already allowed). */
+export function cooldowns(
+  s: Pick<PersistedState, "actions"> | undefined,
+  p: { cooldownUp: number; cooldownDown: number },
+  now: number,
+): { upUntil?: number; downUntil?: number } {
+  const last = [...(s?.actions ?? [])].reverse().find((a) => a.result !== "failed");
+  if (!last) return {};
+  const up = last.time + p.cooldownUp;
+  const down = last.time + p.cooldownDown;
+  return { ...(up > now ? { upUntil: up } : {}), ...(down > now ? { downUntil: down } : {}) };
+}

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * The scaler's Prometheus metrics, on its own Registry (never the global one: tests and several loops in one process
+ * must not share counters). Names are documented in docs/scaler.md.
+ */
+export class ScalerMetrics {
+  readonly registry = new Registry();
+  readonly currentCount = new Gauge({ name: "os_scaler_current_count", help: "VMs in the group (the stack's count)", registers: [this.registry] });
+  readonly desiredCount = new Gauge({ name: "os_scaler_desired_count", help: "Count the last decision asked for", registers: [this.registry] });
+  readonly metricValue = new Gauge({
+    name: "os_scaler_metric_value",
+    help: "Aggregated CPU percentage of the last tick (absent when no usable sample)",
+    labelNames: ["aggregate"],
+    registers: [this.registry],
+  });
+  readonly decisions = new Counter({
+    name: "os_scaler_decisions_total",
+    help: "Policy decisions by direction",
+    labelNames: ["direction"],
+    registers: [this.registry],
+  });
+  readonly actuations = new Counter({
+    name: "os_scaler_actuations_total",
+    help: "Update attempts by result (ok, conflict, failed, timeout, stale-lock-cancelled, dry-run)",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+  readonly cycleDuration = new Histogram({
+    name: "os_scaler_cycle_duration_seconds",
+    help: "Duration of one tick (read stack, sample, decide, act, persist)",
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly sourceErrors = new Counter({
+    name: "os_scaler_source_errors_total",
+    help: "Ticks whose metric source failed as a whole, by kind",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly rejectedSamples = new Counter({
+    name: "os_scaler_rejected_samples_total",
+    help: "Samples thrown away by the sanitizer, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly missingSamples = new Counter({
+    name: "os_scaler_missing_samples_total",
+    help: "Instances without a usable sample, summed over ticks",
+    registers: [this.registry],
+  });
+  readonly sourceRequests = new Counter({
+    name: "os_scaler_source_requests_total",
+    help: "Requests (HTTP or SSH commands) the source made",
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "os_scaler_" });
+  }
+}
