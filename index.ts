@@ -1,0 +1,7 @@
+/**
+ * Entry point of the Pulumi program `openstack-autoscaler`. Pulumi calls the exported async function and turns its
+ * result into the stack outputs (see docs/program.md). All the work is in infra/program.ts.
+ */
+import { runProgram } from "./infra/program";
+
+export = async (): Promise<Record<string, unknown>> => runProgram({ env: process.env, baseDir: __dirname });

@@ -1,0 +1,26 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+
+export interface KeypairArgs {
+  /** Name of the new keypair in Nova. */
+  readonly keyPairName: pulumi.Input<string>;
+  /** OpenSSH public key to import. No private key is ever generated, so none lands in the state. */
+  readonly publicKey: pulumi.Input<string>;
+}
+
+/** Imports a public key as a Nova keypair. (Using an existing keypair needs no resource: see webTier.ts.) */
+export class Keypair extends pulumi.ComponentResource {
+  readonly keypair: openstack.compute.Keypair;
+  readonly keyPairName: pulumi.Output<string>;
+
+  constructor(name: string, args: KeypairArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("openstack-autoscaler:index:Keypair", name, args, opts);
+    this.keypair = new openstack.compute.Keypair(
+      `${name}-key`,
+      { name: args.keyPairName, publicKey: args.publicKey },
+      { parent: this },
+    );
+    this.keyPairName = this.keypair.name;
+    this.registerOutputs({ keyPairName: this.keyPairName });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Pure layout decisions of the web tier: VM names, which VMs get a floating IP, load-balancer members and the
+ * security-group rules. The components only turn these plans into resources, so the rules that matter (names are
+ * stable, every VM is a member, SSH is never open to the world) are tested here without Pulumi.
+ */
+import type { Cidr } from "./cidr";
+
+/** `<namePrefix>-<index>`; index 0 is the baseline VM. Scaling down removes the highest indexes first. */
+export function vmName(namePrefix: string, index: number): string {
+  return `${namePrefix}-${index}`;
+}
+
+/** Names of the `count` VMs of the group, baseline first. */
+export function vmNames(namePrefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => vmName(namePrefix, i));
+}
+
+/**
+ * The stack-unique group name carried by every VM as metadata `metering.server_group` (what Ceilometer/Gnocchi and
+ * Prometheus' OpenStack discovery group by) and used as the Nova server group's name.
+ */
+export function groupName(namePrefix: string, stack: string): string {
+  return `${namePrefix}-${stack}`;
+}
+
+export type FloatingIpMode = "none" | "baseline" | "all";
+
+/** Indexes of the VMs that get a floating IP. */
+export function floatingIpIndexes(mode: FloatingIpMode, count: number): number[] {
+  switch (mode) {
+    case "none":
+      return [];
+    case "baseline":
+      return count > 0 ? [0] : [];
+    case "all":
+      return Array.from({ length: count }, (_, i) => i);
+  }
+}
+
+export interface MemberSpec<A = string> {
+  /** Logical name of the member resource, derived from the VM's. */
+  readonly name: string;
+  readonly vmName: string;
+  /** The VM's fixed IP (a plain string, or a Pulumi Output in the component). */
+  readonly address: A;
+  readonly protocolPort: number;
+}
+
+/** One pool member per VM, in VM order, on the app port. */
+export function planMembers<A>(vms: readonly { name: string; fixedIp: A }[], appPort: number): MemberSpec<A>[] {
+  return vms.map((vm) => ({ name: `${vm.name}-member`, vmName: vm.name, address: vm.fixedIp, protocolPort: appPort }));
+}
+
+export interface RuleSpec {
+  /** Suffix of the rule's logical name: stable, so a rule keeps its identity across runs. */
+  readonly key: string;
+  readonly description: string;
+  readonly ethertype: "IPv4" | "IPv6";
+  readonly protocol: "tcp" | "icmp" | "ipv6-icmp";
+  readonly portRangeMin?: number;
+  readonly portRangeMax?: number;
+  /** Either an address block or the group itself (`remoteGroupId` = the group's own id). */
+  readonly remote: { readonly cidr: string } | { readonly self: true };
+}
+
+export interface RulePlanInput {
+  readonly appPort: number;
+  readonly sshAllowedCidr?: Cidr;
+  readonly appAllowedCidr?: Cidr;
+  readonly metricsAllowedCidr?: Cidr;
+  /** The VIP subnet when a load balancer is enabled: Octavia's amphorae reach members from addresses in it. */
+  readonly loadBalancerSubnet?: Cidr;
+  readonly nodeExporterPort: number;
+}
+
+const ethertype = (cidr: Cidr): "IPv4" | "IPv6" => (cidr.version === 4 ? "IPv4" : "IPv6");
+
+/**
+ * Ingress rules of the instances' group. Egress is left to the rules Neutron adds to every new group (declaring
+ * them again is a 409; deleting them would cut the VMs off apt and cloud-init's package installs).
+ */
+export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
+  const tcp = (port: number) => ({ protocol: "tcp" as const, portRangeMin: port, portRangeMax: port });
+  const rules: RuleSpec[] = [
+    // VMs of the group reach each other through the group itself, never through an open default group.
+    { key: "icmp-group", description: "ICMP between the group's VMs", ethertype: "IPv4", protocol: "icmp", remote: { self: true } },
+    {
+      key: "app-group",
+      description: `app port ${input.appPort}/tcp between the group's VMs`,
+      ethertype: "IPv4",
+      ...tcp(input.appPort),
+      remote: { self: true },
+    },
+  ];
+  if (input.loadBalancerSubnet) {
+    rules.push({
+      key: "app-lb",
+      description: `app port ${input.appPort}/tcp from the load balancer's subnet`,
+      ethertype: ethertype(input.loadBalancerSubnet),
+      ...tcp(input.appPort),
+      remote: { cidr: input.loadBalancerSubnet.text },
+    });
+  }
+  if (input.appAllowedCidr) {
+    rules.push({
+      key: "app-allowed",
+      description: `app port ${input.appPort}/tcp from appAllowedCidr`,
+      ethertype: ethertype(input.appAllowedCidr),
+      ...tcp(input.appPort),
+      remote: { cidr: input.appAllowedCidr.text },
+    });
+  }
+  if (input.sshAllowedCidr) {
+    rules.push({
+      key: "ssh",
+      description: "SSH 22/tcp from sshAllowedCidr",
+      ethertype: ethertype(input.sshAllowedCidr),
+      ...tcp(22),
+      remote: { cidr: input.sshAllowedCidr.text },
+    });
+  }
+  if (input.metricsAllowedCidr) {
+    rules.push({
+      key: "node-exporter",
+      description: `node_exporter ${input.nodeExporterPort}/tcp from metricsAllowedCidr`,
+      ethertype: ethertype(input.metricsAllowedCidr),
+      ...tcp(input.nodeExporterPort),
+      remote: { cidr: input.metricsAllowedCidr.text },
+    });
+  }
+  return rules;
+}

@@ -1,0 +1,60 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import type { RuleSpec } from "./plan";
+
+export interface SecurityGroupsArgs {
+  /** Name of the instances' group in OpenStack (instances refer to it by this name). */
+  readonly groupName: pulumi.Input<string>;
+  /** Ingress rules, from planSecurityRules. */
+  readonly rules: readonly RuleSpec[];
+}
+
+/**
+ * The instances' security group and its ingress rules.
+ *
+ * Egress: Neutron adds allow-all IPv4/IPv6 egress rules to every new group. They are kept and not declared again
+ * (a duplicate is a 409 "Security group rule already exists"); deleteDefaultRules would also cut the VMs off the
+ * package mirrors cloud-init installs from, for no gain in this tier.
+ */
+export class SecurityGroups extends pulumi.ComponentResource {
+  readonly instances: openstack.networking.SecGroup;
+  readonly rules: openstack.networking.SecGroupRule[];
+  /** role → id. */
+  readonly ids: pulumi.Output<Record<string, string>>;
+  /** Name of the instances' group: what compute.Instance.securityGroups takes (ids make a diff on every run). */
+  readonly instancesGroupName: pulumi.Output<string>;
+
+  constructor(name: string, args: SecurityGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("openstack-autoscaler:index:SecurityGroups", name, args, opts);
+
+    this.instances = new openstack.networking.SecGroup(
+      `${name}-instances`,
+      {
+        name: args.groupName,
+        description: "openstack-autoscaler web tier: app port from the load balancer, SSH only from sshAllowedCidr",
+        deleteDefaultRules: false,
+      },
+      { parent: this },
+    );
+    this.rules = args.rules.map(
+      (rule) =>
+        new openstack.networking.SecGroupRule(
+          `${name}-${rule.key}`,
+          {
+            securityGroupId: this.instances.id,
+            description: rule.description,
+            direction: "ingress",
+            ethertype: rule.ethertype,
+            protocol: rule.protocol,
+            ...(rule.portRangeMin !== undefined ? { portRangeMin: rule.portRangeMin, portRangeMax: rule.portRangeMax } : {}),
+            ...("self" in rule.remote ? { remoteGroupId: this.instances.id } : { remoteIpPrefix: rule.remote.cidr }),
+          },
+          { parent: this },
+        ),
+    );
+
+    this.ids = pulumi.all({ instances: this.instances.id });
+    this.instancesGroupName = this.instances.name;
+    this.registerOutputs({ ids: this.ids, instancesGroupName: this.instancesGroupName });
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Pulumi mocks for the program, shared by the unit tests and by the stand-in `pulumi` CLI other tests build.
+ *
+ * - Deterministic: every id is derived from the resource's type and logical name, and every address from the VM's
+ *   index, so the same VM keeps its id and addresses across runs and processes.
+ * - Data sources answer from option lists (images, flavors, external networks, keypairs); an unknown name fails the
+ *   way the provider does ("Your query returned no results").
+ * - The program's StackReference to its own stack is served `previousOutputs`.
+ *
+ * `runProgramUnderMocks` runs infra/program.ts once per call with a fresh stack name, fresh mocks and a fresh config
+ * (setMocks + setAllConfig replace the runtime's monitor and config), so one process can run many configs; no module
+ * is re-imported. Importable from a plain `node --import tsx` script.
+ */
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../infra/config";
+import { nthAddress, parseCidr } from "../../infra/cidr";
+import { runProgram } from "../../infra/program";
+
+export const MOCK_ORGANIZATION = "organization";
+
+export interface ProgramMockOptions {
+  /** Outputs of the previous update, served to the program's StackReference to itself. Default: none (first deploy). */
+  readonly previousOutputs?: Record<string, unknown>;
+  readonly images?: readonly string[];
+  readonly flavors?: readonly string[];
+  readonly externalNetworks?: readonly string[];
+  readonly keypairs?: readonly string[];
+  /** Block fixed IPs and the VIP are taken from. Default: 192.168.100.0/24 (the config default). */
+  readonly subnetCidr?: string;
+}
+
+export interface Registration {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+  readonly id: string;
+  readonly state: Record<string, unknown>;
+  readonly custom: boolean;
+}
+
+export interface CallRecord {
+  readonly token: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+export const DEFAULT_MOCK_OPTIONS = {
+  images: ["ubuntu-22.04", "debian-12"],
+  flavors: ["m1.small", "m1.medium"],
+  externalNetworks: ["external"],
+  keypairs: ["ops-key"],
+  subnetCidr: "192.168.100.0/24",
+} as const;
+
+/** A stable UUID-shaped id from a seed. */
+export function mockId(seed: string): string {
+  const h = createHash("sha256").update(seed).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Trailing index of a name like "vm-3" or "vm-3-fip"; undefined without one. */
+function vmIndex(name: string): number | undefined {
+  const m = /-(\d+)(?:-fip)?$/.exec(name);
+  return m?.[1] !== undefined ? Number(m[1]) : undefined;
+}
+
+/** Floating IPs come from 203.0.113.0/24 (TEST-NET-3): .10 + VM index for VMs, .250 for the load balancer. */
+export function mockFloatingIp(logicalName: string): string {
+  const index = vmIndex(logicalName);
+  return index !== undefined ? `203.0.113.${10 + index}` : "203.0.113.250";
+}
+
+export function createProgramMocks(options: ProgramMockOptions = {}): {
+  mocks: pulumi.runtime.Mocks;
+  registrations: Registration[];
+  calls: CallRecord[];
+} {
+  const registrations: Registration[] = [];
+  const calls: CallRecord[] = [];
+  const images = options.images ?? DEFAULT_MOCK_OPTIONS.images;
+  const flavors = options.flavors ?? DEFAULT_MOCK_OPTIONS.flavors;
+  const externalNetworks = options.externalNetworks ?? DEFAULT_MOCK_OPTIONS.externalNetworks;
+  const keypairs = options.keypairs ?? DEFAULT_MOCK_OPTIONS.keypairs;
+  const parsed = parseCidr(options.subnetCidr ?? DEFAULT_MOCK_OPTIONS.subnetCidr);
+  if (!parsed.ok) throw new Error(`mock subnetCidr: ${parsed.problem}`);
+  const subnet = parsed.cidr;
+  // The runtime rethrows a failed invoke as new Error(err.details), as for a gRPC error from the engine.
+  const grpcError = (message: string) => Object.assign(new Error(message), { details: message });
+  const notFound = () => grpcError("Your query returned no results. Please change your search criteria and try again.");
+
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+      let id = mockId(`${args.type}::${args.name}`);
+      let state: Record<string, unknown> = { ...inputs };
+      switch (args.type) {
+        case "pulumi:pulumi:StackReference":
+          id = String(inputs["name"]);
+          state = { ...inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: [] };
+          break;
+        case "openstack:compute/instance:Instance": {
+          const index = vmIndex(String(inputs["name"] ?? args.name)) ?? 0;
+          const fixedIpV4 = nthAddress(subnet, 10 + index);
+          const networks = (inputs["networks"] as Record<string, unknown>[] | undefined) ?? [{}];
+          state = {
+            ...inputs,
+            accessIpV4: fixedIpV4,
+            networks: networks.map((n, i) =>
+              i === 0 ? { ...n, fixedIpV4, port: mockId(`port::${args.name}`), mac: "fa:16:3e:00:00:01" } : n,
+            ),
+          };
+          break;
+        }
+        case "openstack:networking/floatingIp:FloatingIp":
+          state = { ...inputs, address: mockFloatingIp(args.name) };
+          break;
+        case "openstack:loadbalancer/loadBalancer:LoadBalancer":
+          state = { ...inputs, vipAddress: nthAddress(subnet, 250), vipPortId: mockId(`vip-port::${args.name}`) };
+          break;
+        case "openstack:compute/keypair:Keypair":
+          state = { ...inputs, fingerprint: "mock-fingerprint" };
+          break;
+        default:
+          break;
+      }
+      registrations.push({ type: args.type, name: args.name, inputs, id, state, custom: args.custom ?? true });
+      return { id, state };
+    },
+    call(args) {
+      const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+      calls.push({ token: args.token, inputs });
+      const name = String(inputs["name"] ?? "");
+      switch (args.token) {
+        case "openstack:images/getImage:getImage":
+          if (!images.includes(name)) throw notFound();
+          return { ...inputs, id: mockId(`image::${name}`), name };
+        case "openstack:compute/getFlavor:getFlavor":
+          if (!flavors.includes(name)) throw notFound();
+          return { ...inputs, id: mockId(`flavor::${name}`), flavorId: mockId(`flavor::${name}`), name, vcpus: 1, ram: 2048 };
+        case "openstack:networking/getNetwork:getNetwork":
+          if (!externalNetworks.includes(name) || inputs["external"] !== true) throw notFound();
+          return { ...inputs, id: mockId(`network::${name}`), name, external: true };
+        case "openstack:compute/getKeypair:getKeypair":
+          if (!keypairs.includes(name)) throw notFound();
+          return { ...inputs, id: name, name, publicKey: "ssh-ed25519 AAAAmock", fingerprint: "mock" };
+        default:
+          throw grpcError(`program-mocks: no mock for data source ${args.token}`);
+      }
+    },
+  };
+  return { mocks, registrations, calls };
+}
+
+export interface RunOptions extends ProgramMockOptions {
+  /** Values of the project's keys (without the `openstack-autoscaler:` prefix); objects/arrays are sent as JSON. */
+  readonly config?: Record<string, unknown>;
+  /** Provider config, e.g. `{ useOctavia: true }` → `openstack:useOctavia`. */
+  readonly openstackConfig?: Record<string, unknown>;
+  /** Environment seen by the program (OS_AUTOSCALER_APPLY_COUNT, …). Default: none. */
+  readonly env?: Record<string, string | undefined>;
+  /** Stack name. Default: a fresh one per call. */
+  readonly stack?: string;
+  /** Directory relative userData paths resolve against. Default: the repository root. */
+  readonly baseDir?: string;
+}
+
+export interface RunResult {
+  /** Every resource the program registered, in order (the StackReference included). */
+  readonly resources: Registration[];
+  /** URN of each registration, in the same order; the type chain in it shows the parents. */
+  readonly urns: string[];
+  readonly calls: CallRecord[];
+  /** Stack outputs, resolved to plain values; undefined when the program failed. */
+  readonly outputs?: Record<string, unknown>;
+  readonly error?: Error;
+  readonly stack: string;
+}
+
+let runCounter = 0;
+
+const toConfigValue = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
+
+/** Resolves every Output nested in a value (outputs are plain data plus Outputs). */
+export async function resolveDeep(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    return resolveDeep(await new Promise<unknown>((resolve) => (value as pulumi.Output<unknown>).apply(resolve)));
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(resolveDeep));
+  if (value !== null && typeof value === "object") {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveDeep(v)] as const));
+    return Object.fromEntries(entries);
+  }
+  return value;
+}
+
+/** Runs the program once under fresh mocks and config; never throws — a failure is in `error`. */
+export async function runProgramUnderMocks(options: RunOptions = {}): Promise<RunResult> {
+  const stack = options.stack ?? `test${++runCounter}`;
+  const { mocks, registrations, calls } = createProgramMocks(options);
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, MOCK_ORGANIZATION);
+  const all: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.config ?? {})) {
+    if (v !== undefined) all[`${PROJECT}:${k}`] = toConfigValue(v);
+  }
+  for (const [k, v] of Object.entries(options.openstackConfig ?? {})) {
+    if (v !== undefined) all[`openstack:${k}`] = toConfigValue(v);
+  }
+  pulumi.runtime.setAllConfig(all);
+
+  let outputs: Record<string, unknown> | undefined;
+  let error: Error | undefined;
+  try {
+    const raw = await runProgram({ env: options.env ?? {}, baseDir: options.baseDir ?? path.resolve(__dirname, "../..") });
+    outputs = (await resolveDeep(raw)) as Record<string, unknown>;
+  } catch (err) {
+    error = err instanceof Error ? err : new Error(String(err));
+  }
+  // Resources that no output depends on (rules, associations, members) register asynchronously: drain the runtime's
+  // RPC queue before reading the list.
+  const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (waitForRPCs) await waitForRPCs();
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    getRegisteredResources?: () => Map<string, { urn: string }>;
+  };
+  const urnList = [...(monitor.getRegisteredResources?.().keys() ?? [])];
+  const urns = registrations.map(
+    (r) => urnList.find((u) => u.endsWith(`::${r.name}`) && (u.split("::")[2] ?? "").split("$").pop() === r.type) ?? "",
+  );
+  return { resources: [...registrations], urns, calls: [...calls], ...(outputs ? { outputs } : {}), ...(error ? { error } : {}), stack };
+}
