@@ -182,7 +182,13 @@ export class Actuator {
     const timer = new AbortController();
     let finished = true;
     const done = this.running.then(() => "done" as const);
-    const waited = await Promise.race([done, this.o.clock.sleep(grace, timer.signal).then(() => "late" as const, () => "done" as const)]);
+    const waited = await Promise.race([
+      done,
+      this.o.clock.sleep(grace, timer.signal).then(
+        () => "late" as const,
+        () => "done" as const,
+      ),
+    ]);
     timer.abort();
     if (waited === "late") {
       finished = false;
@@ -293,7 +299,7 @@ export class Actuator {
     );
     const hung = new Promise<never>((_, reject) => {
       const onAbort = () =>
-        clock.sleep(abortGrace, timers.signal).then(
+        void clock.sleep(abortGrace, timers.signal).then(
           () => reject(new UpdateTimeoutError(`pulumi up did not exit ${abortGrace} ms after being aborted`)),
           () => undefined,
         );
@@ -304,7 +310,8 @@ export class Actuator {
       await Promise.race([upPromise, hung]);
     } catch (err) {
       const why: unknown = controller.signal.reason;
-      if (controller.signal.aborted && why instanceof UpdateTimeoutError && !(err instanceof UpdateTimeoutError)) throw why;
+      if (controller.signal.aborted && why instanceof UpdateTimeoutError && !(err instanceof UpdateTimeoutError))
+        throw why;
       throw err;
     } finally {
       timers.abort();

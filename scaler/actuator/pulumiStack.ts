@@ -60,12 +60,16 @@ class PulumiStackOps implements StackOps {
 
   async pendingOperations(): Promise<string[]> {
     const state = await this.stack.exportStack();
-    const ops = (state.deployment as { pending_operations?: { type?: string }[] } | undefined)?.pending_operations ?? [];
+    const ops =
+      (state.deployment as { pending_operations?: { type?: string }[] } | undefined)?.pending_operations ?? [];
     return ops.map((o) => String(o.type ?? "unknown"));
   }
 
   async locks(): Promise<LockInfo[]> {
-    const url = process.env.PULUMI_BACKEND_URL ?? this.stack.workspace.envVars.PULUMI_BACKEND_URL ?? (await this.stack.workspace.whoAmI()).url;
+    const url =
+      process.env.PULUMI_BACKEND_URL ??
+      this.stack.workspace.envVars.PULUMI_BACKEND_URL ??
+      (await this.stack.workspace.whoAmI()).url;
     const dir = fileBackendDir(url);
     return dir ? readLocks(dir, this.stackName.split("/").pop()!) : [];
   }

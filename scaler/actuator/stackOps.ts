@@ -13,7 +13,11 @@ export interface StackOps {
    * `pulumi up --yes --skip-preview` with `env` added to the CLI's environment for this run only. Rejects with the
    * library's CommandError (ConcurrentUpdateError when locked) on failure; `signal` aborts it (SIGINT to the CLI).
    */
-  up(options: { signal: AbortSignal; env: Readonly<Record<string, string>>; onOutput?: (line: string) => void }): Promise<void>;
+  up(options: {
+    signal: AbortSignal;
+    env: Readonly<Record<string, string>>;
+    onOutput?: (line: string) => void;
+  }): Promise<void>;
   refresh(options: { clearPendingCreates: boolean; signal?: AbortSignal }): Promise<void>;
   /** `pulumi cancel`: on the file backend, deletes the stack's lock files. Only after the holder is known dead. */
   cancel(): Promise<void>;
@@ -58,7 +62,8 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
     };
   });
   const dc = outputs.desiredCount;
-  const count = typeof dc === "number" ? dc : typeof dc === "string" && /^\d+$/.test(dc) ? Number(dc) : instances.length;
+  const count =
+    typeof dc === "number" ? dc : typeof dc === "string" && /^\d+$/.test(dc) ? Number(dc) : instances.length;
   return {
     count,
     instances,

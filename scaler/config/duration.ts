@@ -40,7 +40,10 @@ export function durationSchema(min = 0) {
       return z.NEVER;
     }
     if (ms < min) {
-      ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(min)}, got ${JSON.stringify(value)}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at least ${formatDuration(min)}, got ${JSON.stringify(value)}`,
+      });
       return z.NEVER;
     }
     return ms;

@@ -26,7 +26,9 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
       "",
-      code === "ENOENT" ? "file not found; pass the config with -c <file>" : `cannot read the file (${code ?? String(err)})`,
+      code === "ENOENT"
+        ? "file not found; pass the config with -c <file>"
+        : `cannot read the file (${code ?? String(err)})`,
       file,
     );
   }
@@ -44,7 +46,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
     throw err;
   }
-  if (raw === null || raw === undefined) throw new ConfigError("", "the file is empty; it needs at least a source: block", file);
+  if (raw === null || raw === undefined)
+    throw new ConfigError("", "the file is empty; it needs at least a source: block", file);
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError("", "must be a YAML mapping of keys (stack, source, policy, …)", file);
   }
@@ -85,11 +88,14 @@ function describe(issue: z.core.$ZodIssue, field: string): string {
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against docs/scaler.md`;
     }
     case "invalid_type":
-      return issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}, got ${typeName(issue.input)}`;
+      return issue.input === undefined
+        ? `is required (${issue.expected})`
+        : `must be a ${issue.expected}, got ${typeName(issue.input)}`;
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(issue.input)}`;
     case "invalid_union":
-      if (field.endsWith("type") || field === "source") return `${issue.message}; use one of gnocchi, nova, prometheus, ssh`;
+      if (field.endsWith("type") || field === "source")
+        return `${issue.message}; use one of gnocchi, nova, prometheus, ssh`;
       return issue.message;
     default:
       return issue.message;
@@ -99,10 +105,14 @@ function describe(issue: z.core.$ZodIssue, field: string): string {
 function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
-  return typeof v === "string" ? `"${v}"` : typeof v === "object" ? "a mapping" : `${typeof v} ${String(v)}`;
+  if (typeof v === "object") return "a mapping";
+  return typeof v === "string" ? `"${v}"` : `${typeof v} ${String(v as number | boolean)}`;
 }
 
-const SECRET_KEY = new RegExp(`^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`, "i");
+const SECRET_KEY = new RegExp(
+  `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`,
+  "i",
+);
 
 /**
  * The effective config for printing: secrets replaced, durations back in human form (`300000` → `5m`).

@@ -69,7 +69,11 @@ export interface StatusSnapshot {
   readonly actions: PersistedState["actions"];
   readonly cooldowns: { readonly upUntil?: number; readonly downUntil?: number };
   readonly actuator?: ActuatorStatus;
-  readonly source: { readonly type: string; readonly consecutiveFailures: number; readonly lastError?: { time: number; message: string } };
+  readonly source: {
+    readonly type: string;
+    readonly consecutiveFailures: number;
+    readonly lastError?: { time: number; message: string };
+  };
   readonly counters: PersistedState["counters"];
   readonly health: Health;
 }
@@ -119,7 +123,10 @@ export class ScalerLoop {
     let stack: StackState;
     if (options.currentCount !== undefined) stack = { count: options.currentCount, instances: [] };
     else stack = await this.d.readStack();
-    const group: Group = { instances: stack.instances, ...(stack.serverGroup ? { serverGroup: stack.serverGroup } : {}) };
+    const group: Group = {
+      instances: stack.instances,
+      ...(stack.serverGroup ? { serverGroup: stack.serverGroup } : {}),
+    };
     const act = this.d.actuator.status();
     // During an update the stack's outputs still show the old count: decide from the count being applied.
     const current = this.d.actuator.busy && act.wanted !== undefined ? act.wanted : stack.count;
@@ -203,7 +210,8 @@ export class ScalerLoop {
     metrics?.decisions.inc({ direction: decision.direction });
     metrics?.currentCount.set(current);
     metrics?.desiredCount.set(decision.desired);
-    if (observation.value !== undefined) metrics?.metricValue.set({ aggregate: observation.aggregate }, observation.value);
+    if (observation.value !== undefined)
+      metrics?.metricValue.set({ aggregate: observation.aggregate }, observation.value);
     else metrics?.metricValue.reset();
 
     // 5. Act.
@@ -265,7 +273,10 @@ export class ScalerLoop {
     try {
       await this.d.actuator.reconcile();
     } catch (err) {
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, "reconcile failed; will retry through the actuator's backoff");
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        "reconcile failed; will retry through the actuator's backoff",
+      );
     }
     while (!signal.aborted) {
       const started = clock.now();
@@ -286,7 +297,10 @@ export class ScalerLoop {
     this.loopState = "stopping";
     logger.info("stopping: no new ticks; waiting for an update in flight");
     const { finished } = await this.d.actuator.stop(config.actuator.shutdownGrace);
-    if (!finished) logger.warn("the update in flight was aborted after the grace period; its intent is reconciled on the next start");
+    if (!finished)
+      logger.warn(
+        "the update in flight was aborted after the grace period; its intent is reconciled on the next start",
+      );
     if (this.state) {
       this.state.actuator = this.d.actuator.status();
       this.state.updatedAt = clock.now();
@@ -305,7 +319,9 @@ export class ScalerLoop {
     }
     const act = this.d.actuator.status();
     if (act.failures >= ACTUATOR_FAILURES_UNHEALTHY) {
-      reasons.push(`actuator failing: ${act.failures} updates in a row (${act.lastResult?.error ?? act.lastResult?.result ?? "?"})`);
+      reasons.push(
+        `actuator failing: ${act.failures} updates in a row (${act.lastResult?.error ?? act.lastResult?.result ?? "?"})`,
+      );
     }
     const interval = this.d.config.policy.interval;
     const since = this.lastTickAt ?? this.startedAt;

@@ -49,7 +49,8 @@ export class StateStore {
   async load(): Promise<PersistedState> {
     const s = await readJson<PersistedState>(this.file);
     if (!s) return emptyState();
-    if (s.version !== 1) throw new Error(`${this.file} has state version ${String(s.version)}; move it away to start afresh`);
+    if (s.version !== 1)
+      throw new Error(`${this.file} has state version ${String(s.version)}; move it away to start afresh`);
     return { ...emptyState(), ...s };
   }
   save(state: PersistedState): Promise<void> {

@@ -6,8 +6,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
  */
 export class ScalerMetrics {
   readonly registry = new Registry();
-  readonly currentCount = new Gauge({ name: "os_scaler_current_count", help: "VMs in the group (the stack's count)", registers: [this.registry] });
-  readonly desiredCount = new Gauge({ name: "os_scaler_desired_count", help: "Count the last decision asked for", registers: [this.registry] });
+  readonly currentCount = new Gauge({
+    name: "os_scaler_current_count",
+    help: "VMs in the group (the stack's count)",
+    registers: [this.registry],
+  });
+  readonly desiredCount = new Gauge({
+    name: "os_scaler_desired_count",
+    help: "Count the last decision asked for",
+    registers: [this.registry],
+  });
   readonly metricValue = new Gauge({
     name: "os_scaler_metric_value",
     help: "Aggregated CPU percentage of the last tick (absent when no usable sample)",

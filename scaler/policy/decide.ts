@@ -60,7 +60,12 @@ export function decide(input: DecideInput): Decision {
     }
     const stepped = clampCount(recommended, current, p);
     const reason = `${raw.reason}${note([bounded.reason, stepped.reason].filter(Boolean).join(", "))}`;
-    return { desired: stepped.count, recommended, direction: "up", reason: finalArrow(reason, current, stepped.count, raw.reason) };
+    return {
+      desired: stepped.count,
+      recommended,
+      direction: "up",
+      reason: finalArrow(reason, current, stepped.count, raw.reason),
+    };
   }
 
   // Scale-in from here on.
@@ -83,7 +88,9 @@ export function decide(input: DecideInput): Decision {
   const stepped = clampCount(stabilized, current, p);
   const why = [
     bounded.reason,
-    stabilized !== recommended ? `stabilized at ${stabilized}, the highest recommendation in ${secs(p.stabilizationDown)}` : "",
+    stabilized !== recommended
+      ? `stabilized at ${stabilized}, the highest recommendation in ${secs(p.stabilizationDown)}`
+      : "",
     stepped.reason,
   ]
     .filter(Boolean)

@@ -55,9 +55,7 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
       }
     : input.group;
   const warming = new Set(
-    group.instances
-      .filter((i) => now - (input.firstSeen[i.id] ?? now) < input.warmup)
-      .map((i) => i.id),
+    group.instances.filter((i) => now - (input.firstSeen[i.id] ?? now) < input.warmup).map((i) => i.id),
   );
   const members = new Set(group.instances.map((i) => i.id));
   const rejected: Partial<Record<RejectReason, number>> = {};
@@ -71,7 +69,8 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
   for (const s of set.samples) {
     if (!members.has(s.instance)) reject(s.instance, "unknown-instance", s.value);
     else if (warming.has(s.instance)) reject(s.instance, "warmup", s.value);
-    else if (s.instance in accepted) continue; // one reading per instance: the first wins
+    else if (s.instance in accepted)
+      continue; // one reading per instance: the first wins
     else {
       const why = rejectReason(s.value, s.time, now, input.maxSampleAge);
       if (why) reject(s.instance, why, s.value);

@@ -21,7 +21,11 @@ export function target(input: DecideInput): ModeResult {
         onMissingData: true,
       };
     }
-    return { recommended: current, reason: `no usable samples (onMissing hold) → hold at ${current}`, onMissingData: true };
+    return {
+      recommended: current,
+      reason: `no usable samples (onMissing hold) → hold at ${current}`,
+      onMissingData: true,
+    };
   }
   let value = o.value;
   const incomplete = o.missing > 0;

@@ -56,7 +56,11 @@ export function threshold(input: DecideInput): ModeResult {
     };
   }
   if (!latest || latest.value === undefined) {
-    return { recommended: current, reason: `no usable samples (onMissing ${p.onMissing}) → hold at ${current}`, onMissingData: true };
+    return {
+      recommended: current,
+      reason: `no usable samples (onMissing ${p.onMissing}) → hold at ${current}`,
+      onMissingData: true,
+    };
   }
   if (latest.value < p.low) {
     // Below low but incomplete: some instances had no usable sample.

@@ -1,0 +1,242 @@
+import yaml from "js-yaml";
+import * as http from "node:http";
+import { loadConfig, redact, type LoadedConfig } from "../config/load";
+import { parseDuration } from "../config/duration";
+import { cooldowns, type StatusSnapshot } from "../daemon/loop";
+import { StateStore } from "../daemon/state";
+import { startHttpServer } from "../http/server";
+import { UserError } from "../lib/errors";
+import { createLogger, type Logger } from "../lib/logger";
+import { simulate } from "../policy/simulate";
+import { loadTrace } from "../policy/trace";
+import { wireScaler, type WiringOverrides } from "./wiring";
+import { parseListen } from "../http/server";
+import pino from "pino";
+
+/** Where a command writes, and what tests may replace. Commands return an exit code; only main.ts exits. */
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Where logs go; default: stderr for one-shot commands, stdout for `run`. */
+  readonly logDestination?: pino.DestinationStream;
+  readonly overrides?: WiringOverrides;
+  /** Aborted to stop `run` (the CLI wires SIGTERM/SIGINT to it). */
+  readonly stop?: AbortSignal;
+}
+
+function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
+  return createLogger({
+    level: config.log.level,
+    destination: io.logDestination ?? pino.destination({ fd, sync: true }),
+  });
+}
+
+export async function validateCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const shown = redact(config);
+  io.out(
+    opts.json
+      ? `${JSON.stringify(shown, null, 2)}\n`
+      : `# ${config.file}: valid\n${yaml.dump(shown, { lineWidth: 120 })}`,
+  );
+  return 0;
+}
+
+export function parseCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 0)
+    throw new UserError(`--count must be a whole number ≥ 0, got "${value}"`);
+  return Number(value);
+}
+
+export async function onceCommand(
+  opts: { config: string; dryRun?: boolean; json?: boolean; count?: string },
+  io: Io,
+): Promise<number> {
+  const count = parseCount(opts.count);
+  const loaded = await loadConfig(opts.config);
+  const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
+  const log = logger(config, io, 2);
+  const scaler = await wireScaler(config, log, io.overrides);
+  try {
+    const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
+    if (!config.dryRun) await scaler.actuator.whenIdle();
+    const act = scaler.actuator.status();
+    const json = {
+      time: new Date(r.time).toISOString(),
+      current: r.current,
+      desired: r.decision.desired,
+      direction: r.decision.direction,
+      reason: r.decision.reason,
+      metric: {
+        value: r.observation.value ?? null,
+        aggregate: r.observation.aggregate,
+        samples: r.observation.samples,
+      },
+      dryRun: r.dryRun,
+      ...(r.sourceError ? { sourceError: r.sourceError } : {}),
+      ...(r.decision.direction !== "none" && !r.dryRun && act.lastResult ? { actuation: act.lastResult.result } : {}),
+    };
+    if (opts.json) io.out(`${JSON.stringify(json)}\n`);
+    else {
+      io.out(
+        `${json.time} current ${json.current} → desired ${json.desired} (${json.direction}${json.dryRun ? ", dry run" : ""})\n  ${json.reason}\n` +
+          (r.sourceError ? `  source error: ${r.sourceError}\n` : "") +
+          (json.actuation ? `  actuation: ${json.actuation}\n` : ""),
+      );
+    }
+    // An update that did not go through is a runtime failure of `once`.
+    return json.actuation && json.actuation !== "ok" ? 1 : 0;
+  } finally {
+    await scaler.source.close();
+  }
+}
+
+export async function runCommand(opts: { config: string }, io: Io): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const log = logger(config, io, 1);
+  log.info({ config: redact(config) }, "starting os-scaler");
+  const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true });
+  const server = config.http.enabled
+    ? await startHttpServer(config.http.listen, {
+        metrics: scaler.metrics,
+        health: () => scaler.loop.health(),
+        status: () => scaler.loop.status(),
+        logger: log.child({ component: "http" }),
+      })
+    : undefined;
+  try {
+    await scaler.loop.run(io.stop ?? new AbortController().signal);
+  } finally {
+    await server?.close();
+    await scaler.source.close();
+  }
+  return 0;
+}
+
+/** Status from the running daemon's /status when it answers, else from the state file. */
+export async function statusCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
+  const config = await loadConfig(opts.config);
+  let status: Partial<StatusSnapshot> & { daemon: "running" | "not running" };
+  const live = config.http.enabled ? await fetchStatus(config.http.listen) : undefined;
+  if (live) status = { ...live, daemon: "running" };
+  else {
+    const s = await new StateStore(config.stateDir).load();
+    const now = Date.now();
+    const last = s.decisions[s.decisions.length - 1];
+    status = {
+      daemon: "not running",
+      time: now,
+      dryRun: config.dryRun,
+      stack: config.stack.name,
+      ...(last ? { current: last.current, desired: last.desired } : {}),
+      ...(s.observations.length ? { lastObservation: s.observations[s.observations.length - 1]! } : {}),
+      decisions: s.decisions.slice(-10),
+      actions: s.actions.slice(-10),
+      cooldowns: cooldowns(s, config.policy, now),
+      ...(s.actuator ? { actuator: s.actuator } : {}),
+      counters: s.counters,
+      health: {
+        ok: false,
+        reasons: [`daemon not running (state from ${s.updatedAt ? new Date(s.updatedAt).toISOString() : "never"})`],
+      },
+    };
+  }
+  if (opts.json) {
+    io.out(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `stack ${status.stack}: ${status.daemon}${status.dryRun ? " (dry run)" : ""}`,
+    `count: current ${status.current ?? "?"}, desired ${status.desired ?? "?"}`,
+    `health: ${status.health?.ok ? "ok" : (status.health?.reasons ?? []).join("; ")}`,
+  ];
+  const cd = status.cooldowns ?? {};
+  lines.push(
+    `cooldowns: scale-out ${cd.upUntil ? `until ${new Date(cd.upUntil).toISOString()}` : "allowed"}, scale-in ${cd.downUntil ? `until ${new Date(cd.downUntil).toISOString()}` : "allowed"}`,
+  );
+  if (status.actuator) {
+    const a = status.actuator;
+    lines.push(
+      `actuator: ${a.state}${a.failures ? `, ${a.failures} failures in a row` : ""}${a.lastResult ? `, last ${a.lastResult.result} (count ${a.lastResult.count})` : ""}`,
+    );
+  }
+  lines.push("last decisions:");
+  for (const d of status.decisions ?? [])
+    lines.push(`  ${new Date(d.time).toISOString()} ${d.current} → ${d.desired} ${d.direction}: ${d.reason}`);
+  if (!status.decisions?.length) lines.push("  (none yet)");
+  io.out(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+function fetchStatus(listen: string): Promise<StatusSnapshot | undefined> {
+  const { host, port } = parseListen(listen);
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: "/status", timeout: 1000 }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(undefined);
+        return;
+      }
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(body) as StatusSnapshot);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+export async function simulateCommand(
+  opts: { config: string; trace: string; capacity?: string; boot?: string; json?: boolean },
+  io: Io,
+): Promise<number> {
+  const config = await loadConfig(opts.config);
+  const trace = loadTrace(opts.trace);
+  let capacity: number | undefined;
+  if (opts.capacity !== undefined) {
+    capacity = Number(opts.capacity);
+    if (!Number.isFinite(capacity) || capacity <= 0)
+      throw new UserError(`--capacity must be a positive number, got "${opts.capacity}"`);
+  }
+  let boot: number | undefined;
+  if (opts.boot !== undefined) {
+    boot = parseDuration(opts.boot);
+    if (boot === undefined) throw new UserError(`--boot must be a duration like 60s or 2m, got "${opts.boot}"`);
+  }
+  const r = simulate({
+    trace,
+    policy: config.policy,
+    ...(capacity !== undefined ? { capacity } : {}),
+    ...(boot !== undefined ? { boot } : {}),
+  });
+  const summary = {
+    steps: r.steps,
+    vmHours: r.vmHours,
+    overloadMinutes: r.overloadMinutes,
+    hotMinutes: r.hotMinutes,
+    actions: r.actions,
+    scaleOuts: r.scaleOuts,
+    scaleIns: r.scaleIns,
+    minCountSeen: r.minCountSeen,
+    maxCountSeen: r.maxCountSeen,
+  };
+  if (opts.json) io.out(`${JSON.stringify({ ...summary, model: r.model })}\n`);
+  else {
+    io.out(
+      [
+        `trace ${trace.name}: ${r.days.toFixed(1)} days, ${r.steps} ticks (capacity ${r.model.capacity}, boot ${r.model.boot / 1000}s)`,
+        `VM-hours ${r.vmHours.toFixed(1)}, overload ${r.overloadMinutes.toFixed(1)} min, hot ${r.hotMinutes.toFixed(1)} min`,
+        `actions ${r.actions} (${r.scaleOuts} out, ${r.scaleIns} in), count seen ${r.minCountSeen}–${r.maxCountSeen}`,
+      ].join("\n") + "\n",
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,102 @@
+import { Command, CommanderError, Option } from "commander";
+import { UserError } from "../lib/errors";
+import { onceCommand, runCommand, simulateCommand, statusCommand, validateCommand, type Io } from "./commands";
+
+/**
+ * `os-scaler`: the command line. Parses flags with commander, runs one command, maps errors to exit codes
+ * (0 ok, 1 runtime failure, 2 bad input) — and is the only module that calls process.exit.
+ */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  let code = 0;
+  const program = new Command("os-scaler")
+    .description("Scales an OpenStack web tier declared with Pulumi from its CPU metrics.")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run os-scaler --help for usage)");
+  const configOption = () => new Option("-c, --config <file>", "scaler.yaml").default("scaler.yaml");
+  const run = (fn: () => Promise<number>) => async () => {
+    code = await fn();
+  };
+
+  program
+    .command("validate")
+    .description("check the config; print the effective config (defaults filled, secrets redacted)")
+    .addOption(configOption())
+    .option("--json", "print JSON instead of YAML")
+    .action((o: { config: string; json?: boolean }) => run(() => validateCommand(o, io))());
+  program
+    .command("run")
+    .description("run the daemon (SIGTERM/SIGINT: finish the update in flight within actuator.shutdownGrace, exit 0)")
+    .addOption(configOption())
+    .action((o: { config: string }) => run(() => runCommand(o, io))());
+  program
+    .command("once")
+    .description("one tick: sample, decide, act (state in stateDir accumulates across calls)")
+    .addOption(configOption())
+    .option("--dry-run", "decide and print only: never write config or run pulumi up")
+    .option("--json", "print { time, current, desired, direction, reason, metric, dryRun }")
+    .option("--count <n>", "use n as the current count instead of reading the stack")
+    .action((o: { config: string; dryRun?: boolean; json?: boolean; count?: string }) =>
+      run(() => onceCommand(o, io))(),
+    );
+  program
+    .command("status")
+    .description("counts, last decisions with reasons, cooldowns, health (from the daemon, else the state file)")
+    .addOption(configOption())
+    .option("--json", "print JSON")
+    .action((o: { config: string; json?: boolean }) => run(() => statusCommand(o, io))());
+  program
+    .command("simulate")
+    .description("replay the policy offline against a demand trace (CSV timestamp,value)")
+    .addOption(configOption())
+    .requiredOption("--trace <file>", "demand trace CSV")
+    .option("--capacity <x>", "demand one VM serves at 100% CPU (default: trace peak / 8)")
+    .option("--boot <duration>", "time from creation until a VM serves (default 60s)")
+    .option("--json", "print JSON")
+    .action((o: { config: string; trace: string; capacity?: string; boot?: string; json?: boolean }) =>
+      run(() => simulateCommand(o, io))(),
+    );
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version "fail" with exit code 0; anything else commander rejects is bad input.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UserError) {
+      io.err(`os-scaler: ${err.message}\n`);
+      return 2;
+    }
+    io.err(`os-scaler: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+/** The process entry: wires stdout/stderr and SIGTERM/SIGINT, then exits with the command's code. */
+export function main(): void {
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      process.stderr.write(`os-scaler: second ${signal}; exiting now\n`);
+      process.exit(1);
+    }
+    stop.abort(new Error(signal));
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  runCli(process.argv.slice(2), {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    stop: stop.signal,
+  }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`os-scaler: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+if (require.main === module) main();

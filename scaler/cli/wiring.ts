@@ -1,0 +1,84 @@
+import { Actuator } from "../actuator/actuator";
+import { openPulumiStack } from "../actuator/pulumiStack";
+import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
+import type { LoadedConfig } from "../config/load";
+import { ScalerLoop } from "../daemon/loop";
+import { ScalerMetrics } from "../http/metrics";
+import { systemClock, type Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import { createSource } from "../sources/index";
+import type { SourceConfig } from "../sources/config";
+import type { MetricSource } from "../sources/types";
+import type { SourceDeps } from "../sources/index";
+
+/**
+ * Builds the scaler from a config: source, stack operations, actuator, loop, metrics. The CLI commands call this;
+ * tests replace the source factory and the stack operations.
+ */
+export interface WiringOverrides {
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly createSource?: (config: SourceConfig, deps: SourceDeps) => Promise<MetricSource>;
+  readonly openStack?: (options: { stackName: string; workDir: string }) => Promise<StackOps>;
+}
+
+export interface Scaler {
+  readonly loop: ScalerLoop;
+  readonly actuator: Actuator;
+  readonly metrics: ScalerMetrics;
+  readonly source: MetricSource;
+  readStack(): Promise<StackState>;
+}
+
+export async function wireScaler(
+  config: LoadedConfig,
+  logger: Logger,
+  overrides: WiringOverrides = {},
+  options: { processMetrics?: boolean } = {},
+): Promise<Scaler> {
+  const clock = overrides.clock ?? systemClock;
+  const source = await (overrides.createSource ?? createSource)(config.source, {
+    logger: logger.child({ component: "source" }),
+    clock,
+    ...(config.cloud ? { cloud: config.cloud } : {}),
+  });
+  const open = overrides.openStack ?? openPulumiStack;
+  let opsPromise: Promise<StackOps> | undefined;
+  // One StackOps for the process: the workspace runs one CLI command at a time, and the actuator and the stack reads
+  // share it. Opened on first use, so `once --count N --dry-run` never needs Pulumi.
+  const ops = () => {
+    opsPromise ??= open({ stackName: config.stack.name, workDir: config.stack.workDir }).catch((err: unknown) => {
+      opsPromise = undefined;
+      throw err;
+    });
+    return opsPromise;
+  };
+  const metrics = new ScalerMetrics(options);
+  const late: { loop?: ScalerLoop } = {};
+  const actuator = new Actuator({
+    ops,
+    countKey: config.stack.countKey,
+    stateDir: config.stateDir,
+    clock,
+    logger: logger.child({ component: "actuator" }),
+    random: overrides.random ?? Math.random,
+    timeout: config.actuator.timeout,
+    backoff: config.actuator.backoff,
+    maxBackoff: config.actuator.maxBackoff,
+    bounds: config.policy,
+    dryRun: config.dryRun,
+    onResult: (result, count) => late.loop?.actuationResult(result, count),
+  });
+  const readStack = async () => parseStackOutputs(await (await ops()).outputs());
+  const loop = new ScalerLoop({
+    config,
+    clock,
+    logger: logger.child({ component: "loop" }),
+    source,
+    readStack,
+    actuator,
+    metrics,
+  });
+  late.loop = loop;
+  return { loop, actuator, metrics, source, readStack };
+}

@@ -1,0 +1,96 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../lib/logger";
+import type { Health, StatusSnapshot } from "../daemon/loop";
+import type { ScalerMetrics } from "./metrics";
+
+/**
+ * The daemon's HTTP endpoints, on node:http (three GET routes need no framework):
+ *   GET /healthz  200 "ok", or 503 with the reasons (source failing, actuator failing, loop stalled)
+ *   GET /metrics  Prometheus text format from the scaler's own registry
+ *   GET /status   the JSON of `os-scaler status --json`
+ * Binds 127.0.0.1:9464 unless `http.listen` says otherwise.
+ */
+export interface HttpDeps {
+  readonly metrics: ScalerMetrics;
+  readonly health: () => Health;
+  readonly status: () => StatusSnapshot;
+  readonly logger: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
+}
+
+export function createHandler(d: HttpDeps): http.RequestListener {
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+      return;
+    }
+    const reply = async () => {
+      switch (url.pathname) {
+        case "/healthz": {
+          const h = d.health();
+          res
+            .writeHead(h.ok ? 200 : 503, { "content-type": "text/plain; charset=utf-8" })
+            .end(h.ok ? "ok\n" : `${h.reasons.join("\n")}\n`);
+          return;
+        }
+        case "/metrics": {
+          const body = await d.metrics.registry.metrics();
+          res.writeHead(200, { "content-type": d.metrics.registry.contentType }).end(body);
+          return;
+        }
+        case "/status":
+          res
+            .writeHead(200, { "content-type": "application/json; charset=utf-8" })
+            .end(`${JSON.stringify(d.status(), null, 2)}\n`);
+          return;
+        default:
+          res.writeHead(404, { "content-type": "text/plain" }).end("not found: try /healthz, /metrics, /status\n");
+      }
+    };
+    reply().catch((err: unknown) => {
+      d.logger.error(
+        { err: err instanceof Error ? err.message : String(err), path: url.pathname },
+        "http handler failed",
+      );
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end("internal error\n");
+    });
+  };
+}
+
+/** Starts listening; `listen` is host:port (port 0 = any free port, for tests). */
+export async function startHttpServer(listen: string, d: HttpDeps): Promise<RunningServer> {
+  const { host, port } = parseListen(listen);
+  const server = http.createServer(createHandler(d));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  d.logger.info({ listen: `${shownHost}:${addr.port}` }, "http: /healthz /metrics /status");
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
