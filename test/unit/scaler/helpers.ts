@@ -1,0 +1,137 @@
+import * as automation from "@pulumi/pulumi/automation";
+import { mkdtemp, rm } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Writable } from "node:stream";
+import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
+import { createLogger, type Logger } from "../../../scaler/lib/logger";
+import type { PolicyConfig } from "../../../scaler/policy/types";
+
+/** Shared test doubles and builders for the scaler's unit tests. */
+
+export const S = 1000;
+
+export function policy(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
+  return {
+    mode: "threshold",
+    interval: 15 * S,
+    aggregate: "avg",
+    high: 70,
+    low: 30,
+    upSamples: 3,
+    downSamples: 6,
+    target: 60,
+    tolerance: 0.1,
+    minCount: 1,
+    maxCount: 5,
+    maxStepUp: 2,
+    maxStepDown: 1,
+    cooldownUp: 60 * S,
+    cooldownDown: 300 * S,
+    stabilizationDown: 300 * S,
+    warmup: 120 * S,
+    onMissing: "hold",
+    maxSampleAge: 45 * S,
+    ...overrides,
+  };
+}
+
+/** A logger whose lines are kept in `lines` (parsed JSON). */
+export function captureLogger(level = "debug"): { logger: Logger; lines: Record<string, unknown>[]; raw: string[] } {
+  const raw: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString("utf8").split("\n").filter(Boolean)) {
+        raw.push(l);
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      }
+      cb();
+    },
+  });
+  return { logger: createLogger({ level, destination }), lines, raw };
+}
+
+export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "os-scaler-test-"));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The library's own error for a CLI failure, classified from stderr exactly as @pulumi/pulumi/automation does. */
+export function commandError(stderr: string, code = 255): Error {
+  const lib = automation as unknown as {
+    CommandResult: new (stdout: string, stderr: string, code: number) => unknown;
+    createCommandError: (r: unknown) => Error;
+  };
+  return lib.createCommandError(new lib.CommandResult("", stderr, code));
+}
+
+export const LOCKED_STDERR =
+  "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.";
+
+export type UpBehaviour = "ok" | "conflict" | "fail" | "hang" | ((signal: AbortSignal) => Promise<void>);
+
+/** A StackOps double: records every call; `up` follows the queued behaviours (then "ok"). */
+export class FakeStack implements StackOps {
+  readonly calls: string[] = [];
+  readonly config: Record<string, string> = {};
+  upBehaviours: UpBehaviour[] = [];
+  lockList: LockInfo[] = [];
+  pending: string[] = [];
+  count = 1;
+  instances: { name: string; id: string }[] = [{ name: "web-0", id: "id-0" }];
+  upsRunning = 0;
+  maxParallelUps = 0;
+  readonly upEnvs: Record<string, string>[] = [];
+
+  outputs(): Promise<Record<string, unknown>> {
+    this.calls.push("outputs");
+    return Promise.resolve({ desiredCount: this.count, instances: this.instances, serverGroup: "web" });
+  }
+  setConfig(key: string, value: string): Promise<void> {
+    this.calls.push(`setConfig ${key}=${value}`);
+    this.config[key] = value;
+    return Promise.resolve();
+  }
+  async up(options: { signal: AbortSignal; env: Readonly<Record<string, string>> }): Promise<void> {
+    this.calls.push(`up ${options.env.OS_AUTOSCALER_APPLY_COUNT}`);
+    this.upEnvs.push({ ...options.env });
+    this.upsRunning++;
+    this.maxParallelUps = Math.max(this.maxParallelUps, this.upsRunning);
+    try {
+      const b = this.upBehaviours.shift() ?? "ok";
+      if (b === "conflict") throw commandError(LOCKED_STDERR);
+      if (b === "fail") throw commandError("error: update failed: 1 error occurred: quota exceeded");
+      if (b === "hang") {
+        // Like the CLI on SIGINT: ends (with a CommandError) once aborted.
+        await new Promise<void>((_, reject) => {
+          options.signal.addEventListener("abort", () => reject(commandError("error: update canceled")), {
+            once: true,
+          });
+        });
+      }
+      if (typeof b === "function") await b(options.signal);
+      this.count = Number(this.config.desiredCount ?? this.count);
+    } finally {
+      this.upsRunning--;
+    }
+  }
+  refresh(options: { clearPendingCreates: boolean }): Promise<void> {
+    this.calls.push(`refresh clearPendingCreates=${options.clearPendingCreates}`);
+    this.pending = [];
+    return Promise.resolve();
+  }
+  cancel(): Promise<void> {
+    this.calls.push("cancel");
+    this.lockList = [];
+    return Promise.resolve();
+  }
+  pendingOperations(): Promise<string[]> {
+    this.calls.push("pendingOperations");
+    return Promise.resolve([...this.pending]);
+  }
+  locks(): Promise<LockInfo[]> {
+    this.calls.push("locks");
+    return Promise.resolve([...this.lockList]);
+  }
+}
