@@ -52,7 +52,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError("", "must be a YAML mapping of keys (stack, source, policy, …)", file);
   }
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw toConfigError(result.error, file);
+  if (!result.success) throw toConfigError(result.error, file, raw);
   const config = result.data;
   const dir = path.dirname(path.resolve(file));
   const cloud = config.cloud ?? env.OS_CLOUD;
@@ -66,10 +66,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 }
 
 /** One ConfigError for all problems: the first field is the error's `field`; the message lists every problem. */
-export function toConfigError(error: z.ZodError, file?: string): ConfigError {
+export function toConfigError(error: z.ZodError, file?: string, raw?: unknown): ConfigError {
   const problems = error.issues.map((issue) => {
     const field = issue.path.map(String).join(".");
-    return { field, message: describe(issue, field) };
+    return { field, message: describe(issue, field, valueAt(raw, issue.path)) };
   });
   const first = problems[0]!;
   const text = problems.map((p) => `${p.field ? `${p.field}: ` : ""}${p.message}`).join("; ");
@@ -81,16 +81,26 @@ export function toConfigError(error: z.ZodError, file?: string): ConfigError {
   return err;
 }
 
-function describe(issue: z.core.$ZodIssue, field: string): string {
+/** The value the user wrote at `at` (zod 4 issues do not carry their input by default). */
+function valueAt(raw: unknown, at: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of at) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function describe(issue: z.core.$ZodIssue, field: string, input: unknown): string {
   switch (issue.code) {
     case "unrecognized_keys": {
       const where = field ? `in ${field}` : "at the top level";
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against docs/scaler.md`;
     }
     case "invalid_type":
-      return issue.input === undefined
-        ? `is required (${issue.expected})`
-        : `must be a ${issue.expected}, got ${typeName(issue.input)}`;
+      if (input === undefined) return `is required (${issue.expected})`;
+      if (issue.expected === "int") return `must be a whole number, got ${typeName(input)}`;
+      return `must be a ${issue.expected}, got ${typeName(input)}`;
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(issue.input)}`;
     case "invalid_union":

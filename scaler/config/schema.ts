@@ -13,7 +13,7 @@ const int = (min: number) => z.number().int(`must be a whole number`).min(min, `
 const percent = z.number().min(0, "must be a percentage from 0 to 100").max(100, "must be a percentage from 0 to 100");
 
 const policyObject = z.strictObject({
-  mode: z.enum(["threshold", "target"]).default("threshold"),
+  mode: z.enum(["threshold", "target", "proportional"]).default("threshold"),
   interval: durationSchema(1000).default(15_000),
   aggregate: z.enum(["max", "avg"]).default("avg"),
   high: percent.default(70),

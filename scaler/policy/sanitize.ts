@@ -55,7 +55,10 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
       }
     : input.group;
   const warming = new Set(
-    group.instances.filter((i) => now - (input.firstSeen[i.id] ?? now) < input.warmup).map((i) => i.id),
+    group.instances
+      // Without a known group there is no "first seen" either: the instances count as booted.
+      .filter((i) => now - (input.firstSeen[i.id] ?? (input.groupFromSource ? 0 : now)) < input.warmup)
+      .map((i) => i.id),
   );
   const members = new Set(group.instances.map((i) => i.id));
   const rejected: Partial<Record<RejectReason, number>> = {};

@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { formatDuration, parseDuration } from "../../../scaler/config/duration";
+import { loadConfig, parseConfig, redact } from "../../../scaler/config/load";
+import { ConfigError } from "../../../scaler/lib/errors";
+import { S, tempDir } from "./helpers";
+
+const SRC = 'source: { type: prometheus, url: "http://127.0.0.1:9090" }\n';
+
+describe("durations", () => {
+  const rows: [unknown, number | undefined][] = [
+    ["15s", 15 * S],
+    ["5m", 300 * S],
+    ["1h", 3600 * S],
+    ["250ms", 250],
+    [30, 30 * S],
+    ["45", 45 * S],
+    ["1.5m", 90 * S],
+    ["5x", undefined],
+    ["", undefined],
+    [-1, undefined],
+    [null, undefined],
+  ];
+  for (const [input, ms] of rows) it(`${JSON.stringify(input)} → ${ms}`, () => assert.equal(parseDuration(input), ms));
+  it("formats back to the shortest exact unit", () => {
+    assert.deepEqual([300_000, 15_000, 90_000, 3_600_000, 0, 250].map(formatDuration), [
+      "5m",
+      "15s",
+      "90s",
+      "1h",
+      "0s",
+      "250ms",
+    ]);
+  });
+});
+
+describe("config: defaults", () => {
+  it("a file with only a source gets every default of the issue", () => {
+    const c = parseConfig(SRC, "/etc/os-scaler/scaler.yaml", {});
+    assert.deepEqual(c.stack, { name: "dev", workDir: "/etc/os-scaler", countKey: "desiredCount" });
+    assert.deepEqual(c.policy, {
+      mode: "threshold",
+      interval: 15 * S,
+      aggregate: "avg",
+      high: 70,
+      low: 30,
+      upSamples: 3,
+      downSamples: 6,
+      target: 60,
+      tolerance: 0.1,
+      minCount: 1,
+      maxCount: 5,
+      maxStepUp: 2,
+      maxStepDown: 1,
+      cooldownUp: 60 * S,
+      cooldownDown: 300 * S,
+      stabilizationDown: 300 * S,
+      warmup: 120 * S,
+      onMissing: "hold",
+      maxSampleAge: 45 * S,
+    });
+    assert.equal(c.actuator.timeout, 30 * 60 * S);
+    assert.deepEqual(c.http, { enabled: true, listen: "127.0.0.1:9464" });
+    assert.equal(c.stateDir, "/etc/os-scaler/.scaler");
+    assert.equal(c.dryRun, false);
+    assert.equal(c.cloud, undefined);
+  });
+  it("cloud defaults to $OS_CLOUD; the file wins over it", () => {
+    assert.equal(parseConfig(SRC, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "microstack");
+    assert.equal(parseConfig(`${SRC}cloud: lab\n`, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "lab");
+  });
+  it("the lab-script example parses to the lab policy", async () => {
+    const c = await loadConfig(path.join(__dirname, "../../../examples/lab-script.yaml"));
+    assert.equal(c.policy.high, 60);
+    assert.equal(c.policy.low, 20);
+    assert.equal(c.policy.upSamples, 4);
+    assert.equal(c.policy.downSamples, 4);
+    assert.equal(c.policy.aggregate, "max");
+    assert.equal(c.policy.maxStepUp, 1);
+    assert.equal(c.policy.maxStepDown, 1);
+  });
+});
+
+describe("config: a table of bad files and their messages", () => {
+  const rows: { name: string; yaml: string; field: string; message: RegExp }[] = [
+    {
+      name: "unknown top-level key",
+      yaml: `${SRC}polcy: {}\n`,
+      field: "",
+      message: /unknown key "polcy" at the top level/,
+    },
+    {
+      name: "unknown policy key (typo)",
+      yaml: `${SRC}policy: { uppSamples: 3 }\n`,
+      field: "policy",
+      message: /unknown key "uppSamples" in policy/,
+    },
+    {
+      name: "low not below high",
+      yaml: `${SRC}policy: { low: 70, high: 70 }\n`,
+      field: "policy.low",
+      message: /must be below policy.high/,
+    },
+    { name: "minCount 0", yaml: `${SRC}policy: { minCount: 0 }\n`, field: "policy.minCount", message: /at least 1/ },
+    {
+      name: "maxCount below minCount",
+      yaml: `${SRC}policy: { minCount: 3, maxCount: 2 }\n`,
+      field: "policy.maxCount",
+      message: /at least policy.minCount/,
+    },
+    {
+      name: "bad duration",
+      yaml: `${SRC}policy: { cooldownUp: soon }\n`,
+      field: "policy.cooldownUp",
+      message: /must be a duration like 15s, 5m, 1h/,
+    },
+    {
+      name: "interval under 1s",
+      yaml: `${SRC}policy: { interval: 200ms }\n`,
+      field: "policy.interval",
+      message: /at least 1s/,
+    },
+    {
+      name: "high above 100",
+      yaml: `${SRC}policy: { high: 150 }\n`,
+      field: "policy.high",
+      message: /percentage from 0 to 100/,
+    },
+    {
+      name: "fractional samples",
+      yaml: `${SRC}policy: { upSamples: 2.5 }\n`,
+      field: "policy.upSamples",
+      message: /whole number/,
+    },
+    {
+      name: "bad mode",
+      yaml: `${SRC}policy: { mode: magic }\n`,
+      field: "policy.mode",
+      message: /one of "threshold", "target"/,
+    },
+    {
+      name: "bad aggregate",
+      yaml: `${SRC}policy: { aggregate: p95 }\n`,
+      field: "policy.aggregate",
+      message: /"max", "avg"/,
+    },
+    {
+      name: "bad onMissing",
+      yaml: `${SRC}policy: { onMissing: ignore }\n`,
+      field: "policy.onMissing",
+      message: /"hold", "assumeHigh"/,
+    },
+    { name: "tolerance 1", yaml: `${SRC}policy: { tolerance: 1 }\n`, field: "policy.tolerance", message: /below 1/ },
+    { name: "missing source", yaml: "policy: {}\n", field: "source", message: /required|source/ },
+    {
+      name: "unknown source type",
+      yaml: "source: { type: datadog }\n",
+      field: "source.type",
+      message: /gnocchi, nova, prometheus, ssh/,
+    },
+    { name: "bad listen", yaml: `${SRC}http: { listen: "9464" }\n`, field: "http.listen", message: /host:port/ },
+    { name: "dryRun not boolean", yaml: `${SRC}dryRun: "yes please"\n`, field: "dryRun", message: /must be a boolean/ },
+    {
+      name: "YAML syntax error names the line",
+      yaml: `${SRC}policy:\n  high: [70\n  low: 20\n`,
+      field: "",
+      message: /YAML syntax error at line \d+/,
+    },
+    { name: "empty file", yaml: "", field: "", message: /empty/ },
+    { name: "not a mapping", yaml: "- a\n- b\n", field: "", message: /mapping/ },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      assert.throws(
+        () => parseConfig(r.yaml, "/x/scaler.yaml", {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, `not a ConfigError: ${String(err)}`);
+          assert.equal(err.field, r.field);
+          assert.match(err.message, r.message);
+          assert.match(err.message, /^\/x\/scaler.yaml: /);
+          return true;
+        },
+      );
+    });
+  }
+  it("a missing file says how to pass one", async () => {
+    await assert.rejects(loadConfig("/nonexistent/scaler.yaml"), /file not found; pass the config with -c/);
+  });
+});
+
+describe("config: redact", () => {
+  it("replaces secrets anywhere and keeps the rest; durations shown in human form", async () => {
+    const t = await tempDir();
+    try {
+      const file = path.join(t.dir, "s.yaml");
+      await writeFile(file, 'source: { type: prometheus, url: "http://admin:hunter2@127.0.0.1:9090" }\n');
+      const c = await loadConfig(file, {});
+      const withSecrets = { ...c, source: { ...c.source, password: "pw-123", token: "tok-456" } };
+      const shown = JSON.stringify(redact(withSecrets as typeof c));
+      assert.doesNotMatch(shown, /hunter2|pw-123|tok-456/);
+      assert.match(shown, /\[redacted\]/);
+      assert.match(shown, /"cooldownDown":"5m"/);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { sanitize } from "../../../scaler/policy/sanitize";
+import type { Group, SampleSet } from "../../../scaler/sources/types";
+import { S } from "./helpers";
+
+const NOW = Date.UTC(2026, 0, 1, 12);
+const group: Group = { instances: ["a", "b", "c"].map((id) => ({ id, name: `web-${id}` })) };
+const set = (samples: { instance: string; value: number; time?: number }[]): SampleSet => ({
+  time: NOW,
+  samples: samples.map((s) => ({ instance: s.instance, value: s.value, time: s.time ?? NOW - 5 * S })),
+  missing: [],
+  requests: 1,
+});
+const base = {
+  now: NOW,
+  group,
+  aggregate: "avg" as const,
+  maxSampleAge: 45 * S,
+  warmup: 120 * S,
+  firstSeen: { a: 0, b: 0, c: 0 },
+};
+
+describe("sanitize: every invalid sample is rejected with a counted reason", () => {
+  const rows: { name: string; value: number; time?: number; reason: string }[] = [
+    { name: "NaN", value: NaN, reason: "nan" },
+    { name: "Infinity", value: Infinity, reason: "infinite" },
+    { name: "-Infinity", value: -Infinity, reason: "infinite" },
+    { name: "negative", value: -0.5, reason: "negative" },
+    { name: "absurd (> 105 %)", value: 180, reason: "absurd" },
+    { name: "stale (measured 60 s ago, max age 45 s)", value: 50, time: NOW - 60 * S, reason: "stale" },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const out = sanitize({
+        ...base,
+        set: set([
+          { instance: "a", value: r.value, ...(r.time ? { time: r.time } : {}) },
+          { instance: "b", value: 40 },
+          { instance: "c", value: 60 },
+        ]),
+      });
+      assert.deepEqual(out.observation.rejected, { [r.reason]: 1 });
+      assert.equal(out.observation.value, 50);
+      assert.equal(out.observation.samples, 2);
+      assert.equal(out.observation.missing, 1);
+    });
+  }
+  it("a value a little above 100 % (rounding) is clamped to 100", () => {
+    const out = sanitize({ ...base, aggregate: "max", set: set([{ instance: "a", value: 101.5 }]) });
+    assert.equal(out.observation.value, 100);
+    assert.equal(out.observation.missing, 2);
+  });
+  it("avg and max aggregate over accepted samples", () => {
+    const s = set([
+      { instance: "a", value: 10 },
+      { instance: "b", value: 20 },
+      { instance: "c", value: 90 },
+    ]);
+    assert.equal(sanitize({ ...base, set: s }).observation.value, 40);
+    assert.equal(sanitize({ ...base, aggregate: "max", set: s }).observation.value, 90);
+  });
+  it("samples of instances inside warmup are ignored, and they are not counted as missing", () => {
+    const out = sanitize({
+      ...base,
+      firstSeen: { a: 0, b: 0, c: NOW - 30 * S },
+      set: set([
+        { instance: "a", value: 10 },
+        { instance: "b", value: 20 },
+        { instance: "c", value: 100 },
+      ]),
+    });
+    assert.equal(out.observation.value, 15);
+    assert.equal(out.observation.expected, 2);
+    assert.equal(out.observation.missing, 0);
+    assert.deepEqual(out.observation.rejected, { warmup: 1 });
+  });
+  it("samples of instances outside the group are rejected", () => {
+    const out = sanitize({ ...base, set: set([{ instance: "zzz", value: 10 }]) });
+    assert.deepEqual(out.observation.rejected, { "unknown-instance": 1 });
+    assert.equal(out.observation.value, undefined);
+    assert.equal(out.observation.missing, 3);
+  });
+  it("groupFromSource: the reported instances are the group (once --count N, no stack)", () => {
+    const out = sanitize({
+      ...base,
+      group: { instances: [] },
+      firstSeen: {},
+      groupFromSource: true,
+      set: set([
+        { instance: "x", value: 30 },
+        { instance: "y", value: 50 },
+      ]),
+    });
+    assert.equal(out.observation.value, 40);
+    assert.equal(out.observation.expected, 2);
+  });
+});
