@@ -1,0 +1,376 @@
+import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
+import { Actuator, type ActuationResult, type ActuatorOptions } from "../../../scaler/actuator/actuator";
+import type { Intent } from "../../../scaler/actuator/intent";
+import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
+import { FakeClock, waitFor } from "../../support/fakeClock";
+import { captureLogger, commandError, FakeStack, LOCKED_STDERR, S, tempDir } from "./helpers";
+
+const HOST = "scaler-host";
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function setup(options: Partial<ActuatorOptions> = {}, deadPids: number[] = []) {
+  const t = await tempDir();
+  const clock = new FakeClock();
+  const stack = new FakeStack();
+  const results: [ActuationResult, number][] = [];
+  const log = captureLogger();
+  const actuator = new Actuator({
+    ops: () => Promise.resolve(stack),
+    countKey: "desiredCount",
+    stateDir: t.dir,
+    clock,
+    logger: log.logger,
+    random: () => 0.5,
+    timeout: 30 * 60 * S,
+    backoff: 30 * S,
+    maxBackoff: 10 * 60 * S,
+    bounds: { minCount: 1, maxCount: 5 },
+    dryRun: false,
+    abortGrace: 60 * S,
+    host: { hostname: HOST, alive: (pid) => !deadPids.includes(pid) },
+    onResult: (r, c) => results.push([r, c]),
+    ...options,
+  });
+  const intent = async () => JSON.parse(await readFile(path.join(t.dir, "intent.json"), "utf8")) as Intent;
+  return { t, clock, stack, actuator, results, intent, log };
+}
+
+describe("actuator: applying a count", () => {
+  it("writes the intent before up, sets the count key, runs up with OS_AUTOSCALER_APPLY_COUNT, marks the intent done", async () => {
+    const s = await setup();
+    let intentDuringUp: Intent | undefined;
+    s.stack.upBehaviours = [
+      async () => {
+        intentDuringUp = await s.intent();
+      },
+    ];
+    s.actuator.request(3, "avg 83% > 70%");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "up 3"]);
+    assert.deepEqual(s.stack.upEnvs, [{ OS_AUTOSCALER_APPLY_COUNT: "3" }]);
+    assert.equal(intentDuringUp?.status, "pending");
+    assert.equal(intentDuringUp?.count, 3);
+    assert.equal((await s.intent()).status, "done");
+    assert.deepEqual(s.results, [["ok", 3]]);
+    assert.equal(s.actuator.status().applied, 3);
+    await s.t.cleanup();
+  });
+
+  it("clamps a count outside the bounds before writing it", async () => {
+    const s = await setup();
+    s.actuator.request(9, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=5", "up 5"]);
+    await s.t.cleanup();
+  });
+
+  it("one update at a time: newer counts asked during an update are applied after it, only the newest", async () => {
+    const s = await setup();
+    const gate = deferred();
+    s.stack.upBehaviours = [() => gate.promise];
+    s.actuator.request(2, "a");
+    await waitFor(() => s.stack.upsRunning === 1);
+    s.actuator.request(3, "b");
+    s.actuator.request(4, "c");
+    assert.equal(s.actuator.status().state, "applying");
+    gate.resolve();
+    await s.actuator.whenIdle();
+    assert.deepEqual(
+      s.stack.calls.filter((c) => c.startsWith("up")),
+      ["up 2", "up 4"],
+    );
+    assert.equal(s.stack.maxParallelUps, 1);
+    assert.equal(s.stack.config.desiredCount, "4");
+    await s.t.cleanup();
+  });
+
+  it("dryRun never writes config nor runs up", async () => {
+    const s = await setup({ dryRun: true });
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, []);
+    assert.deepEqual(s.results, [["dry-run", 3]]);
+    await s.t.cleanup();
+  });
+});
+
+describe("actuator: errors", () => {
+  it("the test double throws the library's real ConcurrentUpdateError", () => {
+    assert.ok(commandError(LOCKED_STDERR) instanceof ConcurrentUpdateError);
+  });
+
+  it("ConcurrentUpdateError with a live holder → back off with jitter, then retry; the lock is left alone", async () => {
+    const s = await setup();
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: HOST }];
+    const t0 = s.clock.now();
+    s.actuator.request(3, "x");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    // backoff 30 s, first failure, random 0.5: 15 s + 0.5 × 15 s.
+    assert.equal(s.actuator.status().nextRetryAt, t0 + 22_500);
+    assert.deepEqual(s.results, [["conflict", 3]]);
+    assert.ok(!s.stack.calls.includes("cancel"));
+    await s.clock.advance(22_499);
+    assert.equal(s.stack.calls.filter((c) => c.startsWith("up")).length, 1);
+    await s.clock.advance(1);
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.results, [
+      ["conflict", 3],
+      ["ok", 3],
+    ]);
+    assert.equal(s.actuator.status().failures, 0);
+    await s.t.cleanup();
+  });
+
+  it("ConcurrentUpdateError with a dead holder on this host → cancel the stale lock and retry at once", async () => {
+    const s = await setup({}, [4242]);
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: HOST }];
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, [
+      "setConfig desiredCount=3",
+      "up 3",
+      "locks",
+      "cancel",
+      "setConfig desiredCount=3",
+      "up 3",
+    ]);
+    assert.deepEqual(s.results, [
+      ["stale-lock-cancelled", 3],
+      ["ok", 3],
+    ]);
+    await s.t.cleanup();
+  });
+
+  it("a lock held from another host is never cancelled, even if that pid is dead here", async () => {
+    const s = await setup({}, [4242]);
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: "other-host" }];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.ok(!s.stack.calls.includes("cancel"));
+    assert.deepEqual(s.results, [["conflict", 3]]);
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("a failed up is recorded and retried with a doubling backoff; the intent stays pending with the error", async () => {
+    const s = await setup();
+    s.stack.upBehaviours = ["fail", "fail"];
+    const t0 = s.clock.now();
+    s.actuator.request(4, "x");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.equal(s.actuator.status().nextRetryAt, t0 + 22_500);
+    const i = await s.intent();
+    assert.equal(i.status, "pending");
+    assert.match(i.lastError ?? "", /quota exceeded/);
+    await s.clock.advance(22_500);
+    await waitFor(() => s.actuator.status().failures === 2 && s.actuator.status().state === "backoff");
+    // second failure: cap 60 s → 30 s + 0.5 × 30 s.
+    assert.equal(s.actuator.status().nextRetryAt, s.clock.now() + 45_000);
+    await s.clock.advance(45_000);
+    await s.actuator.whenIdle();
+    assert.deepEqual(
+      s.results.map((r) => r[0]),
+      ["failed", "failed", "ok"],
+    );
+    assert.equal((await s.intent()).attempts, 3);
+    assert.equal((await s.intent()).status, "done");
+    await s.t.cleanup();
+  });
+
+  it("a hung up is aborted through its AbortSignal after actuator.timeout", async () => {
+    const s = await setup({ timeout: 10 * 60 * S });
+    s.stack.upBehaviours = ["hang"];
+    s.actuator.request(2, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(10 * 60 * S - 1);
+    assert.equal(s.stack.upsRunning, 1);
+    await s.clock.advance(1);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.deepEqual(s.results, [["timeout", 2]]);
+    assert.match(
+      s.actuator.status().lastResult?.error ?? "",
+      /UpdateTimeoutError: pulumi up ran longer than 600000 ms/,
+    );
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("an up that ignores the abort is given up on after abortGrace (pulumi/pulumi#13737)", async () => {
+    const s = await setup({ timeout: 60 * S, abortGrace: 30 * S });
+    s.stack.upBehaviours = [() => new Promise<void>(() => undefined)];
+    s.actuator.request(2, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(60 * S);
+    assert.equal(s.actuator.status().state, "applying");
+    await s.clock.advance(30 * S);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.deepEqual(s.results, [["timeout", 2]]);
+    assert.match(s.actuator.status().lastResult?.error ?? "", /did not exit 30000 ms after being aborted/);
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+});
+
+describe("actuator: crash safety (intent reconcile)", () => {
+  const pendingIntent = (count: number): Intent => ({
+    count,
+    time: 1,
+    reason: "r",
+    status: "pending",
+    attempts: 1,
+    pid: 1,
+  });
+
+  it("an unfinished intent with pending creates: refresh with clearPendingCreates, then re-apply", async () => {
+    const s = await setup();
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4)));
+    s.stack.pending = ["creating", "updating"];
+    const r = await s.actuator.reconcile();
+    assert.equal(r.action, "reapplied");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, [
+      "locks",
+      "pendingOperations",
+      "refresh clearPendingCreates=true",
+      "setConfig desiredCount=4",
+      "up 4",
+    ]);
+    assert.equal((await s.intent()).status, "done");
+    await s.t.cleanup();
+  });
+
+  it("without pending creates, the refresh does not clear anything", async () => {
+    const s = await setup();
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    s.stack.pending = ["updating"];
+    await s.actuator.reconcile();
+    await s.actuator.whenIdle();
+    assert.ok(s.stack.calls.includes("refresh clearPendingCreates=false"));
+    await s.t.cleanup();
+  });
+
+  it("a stale lock of a dead holder is cancelled before the refresh", async () => {
+    const s = await setup({}, [999]);
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    s.stack.lockList = [{ file: "/l.json", pid: 999, hostname: HOST }];
+    await s.actuator.reconcile();
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls.slice(0, 4), [
+      "locks",
+      "cancel",
+      "pendingOperations",
+      "refresh clearPendingCreates=false",
+    ]);
+    await s.t.cleanup();
+  });
+
+  it("a finished intent, or none, needs nothing", async () => {
+    const s = await setup();
+    assert.equal((await s.actuator.reconcile()).action, "none");
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify({ ...pendingIntent(2), status: "done" }));
+    assert.equal((await s.actuator.reconcile()).action, "none");
+    assert.deepEqual(s.stack.calls, []);
+    await s.t.cleanup();
+  });
+
+  it("dryRun reports an unfinished intent but touches nothing", async () => {
+    const s = await setup({ dryRun: true });
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    assert.equal((await s.actuator.reconcile()).action, "dry-run");
+    assert.deepEqual(s.stack.calls, []);
+    await s.t.cleanup();
+  });
+});
+
+describe("actuator: stop", () => {
+  it("an update that finishes within the grace period is not aborted", async () => {
+    const s = await setup();
+    const gate = deferred();
+    s.stack.upBehaviours = [() => gate.promise];
+    s.actuator.request(2, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    const stopping = s.actuator.stop(60 * S);
+    await s.clock.advance(10 * S);
+    gate.resolve();
+    assert.deepEqual(await stopping, { finished: true });
+    assert.deepEqual(s.results, [["ok", 2]]);
+    assert.equal(s.actuator.status().state, "stopped");
+    await s.t.cleanup();
+  });
+
+  it("an update still running after the grace period is aborted; no retry follows", async () => {
+    const s = await setup();
+    s.stack.upBehaviours = ["hang"];
+    s.actuator.request(2, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    const stopping = s.actuator.stop(60 * S);
+    await s.clock.advance(60 * S);
+    assert.deepEqual(await stopping, { finished: false });
+    assert.equal(s.stack.calls.filter((c) => c.startsWith("up")).length, 1);
+    assert.equal((await s.intent()).status, "pending");
+    await s.t.cleanup();
+  });
+});
+
+describe("file-backend locks", () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    t = await tempDir();
+    const dir = path.join(t.dir, ".pulumi", "locks", "organization", "web", "dev");
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, "0b7e.json"),
+      JSON.stringify({ pid: 31337, username: "root", hostname: HOST, timestamp: "2026-01-01T00:00:00Z" }),
+    );
+    const other = path.join(t.dir, ".pulumi", "locks", "organization", "web", "prod");
+    await mkdir(other, { recursive: true });
+    await writeFile(path.join(other, "1.json"), JSON.stringify({ pid: 1, hostname: HOST }));
+  });
+  after(() => t.cleanup());
+
+  it("reads the stack's lock files (pid, host) and only that stack's", async () => {
+    const locks = await readLocks(t.dir, "dev");
+    assert.equal(locks.length, 1);
+    assert.equal(locks[0]!.pid, 31337);
+    assert.equal(locks[0]!.hostname, HOST);
+    assert.deepEqual(await readLocks(path.join(t.dir, "nothing"), "dev"), []);
+  });
+
+  const rows: { name: string; lock: { pid: number; hostname: string }; alive: boolean; want: string }[] = [
+    { name: "same host, pid gone → dead", lock: { pid: 5, hostname: HOST }, alive: false, want: "dead" },
+    { name: "same host, pid running → alive", lock: { pid: 5, hostname: HOST }, alive: true, want: "alive" },
+    {
+      name: "other host → unknown, whatever the pid",
+      lock: { pid: 5, hostname: "elsewhere" },
+      alive: false,
+      want: "unknown",
+    },
+    { name: "nonsense pid → unknown", lock: { pid: 0, hostname: HOST }, alive: false, want: "unknown" },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      assert.equal(lockHolder({ file: "f", ...r.lock }, { hostname: HOST, alive: () => r.alive }), r.want);
+    });
+  }
+  it("this process is alive by the real check; the file:// URL maps to a folder", () => {
+    assert.equal(
+      lockHolder({ file: "f", pid: process.pid, hostname: "h" }, { hostname: "h", alive: (p) => p === process.pid }),
+      "alive",
+    );
+    assert.equal(fileBackendDir("file:///var/state"), "/var/state");
+    assert.equal(fileBackendDir("file://~/state", "/home/u"), "/home/u/state");
+    assert.equal(fileBackendDir("https://api.pulumi.com"), undefined);
+  });
+});
