@@ -1,6 +1,7 @@
 import { clampCount } from "./clamp";
 import { secs } from "./format";
 import { lastAction } from "./history";
+import { proportional } from "./proportional";
 import { target } from "./target";
 import { threshold } from "./threshold";
 import type { DecideInput, Decision, ModeFn, PolicyMode } from "./types";
@@ -12,6 +13,7 @@ import type { DecideInput, Decision, ModeFn, PolicyMode } from "./types";
 export const modes: Record<PolicyMode, ModeFn> = {
   threshold,
   target,
+  proportional,
 };
 
 /**

@@ -3,7 +3,7 @@
  * that `decide` stays pure (no clock, no I/O) and the simulator, the daemon and the tests can all drive it.
  */
 
-export type PolicyMode = "threshold" | "target";
+export type PolicyMode = "threshold" | "target" | "proportional";
 export type Aggregate = "max" | "avg";
 export type OnMissing = "hold" | "assumeHigh";
 export type Direction = "up" | "down" | "none";
