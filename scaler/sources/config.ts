@@ -1,28 +1,74 @@
 import { z } from "zod";
+import { durationSchema } from "../config/duration";
 
 /**
  * The `source:` block of scaler.yaml, one variant per CPU source. Imported by the scaler's config schema, which is the
- * one place where the whole file is validated. Each source module reads only its own variant.
+ * one place where the whole file is validated. Each source module reads only its own variant. Durations come out in
+ * milliseconds.
  */
 
-const duration = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)]);
+const duration = durationSchema;
+const iface = z.enum(["public", "internal", "admin"]);
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
 
 export const prometheusSourceSchema = z
   .object({
     type: z.literal("prometheus"),
-    url: z.url(),
+    /** Prometheus base URL, e.g. http://prometheus:9090 (no /api/v1). */
+    url: httpUrl,
+    /**
+     * PromQL returning one series per instance with the value in percent. `{{label}}` and `{{window}}` are replaced.
+     * Defaults to node_exporter's busy CPU: 100 * (1 - avg by ({{label}}) (rate(node_cpu_seconds_total{mode="idle"}[{{window}}]))).
+     */
+    query: z.string().min(1).optional(),
+    /** The series label that identifies an instance. Defaults to instance_id. */
+    label: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "must be a Prometheus label name")
+      .default("instance_id"),
+    /** What the label's value is: the Nova server id, its name, or its fixed IP (a `:port` suffix is ignored). */
+    labelValue: z.enum(["id", "name", "fixedIp"]).default("id"),
+    /** The rate() window of the default query. Defaults to 2m (at least 4 scrapes at a 30 s interval). */
+    window: duration(1000).default(120_000),
+    timeout: duration(100).default(10_000),
+    /** A PEM CA bundle for https URLs. */
+    caFile: z.string().min(1).optional(),
+    /** Skip TLS verification (logged as a warning). Defaults to false. */
+    insecureSkipVerify: z.boolean().default(false),
+    /** A file whose content is sent as `Authorization: Bearer …` (read at start, never logged). */
+    bearerTokenFile: z.string().min(1).optional(),
   })
   .strict();
 
 export const gnocchiSourceSchema = z
   .object({
     type: z.literal("gnocchi"),
+    /** The archive policy granularity to read (Ceilometer's default policy, ceilometer-low, has 5m). */
+    granularity: duration(1000).default(300_000),
+    /** vCPUs per instance: a number for all, or `nova` to read each server's flavor once (cached). Defaults to 1. */
+    vcpus: z.union([z.number().int().positive(), z.literal("nova")]).default(1),
+    /** A point older than staleFactor × granularity counts as missing. Defaults to 2. */
+    staleFactor: z.number().positive().default(2),
+    /** Gnocchi's URL, when the catalog's `metric` endpoint is not the one to use. */
+    endpoint: httpUrl.optional(),
+    /** Catalog interface and region; default to the cloud's. */
+    interface: iface.optional(),
+    region: z.string().min(1).optional(),
+    timeout: duration(100).default(10_000),
   })
   .strict();
 
 export const novaSourceSchema = z
   .object({
     type: z.literal("nova"),
+    /** Diagnostics requests in flight at once. Defaults to 4. */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    /** `2.48` (standard format) or `legacy` (no microversion header: the hypervisor's own keys). Defaults to 2.48. */
+    microversion: z.enum(["2.48", "legacy"]).default("2.48"),
+    endpoint: httpUrl.optional(),
+    interface: iface.optional(),
+    region: z.string().min(1).optional(),
+    timeout: duration(100).default(10_000),
   })
   .strict();
 
@@ -30,6 +76,21 @@ export const sshSourceSchema = z
   .object({
     type: z.literal("ssh"),
     user: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    /** Private key file (OpenSSH or PEM). */
+    keyFile: z.string().min(1),
+    /** A file holding the key's passphrase, if it has one. */
+    passphraseFile: z.string().min(1).optional(),
+    /** known_hosts file to verify host keys against. Defaults to ~/.ssh/known_hosts when no fingerprints are pinned. */
+    knownHosts: z.string().min(1).optional(),
+    /** Pinned host key fingerprints (`SHA256:…`, as `ssh-keygen -lf` prints), accepted for any instance. */
+    fingerprints: z
+      .array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "must be SHA256:<base64> as ssh-keygen -lf prints it"))
+      .optional(),
+    /** Which address to connect to. Defaults to fixedIp (the scaler runs inside the cloud network). */
+    address: z.enum(["fixedIp", "floatingIp"]).default("fixedIp"),
+    timeout: duration(100).default(10_000),
+    concurrency: z.number().int().min(1).max(64).default(8),
   })
   .strict();
 
@@ -41,4 +102,7 @@ export const sourceSchema = z.discriminatedUnion("type", [
 ]);
 
 export type SourceConfig = z.infer<typeof sourceSchema>;
-export { duration as durationSchemaForSources };
+export type PrometheusSourceConfig = z.infer<typeof prometheusSourceSchema>;
+export type GnocchiSourceConfig = z.infer<typeof gnocchiSourceSchema>;
+export type NovaSourceConfig = z.infer<typeof novaSourceSchema>;
+export type SshSourceConfig = z.infer<typeof sshSourceSchema>;

@@ -1,0 +1,341 @@
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import yaml from "js-yaml";
+import { UserError } from "../lib/errors";
+
+/**
+ * clouds.yaml, read the way openstacksdk (and so the `openstack` CLI and the Pulumi provider's `cloud` setting) reads
+ * it: the same files in the same order, secure.yaml merged over them, OS_CLOUD, the single-cloud default, and openrc
+ * `OS_*` variables as a cloud named `envvars`. One file then serves the Pulumi program and the scaler.
+ */
+
+export class CloudsYamlError extends UserError {
+  override name = "CloudsYamlError";
+}
+/** The requested cloud is not defined anywhere. */
+export class CloudNotFoundError extends CloudsYamlError {
+  override name = "CloudNotFoundError";
+}
+/** A clouds.yaml/secure.yaml that does not parse. */
+export class CloudsYamlSyntaxError extends CloudsYamlError {
+  override name = "CloudsYamlSyntaxError";
+}
+/** Several clouds and nothing says which one to use. */
+export class AmbiguousCloudError extends CloudsYamlError {
+  override name = "AmbiguousCloudError";
+}
+/** The cloud entry lacks what authentication needs, or has a value of the wrong kind. */
+export class CloudConfigError extends CloudsYamlError {
+  override name = "CloudConfigError";
+}
+
+export type AuthType = "password" | "v3applicationcredential";
+
+export interface CloudAuth {
+  readonly authUrl: string;
+  readonly username?: string;
+  readonly userId?: string;
+  readonly password?: string;
+  readonly projectName?: string;
+  readonly projectId?: string;
+  readonly userDomainName?: string;
+  readonly userDomainId?: string;
+  readonly projectDomainName?: string;
+  readonly projectDomainId?: string;
+  readonly applicationCredentialId?: string;
+  readonly applicationCredentialName?: string;
+  readonly applicationCredentialSecret?: string;
+}
+
+export interface CloudConfig {
+  /** The cloud's name in clouds.yaml (`envvars` for openrc variables). */
+  readonly name: string;
+  readonly authType: AuthType;
+  readonly auth: CloudAuth;
+  readonly regionName?: string;
+  /** Endpoint interface: public, internal or admin. Defaults to public. */
+  readonly interface: string;
+  /** Verify TLS certificates. Defaults to true. */
+  readonly verify: boolean;
+  readonly cacert?: string;
+  /** Where the entry came from: a file path, or "environment". */
+  readonly source: string;
+}
+
+export interface LoadCloudOptions {
+  /** The cloud to use; else $OS_CLOUD; else the only one defined. */
+  readonly cloud?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  readonly home?: string;
+  /** Defaults to /etc/openstack. */
+  readonly etcDir?: string;
+}
+
+const SUFFIXES = [".yaml", ".yml", ".json"];
+// OS_* variables that only select or locate a cloud: on their own they do not make an `envvars` cloud.
+const SELECTORS = new Set([
+  "OS_CLOUD",
+  "OS_REGION_NAME",
+  "OS_CLIENT_CONFIG_FILE",
+  "OS_CLIENT_SECURE_FILE",
+  "OS_CLOUD_NAME",
+]);
+// Keys that live under `auth:` (openstacksdk moves them there when they are given at the top level or as OS_*).
+const AUTH_KEYS = new Set([
+  "auth_url",
+  "username",
+  "user_id",
+  "password",
+  "project_name",
+  "project_id",
+  "tenant_name",
+  "tenant_id",
+  "user_domain_name",
+  "user_domain_id",
+  "project_domain_name",
+  "project_domain_id",
+  "domain_name",
+  "domain_id",
+  "application_credential_id",
+  "application_credential_name",
+  "application_credential_secret",
+]);
+
+/** The files tried, first existing one wins (openstacksdk's order: directory by directory, each suffix). */
+export function configFileCandidates(base: "clouds" | "secure", opts: LoadCloudOptions = {}): string[] {
+  const env = opts.env ?? process.env;
+  const explicit = base === "clouds" ? env.OS_CLIENT_CONFIG_FILE : env.OS_CLIENT_SECURE_FILE;
+  const dirs = [
+    opts.cwd ?? process.cwd(),
+    path.join(opts.home ?? os.homedir(), ".config", "openstack"),
+    opts.etcDir ?? "/etc/openstack",
+  ];
+  const files = dirs.flatMap((d) => SUFFIXES.map((s) => path.join(d, base + s)));
+  return explicit ? [explicit, ...files] : files;
+}
+
+type Raw = Record<string, unknown>;
+
+/** Resolves and validates one cloud. Throws a CloudsYamlError subclass whose message says how to fix it. */
+export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
+  const env = opts.env ?? process.env;
+  const cloudsFile = configFileCandidates("clouds", opts).find((f) => existsSync(f));
+  const secureFile = configFileCandidates("secure", opts).find((f) => existsSync(f));
+  const clouds: Record<string, Raw> = {};
+  const origin: Record<string, string> = {};
+  if (cloudsFile) {
+    for (const [name, entry] of Object.entries(readClouds(cloudsFile))) {
+      clouds[name] = entry;
+      origin[name] = cloudsFile;
+    }
+  }
+  if (secureFile) {
+    for (const [name, entry] of Object.entries(readClouds(secureFile))) {
+      // secure.yaml only adds secrets to clouds defined in clouds.yaml, as in openstacksdk.
+      if (clouds[name]) clouds[name] = deepMerge(clouds[name], entry);
+    }
+  }
+
+  const envKey = env.OS_CLOUD_NAME || "envvars";
+  let selected = opts.cloud || env.OS_CLOUD || undefined;
+  const envCloud = cloudFromEnv(env);
+  if (envCloud) {
+    if (clouds[envKey]) {
+      throw new CloudsYamlError(
+        `${origin[envKey]} defines a cloud named "${envKey}", which is reserved for the OS_* variables: rename it`,
+      );
+    }
+    clouds[envKey] = envCloud;
+    origin[envKey] = "environment";
+    selected ??= envKey;
+  }
+
+  const names = Object.keys(clouds);
+  const where = cloudsFile ?? `no clouds.yaml found (tried ${configFileCandidates("clouds", opts).join(", ")})`;
+  if (!selected) {
+    if (names.length === 1) selected = names[0]!;
+    else if (names.length === 0) {
+      throw new CloudNotFoundError(
+        `no OpenStack cloud is configured: ${where}, and no OS_* variables are set. Write a clouds.yaml or source an openrc file`,
+      );
+    } else {
+      throw new AmbiguousCloudError(
+        `${cloudsFile} defines ${names.length} clouds (${names.join(", ")}) and none was chosen: ` +
+          `set OS_CLOUD or the scaler's \`cloud\` setting to one of them`,
+      );
+    }
+  }
+  const raw = clouds[selected];
+  if (!raw) {
+    throw new CloudNotFoundError(
+      `cloud "${selected}" is not defined in ${where}; available: ${names.length ? names.join(", ") : "none"}`,
+    );
+  }
+  return normalize(selected, raw, origin[selected] ?? "environment");
+}
+
+function readClouds(file: string): Record<string, Raw> {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(file, "utf8"), { filename: file });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      const line = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : "";
+      throw new CloudsYamlSyntaxError(`${file}${line}: YAML syntax error: ${err.reason}`);
+    }
+    throw new CloudsYamlError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (doc === undefined || doc === null) return {};
+  if (!isRecord(doc) || (doc.clouds !== undefined && !isRecord(doc.clouds))) {
+    throw new CloudsYamlError(`${file}: expected a mapping with a \`clouds:\` mapping of cloud names to settings`);
+  }
+  const out: Record<string, Raw> = {};
+  for (const [name, entry] of Object.entries(doc.clouds ?? {})) {
+    if (!isRecord(entry)) throw new CloudConfigError(`${file}: clouds.${name}: expected a mapping of settings`);
+    out[name] = entry;
+  }
+  return out;
+}
+
+/** openrc variables as a cloud entry: OS_AUTH_URL → auth.auth_url, OS_REGION_NAME → region_name, … */
+export function cloudFromEnv(env: NodeJS.ProcessEnv): Raw | undefined {
+  const keys = Object.keys(env).filter(
+    (k) => k.startsWith("OS_") && !k.startsWith("OS_TEST") && !k.startsWith("OS_STD") && !k.startsWith("OS_LOG"),
+  );
+  if (!keys.some((k) => !SELECTORS.has(k))) return undefined;
+  const entry: Raw = {};
+  for (const k of keys) {
+    if (SELECTORS.has(k) && k !== "OS_REGION_NAME") continue;
+    entry[k.slice(3).toLowerCase()] = env[k];
+  }
+  return entry;
+}
+
+function normalize(name: string, raw: Raw, source: string): CloudConfig {
+  const field = (f: string) => `${source === "environment" ? "environment" : source}: clouds.${name}.${f}`;
+  const auth: Raw = isRecord(raw.auth) ? { ...raw.auth } : {};
+  // Top-level auth keys (how OS_* variables arrive) move under auth; auth: wins when both are given.
+  for (const [k, v] of Object.entries(raw)) if (AUTH_KEYS.has(k) && auth[k] === undefined) auth[k] = v;
+  const str = (obj: Raw, key: string, label: string): string | undefined => {
+    const v = obj[key];
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v === "number") return String(v);
+    if (typeof v !== "string") throw new CloudConfigError(`${field(label)}: expected a string`);
+    return v;
+  };
+  const a = (key: string) => str(auth, key, `auth.${key}`);
+
+  const rawType = str(raw, "auth_type", "auth_type") ?? "password";
+  let authType: AuthType;
+  if (rawType === "password" || rawType === "v3password") authType = "password";
+  else if (rawType === "v3applicationcredential" || rawType === "applicationcredential") {
+    authType = "v3applicationcredential";
+  } else {
+    throw new CloudConfigError(
+      `${field("auth_type")}: "${rawType}" is not supported; use password or v3applicationcredential`,
+    );
+  }
+
+  const authUrl = a("auth_url");
+  if (!authUrl)
+    throw new CloudConfigError(
+      `${field("auth.auth_url")}: missing (the Keystone URL, e.g. https://keystone.example.com:5000/v3)`,
+    );
+  const cloudAuth: CloudAuth = {
+    authUrl,
+    username: a("username"),
+    userId: a("user_id"),
+    password: a("password"),
+    projectName: a("project_name") ?? a("tenant_name"),
+    projectId: a("project_id") ?? a("tenant_id"),
+    // domain_name/domain_id stand for both domains when the specific ones are absent (keystoneauth's rule).
+    userDomainName: a("user_domain_name") ?? a("domain_name"),
+    userDomainId: a("user_domain_id") ?? a("domain_id"),
+    projectDomainName: a("project_domain_name") ?? a("domain_name"),
+    projectDomainId: a("project_domain_id") ?? a("domain_id"),
+    applicationCredentialId: a("application_credential_id"),
+    applicationCredentialName: a("application_credential_name"),
+    applicationCredentialSecret: a("application_credential_secret"),
+  };
+
+  if (authType === "password") {
+    if (!cloudAuth.username && !cloudAuth.userId) {
+      const hint = cloudAuth.applicationCredentialId
+        ? " (it has application_credential_id: set auth_type: v3applicationcredential)"
+        : "";
+      throw new CloudConfigError(`${field("auth.username")}: missing${hint}`);
+    }
+    if (!cloudAuth.password) {
+      throw new CloudConfigError(`${field("auth.password")}: missing (put it in secure.yaml or set OS_PASSWORD)`);
+    }
+    if (!cloudAuth.projectName && !cloudAuth.projectId) {
+      throw new CloudConfigError(
+        `${field("auth.project_name")}: missing (or project_id): the scaler needs a project-scoped token`,
+      );
+    }
+  } else {
+    if (
+      !cloudAuth.applicationCredentialId &&
+      !(cloudAuth.applicationCredentialName && (cloudAuth.username || cloudAuth.userId))
+    ) {
+      throw new CloudConfigError(
+        `${field("auth.application_credential_id")}: missing (or application_credential_name with username)`,
+      );
+    }
+    if (!cloudAuth.applicationCredentialSecret) {
+      throw new CloudConfigError(`${field("auth.application_credential_secret")}: missing (put it in secure.yaml)`);
+    }
+  }
+
+  let verify = true;
+  if (raw.verify !== undefined) verify = parseBool(raw.verify, field("verify"));
+  if (raw.insecure !== undefined && parseBool(raw.insecure, field("insecure"))) verify = false;
+  const iface = (str(raw, "interface", "interface") ?? str(raw, "endpoint_type", "endpoint_type") ?? "public").replace(
+    /URL$/,
+    "",
+  );
+  if (!["public", "internal", "admin"].includes(iface)) {
+    throw new CloudConfigError(`${field("interface")}: "${iface}" is not one of public, internal, admin`);
+  }
+  const version = str(raw, "identity_api_version", "identity_api_version");
+  if (version && !version.startsWith("3")) {
+    throw new CloudConfigError(`${field("identity_api_version")}: only Keystone v3 is supported, not ${version}`);
+  }
+  return {
+    name,
+    authType,
+    auth: stripUndefined(cloudAuth),
+    ...(str(raw, "region_name", "region_name") ? { regionName: str(raw, "region_name", "region_name") } : {}),
+    interface: iface,
+    verify,
+    ...(str(raw, "cacert", "cacert") ? { cacert: str(raw, "cacert", "cacert") } : {}),
+    source,
+  };
+}
+
+function parseBool(v: unknown, label: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string" && /^(true|yes|1)$/i.test(v)) return true;
+  if (typeof v === "string" && /^(false|no|0)$/i.test(v)) return false;
+  throw new CloudConfigError(`${label}: expected true or false`);
+}
+
+function isRecord(v: unknown): v is Raw {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Mappings merge key by key; anything else from `over` replaces `base`. */
+export function deepMerge(base: Raw, over: Raw): Raw {
+  const out: Raw = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isRecord(b) && isRecord(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,268 @@
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import type { CloudConfig } from "./clouds";
+import { HttpClient, HttpError, parseJson, type HttpRequest, type HttpResponse } from "./http";
+
+/**
+ * A Keystone v3 session: one project-scoped token (password) or application-credential token, reused until shortly
+ * before it expires, renewed then, and re-requested once when a service answers 401 (revoked or expired early).
+ * Requests to OpenStack services go through `request`, which adds the token and finds the endpoint in the catalog.
+ */
+
+export interface CatalogEndpoint {
+  readonly interface: string;
+  readonly region_id?: string;
+  readonly region?: string;
+  readonly url: string;
+}
+export interface CatalogEntry {
+  readonly type: string;
+  readonly name?: string;
+  readonly endpoints: readonly CatalogEndpoint[];
+}
+
+export interface Token {
+  readonly id: string;
+  /** ms since epoch */
+  readonly expiresAt: number;
+  readonly issuedAt: number;
+  readonly catalog: readonly CatalogEntry[];
+  readonly projectId?: string;
+}
+
+export interface KeystoneOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Renew this long before `expires_at` (capped at half the token's lifetime). Defaults to 5 minutes. */
+  readonly renewBeforeMs?: number;
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+  readonly backoffMs?: number;
+}
+
+/** The credentials were refused, or the cloud entry cannot produce a token. Never contains a secret. */
+export class KeystoneAuthError extends HttpError {
+  override name = "KeystoneAuthError";
+}
+
+/** No endpoint for the service type / interface / region in the token's catalog. */
+export class EndpointNotFoundError extends Error {
+  override name = "EndpointNotFoundError";
+}
+
+/** True when the token should be replaced before use: inside the renewal margin, or past expiry. */
+export function needsRenewal(
+  token: Pick<Token, "expiresAt" | "issuedAt">,
+  now: number,
+  renewBeforeMs: number,
+): boolean {
+  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+  // Short-lived tokens (a lab's 30 s) would otherwise be renewed on every request.
+  const margin = Math.min(renewBeforeMs, lifetime / 2);
+  return now >= token.expiresAt - margin;
+}
+
+/** The auth request body for the cloud entry (password with project scope, or application credential). */
+export function authRequestBody(cloud: CloudConfig): unknown {
+  const a = cloud.auth;
+  if (cloud.authType === "v3applicationcredential") {
+    const cred: Record<string, unknown> = { secret: a.applicationCredentialSecret };
+    if (a.applicationCredentialId) cred.id = a.applicationCredentialId;
+    else {
+      cred.name = a.applicationCredentialName;
+      cred.user = userRef(cloud);
+    }
+    // An application credential carries its own scope; requesting one is an error.
+    return { auth: { identity: { methods: ["application_credential"], application_credential: cred } } };
+  }
+  const project: Record<string, unknown> = a.projectId
+    ? { id: a.projectId }
+    : {
+        name: a.projectName,
+        domain: a.projectDomainId ? { id: a.projectDomainId } : { name: a.projectDomainName ?? "Default" },
+      };
+  return {
+    auth: {
+      identity: { methods: ["password"], password: { user: { ...userRef(cloud), password: a.password } } },
+      scope: { project },
+    },
+  };
+}
+
+function userRef(cloud: CloudConfig): Record<string, unknown> {
+  const a = cloud.auth;
+  if (a.userId) return { id: a.userId };
+  return {
+    name: a.username,
+    domain: a.userDomainId ? { id: a.userDomainId } : { name: a.userDomainName ?? "Default" },
+  };
+}
+
+/** Picks the endpoint URL for a service type, interface and (optional) region; trailing slashes removed. */
+export function findEndpoint(
+  catalog: readonly CatalogEntry[],
+  serviceType: string,
+  iface: string,
+  region?: string,
+): string {
+  const services = catalog.filter((s) => s.type === serviceType);
+  if (services.length === 0) {
+    const types = [...new Set(catalog.map((s) => s.type))].sort().join(", ");
+    throw new EndpointNotFoundError(
+      `the catalog has no service of type "${serviceType}" (it has: ${types || "nothing"}); ` +
+        `the cloud does not run it, or the user cannot see it`,
+    );
+  }
+  const all = services.flatMap((s) => s.endpoints);
+  const match = all.find((e) => e.interface === iface && (!region || e.region_id === region || e.region === region));
+  if (!match) {
+    const seen = all.map((e) => `${e.interface}@${e.region_id ?? e.region ?? "?"}`).join(", ");
+    throw new EndpointNotFoundError(
+      `no ${iface} endpoint of "${serviceType}"${region ? ` in region ${region}` : ""} (found: ${seen}); ` +
+        `set interface/region_name in clouds.yaml or the source's endpoint override`,
+    );
+  }
+  return match.url.replace(/\/+$/, "");
+}
+
+export class KeystoneSession {
+  readonly http: HttpClient;
+  private token: Token | undefined;
+  private pending: Promise<Token> | undefined;
+  private readonly renewBeforeMs: number;
+  /** Tokens obtained so far (for tests and metrics). */
+  authCount = 0;
+
+  constructor(
+    readonly cloud: CloudConfig,
+    private readonly options: KeystoneOptions,
+  ) {
+    this.renewBeforeMs = options.renewBeforeMs ?? 5 * 60_000;
+    const secrets = [cloud.auth.password, cloud.auth.applicationCredentialSecret].filter(
+      (s): s is string => typeof s === "string",
+    );
+    this.http = new HttpClient({
+      clock: options.clock,
+      logger: options.logger,
+      verify: cloud.verify,
+      ...(cloud.cacert ? { cacert: cloud.cacert } : {}),
+      secrets,
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    });
+  }
+
+  /** A valid token: the cached one, or a new one when it is close to expiry. Concurrent callers share one request. */
+  async getToken(signal?: AbortSignal): Promise<Token> {
+    const now = this.options.clock.now();
+    if (this.token && !needsRenewal(this.token, now, this.renewBeforeMs)) return this.token;
+    this.pending ??= this.authenticate(signal).finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  /** Drops the cached token (after a 401). */
+  invalidate(): void {
+    this.token = undefined;
+  }
+
+  async endpoint(
+    serviceType: string,
+    opts: { interface?: string; region?: string; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    const token = await this.getToken(opts.signal);
+    return findEndpoint(
+      token.catalog,
+      serviceType,
+      opts.interface ?? this.cloud.interface,
+      opts.region ?? this.cloud.regionName,
+    );
+  }
+
+  /**
+   * Sends `req` with the token. `req.url` may be relative to `baseUrl`. On a 401 the token is dropped and the request
+   * is sent once more with a fresh one; a second 401 is an auth failure.
+   */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.getToken(req.signal);
+      try {
+        return await this.http.request({ ...req, headers: { ...req.headers, "X-Auth-Token": token.id } });
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 401 && attempt === 0) {
+          this.options.logger.info({ cloud: this.cloud.name }, "token refused (401): re-authenticating once");
+          if (this.token?.id === token.id) this.invalidate();
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async authenticate(signal?: AbortSignal): Promise<Token> {
+    const url = `${this.cloud.auth.authUrl.replace(/\/+$/, "")}/auth/tokens`;
+    let res: HttpResponse;
+    try {
+      res = await this.http.request({
+        method: "POST",
+        url,
+        data: authRequestBody(this.cloud),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
+        throw new KeystoneAuthError(
+          "auth",
+          `Keystone at ${this.cloud.auth.authUrl} refused the credentials of cloud "${this.cloud.name}" ` +
+            `(${this.describeCredentials()}): HTTP ${err.status}. Check them in ${this.cloud.source}`,
+          err.status,
+        );
+      }
+      if (err instanceof HttpError && err.status === 404) {
+        throw new KeystoneAuthError(
+          "http",
+          `${url} does not exist (404): auth_url must be the Keystone v3 URL, usually ending in /v3`,
+          404,
+        );
+      }
+      throw err;
+    }
+    const id = res.headers["x-subject-token"];
+    const body = parseJson(res, `POST ${url}`) as { token?: Record<string, unknown> };
+    const t = body?.token;
+    const expiresAt = typeof t?.expires_at === "string" ? Date.parse(t.expires_at) : NaN;
+    if (!id || !t || Number.isNaN(expiresAt) || !Array.isArray(t.catalog)) {
+      throw new HttpError("malformed", `POST ${url}: the reply has no X-Subject-Token, token.expires_at or catalog`);
+    }
+    this.http.addSecret(id);
+    const issuedAt = typeof t.issued_at === "string" ? Date.parse(t.issued_at) : this.options.clock.now();
+    const project = t.project as { id?: string } | undefined;
+    const token: Token = {
+      id,
+      expiresAt,
+      issuedAt: Number.isNaN(issuedAt) ? this.options.clock.now() : issuedAt,
+      catalog: t.catalog as CatalogEntry[],
+      ...(project?.id ? { projectId: project.id } : {}),
+    };
+    this.token = token;
+    this.authCount++;
+    this.options.logger.debug(
+      { cloud: this.cloud.name, expiresAt: new Date(expiresAt).toISOString() },
+      "obtained a Keystone token",
+    );
+    return token;
+  }
+
+  private describeCredentials(): string {
+    const a = this.cloud.auth;
+    if (this.cloud.authType === "v3applicationcredential") {
+      return `application credential ${a.applicationCredentialId ?? a.applicationCredentialName}`;
+    }
+    const user = a.username ? `user ${a.username}` : `user id ${a.userId}`;
+    const domain = a.userDomainName ?? a.userDomainId ?? "Default";
+    const project = a.projectName ?? a.projectId;
+    return `${user} in domain ${domain}, project ${project}`;
+  }
+}

@@ -1,0 +1,197 @@
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import { HttpError, parseJson } from "../openstack/http";
+import type { KeystoneSession } from "../openstack/keystone";
+import { asPercent, toSourceError } from "./common";
+import type { GnocchiSourceConfig } from "./config";
+import {
+  SourceError,
+  type CpuSample,
+  type Group,
+  type MetricSource,
+  type MissingSample,
+  type SampleSet,
+} from "./types";
+
+/**
+ * CPU % from Gnocchi, where Ceilometer stores each VM's cumulative guest CPU time (`cpu`, nanoseconds). One aggregates
+ * request per tick reads `rate:mean` of `cpu` for every `instance` resource of the server group — the per-point
+ * difference of the cumulative counter, not a per-second rate — and converts it:
+ *   CPU % = rate / (granularity_s × 1e9 × vCPUs) × 100.
+ * Comparing the raw `cpu` value with a percentage is the classic bug this avoids.
+ */
+
+const NS_PER_S = 1e9;
+
+/** Percent of `vcpus` from one rate:mean point. Exposed for the table tests. */
+export function gnocchiPercent(rateNs: number, granularitySeconds: number, vcpus: number): number {
+  return (rateNs / (granularitySeconds * NS_PER_S * vcpus)) * 100;
+}
+
+export type GnocchiPoint = readonly [timestamp: string, granularity: number, value: number];
+
+/** `measures[<resource id>].cpu["rate:mean"]` of an aggregates reply, validated. Exposed for the parser tests. */
+export function parseAggregates(body: unknown): Map<string, GnocchiPoint[]> {
+  const fail = (why: string) => new SourceError("gnocchi", "malformed", `aggregates reply: ${why}`);
+  if (!isRecord(body) || !isRecord(body.measures)) throw fail("no `measures` object");
+  const out = new Map<string, GnocchiPoint[]>();
+  for (const [resourceId, metrics] of Object.entries(body.measures)) {
+    if (!isRecord(metrics)) throw fail(`measures.${resourceId} is not an object`);
+    const cpu = metrics.cpu;
+    if (cpu === undefined) continue;
+    if (!isRecord(cpu)) throw fail(`measures.${resourceId}.cpu is not an object`);
+    const series = cpu["rate:mean"];
+    if (series === undefined) continue;
+    if (!Array.isArray(series)) throw fail(`measures.${resourceId}.cpu["rate:mean"] is not a list`);
+    const points: GnocchiPoint[] = [];
+    for (const p of series) {
+      if (!Array.isArray(p) || p.length < 3 || typeof p[0] !== "string" || typeof p[1] !== "number") {
+        throw fail(`measures.${resourceId}: a point is not [timestamp, granularity, value]`);
+      }
+      // Gnocchi returns null for NaN points; they carry no reading.
+      if (typeof p[2] === "number") points.push([p[0], p[1], p[2]]);
+    }
+    out.set(resourceId, points);
+  }
+  return out;
+}
+
+/** The reading for one instance from its points: the latest point at the configured granularity, if fresh. */
+export function readInstance(
+  instance: string,
+  points: readonly GnocchiPoint[] | undefined,
+  opts: { granularityS: number; vcpus: number; staleFactor: number; now: number },
+): { sample: CpuSample } | { missing: MissingSample } {
+  const ofGranularity = (points ?? []).filter((p) => p[1] === opts.granularityS);
+  if (ofGranularity.length === 0) {
+    return {
+      missing: {
+        instance,
+        reason: points
+          ? `no cpu rate:mean points at granularity ${opts.granularityS}s (check the archive policy)`
+          : "no cpu measures in Gnocchi (is Ceilometer polling it, with metering.server_group set?)",
+      },
+    };
+  }
+  const last = ofGranularity.reduce((a, b) => (Date.parse(b[0]) > Date.parse(a[0]) ? b : a));
+  const time = Date.parse(last[0]);
+  if (Number.isNaN(time)) return { missing: { instance, reason: `unparsable timestamp ${last[0]}` } };
+  const age = opts.now - time;
+  if (age > opts.staleFactor * opts.granularityS * 1000) {
+    return {
+      missing: { instance, reason: `latest point ${last[0]} is ${Math.round(age / 1000)}s old (stale)` },
+    };
+  }
+  if (last[2] < 0) return { missing: { instance, reason: "cpu counter went backwards (reboot?)" } };
+  const value = asPercent(gnocchiPercent(last[2], opts.granularityS, opts.vcpus));
+  if (value === undefined) {
+    return {
+      missing: {
+        instance,
+        reason: `rate ${last[2]} ns per ${opts.granularityS}s is more than ${opts.vcpus} vCPU(s) can use: check vcpus`,
+      },
+    };
+  }
+  return { sample: { instance, value, time } };
+}
+
+export class GnocchiSource implements MetricSource {
+  readonly type = "gnocchi" as const;
+  private readonly vcpuCache = new Map<string, number>();
+
+  constructor(
+    private readonly config: GnocchiSourceConfig,
+    private readonly deps: { session: KeystoneSession; clock: Clock; logger: Logger },
+  ) {}
+
+  async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
+    const now = this.deps.clock.now();
+    const granularityS = Math.round(this.config.granularity / 1000);
+    let requests = 0;
+    try {
+      const base = this.config.endpoint?.replace(/\/+$/, "") ?? (await this.endpoint(signal));
+      // Fetch a little more than the stale window, so a fresh point is never cut off by the start bound.
+      const start = new Date(now - (this.config.staleFactor + 2) * this.config.granularity).toISOString();
+      const search = group.serverGroup
+        ? { "=": { server_group: group.serverGroup } }
+        : { in: { id: group.instances.map((i) => i.id) } };
+      requests++;
+      const res = await this.deps.session.request({
+        method: "POST",
+        url: `${base}/v1/aggregates`,
+        params: { granularity: granularityS, start, needed_overlap: 0 },
+        data: { resource_type: "instance", search, operations: "(metric cpu rate:mean)" },
+        ...(signal ? { signal } : {}),
+      });
+      const byResource = parseAggregates(parseJson(res, "POST /v1/aggregates"));
+      const samples: CpuSample[] = [];
+      const missing: MissingSample[] = [];
+      for (const inst of group.instances) {
+        let vcpus: number;
+        try {
+          const r = await this.vcpus(inst.id, signal);
+          vcpus = r.vcpus;
+          requests += r.requests;
+        } catch (err) {
+          missing.push({ instance: inst.id, reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` });
+          continue;
+        }
+        const r = readInstance(inst.id, byResource.get(inst.id), {
+          granularityS,
+          vcpus,
+          staleFactor: this.config.staleFactor,
+          now,
+        });
+        if ("sample" in r) samples.push(r.sample);
+        else missing.push(r.missing);
+      }
+      return { time: now, samples, missing, requests };
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 400) {
+        throw new SourceError("gnocchi", "config", `${err.message} (is the resource type "instance" defined?)`);
+      }
+      throw toSourceError("gnocchi", err);
+    }
+  }
+
+  private endpoint(signal?: AbortSignal): Promise<string> {
+    return this.deps.session.endpoint("metric", {
+      ...(this.config.interface ? { interface: this.config.interface } : {}),
+      ...(this.config.region ? { region: this.config.region } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /** vCPUs of an instance: the configured number, or its flavor's from Nova, asked once per server and cached. */
+  private async vcpus(id: string, signal?: AbortSignal): Promise<{ vcpus: number; requests: number }> {
+    if (this.config.vcpus !== "nova") return { vcpus: this.config.vcpus, requests: 0 };
+    const cached = this.vcpuCache.get(id);
+    if (cached) return { vcpus: cached, requests: 0 };
+    const compute = await this.deps.session.endpoint("compute", {
+      ...(this.config.interface ? { interface: this.config.interface } : {}),
+      ...(this.config.region ? { region: this.config.region } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    // From microversion 2.47 the server embeds its flavor, vcpus included.
+    const res = await this.deps.session.request({
+      url: `${compute}/servers/${encodeURIComponent(id)}`,
+      headers: { "OpenStack-API-Version": "compute 2.47" },
+      ...(signal ? { signal } : {}),
+    });
+    const body = parseJson(res, "GET /servers/{id}") as { server?: { flavor?: { vcpus?: unknown } } };
+    const vcpus = body.server?.flavor?.vcpus;
+    if (typeof vcpus !== "number" || vcpus < 1) {
+      throw new SourceError("gnocchi", "malformed", "GET /servers/{id}: no server.flavor.vcpus in the reply");
+    }
+    this.vcpuCache.set(id, vcpus);
+    return { vcpus, requests: 1 };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

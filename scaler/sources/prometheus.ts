@@ -1,0 +1,194 @@
+import { readFileSync } from "node:fs";
+import type { Clock } from "../lib/clock";
+import { UserError } from "../lib/errors";
+import type { Logger } from "../lib/logger";
+import { HttpClient, HttpError, parseJson } from "../openstack/http";
+import { asPercent, toSourceError } from "./common";
+import type { PrometheusSourceConfig } from "./config";
+import {
+  SourceError,
+  type CpuSample,
+  type Group,
+  type Instance,
+  type MetricSource,
+  type MissingSample,
+  type SampleSet,
+} from "./types";
+
+/**
+ * CPU % from Prometheus: one instant query per tick, one series per instance, matched to the group's instances by a
+ * label (the Nova id, the name, or the fixed IP that node_exporter's `instance` label carries).
+ */
+
+export const DEFAULT_QUERY = '100 * (1 - avg by ({{label}}) (rate(node_cpu_seconds_total{mode="idle"}[{{window}}])))';
+
+/** The query actually sent: placeholders replaced; the window in whole seconds, as PromQL wants. */
+export function buildQuery(config: Pick<PrometheusSourceConfig, "query" | "label" | "window">): string {
+  const window = `${Math.max(1, Math.round(config.window / 1000))}s`;
+  return (config.query ?? DEFAULT_QUERY).replaceAll("{{label}}", config.label).replaceAll("{{window}}", window);
+}
+
+export interface VectorPoint {
+  readonly labels: Record<string, string>;
+  /** ms since epoch */
+  readonly time: number;
+  /** As Prometheus wrote it ("NaN", "+Inf" included). */
+  readonly raw: string;
+}
+
+/** An instant-query reply, validated. Exposed for the parser tests. */
+export function parseVector(body: unknown): VectorPoint[] {
+  const fail = (why: string) => new SourceError("prometheus", "malformed", `query reply: ${why}`);
+  if (typeof body !== "object" || body === null) throw fail("not a JSON object");
+  const b = body as { status?: unknown; data?: { resultType?: unknown; result?: unknown }; error?: unknown };
+  if (b.status !== "success") {
+    throw new SourceError(
+      "prometheus",
+      "http",
+      `query failed: ${typeof b.error === "string" ? b.error : "status is not success"}`,
+    );
+  }
+  if (b.data?.resultType !== "vector") {
+    throw new SourceError(
+      "prometheus",
+      "config",
+      `the query must return an instant vector, not ${String(b.data?.resultType)}`,
+    );
+  }
+  if (!Array.isArray(b.data.result)) throw fail("data.result is not a list");
+  return b.data.result.map((r: unknown) => {
+    const s = r as { metric?: unknown; value?: unknown };
+    if (typeof s?.metric !== "object" || s.metric === null || !Array.isArray(s.value) || s.value.length !== 2) {
+      throw fail("a series has no metric/value");
+    }
+    const [ts, raw] = s.value as [unknown, unknown];
+    if (typeof ts !== "number" || typeof raw !== "string") throw fail('a value is not [<unix time>, "<number>"]');
+    return { labels: s.metric as Record<string, string>, time: Math.round(ts * 1000), raw };
+  });
+}
+
+/** The label value an instance is expected to carry. */
+export function instanceKey(inst: Instance, labelValue: PrometheusSourceConfig["labelValue"]): string | undefined {
+  if (labelValue === "id") return inst.id;
+  if (labelValue === "name") return inst.name;
+  return inst.fixedIp;
+}
+
+/** Normalises a label value for matching: node_exporter's `instance` is "10.0.0.5:9100" or "[fe80::1]:9100". */
+export function normalizeLabel(value: string, labelValue: PrometheusSourceConfig["labelValue"]): string {
+  if (labelValue !== "fixedIp") return value;
+  const v6 = /^\[(.+)\](?::\d+)?$/.exec(value);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(value);
+  return v4 ? v4[1]! : value;
+}
+
+/** Matches series to instances; every instance ends up sampled or missing with a reason. */
+export function matchSeries(
+  group: Group,
+  points: readonly VectorPoint[],
+  config: Pick<PrometheusSourceConfig, "label" | "labelValue">,
+): { samples: CpuSample[]; missing: MissingSample[] } {
+  const byKey = new Map<string, VectorPoint[]>();
+  for (const p of points) {
+    const v = p.labels[config.label];
+    if (v === undefined) continue;
+    const key = normalizeLabel(v, config.labelValue);
+    byKey.set(key, [...(byKey.get(key) ?? []), p]);
+  }
+  const samples: CpuSample[] = [];
+  const missing: MissingSample[] = [];
+  for (const inst of group.instances) {
+    const key = instanceKey(inst, config.labelValue);
+    if (!key) {
+      missing.push({ instance: inst.id, reason: `the instance has no ${config.labelValue} to match` });
+      continue;
+    }
+    const found = byKey.get(key) ?? [];
+    if (found.length === 0) {
+      missing.push({ instance: inst.id, reason: `no series with ${config.label}="${key}"` });
+    } else if (found.length > 1) {
+      missing.push({
+        instance: inst.id,
+        reason: `${found.length} series with ${config.label}="${key}": aggregate the query by ${config.label}`,
+      });
+    } else {
+      const p = found[0]!;
+      const value = asPercent(Number(p.raw));
+      if (value === undefined) {
+        missing.push({ instance: inst.id, reason: `value ${p.raw} is not a CPU percentage (0–100)` });
+      } else {
+        samples.push({ instance: inst.id, value, time: p.time });
+      }
+    }
+  }
+  return { samples, missing };
+}
+
+export class PrometheusSource implements MetricSource {
+  readonly type = "prometheus" as const;
+  private readonly http: HttpClient;
+  private readonly headers: Record<string, string> = {};
+  private readonly query: string;
+
+  constructor(
+    private readonly config: PrometheusSourceConfig,
+    private readonly deps: { clock: Clock; logger: Logger },
+  ) {
+    let bearer: string | undefined;
+    if (config.bearerTokenFile) {
+      try {
+        bearer = readFileSync(config.bearerTokenFile, "utf8").trim();
+      } catch (err) {
+        throw new UserError(`source.bearerTokenFile: cannot read ${config.bearerTokenFile}: ${(err as Error).message}`);
+      }
+      this.headers.Authorization = `Bearer ${bearer}`;
+    }
+    this.http = new HttpClient({
+      clock: deps.clock,
+      logger: deps.logger,
+      timeoutMs: config.timeout,
+      retries: 1,
+      verify: !config.insecureSkipVerify,
+      ...(config.caFile ? { cacert: config.caFile } : {}),
+      secrets: bearer ? [bearer] : [],
+    });
+    this.query = buildQuery(config);
+  }
+
+  async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
+    const now = this.deps.clock.now();
+    let points: VectorPoint[];
+    try {
+      const res = await this.http.request({
+        url: `${this.config.url.replace(/\/+$/, "")}/api/v1/query`,
+        params: { query: this.query },
+        headers: this.headers,
+        // Prometheus answers a bad query with 400/422 and a JSON error: read it instead of failing on the status.
+        accept: (s) => (s >= 200 && s < 300) || s === 400 || s === 422,
+        ...(signal ? { signal } : {}),
+      });
+      const body = parseJson(res, "GET /api/v1/query");
+      if (res.status === 400 || res.status === 422) {
+        const err = (body as { error?: unknown }).error;
+        throw new SourceError(
+          "prometheus",
+          "config",
+          `query rejected: ${typeof err === "string" ? err : res.status} (query: ${this.query})`,
+        );
+      }
+      points = parseVector(body);
+    } catch (err) {
+      if (err instanceof HttpError && err.kind === "auth") {
+        throw new SourceError("prometheus", "auth", `${err.message} (check bearerTokenFile)`);
+      }
+      throw toSourceError("prometheus", err);
+    }
+    const { samples, missing } = matchSeries(group, points, this.config);
+    return { time: now, samples, missing, requests: 1 };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,212 @@
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pLimit from "p-limit";
+import { Client, type Algorithms } from "ssh2";
+import type { Clock } from "../lib/clock";
+import { UserError } from "../lib/errors";
+import type { Logger } from "../lib/logger";
+import { asPercent, foldOutcomes, type InstanceOutcome } from "./common";
+import type { SshSourceConfig } from "./config";
+import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
+import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
+
+/**
+ * CPU % from each VM's /proc/stat over SSH — for clouds with no telemetry and no admin rights (the MicroStack lab's
+ * way). The first line of /proc/stat holds cumulative jiffies over all CPUs, so busy % between two ticks is
+ *   (Δtotal − Δidle) / Δtotal × 100, already in percent of all the VM's vCPUs.
+ */
+
+export const PROC_STAT_COMMAND = "head -n 1 /proc/stat";
+
+export interface ProcStat {
+  readonly total: number;
+  /** idle + iowait */
+  readonly idle: number;
+}
+
+/** The aggregate `cpu` line of /proc/stat. Guest time is already counted in user/nice, so it is not added again. */
+export function parseProcStat(text: string): ProcStat {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  const fields = line?.trim().split(/\s+/).slice(1).map(Number);
+  if (!fields || fields.length < 4 || fields.some((n) => !Number.isFinite(n) || n < 0)) {
+    throw new SourceError("ssh", "malformed", `not a /proc/stat cpu line: ${JSON.stringify(text.slice(0, 60))}`);
+  }
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait };
+}
+
+/** Busy % between two readings; undefined when no time passed or the counters went back (reboot). */
+export function busyPercent(prev: ProcStat, cur: ProcStat): number | undefined {
+  const dTotal = cur.total - prev.total;
+  const dIdle = cur.idle - prev.idle;
+  if (dTotal <= 0 || dIdle < 0 || dIdle > dTotal) return undefined;
+  return ((dTotal - dIdle) / dTotal) * 100;
+}
+
+export class SshSource implements MetricSource {
+  readonly type = "ssh" as const;
+  private readonly previous = new Map<string, ProcStat>();
+  private readonly limit;
+  private readonly privateKey: Buffer;
+  private readonly passphrase: string | undefined;
+  private readonly knownHosts: KnownHost[] | undefined;
+
+  constructor(
+    private readonly config: SshSourceConfig,
+    private readonly deps: { clock: Clock; logger: Logger },
+  ) {
+    this.limit = pLimit(config.concurrency);
+    this.privateKey = readOrFail(config.keyFile, "source.keyFile");
+    this.passphrase = config.passphraseFile
+      ? readOrFail(config.passphraseFile, "source.passphraseFile").toString("utf8").trim()
+      : undefined;
+    const khFile =
+      config.knownHosts ?? (config.fingerprints?.length ? undefined : path.join(os.homedir(), ".ssh", "known_hosts"));
+    this.knownHosts = khFile ? parseKnownHosts(readOrFail(khFile, "source.knownHosts").toString("utf8")) : undefined;
+  }
+
+  async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
+    const now = this.deps.clock.now();
+    const outcomes = await Promise.all(group.instances.map((inst) => this.limit(() => this.one(inst, signal))));
+    const ids = new Set(group.instances.map((i) => i.id));
+    for (const id of this.previous.keys()) if (!ids.has(id)) this.previous.delete(id);
+    const { samples, missing } = foldOutcomes(outcomes);
+    return { time: now, samples, missing, requests: group.instances.length };
+  }
+
+  private async one(inst: Instance, signal?: AbortSignal): Promise<InstanceOutcome> {
+    const host = this.config.address === "floatingIp" ? inst.floatingIp : inst.fixedIp;
+    if (!host) {
+      return { ok: true, missing: { instance: inst.id, reason: `the instance has no ${this.config.address}` } };
+    }
+    let stat: ProcStat;
+    try {
+      stat = parseProcStat(await this.run(host, signal));
+    } catch (err) {
+      return { ok: false, instance: inst.id, error: err instanceof SourceError ? err : sshError(err, host) };
+    }
+    const time = this.deps.clock.now();
+    const prev = this.previous.get(inst.id);
+    this.previous.set(inst.id, stat);
+    if (!prev) return { ok: true, missing: { instance: inst.id, reason: "first reading: CPU % needs two ticks" } };
+    const pct = busyPercent(prev, stat);
+    const value = pct === undefined ? undefined : asPercent(pct);
+    if (value === undefined) {
+      return { ok: true, missing: { instance: inst.id, reason: "no CPU time passed or counters reset (reboot?)" } };
+    }
+    return { ok: true, sample: { instance: inst.id, value, time } };
+  }
+
+  /** Runs the /proc/stat command on host; the whole exchange is bounded by `timeout`. */
+  private run(host: string, signal?: AbortSignal): Promise<string> {
+    const port = this.config.port;
+    const where = `${this.config.user}@${host}:${port}`;
+    return new Promise<string>((resolve, reject) => {
+      const client = new Client();
+      let settled = false;
+      let hostKeyProblem: string | undefined;
+      const finish = (err: Error | undefined, out?: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        client.end();
+        client.destroy();
+        if (err) reject(err);
+        else resolve(out ?? "");
+      };
+      // The deadline is I/O plumbing (a socket that hangs), not scaling logic, so it uses a real timer.
+      const timer = setTimeout(
+        () => finish(new SourceError("ssh", "timeout", `${where}: no answer within ${this.config.timeout} ms`)),
+        this.config.timeout,
+      );
+      const onAbort = () => finish(new SourceError("ssh", "timeout", `${where}: aborted`));
+      signal?.addEventListener("abort", onAbort, { once: true });
+
+      const mine = this.knownHosts ? entriesFor(this.knownHosts, host, port) : [];
+      const algorithms: Algorithms | undefined =
+        mine.length > 0 && !this.config.fingerprints?.length
+          ? { serverHostKey: hostKeyAlgorithms(mine) as never }
+          : undefined;
+
+      client.on("ready", () => {
+        client.exec(PROC_STAT_COMMAND, (err, stream) => {
+          if (err) return finish(new SourceError("ssh", "unreachable", `${where}: exec failed: ${err.message}`));
+          let out = "";
+          let errOut = "";
+          stream.on("data", (d: Buffer) => {
+            if (out.length < 4096) out += d.toString("utf8");
+          });
+          stream.stderr.on("data", (d: Buffer) => {
+            if (errOut.length < 512) errOut += d.toString("utf8");
+          });
+          stream.on("close", (code: number | null) => {
+            if (code !== 0 && code !== null) {
+              finish(
+                new SourceError(
+                  "ssh",
+                  "malformed",
+                  `${where}: \`${PROC_STAT_COMMAND}\` exited ${code}: ${errOut.trim().slice(0, 120)}`,
+                ),
+              );
+            } else finish(undefined, out);
+          });
+        });
+      });
+      client.on("error", (err: Error & { level?: string; code?: string }) => {
+        if (hostKeyProblem) return finish(new SourceError("ssh", "config", `${where}: ${hostKeyProblem}`));
+        finish(sshError(err, where));
+      });
+      client.on("close", () =>
+        finish(new SourceError("ssh", "unreachable", `${where}: connection closed before a reply`)),
+      );
+      try {
+        client.connect({
+          host,
+          port,
+          username: this.config.user,
+          privateKey: this.privateKey,
+          ...(this.passphrase ? { passphrase: this.passphrase } : {}),
+          readyTimeout: this.config.timeout,
+          // Never accept a key silently: known_hosts or a pinned fingerprint, else the connection is refused.
+          hostVerifier: (key: Buffer) => {
+            const verdict = verifyHostKey(key, host, port, {
+              ...(this.knownHosts ? { knownHosts: this.knownHosts } : {}),
+              ...(this.config.fingerprints ? { fingerprints: this.config.fingerprints } : {}),
+            });
+            if (!verdict.ok) hostKeyProblem = verdict.reason;
+            return verdict.ok;
+          },
+          ...(algorithms ? { algorithms } : {}),
+        });
+      } catch (err) {
+        finish(sshError(err, where));
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function sshError(err: unknown, where: string): SourceError {
+  const e = err as Error & { level?: string; code?: string };
+  const msg = e?.message ?? String(err);
+  if (e?.level === "client-authentication") {
+    return new SourceError("ssh", "auth", `${where}: the key was refused (${msg}); is it in authorized_keys?`);
+  }
+  if (e?.level === "client-timeout" || /timed out/i.test(msg)) {
+    return new SourceError("ssh", "timeout", `${where}: SSH handshake timed out`);
+  }
+  return new SourceError("ssh", "unreachable", `${where}: ${e?.code ?? msg}`);
+}
+
+function readOrFail(file: string, field: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UserError(`${field}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
