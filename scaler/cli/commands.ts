@@ -61,6 +61,7 @@ export async function onceCommand(
   try {
     const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
     if (!config.dryRun) await scaler.actuator.whenIdle();
+    await scaler.loop.flush();
     const act = scaler.actuator.status();
     const json = {
       time: new Date(r.time).toISOString(),

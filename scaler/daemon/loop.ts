@@ -98,6 +98,7 @@ export class ScalerLoop {
   private consecutiveSourceFailures = 0;
   private current: number | undefined;
   private readonly store: StateStore;
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: LoopDeps) {
     this.store = new StateStore(d.config.stateDir);
@@ -235,7 +236,7 @@ export class ScalerLoop {
     state.counters.ticks++;
     state.actuator = this.d.actuator.status();
     state.updatedAt = clock.now();
-    await this.store.save(state);
+    await this.save(state);
     this.lastTickAt = clock.now();
     endTimer?.();
     return {
@@ -248,7 +249,10 @@ export class ScalerLoop {
     };
   }
 
-  /** Called by the actuator after each attempt: the newest pending action for that count gets the result. */
+  /**
+   * Called by the actuator after each attempt: the newest pending action for that count gets the result, and the
+   * state is saved again (the tick that asked has already saved it).
+   */
   actuationResult(result: ActuationResult, count: number): void {
     this.d.metrics?.actuations.inc({ result });
     const actions = this.state?.actions ?? [];
@@ -259,6 +263,25 @@ export class ScalerLoop {
         break;
       }
     }
+    if (this.state) {
+      const state = this.state;
+      state.actuator = this.d.actuator.status();
+      this.save(state).catch((err: unknown) => {
+        this.d.logger.error({ err: err instanceof Error ? err.message : String(err) }, "saving state failed");
+      });
+    }
+  }
+
+  /** Saves in order: a save never overtakes an earlier one. */
+  private save(state: PersistedState): Promise<void> {
+    const next = this.saving.then(() => this.store.save(state));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Resolves when every state save started so far is on disk. */
+  flush(): Promise<void> {
+    return this.saving;
   }
 
   /**
@@ -304,7 +327,7 @@ export class ScalerLoop {
     if (this.state) {
       this.state.actuator = this.d.actuator.status();
       this.state.updatedAt = clock.now();
-      await this.store.save(this.state);
+      await this.save(this.state);
     }
     this.loopState = "stopped";
     logger.info("stopped");

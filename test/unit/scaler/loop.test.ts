@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Actuator } from "../../../scaler/actuator/actuator";
+import { parseStackOutputs } from "../../../scaler/actuator/stackOps";
+import { ScalerLoop, type LoopDeps } from "../../../scaler/daemon/loop";
+import { StateStore } from "../../../scaler/daemon/state";
+import { ScalerMetrics } from "../../../scaler/http/metrics";
+import type { PolicyConfig } from "../../../scaler/policy/types";
+import { SourceError } from "../../../scaler/sources/types";
+import { FakeClock, waitFor } from "../../support/fakeClock";
+import { FakeSource, samplesFor, scriptedSource } from "../../support/fakeSource";
+import { captureLogger, FakeStack, policy, S, tempDir } from "./helpers";
+
+async function setup(
+  p: Partial<PolicyConfig>,
+  source: (clock: FakeClock) => FakeSource,
+  opts: { dryRun?: boolean } = {},
+) {
+  const t = await tempDir();
+  const clock = new FakeClock();
+  const stack = new FakeStack();
+  stack.count = 2;
+  stack.instances = [
+    { name: "web-0", id: "id-0" },
+    { name: "web-1", id: "id-1" },
+  ];
+  const log = captureLogger();
+  const metrics = new ScalerMetrics();
+  const pol = policy(p);
+  const late: { loop?: ScalerLoop } = {};
+  const actuator = new Actuator({
+    ops: () => Promise.resolve(stack),
+    countKey: "desiredCount",
+    stateDir: t.dir,
+    clock,
+    logger: log.logger,
+    random: () => 0,
+    timeout: 30 * 60 * S,
+    backoff: 30 * S,
+    maxBackoff: 600 * S,
+    bounds: pol,
+    dryRun: opts.dryRun ?? false,
+    onResult: (r, c) => late.loop?.actuationResult(r, c),
+  });
+  const src = source(clock);
+  const deps: LoopDeps = {
+    config: {
+      policy: pol,
+      dryRun: opts.dryRun ?? false,
+      stateDir: t.dir,
+      actuator: { timeout: 30 * 60 * S, backoff: 30 * S, maxBackoff: 600 * S, shutdownGrace: 120 * S },
+      stack: { name: "dev", workDir: t.dir, countKey: "desiredCount" },
+    },
+    clock,
+    logger: log.logger,
+    source: src,
+    readStack: async () => parseStackOutputs(await stack.outputs()),
+    actuator,
+    metrics,
+  };
+  const loop = new ScalerLoop(deps);
+  late.loop = loop;
+  const done = async () => {
+    await actuator.whenIdle();
+    await loop.flush();
+    await t.cleanup();
+  };
+  return { t, clock, stack, log, metrics, actuator, loop, deps, src, done };
+}
+
+const quick = { cooldownUp: 0, cooldownDown: 0, stabilizationDown: 0 };
+
+describe("loop: one tick at a time", () => {
+  it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
+    const s = await setup(quick, (c) => scriptedSource([90], () => c.now()));
+    for (let i = 0; i < 3; i++) {
+      const r = await s.loop.tick();
+      await s.actuator.whenIdle();
+      if (i < 2) assert.equal(r.decision.direction, "none");
+      else assert.equal(r.decision.reason, "avg 90.0% > 70% for 3/3 samples → 2 → 3");
+      await s.clock.advance(15 * S);
+    }
+    assert.equal(s.stack.count, 3);
+    assert.deepEqual(
+      s.stack.calls.filter((c) => c.startsWith("up")),
+      ["up 3"],
+    );
+    await s.loop.flush();
+    const state = await new StateStore(s.t.dir).load();
+    assert.equal(state.observations.length, 3);
+    assert.equal(state.actions.length, 1);
+    assert.equal(state.actions[0]!.result, "ok");
+    assert.ok(s.log.lines.some((l) => l.msg === "decision: avg 90.0% > 70% for 3/3 samples → 2 → 3"));
+    assert.match(await s.metrics.registry.metrics(), /os_scaler_actuations_total\{result="ok"\} 1/);
+    await s.done();
+  });
+
+  it("state persists: a new loop on the same stateDir continues the consecutive-sample run (once)", async () => {
+    // Without a stack the source is asked about an empty group and reports what it finds.
+    const fixed = {
+      instances: [
+        { id: "vm-a", name: "a" },
+        { id: "vm-b", name: "b" },
+      ],
+    };
+    const s = await setup(quick, (c) => new FakeSource(() => samplesFor(fixed, 90, c.now())));
+    await s.loop.tick({ currentCount: 2 });
+    await s.clock.advance(15 * S);
+    await s.loop.tick({ currentCount: 2 });
+    await s.clock.advance(15 * S);
+    const again = new ScalerLoop(s.deps);
+    const r = await again.tick({ currentCount: 2 });
+    assert.deepEqual(s.src.calls[0], { instances: [] });
+    assert.equal(r.observation.samples, 2);
+    assert.equal(r.decision.direction, "up");
+    assert.match(r.decision.reason, /3\/3 samples/);
+    await s.actuator.whenIdle();
+    await s.done();
+  });
+
+  it("dryRun decides and records but never writes config or runs up", async () => {
+    const s = await setup({ ...quick, upSamples: 1 }, (c) => scriptedSource([95], () => c.now()), { dryRun: true });
+    const r = await s.loop.tick();
+    assert.equal(r.decision.direction, "up");
+    assert.equal(r.dryRun, true);
+    assert.deepEqual(s.stack.calls, ["outputs"]);
+    assert.equal((await new StateStore(s.t.dir).load()).actions[0]!.result, "dry-run");
+    await s.done();
+  });
+
+  it("a new VM's samples are ignored during warmup", async () => {
+    const s = await setup(
+      { ...quick, upSamples: 1, warmup: 120 * S },
+      (c) =>
+        new FakeSource((g) =>
+          samplesFor(
+            g,
+            g.instances.map((i) => (i.id === "id-2" ? 100 : 20)),
+            c.now(),
+          ),
+        ),
+    );
+    await s.loop.tick(); // id-0, id-1 known from the first tick
+    s.stack.instances.push({ name: "web-2", id: "id-2" });
+    await s.clock.advance(15 * S);
+    const during = await s.loop.tick();
+    assert.equal(during.observation.value, 20);
+    assert.deepEqual(during.observation.rejected, { warmup: 1 });
+    await s.clock.advance(120 * S);
+    const afterWarmup = await s.loop.tick();
+    assert.ok(Math.abs(afterWarmup.observation.value! - 140 / 3) < 1e-9);
+    await s.done();
+  });
+
+  it("a failing source holds, is counted, and makes /healthz unhealthy after 3 ticks in a row", async () => {
+    const err = new SourceError("prometheus", "unreachable", "connect ECONNREFUSED 127.0.0.1:9090");
+    const s = await setup({ ...quick, downSamples: 1 }, (c) => scriptedSource([err], () => c.now()));
+    for (let i = 0; i < 3; i++) {
+      assert.equal(s.loop.health().ok, true);
+      const r = await s.loop.tick();
+      assert.equal(r.decision.direction, "none");
+      assert.match(r.sourceError ?? "", /ECONNREFUSED/);
+      await s.clock.advance(15 * S);
+    }
+    const h = s.loop.health();
+    assert.equal(h.ok, false);
+    assert.match(h.reasons[0]!, /source failing: 3 ticks in a row \(prometheus: connect ECONNREFUSED/);
+    assert.match(await s.metrics.registry.metrics(), /os_scaler_source_errors_total\{kind="unreachable"\} 3/);
+    assert.equal(s.loop.status().counters.sourceErrors, 3);
+    await s.done();
+  });
+
+  it("during an update, decisions use the count being applied: a newer one is queued behind it", async () => {
+    const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>
+      scriptedSource([99], () => c.now()),
+    );
+    let release!: () => void;
+    s.stack.upBehaviours = [() => new Promise<void>((r) => (release = r))];
+    const first = await s.loop.tick();
+    assert.equal(first.decision.desired, 3);
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(15 * S);
+    const second = await s.loop.tick();
+    assert.equal(second.current, 3, "current is the count being applied, not the stack's old 2");
+    assert.equal(second.decision.desired, 4);
+    release();
+    await s.actuator.whenIdle();
+    assert.deepEqual(
+      s.stack.calls.filter((c) => c.startsWith("up")),
+      ["up 3", "up 4"],
+    );
+    assert.equal(s.stack.maxParallelUps, 1);
+    await s.done();
+  });
+});
+
+describe("loop: run on a fake clock", () => {
+  it("ticks every interval; on stop it lets the update in flight finish, persists and resolves", async () => {
+    const s = await setup({ ...quick, upSamples: 2 }, (c) => scriptedSource([90], () => c.now()));
+    let release!: () => void;
+    s.stack.upBehaviours = [() => new Promise<void>((r) => (release = r))];
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await s.clock.waitForSleepers(1);
+    assert.equal(s.src.calls.length, 1);
+    await s.clock.advance(15 * S);
+    await waitFor(() => s.stack.upsRunning === 1);
+    assert.equal(s.src.calls.length, 2);
+    await s.clock.waitForSleepers(1);
+    stop.abort();
+    await waitFor(() => s.loop.status().state === "stopping");
+    assert.equal(s.stack.upsRunning, 1, "the update in flight is not cut off");
+    release();
+    await running;
+    assert.equal(s.loop.status().state, "stopped");
+    assert.equal(s.src.calls.length, 2, "no tick after the stop");
+    const state = await new StateStore(s.t.dir).load();
+    assert.equal(state.actuator?.state, "stopped");
+    assert.equal(state.actions[0]!.result, "ok");
+    await s.done();
+  });
+
+  it("health says the loop stalled when no tick happened for 3 intervals (+30 s)", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    await s.loop.tick();
+    await s.clock.advance(75 * S);
+    assert.equal(s.loop.health().ok, true);
+    await s.clock.advance(1 * S);
+    assert.match(s.loop.health().reasons.join(), /loop stalled: no tick for 76s/);
+    await s.done();
+  });
+});
