@@ -19,7 +19,14 @@ export interface CloudInitVars {
 }
 
 /** Formats cloud-init accepts as the first line of user data. */
-const KNOWN_HEADERS = ["#cloud-config", "#!", "#include", "#cloud-boothook", "#part-handler", "Content-Type: multipart/"];
+const KNOWN_HEADERS = [
+  "#cloud-config",
+  "#!",
+  "#include",
+  "#cloud-boothook",
+  "#part-handler",
+  "Content-Type: multipart/",
+];
 
 /**
  * Fills `{{name}}` placeholders and checks the result: a known cloud-init format, valid YAML for a cloud-config,
@@ -69,7 +76,9 @@ export function loadUserData(userDataPath: string | undefined, vars: CloudInitVa
     text = readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new CloudInitError(`userData (${JSON.stringify(userDataPath ?? file)}) cannot be read (${code}): check the path, relative to ${baseDir}`);
+    throw new CloudInitError(
+      `userData (${JSON.stringify(userDataPath ?? file)}) cannot be read (${code}): check the path, relative to ${baseDir}`,
+    );
   }
   return renderCloudInit(text, vars, userDataPath === undefined ? "(built-in)" : JSON.stringify(userDataPath));
 }

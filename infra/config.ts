@@ -110,7 +110,8 @@ export type RawConfig = Readonly<Partial<Record<ConfigKey | typeof USE_OCTAVIA_K
 
 // A VM name becomes its hostname: keep it a DNS label with room for "-<index>".
 const NAME_PREFIX = /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-const PUBLIC_KEY = /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+const PUBLIC_KEY =
+  /^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
 /** Largest subnet prefix we accept: a /29 leaves 4 addresses for VMs. */
 const MAX_SUBNET_PREFIX = 29;
 /** Addresses the load balancer takes from the subnet: its VIP and an amphora port (two with active-standby). */
@@ -133,7 +134,8 @@ const loadBalancerSchema = z
   })
   .strict();
 
-const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value)));
+const show = (value: unknown): string =>
+  typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
 
 /** Parses and validates every key; throws ProgramConfigError listing every problem. */
 export function parseProgramConfig(raw: RawConfig): ProgramConfig {
@@ -187,17 +189,29 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     try {
       return JSON.parse(v);
     } catch {
-      return fail(key, `${key} (${show(v)}) is not valid JSON: set it with pulumi config set --path or as YAML in the stack file`);
+      return fail(
+        key,
+        `${key} (${show(v)}) is not valid JSON: set it with pulumi config set --path or as YAML in the stack file`,
+      );
     }
   };
 
   // Counts and bounds.
   const countHint = "pulumi config set";
-  const minCount = integer("minCount", DEFAULTS.minCount, 1, 1000, `the baseline VM always exists; ${countHint} minCount 1`);
+  const minCount = integer(
+    "minCount",
+    DEFAULTS.minCount,
+    1,
+    1000,
+    `the baseline VM always exists; ${countHint} minCount 1`,
+  );
   const maxCount = integer("maxCount", DEFAULTS.maxCount, 1, 1000, `${countHint} maxCount 5`);
   const desiredCount = integer("desiredCount", DEFAULTS.desiredCount, 1, 1000, `${countHint} desiredCount 1`);
   if (minCount !== undefined && maxCount !== undefined && maxCount < minCount) {
-    fail("maxCount", `maxCount (${maxCount}) must be at least minCount (${minCount}): raise maxCount or lower minCount`);
+    fail(
+      "maxCount",
+      `maxCount (${maxCount}) must be at least minCount (${minCount}): raise maxCount or lower minCount`,
+    );
   } else if (minCount !== undefined && maxCount !== undefined && desiredCount !== undefined) {
     if (desiredCount < minCount || desiredCount > maxCount) {
       const nearest = Math.min(Math.max(desiredCount, minCount), maxCount);
@@ -247,7 +261,10 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
             `loadBalancer has unknown key(s) ${issue.keys.join(", ")}: the keys are enabled, protocol, port, healthPath`,
           );
         } else if (path === "") {
-          fail("loadBalancer", `loadBalancer (${show(lbRaw)}) must be an object { enabled, protocol, port, healthPath }`);
+          fail(
+            "loadBalancer",
+            `loadBalancer (${show(lbRaw)}) must be an object { enabled, protocol, port, healthPath }`,
+          );
         } else {
           const value = (lbRaw as Record<string, unknown>)[path];
           fail(`loadBalancer.${path}`, `loadBalancer.${path} (${show(value)}) ${issue.message}`);
@@ -327,7 +344,7 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     // The key itself is not quoted: it is not secret, but it is long and unreadable in a message.
     fail(
       "publicKey",
-      "publicKey is not an OpenSSH public key (\"ssh-ed25519 AAAA… comment\"): pulumi config set publicKey \"$(cat ~/.ssh/id_ed25519.pub)\"",
+      'publicKey is not an OpenSSH public key ("ssh-ed25519 AAAA… comment"): pulumi config set publicKey "$(cat ~/.ssh/id_ed25519.pub)"',
     );
   }
 

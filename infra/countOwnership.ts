@@ -73,7 +73,9 @@ export function resolveCount(input: CountInputs): CountDecision {
 
   if (applyText !== undefined && applyText !== "") {
     if (!/^\d+$/.test(applyText)) {
-      throw new CountOwnershipError(`${APPLY_COUNT_ENV} is "${applyText}", not a count: unset it, or set it to desiredCount`);
+      throw new CountOwnershipError(
+        `${APPLY_COUNT_ENV} is "${applyText}", not a count: unset it, or set it to desiredCount`,
+      );
     }
     const applied = Number(applyText);
     if (applied !== configCount) {
@@ -101,7 +103,8 @@ export function resolveCount(input: CountInputs): CountDecision {
     }
     // The scaler's count was inside the bounds it was applied with; if a person narrowed them since, the bounds win.
     const kept = Math.min(Math.max(scalerCount, input.minCount), input.maxCount);
-    const clampNote = kept !== scalerCount ? ` (clamped to [minCount ${input.minCount}, maxCount ${input.maxCount}])` : "";
+    const clampNote =
+      kept !== scalerCount ? ` (clamped to [minCount ${input.minCount}, maxCount ${input.maxCount}])` : "";
     return {
       count: kept,
       owner: "scaler",
@@ -125,7 +128,8 @@ export function resolveCount(input: CountInputs): CountDecision {
 
 /** Reads the previous outputs as served by the StackReference; anything malformed counts as absent. */
 export function readPrevious(countOutput: unknown, ownerOutput: unknown): PreviousCount | undefined {
-  const count = typeof countOutput === "number" && Number.isInteger(countOutput) && countOutput >= 0 ? countOutput : undefined;
+  const count =
+    typeof countOutput === "number" && Number.isInteger(countOutput) && countOutput >= 0 ? countOutput : undefined;
   const owner = ownerOutput === "scaler" || ownerOutput === "config" ? ownerOutput : undefined;
   if (count === undefined && owner === undefined) return undefined;
   return { ...(count !== undefined ? { count } : {}), ...(owner !== undefined ? { owner } : {}) };

@@ -47,12 +47,22 @@ export class LoadBalancer extends pulumi.ComponentResource {
     );
     this.listener = new openstack.loadbalancer.Listener(
       `${name}-listener`,
-      { name: `${args.resourceName}-listener`, loadbalancerId: this.loadBalancer.id, protocol: args.protocol, protocolPort: args.port },
+      {
+        name: `${args.resourceName}-listener`,
+        loadbalancerId: this.loadBalancer.id,
+        protocol: args.protocol,
+        protocolPort: args.port,
+      },
       child,
     );
     this.pool = new openstack.loadbalancer.Pool(
       `${name}-pool`,
-      { name: `${args.resourceName}-pool`, listenerId: this.listener.id, protocol: args.protocol, lbMethod: "ROUND_ROBIN" },
+      {
+        name: `${args.resourceName}-pool`,
+        listenerId: this.listener.id,
+        protocol: args.protocol,
+        lbMethod: "ROUND_ROBIN",
+      },
       child,
     );
     this.monitor = new openstack.loadbalancer.Monitor(
@@ -76,7 +86,13 @@ export class LoadBalancer extends pulumi.ComponentResource {
       members.push(
         new openstack.loadbalancer.Member(
           spec.name,
-          { name: spec.vmName, poolId: this.pool.id, address: spec.address, protocolPort: spec.protocolPort, subnetId: args.vipSubnetId },
+          {
+            name: spec.vmName,
+            poolId: this.pool.id,
+            address: spec.address,
+            protocolPort: spec.protocolPort,
+            subnetId: args.vipSubnetId,
+          },
           { ...child, dependsOn: [previous] },
         ),
       );

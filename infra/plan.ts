@@ -83,7 +83,13 @@ export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
   const tcp = (port: number) => ({ protocol: "tcp" as const, portRangeMin: port, portRangeMax: port });
   const rules: RuleSpec[] = [
     // VMs of the group reach each other through the group itself, never through an open default group.
-    { key: "icmp-group", description: "ICMP between the group's VMs", ethertype: "IPv4", protocol: "icmp", remote: { self: true } },
+    {
+      key: "icmp-group",
+      description: "ICMP between the group's VMs",
+      ethertype: "IPv4",
+      protocol: "icmp",
+      remote: { self: true },
+    },
     {
       key: "app-group",
       description: `app port ${input.appPort}/tcp between the group's VMs`,

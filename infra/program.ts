@@ -46,7 +46,10 @@ export function readRawConfig(): RawConfig {
 async function readPreviousCount(): Promise<PreviousCount | undefined> {
   const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
   const self = new pulumi.StackReference("previous-outputs", { name });
-  const [count, owner] = await Promise.all([self.getOutputDetails("desiredCount"), self.getOutputDetails("countOwner")]);
+  const [count, owner] = await Promise.all([
+    self.getOutputDetails("desiredCount"),
+    self.getOutputDetails("countOwner"),
+  ]);
   return readPrevious(count.value ?? count.secretValue, owner.value ?? owner.secretValue);
 }
 

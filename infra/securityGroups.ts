@@ -46,7 +46,9 @@ export class SecurityGroups extends pulumi.ComponentResource {
             direction: "ingress",
             ethertype: rule.ethertype,
             protocol: rule.protocol,
-            ...(rule.portRangeMin !== undefined ? { portRangeMin: rule.portRangeMin, portRangeMax: rule.portRangeMax } : {}),
+            ...(rule.portRangeMin !== undefined
+              ? { portRangeMin: rule.portRangeMin, portRangeMax: rule.portRangeMax }
+              : {}),
             ...("self" in rule.remote ? { remoteGroupId: this.instances.id } : { remoteIpPrefix: rule.remote.cidr }),
           },
           { parent: this },

@@ -69,7 +69,11 @@ export class WebTier extends pulumi.ComponentResource {
 
     let keyPairName: pulumi.Input<string> | undefined = config.keyPairName;
     if (config.publicKey !== undefined) {
-      this.keypair = new Keypair(`${name}-keypair`, { keyPairName: `${args.groupName}-key`, publicKey: config.publicKey }, child);
+      this.keypair = new Keypair(
+        `${name}-keypair`,
+        { keyPairName: `${args.groupName}-key`, publicKey: config.publicKey },
+        child,
+      );
       keyPairName = this.keypair.keyPairName;
     }
     this.keyPairName = keyPairName === undefined ? pulumi.output(null) : pulumi.output(keyPairName);

@@ -100,7 +100,7 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
           state = { ...inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: [] };
           break;
         case "openstack:compute/instance:Instance": {
-          const index = vmIndex(String(inputs["name"] ?? args.name)) ?? 0;
+          const index = vmIndex(typeof inputs["name"] === "string" ? inputs["name"] : args.name) ?? 0;
           const fixedIpV4 = nthAddress(subnet, 10 + index);
           const networks = (inputs["networks"] as Record<string, unknown>[] | undefined) ?? [{}];
           state = {
@@ -130,14 +130,21 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
     call(args) {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;
       calls.push({ token: args.token, inputs });
-      const name = String(inputs["name"] ?? "");
+      const name = typeof inputs["name"] === "string" ? inputs["name"] : "";
       switch (args.token) {
         case "openstack:images/getImage:getImage":
           if (!images.includes(name)) throw notFound();
           return { ...inputs, id: mockId(`image::${name}`), name };
         case "openstack:compute/getFlavor:getFlavor":
           if (!flavors.includes(name)) throw notFound();
-          return { ...inputs, id: mockId(`flavor::${name}`), flavorId: mockId(`flavor::${name}`), name, vcpus: 1, ram: 2048 };
+          return {
+            ...inputs,
+            id: mockId(`flavor::${name}`),
+            flavorId: mockId(`flavor::${name}`),
+            name,
+            vcpus: 1,
+            ram: 2048,
+          };
         case "openstack:networking/getNetwork:getNetwork":
           if (!externalNetworks.includes(name) || inputs["external"] !== true) throw notFound();
           return { ...inputs, id: mockId(`network::${name}`), name, external: true };
@@ -184,7 +191,7 @@ const toConfigValue = (v: unknown): string => (typeof v === "string" ? v : JSON.
 /** Resolves every Output nested in a value (outputs are plain data plus Outputs). */
 export async function resolveDeep(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
-    return resolveDeep(await new Promise<unknown>((resolve) => (value as pulumi.Output<unknown>).apply(resolve)));
+    return resolveDeep(await new Promise<unknown>((resolve) => value.apply(resolve)));
   }
   if (Array.isArray(value)) return Promise.all(value.map(resolveDeep));
   if (value !== null && typeof value === "object") {
@@ -211,7 +218,10 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   let outputs: Record<string, unknown> | undefined;
   let error: Error | undefined;
   try {
-    const raw = await runProgram({ env: options.env ?? {}, baseDir: options.baseDir ?? path.resolve(__dirname, "../..") });
+    const raw = await runProgram({
+      env: options.env ?? {},
+      baseDir: options.baseDir ?? path.resolve(__dirname, "../.."),
+    });
     outputs = (await resolveDeep(raw)) as Record<string, unknown>;
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
@@ -227,5 +237,12 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   const urns = registrations.map(
     (r) => urnList.find((u) => u.endsWith(`::${r.name}`) && (u.split("::")[2] ?? "").split("$").pop() === r.type) ?? "",
   );
-  return { resources: [...registrations], urns, calls: [...calls], ...(outputs ? { outputs } : {}), ...(error ? { error } : {}), stack };
+  return {
+    resources: [...registrations],
+    urns,
+    calls: [...calls],
+    ...(outputs ? { outputs } : {}),
+    ...(error ? { error } : {}),
+    stack,
+  };
 }

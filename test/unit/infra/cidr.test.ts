@@ -10,7 +10,12 @@ describe("parseCidr", () => {
     { name: "IPv4 world", input: "0.0.0.0/0", text: "0.0.0.0/0", version: 4 },
     { name: "surrounding spaces", input: " 10.0.0.0/8 ", text: "10.0.0.0/8", version: 4 },
     { name: "IPv6 compressed", input: "2001:db8::/32", text: "2001:db8::/32", version: 6 },
-    { name: "IPv6 expanded is canonicalised", input: "2001:0DB8:0000:0000:0000:0000:0000:0000/64", text: "2001:db8::/64", version: 6 },
+    {
+      name: "IPv6 expanded is canonicalised",
+      input: "2001:0DB8:0000:0000:0000:0000:0000:0000/64",
+      text: "2001:db8::/64",
+      version: 6,
+    },
     { name: "IPv6 world", input: "::/0", text: "::/0", version: 6 },
     { name: "IPv6 host", input: "2001:db8::1/128", text: "2001:db8::1/128", version: 6 },
   ];
@@ -25,13 +30,33 @@ describe("parseCidr", () => {
 
   const invalid: { name: string; input: string; problem: string }[] = [
     { name: "no prefix", input: "10.0.0.0", problem: "is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24" },
-    { name: "bad address", input: "10.0.0.300/24", problem: 'is not a CIDR: "10.0.0.300" is not an IPv4 or IPv6 address' },
-    { name: "prefix too long v4", input: "10.0.0.0/33", problem: "is not a CIDR: the prefix length must be an integer from 0 to 32" },
-    { name: "prefix too long v6", input: "::/129", problem: "is not a CIDR: the prefix length must be an integer from 0 to 128" },
-    { name: "prefix not a number", input: "10.0.0.0/x", problem: "is not a CIDR: the prefix length must be an integer from 0 to 32" },
+    {
+      name: "bad address",
+      input: "10.0.0.300/24",
+      problem: 'is not a CIDR: "10.0.0.300" is not an IPv4 or IPv6 address',
+    },
+    {
+      name: "prefix too long v4",
+      input: "10.0.0.0/33",
+      problem: "is not a CIDR: the prefix length must be an integer from 0 to 32",
+    },
+    {
+      name: "prefix too long v6",
+      input: "::/129",
+      problem: "is not a CIDR: the prefix length must be an integer from 0 to 128",
+    },
+    {
+      name: "prefix not a number",
+      input: "10.0.0.0/x",
+      problem: "is not a CIDR: the prefix length must be an integer from 0 to 32",
+    },
     { name: "host bits v4", input: "192.168.100.5/24", problem: "has host bits set: did you mean 192.168.100.0/24?" },
     { name: "host bits v6", input: "2001:db8::1/64", problem: "has host bits set: did you mean 2001:db8::/64?" },
-    { name: "name instead of address", input: "example.com/24", problem: 'is not a CIDR: "example.com" is not an IPv4 or IPv6 address' },
+    {
+      name: "name instead of address",
+      input: "example.com/24",
+      problem: 'is not a CIDR: "example.com" is not an IPv4 or IPv6 address',
+    },
   ];
   for (const row of invalid) {
     it(`refuses ${row.name}`, () => {

@@ -10,8 +10,16 @@ import { CloudInitError } from "../../../infra/errors";
 describe("renderCloudInit", () => {
   const ok: { name: string; template: string; expected: string }[] = [
     { name: "fills {{appPort}}", template: "#cloud-config\nx: {{appPort}}\n", expected: "#cloud-config\nx: 8080\n" },
-    { name: "spaces inside the braces", template: "#cloud-config\nx: {{ appPort }}\n", expected: "#cloud-config\nx: 8080\n" },
-    { name: "a shell script is passed through", template: "#!/bin/sh\necho {{appPort}}\n", expected: "#!/bin/sh\necho 8080\n" },
+    {
+      name: "spaces inside the braces",
+      template: "#cloud-config\nx: {{ appPort }}\n",
+      expected: "#cloud-config\nx: 8080\n",
+    },
+    {
+      name: "a shell script is passed through",
+      template: "#!/bin/sh\necho {{appPort}}\n",
+      expected: "#!/bin/sh\necho 8080\n",
+    },
     { name: "no placeholders", template: "#cloud-config\n{}\n", expected: "#cloud-config\n{}\n" },
   ];
   for (const row of ok) {
@@ -27,9 +35,14 @@ describe("renderCloudInit", () => {
     {
       name: "no header",
       template: "packages: [nginx]\n",
-      message: 'userData "f.yaml": the first line must say what the file is (#cloud-config, #!/bin/sh, …); cloud-init ignores it otherwise',
+      message:
+        'userData "f.yaml": the first line must say what the file is (#cloud-config, #!/bin/sh, …); cloud-init ignores it otherwise',
     },
-    { name: "invalid YAML", template: "#cloud-config\na: [1, 2\n", message: 'userData "f.yaml": the cloud-config is not valid YAML at line 3' },
+    {
+      name: "invalid YAML",
+      template: "#cloud-config\na: [1, 2\n",
+      message: 'userData "f.yaml": the cloud-config is not valid YAML at line 3',
+    },
     {
       name: "over Nova's limit",
       template: `#!/bin/sh\n${"x".repeat(50000)}\n`,

@@ -76,7 +76,14 @@ describe("parseProgramConfig: defaults and parsing", () => {
   });
 
   it('empty strings mean "not set" (Pulumi.yaml declares optional keys with default "")', () => {
-    const c = parseProgramConfig({ ...minimal, sshAllowedCidr: "", publicKey: "", keyPairName: "", userData: "", appAllowedCidr: "" });
+    const c = parseProgramConfig({
+      ...minimal,
+      sshAllowedCidr: "",
+      publicKey: "",
+      keyPairName: "",
+      userData: "",
+      appAllowedCidr: "",
+    });
     assert.equal(c.sshAllowedCidr, undefined);
     assert.equal(c.publicKey, undefined);
     assert.equal(c.keyPairName, undefined);
@@ -107,7 +114,9 @@ describe("parseProgramConfig: defaults and parsing", () => {
   });
 
   it("Pulumi.dev.yaml is a valid example stack with openstack:useOctavia set explicitly", () => {
-    const stack = yaml.load(readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const stack = yaml.load(readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
     assert.equal(stack.config["openstack:useOctavia"], true);
     const raw: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(stack.config)) {
@@ -131,13 +140,15 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "desiredCount above maxCount",
       raw: { ...minimal, desiredCount: 7 },
       key: "desiredCount",
-      message: "desiredCount (7) must lie within [minCount 1, maxCount 5]: pulumi config set desiredCount 5, or widen the bounds",
+      message:
+        "desiredCount (7) must lie within [minCount 1, maxCount 5]: pulumi config set desiredCount 5, or widen the bounds",
     },
     {
       name: "desiredCount below minCount",
       raw: { ...minimal, desiredCount: 2, minCount: 3 },
       key: "desiredCount",
-      message: "desiredCount (2) must lie within [minCount 3, maxCount 5]: pulumi config set desiredCount 3, or widen the bounds",
+      message:
+        "desiredCount (2) must lie within [minCount 3, maxCount 5]: pulumi config set desiredCount 3, or widen the bounds",
     },
     {
       name: "desiredCount not an integer",
@@ -189,13 +200,15 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "subnetCidr malformed",
       raw: { ...minimal, subnetCidr: "192.168.100.0" },
       key: "subnetCidr",
-      message: 'subnetCidr ("192.168.100.0") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set subnetCidr 192.168.100.0/24',
+      message:
+        'subnetCidr ("192.168.100.0") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set subnetCidr 192.168.100.0/24',
     },
     {
       name: "subnetCidr with host bits",
       raw: { ...minimal, subnetCidr: "192.168.100.5/24" },
       key: "subnetCidr",
-      message: 'subnetCidr ("192.168.100.5/24") has host bits set: did you mean 192.168.100.0/24?: pulumi config set subnetCidr 192.168.100.0/24',
+      message:
+        'subnetCidr ("192.168.100.5/24") has host bits set: did you mean 192.168.100.0/24?: pulumi config set subnetCidr 192.168.100.0/24',
     },
     {
       name: "subnetCidr IPv6",
@@ -214,14 +227,21 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "subnetCidr without room for maxCount",
       raw: { ...minimal, subnetCidr: "10.0.0.0/29", maxCount: 5 },
       key: "subnetCidr",
-      message: 'subnetCidr ("10.0.0.0/29") has 4 usable addresses but maxCount 5 need 5: use a larger block or lower maxCount',
+      message:
+        'subnetCidr ("10.0.0.0/29") has 4 usable addresses but maxCount 5 need 5: use a larger block or lower maxCount',
     },
     {
       name: "subnetCidr without room for maxCount and the load balancer",
-      raw: { ...minimal, subnetCidr: "10.0.0.0/28", maxCount: 10, loadBalancer: { enabled: true }, "openstack:useOctavia": true },
+      raw: {
+        ...minimal,
+        subnetCidr: "10.0.0.0/28",
+        maxCount: 10,
+        loadBalancer: { enabled: true },
+        "openstack:useOctavia": true,
+      },
       key: "subnetCidr",
       message:
-        "subnetCidr (\"10.0.0.0/28\") has 12 usable addresses but maxCount 10 plus the load balancer's 3 need 13: use a larger block or lower maxCount",
+        'subnetCidr ("10.0.0.0/28") has 12 usable addresses but maxCount 10 plus the load balancer\'s 3 need 13: use a larger block or lower maxCount',
     },
     {
       name: "dnsNameservers not addresses",
@@ -249,7 +269,8 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "sshAllowedCidr malformed",
       raw: { ...minimal, sshAllowedCidr: "my-laptop" },
       key: "sshAllowedCidr",
-      message: 'sshAllowedCidr ("my-laptop") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set sshAllowedCidr 203.0.113.0/24',
+      message:
+        'sshAllowedCidr ("my-laptop") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set sshAllowedCidr 203.0.113.0/24',
     },
     {
       name: "allowSshFromAnywhere not a boolean",
@@ -280,7 +301,8 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "appAllowedCidr malformed",
       raw: { ...minimal, appAllowedCidr: "10.0.0.1/24" },
       key: "appAllowedCidr",
-      message: 'appAllowedCidr ("10.0.0.1/24") has host bits set: did you mean 10.0.0.0/24?: pulumi config set appAllowedCidr 203.0.113.0/24',
+      message:
+        'appAllowedCidr ("10.0.0.1/24") has host bits set: did you mean 10.0.0.0/24?: pulumi config set appAllowedCidr 203.0.113.0/24',
     },
     {
       name: "publicKey and keyPairName both",
@@ -319,7 +341,8 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "loadBalancer not JSON",
       raw: { ...minimal, loadBalancer: "{enabled: true" },
       key: "loadBalancer",
-      message: 'loadBalancer ("{enabled: true") is not valid JSON: set it with pulumi config set --path or as YAML in the stack file',
+      message:
+        'loadBalancer ("{enabled: true") is not valid JSON: set it with pulumi config set --path or as YAML in the stack file',
     },
     {
       name: "loadBalancer not an object",
@@ -396,8 +419,14 @@ describe("parseProgramConfig: every validation error, exact message", () => {
   });
 
   it("a world-open SSH CIDR is accepted only with allowSshFromAnywhere: true", () => {
-    assert.equal(parseProgramConfig({ ...minimal, sshAllowedCidr: "0.0.0.0/0", allowSshFromAnywhere: true }).sshAllowedCidr?.text, "0.0.0.0/0");
-    assert.equal(parseProgramConfig({ ...minimal, sshAllowedCidr: "::/0", allowSshFromAnywhere: "true" }).sshAllowedCidr?.text, "::/0");
+    assert.equal(
+      parseProgramConfig({ ...minimal, sshAllowedCidr: "0.0.0.0/0", allowSshFromAnywhere: true }).sshAllowedCidr?.text,
+      "0.0.0.0/0",
+    );
+    assert.equal(
+      parseProgramConfig({ ...minimal, sshAllowedCidr: "::/0", allowSshFromAnywhere: "true" }).sshAllowedCidr?.text,
+      "::/0",
+    );
   });
 
   it("the public key is never quoted in a message", () => {
@@ -410,19 +439,27 @@ describe("parseProgramConfig: every validation error, exact message", () => {
 describe("parseProgramConfig: counts (property)", () => {
   it("accepts exactly the counts with 1 ≤ minCount ≤ desiredCount ≤ maxCount", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), (min, desired, max) => {
-        const raw = { ...minimal, minCount: min, desiredCount: desired, maxCount: max };
-        const ok = min <= desired && desired <= max;
-        if (ok) {
-          const c = parseProgramConfig(raw);
-          assert.deepEqual([c.minCount, c.desiredCount, c.maxCount], [min, desired, max]);
-        } else {
-          const err = errorOf(raw);
-          const key = max < min ? "maxCount" : "desiredCount";
-          assert.deepEqual(err.issues.map((i) => i.key), [key]);
-          assert.ok(err.message.includes(String(key === "maxCount" ? max : desired)));
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 60 }),
+        (min, desired, max) => {
+          const raw = { ...minimal, minCount: min, desiredCount: desired, maxCount: max };
+          const ok = min <= desired && desired <= max;
+          if (ok) {
+            const c = parseProgramConfig(raw);
+            assert.deepEqual([c.minCount, c.desiredCount, c.maxCount], [min, desired, max]);
+          } else {
+            const err = errorOf(raw);
+            const key = max < min ? "maxCount" : "desiredCount";
+            assert.deepEqual(
+              err.issues.map((i) => i.key),
+              [key],
+            );
+            assert.ok(err.message.includes(String(key === "maxCount" ? max : desired)));
+          }
+        },
+      ),
     );
   });
 });

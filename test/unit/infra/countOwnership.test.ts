@@ -109,7 +109,10 @@ describe("resolveCount: the count-ownership rule", () => {
 
   it("the clamped keep says so", () => {
     const d = resolveCount({ ...base, configCount: 2, maxCount: 3, previous: { count: 5, owner: "scaler" } });
-    assert.match(d.warning ?? "", /^desiredCount in the stack config is 2 but the scaler last applied 5: keeping 3 \(clamped to \[minCount 1, maxCount 3\]\)\. /);
+    assert.match(
+      d.warning ?? "",
+      /^desiredCount in the stack config is 2 but the scaler last applied 5: keeping 3 \(clamped to \[minCount 1, maxCount 3\]\)\. /,
+    );
   });
 
   const errors: { name: string; input: Partial<CountInputs>; message: string }[] = [
@@ -150,9 +153,24 @@ describe("resolveCount: the count-ownership rule", () => {
   }
 
   it("countMode fail does not stop when the counts agree or config owns the count", () => {
-    assert.equal(resolveCount({ ...base, mode: "fail", configCount: 4, previous: { count: 4, owner: "scaler" } }).count, 4);
-    assert.equal(resolveCount({ ...base, mode: "fail", configCount: 2, previous: { count: 4, owner: "config" } }).count, 2);
-    assert.equal(resolveCount({ ...base, mode: "fail", configCount: 2, applyCountEnv: "2", previous: { count: 4, owner: "scaler" } }).count, 2);
+    assert.equal(
+      resolveCount({ ...base, mode: "fail", configCount: 4, previous: { count: 4, owner: "scaler" } }).count,
+      4,
+    );
+    assert.equal(
+      resolveCount({ ...base, mode: "fail", configCount: 2, previous: { count: 4, owner: "config" } }).count,
+      2,
+    );
+    assert.equal(
+      resolveCount({
+        ...base,
+        mode: "fail",
+        configCount: 2,
+        applyCountEnv: "2",
+        previous: { count: 4, owner: "scaler" },
+      }).count,
+      2,
+    );
   });
 
   it("invariants: the count stays within bounds; without variables a scaler-owned count is never changed silently", () => {
@@ -168,7 +186,13 @@ describe("resolveCount: the count-ownership rule", () => {
           const max = min + span;
           const configCount = min + (configOffset % (span + 1));
           const previous = prevOwner ? { owner: prevOwner, count: prevCount } : undefined;
-          const d = resolveCount({ configCount, minCount: min, maxCount: max, mode: "keep", ...(previous ? { previous } : {}) });
+          const d = resolveCount({
+            configCount,
+            minCount: min,
+            maxCount: max,
+            mode: "keep",
+            ...(previous ? { previous } : {}),
+          });
           assert.ok(d.count >= min && d.count <= max);
           if (prevOwner === "scaler" && prevCount !== configCount) {
             assert.equal(d.owner, "scaler");
@@ -179,7 +203,14 @@ describe("resolveCount: the count-ownership rule", () => {
             assert.equal(d.warning, undefined);
           }
           // The scaler's own run (variable = config) always applies the config's count.
-          const scaler = resolveCount({ configCount, minCount: min, maxCount: max, mode: "fail", applyCountEnv: String(configCount), ...(previous ? { previous } : {}) });
+          const scaler = resolveCount({
+            configCount,
+            minCount: min,
+            maxCount: max,
+            mode: "fail",
+            applyCountEnv: String(configCount),
+            ...(previous ? { previous } : {}),
+          });
           assert.deepEqual([scaler.count, scaler.owner], [configCount, "scaler"]);
         },
       ),

@@ -59,12 +59,16 @@ describe("floatingIpIndexes", () => {
   }
   it("indexes are distinct VMs of the group; all covers every VM, baseline only index 0", () => {
     fc.assert(
-      fc.property(fc.constantFrom<FloatingIpMode>("none", "baseline", "all"), fc.integer({ min: 1, max: 100 }), (mode, count) => {
-        const idx = floatingIpIndexes(mode, count);
-        assert.equal(new Set(idx).size, idx.length);
-        assert.ok(idx.every((i) => i >= 0 && i < count));
-        assert.equal(idx.length, { none: 0, baseline: 1, all: count }[mode]);
-      }),
+      fc.property(
+        fc.constantFrom<FloatingIpMode>("none", "baseline", "all"),
+        fc.integer({ min: 1, max: 100 }),
+        (mode, count) => {
+          const idx = floatingIpIndexes(mode, count);
+          assert.equal(new Set(idx).size, idx.length);
+          assert.ok(idx.every((i) => i >= 0 && i < count));
+          assert.equal(idx.length, { none: 0, baseline: 1, all: count }[mode]);
+        },
+      ),
     );
   });
 });
@@ -88,7 +92,10 @@ describe("planMembers", () => {
   it("members = VMs: same count, same addresses, unique names", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 65535 }), (count, port) => {
-        const vms = vmNames("vm", count).map((name, i) => ({ name, fixedIp: `10.0.${Math.floor(i / 250)}.${(i % 250) + 2}` }));
+        const vms = vmNames("vm", count).map((name, i) => ({
+          name,
+          fixedIp: `10.0.${Math.floor(i / 250)}.${(i % 250) + 2}`,
+        }));
         const members = planMembers(vms, port);
         assert.equal(members.length, vms.length);
         assert.deepEqual(
@@ -105,10 +112,17 @@ describe("planMembers", () => {
 describe("planSecurityRules", () => {
   const base: RulePlanInput = { appPort: 80, nodeExporterPort: 9100 };
   const summary = (input: RulePlanInput) =>
-    planSecurityRules(input).map((r) => `${r.key} ${r.ethertype} ${r.protocol}${r.portRangeMin ?? ""} ${"self" in r.remote ? "self" : r.remote.cidr}`);
+    planSecurityRules(input).map(
+      (r) =>
+        `${r.key} ${r.ethertype} ${r.protocol}${r.portRangeMin ?? ""} ${"self" in r.remote ? "self" : r.remote.cidr}`,
+    );
 
   const rows: { name: string; input: RulePlanInput; expected: string[] }[] = [
-    { name: "nothing optional: only the group's own rules", input: base, expected: ["icmp-group IPv4 icmp self", "app-group IPv4 tcp80 self"] },
+    {
+      name: "nothing optional: only the group's own rules",
+      input: base,
+      expected: ["icmp-group IPv4 icmp self", "app-group IPv4 tcp80 self"],
+    },
     {
       name: "load balancer: app port from its subnet",
       input: { ...base, loadBalancerSubnet: cidr("192.168.100.0/24") },
@@ -117,7 +131,11 @@ describe("planSecurityRules", () => {
     {
       name: "no load balancer, appAllowedCidr",
       input: { ...base, appPort: 8080, appAllowedCidr: cidr("198.51.100.0/24") },
-      expected: ["icmp-group IPv4 icmp self", "app-group IPv4 tcp8080 self", "app-allowed IPv4 tcp8080 198.51.100.0/24"],
+      expected: [
+        "icmp-group IPv4 icmp self",
+        "app-group IPv4 tcp8080 self",
+        "app-allowed IPv4 tcp8080 198.51.100.0/24",
+      ],
     },
     {
       name: "SSH from an IPv6 block uses ethertype IPv6",
@@ -143,28 +161,34 @@ describe("planSecurityRules", () => {
       { nil: undefined },
     );
     fc.assert(
-      fc.property(optionalCidr, optionalCidr, optionalCidr, fc.integer({ min: 1, max: 65535 }), (ssh, app, lb, appPort) => {
-        const input: RulePlanInput = {
-          appPort,
-          nodeExporterPort: 9100,
-          ...(ssh ? { sshAllowedCidr: ssh } : {}),
-          ...(app ? { appAllowedCidr: app } : {}),
-          ...(lb ? { loadBalancerSubnet: lb } : {}),
-        };
-        const rules = planSecurityRules(input);
-        const sshRules = rules.filter((r) => r.portRangeMin === 22 && r.key === "ssh");
-        assert.equal(sshRules.length, ssh ? 1 : 0);
-        if (ssh) assert.deepEqual(sshRules[0]?.remote, { cidr: ssh.text });
-        // Every CIDR-based rule comes from a block the input named; nothing else reaches outside the group.
-        const given = [ssh, app, lb].filter((c): c is Cidr => c !== undefined);
-        for (const r of rules) {
-          if ("self" in r.remote) continue;
-          const remote = r.remote.cidr;
-          assert.ok(given.some((c) => c.text === remote));
-          if (given.every((c) => !isWorldOpen(c))) assert.notEqual(remote, "0.0.0.0/0");
-        }
-        assert.equal(new Set(rules.map((r) => r.key)).size, rules.length, "rule keys are unique");
-      }),
+      fc.property(
+        optionalCidr,
+        optionalCidr,
+        optionalCidr,
+        fc.integer({ min: 1, max: 65535 }),
+        (ssh, app, lb, appPort) => {
+          const input: RulePlanInput = {
+            appPort,
+            nodeExporterPort: 9100,
+            ...(ssh ? { sshAllowedCidr: ssh } : {}),
+            ...(app ? { appAllowedCidr: app } : {}),
+            ...(lb ? { loadBalancerSubnet: lb } : {}),
+          };
+          const rules = planSecurityRules(input);
+          const sshRules = rules.filter((r) => r.portRangeMin === 22 && r.key === "ssh");
+          assert.equal(sshRules.length, ssh ? 1 : 0);
+          if (ssh) assert.deepEqual(sshRules[0]?.remote, { cidr: ssh.text });
+          // Every CIDR-based rule comes from a block the input named; nothing else reaches outside the group.
+          const given = [ssh, app, lb].filter((c): c is Cidr => c !== undefined);
+          for (const r of rules) {
+            if ("self" in r.remote) continue;
+            const remote = r.remote.cidr;
+            assert.ok(given.some((c) => c.text === remote));
+            if (given.every((c) => !isWorldOpen(c))) assert.notEqual(remote, "0.0.0.0/0");
+          }
+          assert.equal(new Set(rules.map((r) => r.key)).size, rules.length, "rule keys are unique");
+        },
+      ),
     );
   });
 });

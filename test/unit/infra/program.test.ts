@@ -1,0 +1,645 @@
+/**
+ * The whole program under Pulumi's mocks (test/support/program-mocks.ts): which resources it registers, how they are
+ * wired, its outputs, and that every bad input stops it before any OpenStack resource is registered.
+ * Each run gets a fresh stack, mocks and config in this one process (see runProgramUnderMocks).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import type { Registration, RunOptions, RunResult } from "../../support/program-mocks";
+import { MOCK_ORGANIZATION, mockFloatingIp, mockId, runProgramUnderMocks } from "../../support/program-mocks";
+import { PROJECT } from "../../../infra/config";
+
+const T = {
+  stackRef: "pulumi:pulumi:StackReference",
+  webTier: "openstack-autoscaler:index:WebTier",
+  networkC: "openstack-autoscaler:index:Network",
+  sgC: "openstack-autoscaler:index:SecurityGroups",
+  keypairC: "openstack-autoscaler:index:Keypair",
+  instancesC: "openstack-autoscaler:index:Instances",
+  lbC: "openstack-autoscaler:index:LoadBalancer",
+  network: "openstack:networking/network:Network",
+  subnet: "openstack:networking/subnet:Subnet",
+  router: "openstack:networking/router:Router",
+  routerIf: "openstack:networking/routerInterface:RouterInterface",
+  secGroup: "openstack:networking/secGroup:SecGroup",
+  rule: "openstack:networking/secGroupRule:SecGroupRule",
+  keypair: "openstack:compute/keypair:Keypair",
+  serverGroup: "openstack:compute/serverGroup:ServerGroup",
+  instance: "openstack:compute/instance:Instance",
+  fip: "openstack:networking/floatingIp:FloatingIp",
+  fipAssoc: "openstack:networking/floatingIpAssociate:FloatingIpAssociate",
+  lb: "openstack:loadbalancer/loadBalancer:LoadBalancer",
+  listener: "openstack:loadbalancer/listener:Listener",
+  pool: "openstack:loadbalancer/pool:Pool",
+  monitor: "openstack:loadbalancer/monitor:Monitor",
+  member: "openstack:loadbalancer/member:Member",
+} as const;
+
+const IMAGE = "ubuntu-22.04";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKeyForTests me@laptop";
+const lbConfig = { loadBalancer: { enabled: true } } as const;
+
+async function run(options: RunOptions): Promise<RunResult> {
+  const result = await runProgramUnderMocks(options);
+  return result;
+}
+async function ok(options: RunOptions): Promise<RunResult & { outputs: Record<string, unknown> }> {
+  const r = await run(options);
+  if (r.error) assert.fail(`program failed: ${r.error.message}`);
+  assert.ok(r.outputs);
+  return r as RunResult & { outputs: Record<string, unknown> };
+}
+const ofType = (r: RunResult, type: string) => r.resources.filter((x) => x.type === type);
+const one = (r: RunResult, type: string): Registration => {
+  const found = ofType(r, type);
+  assert.equal(found.length, 1, `exactly one ${type}`);
+  return found[0]!;
+};
+/** "parentType>type name" for every registration, sorted: the inventory compared exactly. */
+function inventory(r: RunResult): string[] {
+  return r.resources
+    .map((x, i) => {
+      const qualified = (r.urns[i] ?? "").split("::")[2] ?? "";
+      const parent = qualified.includes("$") ? qualified.split("$")[0] : "-";
+      return `${parent} > ${x.type} ${x.name}`;
+    })
+    .sort();
+}
+const isSecret = (v: unknown) =>
+  typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+
+describe("program: resources per config", () => {
+  it("defaults (1 VM, baseline floating IP, no LB, no key): the exact inventory, parents included", async () => {
+    const r = await ok({ config: { image: IMAGE }, stack: "dev" });
+    assert.deepEqual(
+      inventory(r),
+      [
+        `- > ${T.stackRef} previous-outputs`,
+        `- > ${T.webTier} vm`,
+        `${T.instancesC} > ${T.fip} vm-0-fip`,
+        `${T.instancesC} > ${T.fipAssoc} vm-0-fip-assoc`,
+        `${T.instancesC} > ${T.instance} vm-0`,
+        `${T.instancesC} > ${T.serverGroup} vm-instances-server-group`,
+        `${T.networkC} > ${T.network} vm-network-net`,
+        `${T.networkC} > ${T.routerIf} vm-network-router-if`,
+        `${T.networkC} > ${T.router} vm-network-router`,
+        `${T.networkC} > ${T.subnet} vm-network-subnet`,
+        `${T.sgC} > ${T.rule} vm-secgroups-app-group`,
+        `${T.sgC} > ${T.rule} vm-secgroups-icmp-group`,
+        `${T.sgC} > ${T.secGroup} vm-secgroups-instances`,
+        `${T.webTier} > ${T.instancesC} vm-instances`,
+        `${T.webTier} > ${T.networkC} vm-network`,
+        `${T.webTier} > ${T.sgC} vm-secgroups`,
+      ].sort(),
+    );
+    // OpenStack-side names derive from the stack-unique group name.
+    assert.equal(one(r, T.network).inputs["name"], "vm-dev-net");
+    assert.equal(one(r, T.subnet).inputs["name"], "vm-dev-subnet");
+    assert.equal(one(r, T.router).inputs["name"], "vm-dev-router");
+    assert.equal(one(r, T.secGroup).inputs["name"], "vm-dev-instances");
+    assert.equal(one(r, T.serverGroup).inputs["name"], "vm-dev");
+    assert.deepEqual(one(r, T.serverGroup).inputs["policies"], ["soft-anti-affinity"]);
+    assert.equal(one(r, T.stackRef).inputs["name"], `${MOCK_ORGANIZATION}/${PROJECT}/dev`);
+  });
+
+  it("everything on (3 VMs, all floating IPs, LB, imported key, SSH): the exact inventory", async () => {
+    const r = await ok({
+      config: {
+        image: IMAGE,
+        desiredCount: 3,
+        namePrefix: "web",
+        floatingIps: "all",
+        publicKey: PUBLIC_KEY,
+        sshAllowedCidr: "203.0.113.0/24",
+        serverGroupPolicy: "anti-affinity",
+        ...lbConfig,
+      },
+      openstackConfig: { useOctavia: true },
+      stack: "prod",
+    });
+    const vms = [0, 1, 2];
+    assert.deepEqual(
+      inventory(r),
+      [
+        `- > ${T.stackRef} previous-outputs`,
+        `- > ${T.webTier} web`,
+        ...vms.flatMap((i) => [
+          `${T.instancesC} > ${T.fip} web-${i}-fip`,
+          `${T.instancesC} > ${T.fipAssoc} web-${i}-fip-assoc`,
+          `${T.instancesC} > ${T.instance} web-${i}`,
+          `${T.lbC} > ${T.member} web-${i}-member`,
+        ]),
+        `${T.instancesC} > ${T.serverGroup} web-instances-server-group`,
+        `${T.keypairC} > ${T.keypair} web-keypair-key`,
+        `${T.lbC} > ${T.fip} web-lb-vip-fip`,
+        `${T.lbC} > ${T.fipAssoc} web-lb-vip-fip-assoc`,
+        `${T.lbC} > ${T.lb} web-lb-lb`,
+        `${T.lbC} > ${T.listener} web-lb-listener`,
+        `${T.lbC} > ${T.monitor} web-lb-monitor`,
+        `${T.lbC} > ${T.pool} web-lb-pool`,
+        `${T.networkC} > ${T.network} web-network-net`,
+        `${T.networkC} > ${T.routerIf} web-network-router-if`,
+        `${T.networkC} > ${T.router} web-network-router`,
+        `${T.networkC} > ${T.subnet} web-network-subnet`,
+        `${T.sgC} > ${T.rule} web-secgroups-app-group`,
+        `${T.sgC} > ${T.rule} web-secgroups-app-lb`,
+        `${T.sgC} > ${T.rule} web-secgroups-icmp-group`,
+        `${T.sgC} > ${T.rule} web-secgroups-ssh`,
+        `${T.sgC} > ${T.secGroup} web-secgroups-instances`,
+        `${T.webTier} > ${T.instancesC} web-instances`,
+        `${T.webTier} > ${T.keypairC} web-keypair`,
+        `${T.webTier} > ${T.lbC} web-lb`,
+        `${T.webTier} > ${T.networkC} web-network`,
+        `${T.webTier} > ${T.sgC} web-secgroups`,
+      ].sort(),
+    );
+    assert.deepEqual(one(r, T.serverGroup).inputs["policies"], ["anti-affinity"]);
+  });
+
+  for (const count of [1, 3, 5]) {
+    it(`desiredCount ${count} → ${count} VMs named vm-0…vm-${count - 1}, and the outputs list them baseline first`, async () => {
+      const r = await ok({ config: { image: IMAGE, desiredCount: count } });
+      const vms = ofType(r, T.instance);
+      assert.deepEqual(
+        vms.map((v) => v.inputs["name"]),
+        Array.from({ length: count }, (_, i) => `vm-${i}`),
+      );
+      assert.equal(r.outputs["desiredCount"], count);
+      const instances = r.outputs["instances"] as { name: string; id: string; fixedIp: string }[];
+      assert.deepEqual(
+        instances.map((i) => i.name),
+        vms.map((v) => v.name),
+      );
+      assert.deepEqual(
+        instances.map((i) => i.id),
+        vms.map((v) => v.id),
+      );
+      assert.deepEqual(
+        instances.map((i) => i.fixedIp),
+        Array.from({ length: count }, (_, i) => `192.168.100.${10 + i}`),
+      );
+    });
+  }
+
+  it("serverGroupPolicy none: no server group and no scheduler hint", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 2, serverGroupPolicy: "none" } });
+    assert.equal(ofType(r, T.serverGroup).length, 0);
+    for (const vm of ofType(r, T.instance)) assert.equal(vm.inputs["schedulerHints"], undefined);
+  });
+
+  it("ids are derived from names: the same VM keeps its id across runs and stacks", async () => {
+    const a = await ok({ config: { image: IMAGE, desiredCount: 2 } });
+    const b = await ok({ config: { image: IMAGE, desiredCount: 3 } });
+    assert.deepEqual(
+      (b.outputs["instances"] as { id: string }[]).slice(0, 2),
+      (a.outputs["instances"] as { id: string }[]).map((i) => ({ ...i })),
+    );
+  });
+});
+
+describe("program: every VM", () => {
+  it("carries metering.server_group, the scheduler hint, the group's security group by name, the image and flavor ids", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 3, namePrefix: "web" }, stack: "staging" });
+    const sg = one(r, T.secGroup);
+    const serverGroup = one(r, T.serverGroup);
+    const network = one(r, T.network);
+    for (const vm of ofType(r, T.instance)) {
+      assert.deepEqual(vm.inputs["metadata"], { "metering.server_group": "web-staging" }, vm.name);
+      assert.deepEqual(vm.inputs["schedulerHints"], [{ group: serverGroup.id }]);
+      assert.deepEqual(vm.inputs["securityGroups"], [sg.inputs["name"]]);
+      assert.deepEqual(vm.inputs["networks"], [{ uuid: network.id }]);
+      assert.equal(vm.inputs["imageId"], mockId(`image::${IMAGE}`));
+      assert.equal(vm.inputs["flavorId"], mockId("flavor::m1.small"));
+      assert.equal(vm.inputs["keyPair"], undefined);
+      const userData = String(vm.inputs["userData"]);
+      assert.ok(userData.startsWith("#cloud-config") && userData.includes("http.server 80 "));
+    }
+    assert.equal(r.outputs["serverGroup"], "web-staging");
+  });
+
+  it("a user-data file is rendered and sent as a secret", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "program-userdata-"));
+    try {
+      writeFileSync(path.join(dir, "init.sh"), "#!/bin/sh\nTOKEN=abc serve --port {{appPort}}\n");
+      const r = await ok({ config: { image: IMAGE, userData: "init.sh", appPort: 8080 }, baseDir: dir });
+      const userData = one(r, T.instance).inputs["userData"];
+      assert.ok(isSecret(userData), "userData is a secret");
+      assert.equal((userData as { value: string }).value, "#!/bin/sh\nTOKEN=abc serve --port 8080\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("publicKey → a new keypair <namePrefix>-<stack>-key used by every VM", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 2, publicKey: PUBLIC_KEY }, stack: "dev" });
+    const kp = one(r, T.keypair);
+    assert.deepEqual(kp.inputs, { name: "vm-dev-key", publicKey: PUBLIC_KEY });
+    for (const vm of ofType(r, T.instance)) assert.equal(vm.inputs["keyPair"], "vm-dev-key");
+    assert.equal(r.outputs["keyPairName"], "vm-dev-key");
+  });
+
+  it("keyPairName → the existing keypair is looked up and used, none is created", async () => {
+    const r = await ok({ config: { image: IMAGE, keyPairName: "ops-key" } });
+    assert.equal(ofType(r, T.keypair).length, 0);
+    assert.ok(
+      r.calls.some((c) => c.token === "openstack:compute/getKeypair:getKeypair" && c.inputs["name"] === "ops-key"),
+    );
+    assert.equal(one(r, T.instance).inputs["keyPair"], "ops-key");
+    assert.equal(r.outputs["keyPairName"], "ops-key");
+  });
+
+  it("neither key → no keyPair on the VMs and keyPairName output null", async () => {
+    const r = await ok({ config: { image: IMAGE } });
+    assert.equal(one(r, T.instance).inputs["keyPair"], undefined);
+    assert.equal(r.outputs["keyPairName"], null);
+  });
+});
+
+describe("program: network", () => {
+  it("subnet from subnetCidr with DNS servers, router on the external network, interface joining them", async () => {
+    const r = await ok({
+      config: { image: IMAGE, subnetCidr: "10.42.0.0/24", dnsNameservers: ["9.9.9.9"] },
+      subnetCidr: "10.42.0.0/24",
+    });
+    const subnet = one(r, T.subnet);
+    assert.equal(subnet.inputs["cidr"], "10.42.0.0/24");
+    assert.equal(subnet.inputs["ipVersion"], 4);
+    assert.deepEqual(subnet.inputs["dnsNameservers"], ["9.9.9.9"]);
+    assert.equal(subnet.inputs["networkId"], one(r, T.network).id);
+    assert.equal(one(r, T.router).inputs["externalNetworkId"], mockId("network::external"));
+    assert.deepEqual(one(r, T.routerIf).inputs, { routerId: one(r, T.router).id, subnetId: subnet.id });
+    assert.equal((r.outputs["instances"] as { fixedIp: string }[])[0]?.fixedIp, "10.42.0.10");
+  });
+});
+
+describe("program: security rules", () => {
+  type Rule = {
+    portRangeMax?: number;
+    direction: string;
+    ethertype: string;
+    protocol: string;
+    portRangeMin?: number;
+    remoteIpPrefix?: string;
+    remoteGroupId?: string;
+  };
+  const rules = (r: RunResult) =>
+    ofType(r, T.rule).map((x) => x.inputs as unknown as Rule & { securityGroupId: string });
+
+  it("defaults: no SSH rule, nothing open to an address block, ICMP and app port only within the group", async () => {
+    const r = await ok({ config: { image: IMAGE } });
+    const sg = one(r, T.secGroup);
+    const all = rules(r);
+    assert.equal(all.length, 2);
+    assert.ok(all.every((x) => x.direction === "ingress" && x.securityGroupId === sg.id));
+    assert.ok(all.every((x) => x.remoteGroupId === sg.id && x.remoteIpPrefix === undefined));
+    assert.deepEqual(all.map((x) => `${x.protocol}:${x.portRangeMin ?? "-"}`).sort(), ["icmp:-", "tcp:80"]);
+    assert.ok(!all.some((x) => x.portRangeMin === 22));
+    assert.equal(sg.inputs["deleteDefaultRules"], false);
+    // Neutron's default egress rules are not declared again (409).
+    assert.ok(!all.some((x) => x.direction === "egress"));
+  });
+
+  it("sshAllowedCidr → exactly one SSH rule, 22/tcp, from that block only", async () => {
+    const r = await ok({ config: { image: IMAGE, sshAllowedCidr: "198.51.100.0/24" } });
+    const ssh = rules(r).filter((x) => x.portRangeMin === 22);
+    assert.deepEqual(
+      ssh.map((x) => [x.protocol, x.portRangeMin, x.portRangeMax, x.remoteIpPrefix, x.ethertype]),
+      [["tcp", 22, 22, "198.51.100.0/24", "IPv4"]],
+    );
+  });
+
+  it("world-open SSH is refused by default and allowed only with allowSshFromAnywhere", async () => {
+    const refused = await run({ config: { image: IMAGE, sshAllowedCidr: "0.0.0.0/0" } });
+    assert.match(refused.error?.message ?? "", /^sshAllowedCidr \("0\.0\.0\.0\/0"\) opens SSH to the whole Internet/);
+    assert.equal(refused.resources.length, 0);
+    const allowed = await ok({ config: { image: IMAGE, sshAllowedCidr: "::/0", allowSshFromAnywhere: true } });
+    assert.deepEqual(
+      rules(allowed)
+        .filter((x) => x.portRangeMin === 22)
+        .map((x) => [x.remoteIpPrefix, x.ethertype]),
+      [["::/0", "IPv6"]],
+    );
+  });
+
+  it("with a load balancer the app port is open from its subnet; without, from appAllowedCidr", async () => {
+    const withLb = await ok({
+      config: { image: IMAGE, appPort: 8080, ...lbConfig },
+      openstackConfig: { useOctavia: true },
+    });
+    const lbRule = rules(withLb).filter((x) => x.remoteIpPrefix !== undefined);
+    assert.deepEqual(
+      lbRule.map((x) => [x.portRangeMin, x.remoteIpPrefix]),
+      [[8080, "192.168.100.0/24"]],
+    );
+    const noLb = await ok({ config: { image: IMAGE, appPort: 8080, appAllowedCidr: "198.51.100.0/24" } });
+    assert.deepEqual(
+      rules(noLb)
+        .filter((x) => x.remoteIpPrefix !== undefined)
+        .map((x) => [x.portRangeMin, x.remoteIpPrefix]),
+      [[8080, "198.51.100.0/24"]],
+    );
+  });
+
+  it("metricsAllowedCidr opens node_exporter's 9100/tcp to that block", async () => {
+    const r = await ok({ config: { image: IMAGE, metricsAllowedCidr: "10.20.20.1/32" } });
+    assert.deepEqual(
+      rules(r)
+        .filter((x) => x.remoteIpPrefix !== undefined)
+        .map((x) => [x.portRangeMin, x.remoteIpPrefix]),
+      [[9100, "10.20.20.1/32"]],
+    );
+  });
+});
+
+describe("program: floating IPs per mode", () => {
+  const rows = [
+    { mode: "none", expected: [] as number[] },
+    { mode: "baseline", expected: [0] },
+    { mode: "all", expected: [0, 1, 2] },
+  ];
+  for (const row of rows) {
+    it(`${row.mode}: floating IPs on VMs [${row.expected.join(", ")}], each associated with its VM's port`, async () => {
+      const r = await ok({ config: { image: IMAGE, desiredCount: 3, floatingIps: row.mode } });
+      const fips = ofType(r, T.fip);
+      assert.deepEqual(
+        fips.map((f) => f.name),
+        row.expected.map((i) => `vm-${i}-fip`),
+      );
+      assert.ok(fips.every((f) => f.inputs["pool"] === "external"));
+      const assocs = ofType(r, T.fipAssoc);
+      assert.deepEqual(
+        assocs.map((a) => [a.inputs["floatingIp"], a.inputs["portId"]]),
+        row.expected.map((i) => [mockFloatingIp(`vm-${i}-fip`), mockId(`port::vm-${i}`)]),
+      );
+      const instances = r.outputs["instances"] as { name: string; floatingIp?: string }[];
+      assert.deepEqual(
+        instances.map((i) => i.floatingIp),
+        [0, 1, 2].map((i) => (row.expected.includes(i) ? mockFloatingIp(`vm-${i}-fip`) : undefined)),
+      );
+      // No floating IP key at all (not null) on VMs without one.
+      assert.ok(instances.every((i, idx) => row.expected.includes(idx) || !("floatingIp" in i)));
+    });
+  }
+});
+
+describe("program: load balancer", () => {
+  for (const count of [1, 4]) {
+    it(`${count} VM(s): LB on the subnet, listener, pool, monitor, one member per VM, floating IP on the VIP port`, async () => {
+      const r = await ok({
+        config: {
+          image: IMAGE,
+          desiredCount: count,
+          maxCount: 5,
+          appPort: 8080,
+          loadBalancer: { enabled: true, port: 80, healthPath: "/healthz" },
+        },
+        openstackConfig: { useOctavia: true },
+        stack: "dev",
+      });
+      const lb = one(r, T.lb);
+      const subnet = one(r, T.subnet);
+      assert.equal(lb.inputs["vipSubnetId"], subnet.id);
+      assert.equal(lb.inputs["name"], "vm-dev-lb");
+      const listener = one(r, T.listener);
+      assert.deepEqual(
+        [listener.inputs["loadbalancerId"], listener.inputs["protocol"], listener.inputs["protocolPort"]],
+        [lb.id, "HTTP", 80],
+      );
+      const pool = one(r, T.pool);
+      assert.deepEqual(
+        [pool.inputs["listenerId"], pool.inputs["protocol"], pool.inputs["lbMethod"]],
+        [listener.id, "HTTP", "ROUND_ROBIN"],
+      );
+      const monitor = one(r, T.monitor);
+      assert.deepEqual(
+        [monitor.inputs["poolId"], monitor.inputs["type"], monitor.inputs["urlPath"]],
+        [pool.id, "HTTP", "/healthz"],
+      );
+      const members = ofType(r, T.member);
+      const instances = r.outputs["instances"] as { name: string; fixedIp: string }[];
+      assert.equal(members.length, count);
+      assert.deepEqual(
+        members.map((m) => [m.inputs["address"], m.inputs["protocolPort"], m.inputs["poolId"], m.inputs["subnetId"]]),
+        instances.map((i) => [i.fixedIp, 8080, pool.id, subnet.id]),
+      );
+      const vipFip = ofType(r, T.fip).find((f) => f.name === "vm-lb-vip-fip");
+      assert.ok(vipFip);
+      const vipAssoc = ofType(r, T.fipAssoc).find((a) => a.name === "vm-lb-vip-fip-assoc");
+      assert.deepEqual(
+        [vipAssoc?.inputs["floatingIp"], vipAssoc?.inputs["portId"]],
+        ["203.0.113.250", lb.state["vipPortId"]],
+      );
+      assert.deepEqual(r.outputs["loadBalancer"], {
+        id: lb.id,
+        vip: "192.168.100.250",
+        floatingIp: "203.0.113.250",
+        poolId: pool.id,
+      });
+    });
+  }
+
+  it("TCP: a TCP monitor without a URL path", async () => {
+    const r = await ok({
+      config: { image: IMAGE, loadBalancer: { enabled: true, protocol: "TCP", port: 5432 } },
+      openstackConfig: { useOctavia: true },
+    });
+    const monitor = one(r, T.monitor);
+    assert.equal(monitor.inputs["type"], "TCP");
+    assert.equal(monitor.inputs["urlPath"], undefined);
+    assert.equal(one(r, T.listener).inputs["protocolPort"], 5432);
+  });
+
+  it("disabled: no LB resources and the output is null", async () => {
+    const r = await ok({ config: { image: IMAGE } });
+    for (const type of [T.lb, T.listener, T.pool, T.monitor, T.member, T.lbC]) assert.equal(ofType(r, type).length, 0);
+    assert.equal(r.outputs["loadBalancer"], null);
+  });
+});
+
+describe("program: outputs", () => {
+  it("exactly the documented keys, each tied to its resource", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 2, keyPairName: "ops-key" }, stack: "dev" });
+    assert.deepEqual(Object.keys(r.outputs).sort(), [
+      "countOwner",
+      "desiredCount",
+      "instances",
+      "keyPairName",
+      "loadBalancer",
+      "networkId",
+      "routerId",
+      "securityGroupIds",
+      "serverGroup",
+      "subnetId",
+    ]);
+    assert.equal(r.outputs["networkId"], one(r, T.network).id);
+    assert.equal(r.outputs["subnetId"], one(r, T.subnet).id);
+    assert.equal(r.outputs["routerId"], one(r, T.router).id);
+    assert.deepEqual(r.outputs["securityGroupIds"], { instances: one(r, T.secGroup).id });
+    assert.equal(r.outputs["keyPairName"], "ops-key");
+    assert.equal(r.outputs["serverGroup"], "vm-dev");
+    assert.equal(r.outputs["desiredCount"], 2);
+    assert.equal(r.outputs["countOwner"], "config");
+    assert.deepEqual(r.outputs["instances"], [
+      { name: "vm-0", id: mockId(`${T.instance}::vm-0`), fixedIp: "192.168.100.10", floatingIp: "203.0.113.10" },
+      { name: "vm-1", id: mockId(`${T.instance}::vm-1`), fixedIp: "192.168.100.11" },
+    ]);
+    assert.equal(r.outputs["loadBalancer"], null);
+  });
+});
+
+describe("program: bad input stops it before any resource is registered", () => {
+  const configErrors: { name: string; options: RunOptions; message: string }[] = [
+    {
+      name: "desiredCount above maxCount",
+      options: { config: { image: IMAGE, desiredCount: 7 } },
+      message:
+        "desiredCount (7) must lie within [minCount 1, maxCount 5]: pulumi config set desiredCount 5, or widen the bounds",
+    },
+    {
+      name: "image missing",
+      options: { config: {} },
+      message: "image is required: pulumi config set image <name of a Glance image, e.g. ubuntu-22.04>",
+    },
+    {
+      name: "LB without openstack:useOctavia",
+      options: { config: { image: IMAGE, ...lbConfig } },
+      message:
+        "loadBalancer.enabled is true but openstack:useOctavia is not: pulumi config set openstack:useOctavia true " +
+        "(otherwise the provider talks to Neutron LBaaS v2, which current clouds no longer have)",
+    },
+    {
+      name: "bad subnetCidr",
+      options: { config: { image: IMAGE, subnetCidr: "192.168.100.1/24" } },
+      message:
+        'subnetCidr ("192.168.100.1/24") has host bits set: did you mean 192.168.100.0/24?: pulumi config set subnetCidr 192.168.100.0/24',
+    },
+    {
+      name: "missing userData file",
+      options: { config: { image: IMAGE, userData: "missing.yaml" }, baseDir: "/nonexistent-project" },
+      message: 'userData ("missing.yaml") cannot be read (ENOENT): check the path, relative to /nonexistent-project',
+    },
+  ];
+  for (const row of configErrors) {
+    it(`${row.name}: exact message, zero registrations, zero lookups`, async () => {
+      const r = await run(row.options);
+      assert.equal(r.error?.message, row.message);
+      assert.equal(r.resources.length, 0);
+      assert.equal(r.calls.length, 0);
+      assert.equal(r.outputs, undefined);
+    });
+  }
+
+  const lookupErrors: { name: string; options: RunOptions; message: string }[] = [
+    {
+      name: "unknown image",
+      options: { config: { image: "centos-9" } },
+      message:
+        'image "centos-9" was not found (Your query returned no results. Please change your search criteria and try again.): ' +
+        "upload it (openstack image create --disk-format qcow2 --file <file> centos-9) or set image to a name from openstack image list",
+    },
+    {
+      name: "unknown flavor",
+      options: { config: { image: IMAGE, flavor: "m9.huge" } },
+      message:
+        'flavor "m9.huge" was not found (Your query returned no results. Please change your search criteria and try again.): ' +
+        "set flavor to a name from openstack flavor list",
+    },
+    {
+      name: "unknown external network",
+      options: { config: { image: IMAGE, externalNetwork: "public" } },
+      message:
+        'externalNetwork "public" was not found as an external network (Your query returned no results. Please change your search criteria and try again.): ' +
+        "set externalNetwork to a name from openstack network list --external",
+    },
+    {
+      name: "unknown keypair",
+      options: { config: { image: IMAGE, keyPairName: "nobody" } },
+      message:
+        'keyPairName "nobody" was not found (Your query returned no results. Please change your search criteria and try again.): ' +
+        "set keyPairName to a name from openstack keypair list, or set publicKey instead to import one",
+    },
+  ];
+  for (const row of lookupErrors) {
+    it(`${row.name}: exact message, no OpenStack resource registered`, async () => {
+      const r = await run(row.options);
+      assert.equal(r.error?.message, row.message);
+      assert.deepEqual(
+        r.resources.map((x) => x.type),
+        [T.stackRef],
+      );
+    });
+  }
+});
+
+describe("program: count ownership under mocks (previous outputs served to the StackReference)", () => {
+  it("first deploy: no previous outputs → the config's count, owner config", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 2 } });
+    assert.deepEqual([r.outputs["desiredCount"], r.outputs["countOwner"]], [2, "config"]);
+    assert.equal(ofType(r, T.instance).length, 2);
+  });
+
+  it("the scaler's run (OS_AUTOSCALER_APPLY_COUNT = config) applies its count and takes ownership", async () => {
+    const r = await ok({
+      config: { image: IMAGE, desiredCount: 4 },
+      env: { OS_AUTOSCALER_APPLY_COUNT: "4" },
+      previousOutputs: { desiredCount: 2, countOwner: "config" },
+    });
+    assert.deepEqual([r.outputs["desiredCount"], r.outputs["countOwner"]], [4, "scaler"]);
+    assert.equal(ofType(r, T.instance).length, 4);
+  });
+
+  it("a stale `pulumi up` after the scaler keeps the scaler's VMs (countMode keep)", async () => {
+    const r = await ok({
+      config: { image: IMAGE, desiredCount: 1 },
+      previousOutputs: { desiredCount: 4, countOwner: "scaler" },
+    });
+    assert.deepEqual([r.outputs["desiredCount"], r.outputs["countOwner"]], [4, "scaler"]);
+    assert.deepEqual(
+      ofType(r, T.instance).map((v) => v.name),
+      ["vm-0", "vm-1", "vm-2", "vm-3"],
+    );
+  });
+
+  it("countMode fail: stops with both numbers, no OpenStack resource registered", async () => {
+    const r = await run({
+      config: { image: IMAGE, desiredCount: 1, countMode: "fail" },
+      previousOutputs: { desiredCount: 4, countOwner: "scaler" },
+    });
+    assert.match(
+      r.error?.message ?? "",
+      /^desiredCount in the stack config is 1 but the scaler last applied 4, and countMode is fail\./,
+    );
+    assert.deepEqual(
+      r.resources.map((x) => x.type),
+      [T.stackRef],
+    );
+  });
+
+  it("a deliberate override with the variable applies the person's count", async () => {
+    const r = await ok({
+      config: { image: IMAGE, desiredCount: 2 },
+      env: { OS_AUTOSCALER_APPLY_COUNT: "2" },
+      previousOutputs: { desiredCount: 4, countOwner: "scaler" },
+    });
+    assert.deepEqual([r.outputs["desiredCount"], r.outputs["countOwner"]], [2, "scaler"]);
+  });
+
+  it("releasing with OS_AUTOSCALER_COUNT_OWNER=config hands the count back to the stack config", async () => {
+    const r = await ok({
+      config: { image: IMAGE, desiredCount: 2 },
+      env: { OS_AUTOSCALER_COUNT_OWNER: "config" },
+      previousOutputs: { desiredCount: 4, countOwner: "scaler" },
+    });
+    assert.deepEqual([r.outputs["desiredCount"], r.outputs["countOwner"]], [2, "config"]);
+  });
+
+  it("a leftover variable that differs from the config stops the update", async () => {
+    const r = await run({ config: { image: IMAGE, desiredCount: 2 }, env: { OS_AUTOSCALER_APPLY_COUNT: "5" } });
+    assert.match(r.error?.message ?? "", /^OS_AUTOSCALER_APPLY_COUNT is 5 but desiredCount in the stack config is 2/);
+    assert.equal(ofType(r, T.instance).length, 0);
+  });
+});
