@@ -58,8 +58,17 @@ const PENDING_TYPE: Record<Exclude<Op, "same">, PendingOperationType> = {
 
 // --- the program under mocks ---
 
+// The CLI may run bundled from a cache directory (see test/support/pulumi): the wrapper says where the
+// sources and tsx are.
 function tsxLoader(): string {
-  return path.join(path.dirname(require.resolve("tsx/package.json")), "dist", "loader.mjs");
+  return (
+    process.env["PULUMI_STANDIN_TSX_LOADER"] ??
+    path.join(path.dirname(require.resolve("tsx/package.json")), "dist", "loader.mjs")
+  );
+}
+
+function runnerPath(): string {
+  return path.join(process.env["PULUMI_STANDIN_SRC"] ?? __dirname, "runner.ts");
 }
 
 /** Runs runner.ts in a child process; its output is shown as the program's output, like the real CLI. */
@@ -86,7 +95,7 @@ async function evaluateProgram(ctx: OperationContext, preview: boolean): Promise
     const jobFile = path.join(tmp, "job.json");
     const resultFile = path.join(tmp, "result.json");
     writeJsonAtomic(jobFile, job);
-    const child = spawn(process.execPath, ["--import", tsxLoader(), path.join(__dirname, "runner.ts"), jobFile, resultFile], {
+    const child = spawn(process.execPath, ["--import", tsxLoader(), runnerPath(), jobFile, resultFile], {
       cwd: project.dir,
       env: process.env,
       stdio: ["ignore", "pipe", "pipe"],

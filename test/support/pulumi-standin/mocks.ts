@@ -82,8 +82,11 @@ export function standinMocks(opts: StandinMocksOptions): pulumi.runtime.Mocks {
       const own = { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) };
       if (opts.inner) {
         const theirs = await opts.inner.newResource(args);
-        // Our id wins so that ids stay derived from names whatever the inner mocks do.
-        return { id: id ?? theirs.id, state: { ...own, ...(theirs.state as Record<string, unknown>) } };
+        // Their id wins: program-mocks.ts derives its ids from names too, and the program's tests expect them.
+        return {
+          id: args.custom === false ? undefined : (theirs.id ?? id),
+          state: { ...own, ...(theirs.state as Record<string, unknown>) },
+        };
       }
       return { id, state: own };
     },

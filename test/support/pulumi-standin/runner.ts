@@ -21,7 +21,10 @@ export interface RunnerJob {
   config: Record<string, string>;
   secretKeys: string[];
   previousOutputs: Record<string, unknown>;
-  /** Optional module exporting `createMocks(): pulumi.runtime.Mocks` to consult before the stand-in's own. */
+  /**
+   * Optional module whose mocks are consulted before the stand-in's own: it exports
+   * `createProgramMocks({ previousOutputs, subnetCidr }) → { mocks }` (test/support/program-mocks.ts).
+   */
   mocksModule?: string;
 }
 
@@ -76,11 +79,16 @@ function splitUrn(urn: string): { type: string; name: string } {
 
 async function loadMocks(job: RunnerJob): Promise<pulumi.runtime.Mocks | undefined> {
   if (!job.mocksModule) return undefined;
-  const mod = (await import(job.mocksModule)) as { createMocks?: () => pulumi.runtime.Mocks };
-  if (typeof mod.createMocks !== "function") {
-    throw new Error(`${job.mocksModule} does not export createMocks()`);
+  const mod = (await import(job.mocksModule)) as {
+    createProgramMocks?: (o: { previousOutputs: Record<string, unknown>; subnetCidr?: string }) => {
+      mocks: pulumi.runtime.Mocks;
+    };
+  };
+  if (typeof mod.createProgramMocks !== "function") {
+    throw new Error(`${job.mocksModule} does not export createProgramMocks()`);
   }
-  return mod.createMocks();
+  const subnetCidr = job.config[`${job.project}:subnetCidr`];
+  return mod.createProgramMocks({ previousOutputs: job.previousOutputs, ...(subnetCidr ? { subnetCidr } : {}) }).mocks;
 }
 
 async function evaluate(job: RunnerJob): Promise<RunnerResult> {
