@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import {
+  AmbiguousCloudError,
+  CloudConfigError,
+  CloudNotFoundError,
+  CloudsYamlSyntaxError,
+  loadCloud,
+  type CloudConfig,
+} from "../../../scaler/openstack/clouds";
+
+// Each row builds a real directory tree: <root>/cwd, <root>/home/.config/openstack, <root>/etc.
+type Files = Record<string, string>; // path relative to root → content
+
+const roots: string[] = [];
+after(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
+
+function setup(files: Files) {
+  const root = mkdtempSync(path.join(os.tmpdir(), "clouds-test-"));
+  roots.push(root);
+  for (const dir of ["cwd", "home/.config/openstack", "etc"]) mkdirSync(path.join(root, dir), { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), content);
+  }
+  return {
+    root,
+    opts: { cwd: path.join(root, "cwd"), home: path.join(root, "home"), etcDir: path.join(root, "etc") },
+  };
+}
+
+const cloudYaml = (name: string, user: string, extra = "") => `clouds:
+  ${name}:
+    auth:
+      auth_url: https://keystone.${name}.example:5000/v3
+      username: ${user}
+      password: pw-${user}
+      project_name: proj
+      user_domain_name: Default
+      project_domain_name: Default
+${extra}`;
+
+interface Row {
+  name: string;
+  files: Files;
+  env?: (root: string) => NodeJS.ProcessEnv;
+  cloud?: string;
+  expect?: (c: CloudConfig, root: string) => void;
+  error?: { type: new (...a: never[]) => Error; match: RegExp; notMatch?: RegExp };
+}
+
+const rows: Row[] = [
+  {
+    name: "./clouds.yaml wins over ~/.config/openstack and /etc/openstack",
+    files: {
+      "cwd/clouds.yaml": cloudYaml("a", "from-cwd"),
+      "home/.config/openstack/clouds.yaml": cloudYaml("a", "from-home"),
+      "etc/clouds.yaml": cloudYaml("a", "from-etc"),
+    },
+    expect: (c) => assert.equal(c.auth.username, "from-cwd"),
+  },
+  {
+    name: "~/.config/openstack is tried before /etc/openstack",
+    files: {
+      "home/.config/openstack/clouds.yaml": cloudYaml("a", "from-home"),
+      "etc/clouds.yaml": cloudYaml("a", "from-etc"),
+    },
+    expect: (c, root) => {
+      assert.equal(c.auth.username, "from-home");
+      assert.equal(c.source, path.join(root, "home/.config/openstack/clouds.yaml"));
+    },
+  },
+  {
+    name: "/etc/openstack/clouds.yml (the .yml suffix) is found",
+    files: { "etc/clouds.yml": cloudYaml("a", "from-etc-yml") },
+    expect: (c) => assert.equal(c.auth.username, "from-etc-yml"),
+  },
+  {
+    name: "clouds.json is read too",
+    files: {
+      "cwd/clouds.json": JSON.stringify({
+        clouds: { j: { auth: { auth_url: "http://k/v3", username: "u", password: "p", project_id: "pid" } } },
+      }),
+    },
+    expect: (c) => {
+      assert.equal(c.name, "j");
+      assert.equal(c.auth.projectId, "pid");
+    },
+  },
+  {
+    name: "OS_CLIENT_CONFIG_FILE comes before ./clouds.yaml",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "from-cwd"), "elsewhere/my.yaml": cloudYaml("a", "from-explicit") },
+    env: (root) => ({ OS_CLIENT_CONFIG_FILE: path.join(root, "elsewhere/my.yaml") }),
+    expect: (c) => assert.equal(c.auth.username, "from-explicit"),
+  },
+  {
+    name: "secure.yaml is deep-merged over clouds.yaml and wins",
+    files: {
+      "cwd/clouds.yaml": `clouds:
+  a:
+    auth: { auth_url: "http://k/v3", username: u, password: old, project_name: p }
+    region_name: R1
+`,
+      "home/.config/openstack/secure.yaml": "clouds:\n  a:\n    auth: { password: from-secure }\n",
+    },
+    expect: (c) => {
+      assert.equal(c.auth.password, "from-secure");
+      assert.equal(c.auth.username, "u", "keys only in clouds.yaml survive the merge");
+      assert.equal(c.regionName, "R1");
+    },
+  },
+  {
+    name: "OS_CLOUD picks one of several clouds",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") + cloudYaml("b", "ub").replace("clouds:\n", "") },
+    env: () => ({ OS_CLOUD: "b" }),
+    expect: (c) => assert.equal(c.auth.username, "ub"),
+  },
+  {
+    name: "the explicit cloud option wins over OS_CLOUD",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") + cloudYaml("b", "ub").replace("clouds:\n", "") },
+    env: () => ({ OS_CLOUD: "b" }),
+    cloud: "a",
+    expect: (c) => assert.equal(c.auth.username, "ua"),
+  },
+  {
+    name: "a single cloud is the default",
+    files: { "cwd/clouds.yaml": cloudYaml("only", "u") },
+    expect: (c) => assert.equal(c.name, "only"),
+  },
+  {
+    name: "two clouds without OS_CLOUD: an error naming both",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") + cloudYaml("b", "ub").replace("clouds:\n", "") },
+    error: { type: AmbiguousCloudError, match: /2 clouds \(a, b\).*OS_CLOUD/ },
+  },
+  {
+    name: "missing cloud: the message lists the available names",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") + cloudYaml("b", "ub").replace("clouds:\n", "") },
+    env: () => ({ OS_CLOUD: "prod" }),
+    error: { type: CloudNotFoundError, match: /cloud "prod" is not defined in .*clouds\.yaml; available: a, b/ },
+  },
+  {
+    name: "YAML syntax error: file and line in the message",
+    files: { "cwd/clouds.yaml": "clouds:\n  a:\n    auth: {auth_url: x\n    region_name: [\n" },
+    error: { type: CloudsYamlSyntaxError, match: /cwd\/clouds\.yaml:\d+:\d+: YAML syntax error/ },
+  },
+  {
+    name: "env-only (openrc): OS_* variables form the envvars cloud",
+    files: {},
+    env: () => ({
+      OS_AUTH_URL: "https://k.example/v3",
+      OS_USERNAME: "demo",
+      OS_PASSWORD: "s3cret",
+      OS_PROJECT_NAME: "demo",
+      OS_USER_DOMAIN_NAME: "Default",
+      OS_PROJECT_DOMAIN_ID: "default",
+      OS_REGION_NAME: "RegionTwo",
+      OS_INTERFACE: "internal",
+    }),
+    expect: (c) => {
+      assert.equal(c.name, "envvars");
+      assert.equal(c.source, "environment");
+      assert.equal(c.auth.authUrl, "https://k.example/v3");
+      assert.equal(c.auth.username, "demo");
+      assert.equal(c.auth.projectDomainId, "default");
+      assert.equal(c.regionName, "RegionTwo");
+      assert.equal(c.interface, "internal");
+    },
+  },
+  {
+    name: "openrc variables become the default even next to a clouds.yaml",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
+    env: () => ({ OS_AUTH_URL: "http://k/v3", OS_USERNAME: "env", OS_PASSWORD: "p", OS_TENANT_NAME: "t" }),
+    expect: (c) => {
+      assert.equal(c.name, "envvars");
+      assert.equal(c.auth.projectName, "t", "tenant_name is the old name of project_name");
+    },
+  },
+  {
+    name: "OS_CLOUD and OS_CLIENT_CONFIG_FILE alone do not make an envvars cloud",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
+    env: () => ({ OS_CLOUD: "a" }),
+    expect: (c) => assert.equal(c.name, "a"),
+  },
+  {
+    name: "application credential auth",
+    files: {
+      "cwd/clouds.yaml": `clouds:
+  ac:
+    auth_type: v3applicationcredential
+    auth: { auth_url: "http://k/v3", application_credential_id: "abc", application_credential_secret: "shh" }
+`,
+    },
+    expect: (c) => {
+      assert.equal(c.authType, "v3applicationcredential");
+      assert.equal(c.auth.applicationCredentialId, "abc");
+    },
+  },
+  {
+    name: "verify: false, cacert and tenant_id alias are read",
+    files: {
+      "cwd/clouds.yaml": `clouds:
+  t:
+    auth: { auth_url: "https://k/v3", username: u, password: p, tenant_id: t-1 }
+    verify: false
+    cacert: /etc/ssl/ca.pem
+`,
+    },
+    expect: (c) => {
+      assert.equal(c.verify, false);
+      assert.equal(c.cacert, "/etc/ssl/ca.pem");
+      assert.equal(c.auth.projectId, "t-1");
+      assert.equal(c.interface, "public", "interface defaults to public");
+    },
+  },
+  {
+    name: "TLS verification is on by default",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "u") },
+    expect: (c) => assert.equal(c.verify, true),
+  },
+  {
+    name: "password auth without a password says where to put it",
+    files: { "cwd/clouds.yaml": "clouds:\n  a:\n    auth: { auth_url: http://k/v3, username: u, project_name: p }\n" },
+    error: { type: CloudConfigError, match: /clouds\.a\.auth\.password: missing \(put it in secure\.yaml/ },
+  },
+  {
+    name: "no clouds.yaml and no OS_*: an error listing the files tried",
+    files: {},
+    error: { type: CloudNotFoundError, match: /no OpenStack cloud is configured: no clouds\.yaml found \(tried / },
+  },
+  {
+    name: "application credential without its secret",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  ac:\n    auth_type: v3applicationcredential\n    auth: { auth_url: http://k/v3, application_credential_id: x }\n",
+    },
+    error: { type: CloudConfigError, match: /application_credential_secret: missing/ },
+  },
+];
+
+describe("clouds.yaml loading (openstacksdk's rules)", () => {
+  for (const row of rows) {
+    it(row.name, () => {
+      const { root, opts } = setup(row.files);
+      const run = () => loadCloud({ ...opts, env: row.env?.(root) ?? {}, ...(row.cloud ? { cloud: row.cloud } : {}) });
+      if (row.error) {
+        assert.throws(run, (err: Error) => {
+          assert.ok(
+            err instanceof row.error!.type,
+            `expected ${row.error!.type.name}, got ${err.name}: ${err.message}`,
+          );
+          assert.match(err.message, row.error!.match);
+          return true;
+        });
+      } else {
+        row.expect!(run(), root);
+      }
+    });
+  }
+
+  it("never puts a password in an error message", () => {
+    const { opts } = setup({
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: http://k/v3, password: hunter2-secret, project_name: p }\n",
+    });
+    assert.throws(
+      () => loadCloud({ ...opts, env: {} }),
+      (err: Error) => !err.message.includes("hunter2-secret") && /auth\.username: missing/.test(err.message),
+    );
+  });
+});

@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { CloudConfig } from "../../../scaler/openstack/clouds";
+import type { HttpError } from "../../../scaler/openstack/http";
+import { HttpClient } from "../../../scaler/openstack/http";
+import {
+  EndpointNotFoundError,
+  findEndpoint,
+  KeystoneAuthError,
+  KeystoneSession,
+  needsRenewal,
+  type CatalogEntry,
+} from "../../../scaler/openstack/keystone";
+import { sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
+import { captureLogger, StepClock } from "../../fixtures/logCapture";
+
+const PASSWORD = "pa55-word-never-shown";
+const HOUR = 3_600_000;
+
+describe("needsRenewal", () => {
+  const issued = Date.UTC(2026, 0, 1);
+  const rows = [
+    { name: "fresh token is reused", expires: issued + HOUR, now: issued + 1000, margin: 300_000, want: false },
+    {
+      name: "inside the 5-minute margin is renewed",
+      expires: issued + HOUR,
+      now: issued + HOUR - 299_000,
+      margin: 300_000,
+      want: true,
+    },
+    { name: "past expiry is renewed", expires: issued + HOUR, now: issued + HOUR + 1, margin: 300_000, want: true },
+    {
+      name: "a 30 s token: margin capped at half its life, reused at 14 s",
+      expires: issued + 30_000,
+      now: issued + 14_000,
+      margin: 300_000,
+      want: false,
+    },
+    {
+      name: "a 30 s token: renewed from 15 s",
+      expires: issued + 30_000,
+      now: issued + 15_000,
+      margin: 300_000,
+      want: true,
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, () => assert.equal(needsRenewal({ issuedAt: issued, expiresAt: r.expires }, r.now, r.margin), r.want));
+  }
+});
+
+describe("findEndpoint", () => {
+  const catalog: CatalogEntry[] = [
+    {
+      type: "metric",
+      name: "gnocchi",
+      endpoints: [
+        { interface: "public", region_id: "R1", url: "https://gnocchi.r1/" },
+        { interface: "internal", region_id: "R1", url: "http://gnocchi.r1.internal" },
+        { interface: "public", region_id: "R2", url: "https://gnocchi.r2" },
+      ],
+    },
+    { type: "compute", endpoints: [{ interface: "public", region: "R1", url: "https://nova/v2.1" }] },
+  ];
+  const rows = [
+    { name: "public, no region: the first public one", type: "metric", iface: "public", want: "https://gnocchi.r1" },
+    { name: "internal in R1", type: "metric", iface: "internal", region: "R1", want: "http://gnocchi.r1.internal" },
+    { name: "public in R2", type: "metric", iface: "public", region: "R2", want: "https://gnocchi.r2" },
+    {
+      name: "region matched by the old `region` field",
+      type: "compute",
+      iface: "public",
+      region: "R1",
+      want: "https://nova/v2.1",
+    },
+    {
+      name: "unknown type lists what exists",
+      type: "alarming",
+      iface: "public",
+      error: /no service of type "alarming" \(it has: compute, metric\)/,
+    },
+    {
+      name: "no endpoint in region",
+      type: "metric",
+      iface: "admin",
+      region: "R1",
+      error: /no admin endpoint of "metric" in region R1/,
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      if (r.error) {
+        assert.throws(
+          () => findEndpoint(catalog, r.type, r.iface, r.region),
+          (e: Error) => e instanceof EndpointNotFoundError && r.error.test(e.message),
+        );
+      } else assert.equal(findEndpoint(catalog, r.type, r.iface, r.region), r.want);
+    });
+  }
+});
+
+/** A fake Keystone + service on loopback whose behaviour each test scripts. */
+async function fakeCloud(opts: {
+  clock: StepClock;
+  lifetimeMs?: number;
+  tokenStatus?: () => number;
+  serviceStatus?: (token: string | undefined) => number;
+}) {
+  let n = 0;
+  const server: FixtureServer = await startServer((req, res) => {
+    if (req.url === "/v3/auth/tokens" && req.method === "POST") {
+      const status = opts.tokenStatus?.() ?? 201;
+      if (status !== 201)
+        return sendJson(res, status, {
+          error: { code: status, message: "The request you have made requires authentication." },
+        });
+      const body = JSON.parse(req.body) as { auth: { identity: { password?: { user: { password: string } } } } };
+      if (body.auth.identity.password && body.auth.identity.password.user.password !== PASSWORD) {
+        return sendJson(res, 401, {
+          error: { code: 401, message: "The request you have made requires authentication." },
+        });
+      }
+      n++;
+      const now = opts.clock.now();
+      return sendJson(
+        res,
+        201,
+        {
+          token: {
+            issued_at: new Date(now).toISOString(),
+            expires_at: new Date(now + (opts.lifetimeMs ?? HOUR)).toISOString(),
+            project: { id: "p1" },
+            catalog: [
+              { type: "metric", endpoints: [{ interface: "public", region_id: "R1", url: `${server.url}/metric` }] },
+            ],
+          },
+        },
+        { "X-Subject-Token": `tok-${n}-abcdef` },
+      );
+    }
+    const token = req.headers["x-auth-token"] as string | undefined;
+    const status = opts.serviceStatus?.(token) ?? 200;
+    sendJson(res, status, status === 200 ? { ok: true, token } : { error: { message: `status ${status}` } });
+  });
+  const cloud: CloudConfig = {
+    name: "fake",
+    authType: "password",
+    auth: {
+      authUrl: `${server.url}/v3`,
+      username: "alice",
+      password: PASSWORD,
+      projectName: "demo",
+      userDomainName: "Default",
+      projectDomainName: "Default",
+    },
+    regionName: "R1",
+    interface: "public",
+    verify: true,
+    source: "test",
+  };
+  return { server, cloud };
+}
+
+const servers: FixtureServer[] = [];
+after(() => Promise.all(servers.map((s) => s.close())));
+
+describe("KeystoneSession against a scripted Keystone on 127.0.0.1", () => {
+  it("reuses one token and renews it before expiry (injected clock)", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud({ clock, lifetimeMs: HOUR });
+    servers.push(server);
+    const { logger } = captureLogger();
+    const ks = new KeystoneSession(cloud, { clock, logger, renewBeforeMs: 300_000 });
+    assert.equal(await ks.endpoint("metric"), `${server.url}/metric`);
+    const first = (await ks.getToken()).id;
+    clock.t += HOUR - 400_000;
+    assert.equal((await ks.getToken()).id, first, "still outside the margin: same token");
+    clock.t += 200_000;
+    assert.notEqual((await ks.getToken()).id, first, "inside the margin: renewed");
+    assert.equal(ks.authCount, 2);
+  });
+
+  it("re-authenticates exactly once on a 401, then gives up", async () => {
+    const clock = new StepClock();
+    let refuse = 1;
+    const { server, cloud } = await fakeCloud({ clock, serviceStatus: () => (refuse-- > 0 ? 401 : 200) });
+    servers.push(server);
+    const ks = new KeystoneSession(cloud, { clock, logger: captureLogger().logger });
+    const res = await ks.request({ url: `${server.url}/metric/x` });
+    assert.equal(res.status, 200);
+    assert.equal(ks.authCount, 2, "one token, refused; one more");
+
+    refuse = 99;
+    await assert.rejects(
+      ks.request({ url: `${server.url}/metric/x` }),
+      (e: HttpError) => e.kind === "auth" && e.status === 401,
+    );
+    assert.equal(ks.authCount, 3, "a second 401 in a row does not loop");
+  });
+
+  it("wrong password: a clear error naming user and project, never the password, in messages or logs", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud({ clock });
+    servers.push(server);
+    const { logger, lines } = captureLogger("trace");
+    const wrong = { ...cloud, auth: { ...cloud.auth, password: "wrong-password-xyz" } };
+    const ks = new KeystoneSession(wrong, { clock, logger });
+    await assert.rejects(ks.getToken(), (e: Error) => {
+      assert.ok(e instanceof KeystoneAuthError);
+      assert.match(e.message, /refused the credentials of cloud "fake" \(user alice in domain Default, project demo\)/);
+      assert.ok(!e.message.includes("wrong-password-xyz"));
+      assert.ok(!JSON.stringify(e).includes("wrong-password-xyz"), "not in any enumerable property either");
+      return true;
+    });
+    logger.flush();
+    assert.ok(!lines.join("").includes("wrong-password-xyz"));
+  });
+
+  it("retries 5xx on the token request with doubling backoff, bounded", async () => {
+    const clock = new StepClock();
+    let calls = 0;
+    const { server, cloud } = await fakeCloud({ clock, tokenStatus: () => (calls++, 503) });
+    servers.push(server);
+    const ks = new KeystoneSession(cloud, { clock, logger: captureLogger().logger, retries: 2, backoffMs: 100 });
+    await assert.rejects(ks.getToken(), (e: HttpError) => e.kind === "http" && e.status === 503);
+    assert.equal(calls, 3, "one attempt and two retries");
+    assert.deepEqual(clock.sleeps, [100, 200]);
+  });
+
+  it("does not retry a 4xx", async () => {
+    const clock = new StepClock();
+    let calls = 0;
+    const { server, cloud } = await fakeCloud({ clock, serviceStatus: () => (calls++, 404) });
+    servers.push(server);
+    const ks = new KeystoneSession(cloud, { clock, logger: captureLogger().logger });
+    await assert.rejects(ks.request({ url: `${server.url}/metric/none` }), (e: HttpError) => e.status === 404);
+    assert.equal(calls, 1);
+  });
+
+  it("tokens never reach log lines, even at trace level", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud({ clock, serviceStatus: (t) => (t === "tok-1-abcdef" ? 401 : 200) });
+    servers.push(server);
+    const { logger, lines } = captureLogger("trace");
+    const ks = new KeystoneSession(cloud, { clock, logger });
+    await ks.request({ url: `${server.url}/metric/x` });
+    logger.flush();
+    const all = lines.join("");
+    assert.ok(all.length > 0, "something was logged");
+    assert.ok(!all.includes("tok-1-abcdef") && !all.includes("tok-2-abcdef") && !all.includes(PASSWORD));
+  });
+});
+
+describe("HttpClient", () => {
+  it("times out a request that never gets an answer", async () => {
+    const server = await startServer(() => undefined);
+    servers.push(server);
+    const http = new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, timeoutMs: 300, retries: 0 });
+    const t0 = Date.now();
+    await assert.rejects(http.request({ url: `${server.url}/slow` }), (e: HttpError) => e.kind === "timeout");
+    assert.ok(Date.now() - t0 < 3000);
+  });
+
+  it("scrubs known secrets from error bodies", async () => {
+    const server = await startServer((_req, res) =>
+      sendJson(res, 500, { error: { message: "bad token tok-SECRET-123" } }),
+    );
+    servers.push(server);
+    const http = new HttpClient({
+      clock: new StepClock(),
+      logger: captureLogger().logger,
+      retries: 0,
+      secrets: ["tok-SECRET-123"],
+    });
+    await assert.rejects(http.request({ url: `${server.url}/x` }), (e: HttpError) => {
+      assert.match(e.message, /HTTP 500: bad token \[redacted\]/);
+      return !e.message.includes("tok-SECRET-123");
+    });
+  });
+
+  it("warns when TLS verification is turned off", () => {
+    const { logger, lines } = captureLogger();
+    new HttpClient({ clock: new StepClock(), logger, verify: false });
+    logger.flush();
+    assert.match(lines.join(""), /TLS certificate verification is disabled/);
+  });
+
+  it("an unreadable cacert is a clear configuration error", () => {
+    assert.throws(
+      () => new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, cacert: "/nonexistent/ca.pem" }),
+      /cannot read the CA file \/nonexistent\/ca\.pem/,
+    );
+  });
+});

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { buildQuery, matchSeries, normalizeLabel, parseVector } from "../../../scaler/sources/prometheus";
+import type { SourceError } from "../../../scaler/sources/types";
+import { type Group } from "../../../scaler/sources/types";
+
+describe("buildQuery", () => {
+  it("default: node_exporter busy CPU by the label, window in seconds", () => {
+    assert.equal(
+      buildQuery({ label: "instance_id", window: 120_000 }),
+      '100 * (1 - avg by (instance_id) (rate(node_cpu_seconds_total{mode="idle"}[120s])))',
+    );
+  });
+  it("an override keeps its own text, with placeholders replaced", () => {
+    assert.equal(
+      buildQuery({ query: 'my_cpu{x="{{label}}"}[{{window}}]', label: "vm", window: 30_000 }),
+      'my_cpu{x="vm"}[30s]',
+    );
+  });
+});
+
+const vector = (result: unknown[]) => ({ status: "success", data: { resultType: "vector", result } });
+
+describe("parseVector", () => {
+  it("reads labels, time and the string value", () => {
+    const p = parseVector(vector([{ metric: { instance_id: "a" }, value: [1763786400.123, "42.5"] }]));
+    assert.deepEqual(p, [{ labels: { instance_id: "a" }, time: 1763786400123, raw: "42.5" }]);
+  });
+  const bad = [
+    { name: "a non-object", body: "x", kind: "malformed" },
+    { name: "status error", body: { status: "error", error: "boom" }, kind: "http" },
+    {
+      name: "a matrix instead of a vector",
+      body: { status: "success", data: { resultType: "matrix", result: [] } },
+      kind: "config",
+    },
+    { name: "a value that is not [ts, string]", body: vector([{ metric: {}, value: [1, 2] }]), kind: "malformed" },
+  ];
+  for (const b of bad)
+    it(`rejects ${b.name}`, () =>
+      assert.throws(
+        () => parseVector(b.body),
+        (e: SourceError) => e.kind === b.kind,
+      ));
+});
+
+describe("matchSeries", () => {
+  const group: Group = {
+    instances: [
+      { id: "id-a", name: "web-1", fixedIp: "10.0.0.5" },
+      { id: "id-b", name: "web-2", fixedIp: "10.0.0.6" },
+      { id: "id-c", name: "web-3" },
+    ],
+  };
+  const pt = (labels: Record<string, string>, raw: string) => ({ labels, time: 1000, raw });
+  it("by id: values, NaN, +Inf and absent series", () => {
+    const out = matchSeries(
+      group,
+      [pt({ instance_id: "id-a" }, "55.5"), pt({ instance_id: "id-b" }, "NaN"), pt({ instance_id: "other" }, "1")],
+      { label: "instance_id", labelValue: "id" },
+    );
+    assert.deepEqual(out.samples, [{ instance: "id-a", value: 55.5, time: 1000 }]);
+    assert.deepEqual(
+      out.missing.map((m) => m.instance),
+      ["id-b", "id-c"],
+    );
+    assert.match(out.missing[0]!.reason, /NaN is not a CPU percentage/);
+    assert.match(out.missing[1]!.reason, /no series with instance_id="id-c"/);
+  });
+  it("+Inf and out-of-range values are missing, small overshoot is clamped", () => {
+    const out = matchSeries(
+      group,
+      [pt({ n: "web-1" }, "+Inf"), pt({ n: "web-2" }, "100.3"), pt({ n: "web-3" }, "250")],
+      {
+        label: "n",
+        labelValue: "name",
+      },
+    );
+    assert.deepEqual(out.samples, [{ instance: "id-b", value: 100, time: 1000 }]);
+    assert.deepEqual(
+      out.missing.map((m) => m.instance),
+      ["id-a", "id-c"],
+    );
+  });
+  it("by fixed IP: node_exporter's instance label with a port", () => {
+    const out = matchSeries(group, [pt({ instance: "10.0.0.5:9100" }, "12")], {
+      label: "instance",
+      labelValue: "fixedIp",
+    });
+    assert.deepEqual(out.samples, [{ instance: "id-a", value: 12, time: 1000 }]);
+    assert.match(out.missing.find((m) => m.instance === "id-c")!.reason, /no fixedIp/);
+  });
+  it("two series for one instance are not guessed between", () => {
+    const out = matchSeries(
+      group,
+      [pt({ instance_id: "id-a", cpu: "0" }, "10"), pt({ instance_id: "id-a", cpu: "1" }, "90")],
+      {
+        label: "instance_id",
+        labelValue: "id",
+      },
+    );
+    assert.equal(out.samples.length, 0);
+    assert.match(out.missing[0]!.reason, /2 series.*aggregate the query by instance_id/);
+  });
+  it("normalizeLabel strips ports from IPv4 and bracketed IPv6", () => {
+    assert.equal(normalizeLabel("10.1.2.3:9100", "fixedIp"), "10.1.2.3");
+    assert.equal(normalizeLabel("[fd00::5]:9100", "fixedIp"), "fd00::5");
+    assert.equal(normalizeLabel("web-1:9100", "name"), "web-1:9100");
+  });
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { busyPercent, parseProcStat } from "../../../scaler/sources/ssh";
+import { entriesFor, fingerprint, parseKnownHosts, verifyHostKey } from "../../../scaler/sources/ssh-hostkeys";
+import type { SourceError } from "../../../scaler/sources/types";
+
+describe("parseProcStat", () => {
+  it("sums user..steal as total and idle+iowait as idle (guest is already in user)", () => {
+    const s = parseProcStat("cpu  42753 10 9590 103254 741 0 362 102 500 0\ncpu0 1 2 3 4\n");
+    assert.deepEqual(s, { total: 42753 + 10 + 9590 + 103254 + 741 + 0 + 362 + 102, idle: 103254 + 741 });
+  });
+  it("old kernels with only four fields", () => assert.deepEqual(parseProcStat("cpu 1 2 3 4"), { total: 10, idle: 4 }));
+  for (const bad of ["", "hello", "cpu0 1 2 3 4", "cpu a b c d", "cpu 1 2"]) {
+    it(`rejects ${JSON.stringify(bad)} as malformed`, () =>
+      assert.throws(
+        () => parseProcStat(bad),
+        (e: SourceError) => e.kind === "malformed",
+      ));
+  }
+});
+
+describe("busyPercent", () => {
+  const rows = [
+    {
+      name: "70 busy of 100 jiffies is 70 %",
+      prev: { total: 1000, idle: 500 },
+      cur: { total: 1100, idle: 530 },
+      want: 70,
+    },
+    { name: "all idle is 0 %", prev: { total: 1000, idle: 500 }, cur: { total: 1200, idle: 700 }, want: 0 },
+    {
+      name: "no time passed gives nothing",
+      prev: { total: 1000, idle: 500 },
+      cur: { total: 1000, idle: 500 },
+      want: undefined,
+    },
+    {
+      name: "counters reset (reboot) gives nothing",
+      prev: { total: 1000, idle: 500 },
+      cur: { total: 100, idle: 50 },
+      want: undefined,
+    },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(busyPercent(r.prev, r.cur), r.want));
+
+  it("property: always within 0–100 when counters only grow", () => {
+    fc.assert(
+      fc.property(fc.nat(1e6), fc.nat(1e6), fc.nat(1e6), fc.nat(1e6), (t0, i0, dBusy, dIdle) => {
+        const p = busyPercent({ total: t0 + i0, idle: i0 }, { total: t0 + i0 + dBusy + dIdle, idle: i0 + dIdle });
+        return p === undefined ? dBusy + dIdle === 0 : p >= 0 && p <= 100;
+      }),
+    );
+  });
+});
+
+// Keys and known_hosts lines made by the real ssh-keygen, so the format and fingerprints are OpenSSH's own.
+const dir = mkdtempSync(path.join(os.tmpdir(), "ssh-unit-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+function keygen(name: string): { blob: Buffer; line: string; fp: string } {
+  const file = path.join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
+  const pub = readFileSync(`${file}.pub`, "utf8").trim();
+  const fp = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${file}.pub`], { encoding: "utf8" }).split(
+    " ",
+  )[1]!;
+  return { blob: Buffer.from(pub.split(" ")[1]!, "base64"), line: pub.split(" ").slice(0, 2).join(" "), fp };
+}
+
+describe("host key verification (known_hosts and pinned fingerprints)", () => {
+  const a = keygen("a");
+  const b = keygen("b");
+
+  it("fingerprint() equals ssh-keygen -lf", () => assert.equal(fingerprint(a.blob), a.fp));
+
+  it("accepts the key listed for [host]:port, refuses another key for it", () => {
+    const kh = parseKnownHosts(`# comment\n[10.0.0.5]:2222 ${a.line}\n10.0.0.6 ${b.line}\n`);
+    assert.deepEqual(verifyHostKey(a.blob, "10.0.0.5", 2222, { knownHosts: kh }), { ok: true });
+    const wrong = verifyHostKey(b.blob, "10.0.0.5", 2222, { knownHosts: kh });
+    assert.ok(!wrong.ok && /does not match known_hosts/.test(wrong.reason));
+    assert.deepEqual(
+      verifyHostKey(b.blob, "10.0.0.6", 22, { knownHosts: kh }),
+      { ok: true },
+      "port 22 has no brackets",
+    );
+    const unknown = verifyHostKey(a.blob, "10.0.0.7", 22, { knownHosts: kh });
+    assert.ok(!unknown.ok && /not trusted: add it to known_hosts or pin/.test(unknown.reason));
+  });
+
+  it("hashed known_hosts names (ssh-keygen -H) match", () => {
+    const file = path.join(dir, "known_hosts_hashed");
+    writeFileSync(file, `[10.0.0.5]:2222 ${a.line}\n`);
+    execFileSync("ssh-keygen", ["-q", "-H", "-f", file]);
+    const text = readFileSync(file, "utf8");
+    assert.match(text, /^\|1\|/, "ssh-keygen hashed the name");
+    const kh = parseKnownHosts(text);
+    assert.equal(entriesFor(kh, "10.0.0.5", 2222).length, 1);
+    assert.equal(entriesFor(kh, "10.0.0.5", 22).length, 0);
+    assert.deepEqual(verifyHostKey(a.blob, "10.0.0.5", 2222, { knownHosts: kh }), { ok: true });
+  });
+
+  it("@revoked keys are refused even when also listed", () => {
+    const kh = parseKnownHosts(`@revoked * ${a.line}\n10.0.0.5 ${a.line}\n`);
+    const v = verifyHostKey(a.blob, "10.0.0.5", 22, { knownHosts: kh });
+    assert.ok(!v.ok && /@revoked/.test(v.reason));
+  });
+
+  it("a pinned fingerprint accepts exactly that key", () => {
+    assert.deepEqual(verifyHostKey(a.blob, "h", 22, { fingerprints: [a.fp] }), { ok: true });
+    assert.equal(verifyHostKey(b.blob, "h", 22, { fingerprints: [a.fp] }).ok, false);
+  });
+
+  it("with nothing to trust, nothing is accepted", () => {
+    assert.equal(verifyHostKey(a.blob, "h", 22, {}).ok, false);
+    assert.equal(verifyHostKey(a.blob, "h", 22, { knownHosts: [], fingerprints: [] }).ok, false);
+  });
+});
