@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../infra/config";
 import { nthAddress, parseCidr } from "../../infra/cidr";
 import { runProgram } from "../../infra/program";
+import indexProgram from "../../index";
 
 export const MOCK_ORGANIZATION = "organization";
 
@@ -170,6 +171,11 @@ export interface RunOptions extends ProgramMockOptions {
   readonly stack?: string;
   /** Directory relative userData paths resolve against. Default: the repository root. */
   readonly baseDir?: string;
+  /**
+   * "program" (default) calls infra/program.ts's runProgram with `env` and `baseDir`; "index" calls the function
+   * index.ts exports — exactly what the Pulumi CLI runs — which reads process.env and resolves from the repo root.
+   */
+  readonly entry?: "program" | "index";
 }
 
 export interface RunResult {
@@ -218,10 +224,10 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   let outputs: Record<string, unknown> | undefined;
   let error: Error | undefined;
   try {
-    const raw = await runProgram({
-      env: options.env ?? {},
-      baseDir: options.baseDir ?? path.resolve(__dirname, "../.."),
-    });
+    const raw =
+      options.entry === "index"
+        ? await indexProgram()
+        : await runProgram({ env: options.env ?? {}, baseDir: options.baseDir ?? path.resolve(__dirname, "../..") });
     outputs = (await resolveDeep(raw)) as Record<string, unknown>;
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
@@ -245,4 +251,36 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
     ...(error ? { error } : {}),
     stack,
   };
+}
+
+/** JSON-safe summary of a run, what the command-line mode below prints. */
+export function summarizeRun(r: RunResult): {
+  stack: string;
+  outputs: Record<string, unknown> | null;
+  error: { name: string; message: string } | null;
+  resources: { type: string; name: string; id: string; urn: string; inputs: Record<string, unknown> }[];
+} {
+  return {
+    stack: r.stack,
+    outputs: r.outputs ?? null,
+    error: r.error ? { name: r.error.name, message: r.error.message } : null,
+    resources: r.resources.map((x, i) => ({
+      type: x.type,
+      name: x.name,
+      id: x.id,
+      urn: r.urns[i] ?? "",
+      inputs: x.inputs,
+    })),
+  };
+}
+
+// Command-line mode, for a child process (one run per process, nothing cached between configs):
+//   node --import tsx test/support/program-mocks.ts '<RunOptions as JSON>'
+// prints summarizeRun(...) as one JSON line on stdout; exit code 0 when the program succeeded, 1 when it failed.
+if (require.main === module) {
+  const options = JSON.parse(process.argv[2] ?? "{}") as RunOptions;
+  void runProgramUnderMocks(options).then((r) => {
+    process.stdout.write(`${JSON.stringify(summarizeRun(r))}\n`);
+    process.exitCode = r.error ? 1 : 0;
+  });
 }

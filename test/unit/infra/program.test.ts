@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import type { Registration, RunOptions, RunResult } from "../../support/program-mocks";
@@ -641,5 +642,50 @@ describe("program: count ownership under mocks (previous outputs served to the S
     const r = await run({ config: { image: IMAGE, desiredCount: 2 }, env: { OS_AUTOSCALER_APPLY_COUNT: "5" } });
     assert.match(r.error?.message ?? "", /^OS_AUTOSCALER_APPLY_COUNT is 5 but desiredCount in the stack config is 2/);
     assert.equal(ofType(r, T.instance).length, 0);
+  });
+});
+
+describe("index.ts", () => {
+  it("exports the async program Pulumi calls; it reads the environment and resolves userData from the project dir", async () => {
+    // Runs index.ts's export under the same mocks: the entry point wires runProgram to process.env and __dirname.
+    const saved = process.env["OS_AUTOSCALER_APPLY_COUNT"];
+    process.env["OS_AUTOSCALER_APPLY_COUNT"] = "3";
+    try {
+      const r = await runProgramUnderMocks({ config: { image: IMAGE, desiredCount: 3 }, entry: "index" });
+      assert.equal(r.error, undefined);
+      assert.deepEqual([r.outputs?.["desiredCount"], r.outputs?.["countOwner"]], [3, "scaler"]);
+      assert.equal(r.resources.filter((x) => x.type === T.instance).length, 3);
+    } finally {
+      if (saved === undefined) delete process.env["OS_AUTOSCALER_APPLY_COUNT"];
+      else process.env["OS_AUTOSCALER_APPLY_COUNT"] = saved;
+    }
+  });
+});
+
+describe("program-mocks command-line mode (a child process per config)", () => {
+  it("prints the run as JSON and exits 0 on success, 1 on a config error", () => {
+    const script = path.resolve(__dirname, "../../support/program-mocks.ts");
+    const runChild = (options: RunOptions) =>
+      spawnSync(process.execPath, ["--import", "tsx", script, JSON.stringify(options)], {
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const good = runChild({ config: { image: IMAGE, desiredCount: 2 }, stack: "child" });
+    assert.equal(good.status, 0, good.stderr);
+    const summary = JSON.parse(good.stdout.trim().split("\n").pop() ?? "{}") as {
+      outputs: { desiredCount: number; instances: { name: string }[] };
+      resources: { type: string }[];
+    };
+    assert.equal(summary.outputs.desiredCount, 2);
+    assert.deepEqual(
+      summary.outputs.instances.map((i) => i.name),
+      ["vm-0", "vm-1"],
+    );
+    assert.equal(summary.resources.filter((x) => x.type === T.instance).length, 2);
+    const bad = runChild({ config: { image: IMAGE, desiredCount: 9 } });
+    assert.equal(bad.status, 1);
+    const err = JSON.parse(bad.stdout.trim().split("\n").pop() ?? "{}") as { error: { name: string; message: string } };
+    assert.equal(err.error.name, "ProgramConfigError");
+    assert.match(err.error.message, /^desiredCount \(9\) must lie within \[minCount 1, maxCount 5\]/);
   });
 });
