@@ -116,14 +116,23 @@ export class GnocchiSource implements MetricSource {
         ? { "=": { server_group: group.serverGroup } }
         : { in: { id: group.instances.map((i) => i.id) } };
       requests++;
-      const res = await this.deps.session.request({
-        method: "POST",
-        url: `${base}/v1/aggregates`,
-        params: { granularity: granularityS, start, needed_overlap: 0 },
-        data: { resource_type: "instance", search, operations: "(metric cpu rate:mean)" },
-        ...(signal ? { signal } : {}),
-      });
-      const byResource = parseAggregates(parseJson(res, "POST /v1/aggregates"));
+      const res = await this.deps.session
+        .request({
+          method: "POST",
+          url: `${base}/v1/aggregates`,
+          params: { granularity: granularityS, start, needed_overlap: 0 },
+          data: { resource_type: "instance", search, operations: "(metric cpu rate:mean)" },
+          ...(signal ? { signal } : {}),
+        })
+        .catch((err: unknown) => {
+          // No resource of the search has a `cpu` metric: Gnocchi says 400 "Metrics not found". Every instance is
+          // then missing (Ceilometer has not seen them), which is not a broken source.
+          if (isMetricsNotFound(err)) return undefined;
+          throw err;
+        });
+      const byResource = res
+        ? parseAggregates(parseJson(res, "POST /v1/aggregates"))
+        : new Map<string, GnocchiPoint[]>();
       const samples: CpuSample[] = [];
       const missing: MissingSample[] = [];
       for (const inst of group.instances) {
@@ -189,6 +198,16 @@ export class GnocchiSource implements MetricSource {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+function isMetricsNotFound(err: unknown): boolean {
+  if (!(err instanceof HttpError) || err.status !== 400 || !err.body) return false;
+  try {
+    const body = JSON.parse(err.body) as { description?: { cause?: unknown } };
+    return body.description?.cause === "Metrics not found";
+  } catch {
+    return false;
   }
 }
 
