@@ -26,7 +26,9 @@ import { createStandinWorkspace } from "../support/standin";
 import type { StandinWorkspace } from "../support/standin";
 
 const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
-const NEEDS_STANDIN = REAL ? "fault injection needs the Pulumi CLI test stand-in (OS_AUTOSCALER_E2E_REAL_PULUMI=1)" : false;
+const NEEDS_STANDIN = REAL
+  ? "fault injection needs the Pulumi CLI test stand-in (OS_AUTOSCALER_E2E_REAL_PULUMI=1)"
+  : false;
 const IMAGE = process.env["OS_AUTOSCALER_E2E_IMAGE"] ?? "ubuntu-22.04";
 
 interface Instance {
@@ -45,14 +47,17 @@ async function openStack(ws: StandinWorkspace, env: Record<string, string> = {})
 }
 
 /** Applies a count the way the scaler does: config first, then `up` with the count in the environment. */
-async function applyCount(stack: Stack, count: number): Promise<{ instances: Instance[]; changes: Record<string, number> }> {
+async function applyCount(
+  stack: Stack,
+  count: number,
+): Promise<{ instances: Instance[]; changes: Record<string, number> }> {
   await stack.setAllConfig({ desiredCount: { value: String(count) }, image: { value: IMAGE } });
   stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = String(count);
   const result = await stack.up();
   assert.equal(result.summary.result, "succeeded");
   return {
     instances: result.outputs["instances"]?.value as Instance[],
-    changes: (result.summary.resourceChanges ?? {}) as Record<string, number>,
+    changes: result.summary.resourceChanges ?? {},
   };
 }
 
@@ -95,25 +100,29 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
     ws.cleanup();
   });
 
-  it("creates and selects stacks, and raises the library's named errors", { skip: REAL && "creates stacks" }, async () => {
-    const opts = await ws.workspaceOptions();
-    await assert.rejects(
-      LocalWorkspace.selectStack({ stackName: ws.stackName, workDir: ws.workDir }, opts),
-      StackNotFoundError,
-    );
-    const created = await LocalWorkspace.createStack({ stackName: ws.stackName, workDir: ws.workDir }, opts);
-    assert.equal(created.name, ws.stackName);
-    await assert.rejects(
-      LocalWorkspace.createStack({ stackName: ws.stackName, workDir: ws.workDir }, opts),
-      StackAlreadyExistsError,
-    );
-    const selected = await LocalWorkspace.selectStack({ stackName: ws.stackName, workDir: ws.workDir }, opts);
-    const summary = await selected.workspace.stack();
-    assert.equal(summary?.name, ws.stackName);
-    assert.equal(summary?.current, true);
-    const who = await selected.workspace.whoAmI();
-    assert.equal(who.url, `file://${ws.backendDir}`);
-  });
+  it(
+    "creates and selects stacks, and raises the library's named errors",
+    { skip: REAL && "creates stacks" },
+    async () => {
+      const opts = await ws.workspaceOptions();
+      await assert.rejects(
+        LocalWorkspace.selectStack({ stackName: ws.stackName, workDir: ws.workDir }, opts),
+        StackNotFoundError,
+      );
+      const created = await LocalWorkspace.createStack({ stackName: ws.stackName, workDir: ws.workDir }, opts);
+      assert.equal(created.name, ws.stackName);
+      await assert.rejects(
+        LocalWorkspace.createStack({ stackName: ws.stackName, workDir: ws.workDir }, opts),
+        StackAlreadyExistsError,
+      );
+      const selected = await LocalWorkspace.selectStack({ stackName: ws.stackName, workDir: ws.workDir }, opts);
+      const summary = await selected.workspace.stack();
+      assert.equal(summary?.name, ws.stackName);
+      assert.equal(summary?.current, true);
+      const who = await selected.workspace.whoAmI();
+      assert.equal(who.url, `file://${ws.backendDir}`);
+    },
+  );
 
   it("setConfig / setAllConfig write Pulumi.<stack>.yaml as the real CLI does, and read back", async () => {
     const stack = await openStack(ws);
@@ -215,116 +224,136 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
     assert.equal(((await stack.outputs())["instances"]?.value as Instance[]).length, 1);
   });
 
-  it("a lock held by another process → ConcurrentUpdateError naming its pid; cancel removes it", { skip: NEEDS_STANDIN }, async () => {
-    const stack = await openStack(ws, { OS_AUTOSCALER_APPLY_COUNT: "1" });
-    await stack.setAllConfig({ desiredCount: { value: "1" }, image: { value: IMAGE } });
-    const holder = spawn("sleep", ["300"], { stdio: "ignore" });
-    started.push(holder);
-    ws.setFaults({ lock: { pid: holder.pid!, hostname: "other-host" } });
+  it(
+    "a lock held by another process → ConcurrentUpdateError naming its pid; cancel removes it",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const stack = await openStack(ws, { OS_AUTOSCALER_APPLY_COUNT: "1" });
+      await stack.setAllConfig({ desiredCount: { value: "1" }, image: { value: IMAGE } });
+      const holder = spawn("sleep", ["300"], { stdio: "ignore" });
+      started.push(holder);
+      ws.setFaults({ lock: { pid: holder.pid!, hostname: "other-host" } });
 
-    await assert.rejects(stack.up(), (err: Error) => {
-      assert.ok(err instanceof ConcurrentUpdateError, `${err.name}: ${err.message}`);
-      assert.match(err.message, /the stack is currently locked by 1 lock\(s\)/);
-      assert.match(err.message, new RegExp(`@other-host \\(pid ${holder.pid}\\)`));
-      return true;
-    });
-    const locks = ws.lockFiles();
-    assert.equal(locks.length, 1);
-    assert.equal(locks[0]?.content.pid, holder.pid);
-    assert.ok(
-      locks[0]?.file.includes(path.join(".pulumi", "locks", "organization", ws.projectName, ws.stackName)),
-      locks[0]?.file,
-    );
-    assert.equal(ws.readFaults().lock, undefined, "the lock fault is one-shot");
-
-    await stack.cancel();
-    assert.deepEqual(ws.lockFiles(), []);
-    const result = await stack.up();
-    assert.equal(result.summary.result, "succeeded");
-    assert.deepEqual(ws.lockFiles(), [], "up released its own lock");
-    process.kill(holder.pid!, "SIGKILL");
-  });
-
-  it("upFailTimes: 2 → two failed ups (CommandError, state unchanged, no lock left), then success", { skip: NEEDS_STANDIN }, async () => {
-    const stack = await openStack(ws);
-    const before = await applyCount(stack, 1);
-    ws.setFaults({ upFailTimes: 2 });
-    await stack.setConfig("desiredCount", { value: "2" });
-    stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = "2";
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      let output = "";
-      await assert.rejects(stack.up({ onOutput: (t) => (output += t) }), (err: Error) => {
-        assert.ok(err instanceof CommandError && !(err instanceof ConcurrentUpdateError), `${err.name}: ${err.message}`);
+      await assert.rejects(stack.up(), (err: Error) => {
+        assert.ok(err instanceof ConcurrentUpdateError, `${err.name}: ${err.message}`);
+        assert.match(err.message, /the stack is currently locked by 1 lock\(s\)/);
+        assert.match(err.message, new RegExp(`@other-host \\(pid ${holder.pid}\\)`));
         return true;
       });
-      assert.match(output, /injected error/, "partial output explains the failure");
+      const locks = ws.lockFiles();
+      assert.equal(locks.length, 1);
+      assert.equal(locks[0]?.content.pid, holder.pid);
+      assert.ok(
+        locks[0]?.file.includes(path.join(".pulumi", "locks", "organization", ws.projectName, ws.stackName)),
+        locks[0]?.file,
+      );
+      assert.equal(ws.readFaults().lock, undefined, "the lock fault is one-shot");
+
+      await stack.cancel();
       assert.deepEqual(ws.lockFiles(), []);
-      assert.equal(((await stack.outputs())["instances"]?.value as Instance[]).length, before.instances.length);
-    }
-    assert.equal(ws.readFaults().upFailTimes, 0);
-    const history = await stack.history();
-    assert.deepEqual(
-      history.slice(0, 2).map((h) => h.result),
-      ["failed", "failed"],
-    );
-    const after = await stack.up();
-    assert.equal((after.outputs["instances"]?.value as Instance[]).length, 2);
-  });
+      const result = await stack.up();
+      assert.equal(result.summary.result, "succeeded");
+      assert.deepEqual(ws.lockFiles(), [], "up released its own lock");
+      process.kill(holder.pid!, "SIGKILL");
+    },
+  );
 
-  it("hang + AbortSignal → rejected CommandError, the CLI process gone, its lock released", { skip: NEEDS_STANDIN }, async () => {
-    const stack = await openStack(ws, { OS_AUTOSCALER_APPLY_COUNT: "1" });
-    await stack.setAllConfig({ desiredCount: { value: "1" }, image: { value: IMAGE } });
-    ws.setFaults({ hang: true });
-    const controller = new AbortController();
-    let output = "";
-    const running = stack.up({ signal: controller.signal, onOutput: (t) => (output += t) });
-    running.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
-    const lock = await waitFor("the hanging up to take the lock", 30_000, () => ws.lockFiles()[0]);
-    const pid = lock.content.pid;
-    assert.ok(pidAlive(pid), "the lock holder is the running CLI");
-    await new Promise((r) => setTimeout(r, 500));
-    assert.ok(pidAlive(pid), "it does not finish by itself");
+  it(
+    "upFailTimes: 2 → two failed ups (CommandError, state unchanged, no lock left), then success",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const stack = await openStack(ws);
+      const before = await applyCount(stack, 1);
+      ws.setFaults({ upFailTimes: 2 });
+      await stack.setConfig("desiredCount", { value: "2" });
+      stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = "2";
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        let output = "";
+        await assert.rejects(stack.up({ onOutput: (t) => (output += t) }), (err: Error) => {
+          assert.ok(
+            err instanceof CommandError && !(err instanceof ConcurrentUpdateError),
+            `${err.name}: ${err.message}`,
+          );
+          return true;
+        });
+        assert.match(output, /injected error/, "partial output explains the failure");
+        assert.deepEqual(ws.lockFiles(), []);
+        assert.equal(((await stack.outputs())["instances"]?.value as Instance[]).length, before.instances.length);
+      }
+      assert.equal(ws.readFaults().upFailTimes, 0);
+      const history = await stack.history();
+      assert.deepEqual(
+        history.slice(0, 2).map((h) => h.result),
+        ["failed", "failed"],
+      );
+      const after = await stack.up();
+      assert.equal((after.outputs["instances"]?.value as Instance[]).length, 2);
+    },
+  );
 
-    controller.abort();
-    await assert.rejects(running, (err: Error) => {
-      assert.ok(err instanceof CommandError, `${err.name}`);
-      assert.match(err.message, /update canceled/);
-      return true;
-    });
-    assert.match(output, /\^C received; cancelling/);
-    await waitFor("the CLI process to exit", 5_000, () => (pidAlive(pid) ? undefined : true));
-    assert.deepEqual(ws.lockFiles(), [], "a cancelled update releases its lock");
-    assert.equal((await stack.history())[0]?.result, "failed");
-  });
+  it(
+    "hang + AbortSignal → rejected CommandError, the CLI process gone, its lock released",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const stack = await openStack(ws, { OS_AUTOSCALER_APPLY_COUNT: "1" });
+      await stack.setAllConfig({ desiredCount: { value: "1" }, image: { value: IMAGE } });
+      ws.setFaults({ hang: true });
+      const controller = new AbortController();
+      let output = "";
+      const running = stack.up({ signal: controller.signal, onOutput: (t) => (output += t) });
+      running.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
+      const lock = await waitFor("the hanging up to take the lock", 30_000, () => ws.lockFiles()[0]);
+      const pid = lock.content.pid;
+      assert.ok(pidAlive(pid), "the lock holder is the running CLI");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(pidAlive(pid), "it does not finish by itself");
 
-  it("dieMidway → pending operations and a dead holder's lock; cancel, then refresh clears them", { skip: NEEDS_STANDIN }, async () => {
-    const stack = await openStack(ws);
-    await applyCount(stack, 1);
-    ws.setFaults({ dieMidway: true });
-    await stack.setConfig("desiredCount", { value: "3" });
-    stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = "3";
-    await assert.rejects(stack.up(), CommandError);
+      controller.abort();
+      await assert.rejects(running, (err: Error) => {
+        assert.ok(err instanceof CommandError, `${err.name}`);
+        assert.match(err.message, /update canceled/);
+        return true;
+      });
+      assert.match(output, /\^C received; cancelling/);
+      await waitFor("the CLI process to exit", 5_000, () => (pidAlive(pid) ? undefined : true));
+      assert.deepEqual(ws.lockFiles(), [], "a cancelled update releases its lock");
+      assert.equal((await stack.history())[0]?.result, "failed");
+    },
+  );
 
-    const pending = ((await stack.exportStack()).deployment as { pending_operations?: { type: string; resource: { urn: string } }[] })
-      .pending_operations;
-    assert.equal(pending?.length, 1, JSON.stringify(pending));
-    assert.equal(pending?.[0]?.type, "creating");
-    const locks = ws.lockFiles();
-    assert.equal(locks.length, 1, "the killed CLI left its lock");
-    assert.equal(pidAlive(locks[0]!.content.pid), false, "…held by a dead process");
-    await assert.rejects(stack.refresh(), ConcurrentUpdateError);
+  it(
+    "dieMidway → pending operations and a dead holder's lock; cancel, then refresh clears them",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const stack = await openStack(ws);
+      await applyCount(stack, 1);
+      ws.setFaults({ dieMidway: true });
+      await stack.setConfig("desiredCount", { value: "3" });
+      stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = "3";
+      await assert.rejects(stack.up(), CommandError);
 
-    await stack.cancel();
-    await stack.refresh();
-    const stillPending = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
-    assert.equal(stillPending.pending_operations?.length, 1, "pending creates survive a plain refresh");
-    await stack.refresh({ clearPendingCreates: true });
-    const cleared = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
-    assert.equal(cleared.pending_operations, undefined);
+      const pending = (
+        (await stack.exportStack()).deployment as { pending_operations?: { type: string; resource: { urn: string } }[] }
+      ).pending_operations;
+      assert.equal(pending?.length, 1, JSON.stringify(pending));
+      assert.equal(pending?.[0]?.type, "creating");
+      const locks = ws.lockFiles();
+      assert.equal(locks.length, 1, "the killed CLI left its lock");
+      assert.equal(pidAlive(locks[0]!.content.pid), false, "…held by a dead process");
+      await assert.rejects(stack.refresh(), ConcurrentUpdateError);
 
-    const result = await stack.up();
-    assert.equal((result.outputs["instances"]?.value as Instance[]).length, 3, "the count converges");
-  });
+      await stack.cancel();
+      await stack.refresh();
+      const stillPending = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
+      assert.equal(stillPending.pending_operations?.length, 1, "pending creates survive a plain refresh");
+      await stack.refresh({ clearPendingCreates: true });
+      const cleared = (await stack.exportStack()).deployment as { pending_operations?: unknown[] };
+      assert.equal(cleared.pending_operations, undefined);
+
+      const result = await stack.up();
+      assert.equal((result.outputs["instances"]?.value as Instance[]).length, 3, "the count converges");
+    },
+  );
 
   it("exportStack / importStack round-trip the deployment", { skip: NEEDS_STANDIN }, async () => {
     const stack = await openStack(ws);

@@ -85,7 +85,8 @@ export interface StandinWorkspace {
 }
 
 function requireStandin(real: boolean, what: string): void {
-  if (real) throw new Error(`${what} needs the Pulumi CLI test stand-in; it is not available with ${REAL_PULUMI_ENV}=1`);
+  if (real)
+    throw new Error(`${what} needs the Pulumi CLI test stand-in; it is not available with ${REAL_PULUMI_ENV}=1`);
 }
 
 /** Creates a fresh workDir and file backend; with the real CLI, points at the prepared project and stack. */

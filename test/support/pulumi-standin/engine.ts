@@ -190,7 +190,8 @@ export function stackOutputs(deployment: Deployment, showSecrets: boolean): Reco
   const reveal = (v: unknown): unknown => {
     if (isCheckpointSecret(v)) return showSecrets ? reveal(JSON.parse(v.plaintext)) : "[secret]";
     if (Array.isArray(v)) return v.map(reveal);
-    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+    if (typeof v === "object" && v !== null)
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
     return v;
   };
   return Object.fromEntries(Object.entries(root?.outputs ?? {}).map(([k, v]) => [k, reveal(v)]));
@@ -310,7 +311,12 @@ async function withLock(
   }
   const seconds = (Date.now() - startedAt.getTime()) / 1000;
   ctx.events.emit({
-    summaryEvent: { maybeCorrupt: false, durationSeconds: Math.round(seconds), resourceChanges: outcome.changes, policyPacks: {} },
+    summaryEvent: {
+      maybeCorrupt: false,
+      durationSeconds: Math.round(seconds),
+      resourceChanges: outcome.changes,
+      policyPacks: {},
+    },
   });
   ctx.events.emit({ cancelEvent: {} });
   ctx.stdout(summaryText(outcome.changes, seconds));
@@ -320,7 +326,7 @@ async function withLock(
     startTime: startedAt.toISOString(),
     endTime: new Date().toISOString(),
     message: ctx.message ?? "",
-    environment: { "exec.kind": process.env["PULUMI_AUTOMATION_API"] ? "auto.local" : "cli", "standin": "true" },
+    environment: { "exec.kind": process.env["PULUMI_AUTOMATION_API"] ? "auto.local" : "cli", standin: "true" },
     config: Object.fromEntries(
       Object.entries(config).map(([k, v]) => [k, { value: v.secret ? "[secret]" : v.value, secret: v.secret }]),
     ),
@@ -383,7 +389,10 @@ export async function up(ctx: OperationContext): Promise<void> {
       ctx.events.emit({ resourcePreEvent: { metadata: metadata(step) } });
       if (step === dieAt) {
         // Die as a SIGKILLed CLI would: the step is recorded as pending, the lock stays, no summary.
-        const pending: PendingOperation = { resource: step.new ?? step.old!, type: PENDING_TYPE[step.op as Exclude<Op, "same">] };
+        const pending: PendingOperation = {
+          resource: step.new ?? step.old!,
+          type: PENDING_TYPE[step.op as Exclude<Op, "same">],
+        };
         writeDeploymentWith(backend, project.name, stack, before, resources, [pending]);
         ctx.stdout(` ${OP_SYMBOL[step.op]} ${step.type} ${name} ${OP_VERB[step.op][0]} \n`);
         process.kill(process.pid, "SIGKILL");
@@ -408,7 +417,9 @@ export async function up(ctx: OperationContext): Promise<void> {
     const root = steps.find(isRoot);
     if (root?.new) resources = resources.map((r) => (r.urn === root.urn ? root.new! : r));
     writeDeploymentWith(backend, project.name, stack, before, resources);
-    ctx.stdout(`\nOutputs:\n${indent(JSON.stringify(stackOutputs(backend.readDeployment(project.name, stack), false), null, 4))}\n\n`);
+    ctx.stdout(
+      `\nOutputs:\n${indent(JSON.stringify(stackOutputs(backend.readDeployment(project.name, stack), false), null, 4))}\n\n`,
+    );
     return { ok: true, changes: countChanges(steps) };
   });
 }
@@ -455,13 +466,19 @@ export async function preview(ctx: OperationContext): Promise<void> {
     ctx.events.emit({ cancelEvent: {} });
     throw new CliError(`preview failed: ${result.error}`);
   }
-  const steps = planSteps(backend.readDeployment(project.name, stack).resources ?? [], result.resources, new Date().toISOString());
+  const steps = planSteps(
+    backend.readDeployment(project.name, stack).resources ?? [],
+    result.resources,
+    new Date().toISOString(),
+  );
   for (const step of steps) {
     ctx.events.emit({ resourcePreEvent: { metadata: metadata(step), planning: true } });
     if (step.op !== "same") ctx.stdout(` ${OP_SYMBOL[step.op]} ${step.type} ${resourceName(step.urn)} ${step.op}\n`);
   }
   const changes = countChanges(steps);
-  ctx.events.emit({ summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} } });
+  ctx.events.emit({
+    summaryEvent: { maybeCorrupt: false, durationSeconds: 0, resourceChanges: changes, policyPacks: {} },
+  });
   ctx.events.emit({ cancelEvent: {} });
   ctx.stdout(summaryText(changes, 0));
 }

@@ -7,7 +7,10 @@ import type * as grpcTypes from "@grpc/grpc-js";
 
 interface EventsModules {
   grpc: typeof grpcTypes;
-  EventsClient: new (address: string, creds: grpcTypes.ChannelCredentials) => grpcTypes.Client & {
+  EventsClient: new (
+    address: string,
+    creds: grpcTypes.ChannelCredentials,
+  ) => grpcTypes.Client & {
     streamEvents(callback: (err: grpcTypes.ServiceError | null) => void): grpcTypes.ClientWritableStream<unknown>;
   };
   EventRequest: new () => { setEvent(json: string): void };

@@ -17,7 +17,14 @@ import { destroy, preview, refresh, stackOutputs, up } from "./engine";
 import { CliError, UsageError } from "./errors";
 import { openEventSink } from "./events";
 import type { ConfigValue, Project } from "./project";
-import { effectiveConfig, loadProject, namespaced, readStackConfig, updateStackConfig, validateStackName } from "./project";
+import {
+  effectiveConfig,
+  loadProject,
+  namespaced,
+  readStackConfig,
+  updateStackConfig,
+  validateStackName,
+} from "./project";
 
 const HELP = `pulumi ${STANDIN_VERSION} — TEST STAND-IN for the Pulumi CLI (not Pulumi)
 
@@ -294,7 +301,9 @@ async function run(argv: string[]): Promise<number> {
       const stack = validateStackName(inv.positionals[0] ?? stackName(inv, env));
       const resources = backend.readDeployment(project.name, stack).resources ?? [];
       if (resources.length > 0 && !inv.values["force"]) {
-        throw new CliError(`'${stack}' still has resources; removal rejected. Possible actions:\n- Make sure that '${stack}' is the stack that you want to destroy\n- Run \`pulumi destroy\` to delete the resources, then run \`pulumi stack rm\`\n- Run \`pulumi stack rm --force\` to override this error`);
+        throw new CliError(
+          `'${stack}' still has resources; removal rejected. Possible actions:\n- Make sure that '${stack}' is the stack that you want to destroy\n- Run \`pulumi destroy\` to delete the resources, then run \`pulumi stack rm\`\n- Run \`pulumi stack rm --force\` to override this error`,
+        );
       }
       backend.removeStack(project.name, stack);
       if (!inv.values["preserve-config"]) fs.rmSync(path.join(project.dir, `Pulumi.${stack}.yaml`), { force: true });
@@ -334,7 +343,11 @@ async function run(argv: string[]): Promise<number> {
         throw new CliError(`${file}: expected an exported deployment {"version": 3, "deployment": {...}}`);
       }
       backend.requireStack(project.name, stack);
-      backend.writeDeployment(project.name, stack, imported.deployment as Parameters<FileBackend["writeDeployment"]>[2]);
+      backend.writeDeployment(
+        project.name,
+        stack,
+        imported.deployment as Parameters<FileBackend["writeDeployment"]>[2],
+      );
       out("Import complete.\n");
       return 0;
     }
@@ -354,7 +367,10 @@ async function run(argv: string[]): Promise<number> {
       const config = readStackConfig(project, stack);
       const show = Boolean(inv.values["show-secrets"]);
       const masked = Object.fromEntries(
-        Object.entries(config).map(([k, v]) => [k, { value: v.secret && !show ? "[secret]" : v.value, secret: v.secret }]),
+        Object.entries(config).map(([k, v]) => [
+          k,
+          { value: v.secret && !show ? "[secret]" : v.value, secret: v.secret },
+        ]),
       );
       if (inv.values["json"]) json(masked);
       else for (const [k, v] of Object.entries(masked)) out(`${k}  ${v.value}\n`);
@@ -385,9 +401,15 @@ async function run(argv: string[]): Promise<number> {
       backend.requireStack(project.name, stack);
       let pairs: Record<string, ConfigValue>;
       if (inv.values["json"] !== undefined) {
-        const parsed = JSON.parse(inv.values["json"] as string) as Record<string, { value?: unknown; secret?: boolean }>;
+        const parsed = JSON.parse(inv.values["json"] as string) as Record<
+          string,
+          { value?: unknown; secret?: boolean }
+        >;
         pairs = Object.fromEntries(
-          Object.entries(parsed).map(([k, v]) => [k, { value: typeof v.value === "string" ? v.value : JSON.stringify(v.value), secret: Boolean(v.secret) }]),
+          Object.entries(parsed).map(([k, v]) => [
+            k,
+            { value: typeof v.value === "string" ? v.value : JSON.stringify(v.value), secret: Boolean(v.secret) },
+          ]),
         );
       } else {
         pairs = setAllPairs(argv);
@@ -422,7 +444,8 @@ async function runOperation(inv: Invocation, env: Env): Promise<number> {
   if (inv.command !== "preview" && !inv.values["yes"] && !inv.values["preview-only"]) {
     throw new CliError(`--yes must be passed in order to ${inv.command} non-interactively`);
   }
-  if (inv.values["preview-only"]) throw new UsageError(`${inv.command} --preview-only is not implemented by the stand-in`);
+  if (inv.values["preview-only"])
+    throw new UsageError(`${inv.command} --preview-only is not implemented by the stand-in`);
   const stack = stackName(inv, env);
   env.backend.requireStack(env.project.name, stack);
 

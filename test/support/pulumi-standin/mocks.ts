@@ -29,7 +29,11 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
       const networks = Array.isArray(inputs["networks"]) ? (inputs["networks"] as Record<string, unknown>[]) : [{}];
       return {
         accessIpV4: ip,
-        networks: networks.map((n, i) => ({ ...n, fixedIpV4: i === 0 ? ip : mockIp(`${name}-${i}`), mac: "fa:16:3e:00:00:01" })),
+        networks: networks.map((n, i) => ({
+          ...n,
+          fixedIpV4: i === 0 ? ip : mockIp(`${name}-${i}`),
+          mac: "fa:16:3e:00:00:01",
+        })),
         powerState: "active",
       };
     }
@@ -55,46 +59,48 @@ export interface StandinMocksOptions {
   inner?: pulumi.runtime.Mocks;
 }
 
-function isSelfReference(refName: unknown, project: string, stack: string): boolean {
-  return (
-    typeof refName === "string" &&
-    (refName === stack || refName === `${project}/${stack}` || refName === `organization/${project}/${stack}`)
-  );
+function isSelfReference(refName: string, project: string, stack: string): boolean {
+  return refName === stack || refName === `${project}/${stack}` || refName === `organization/${project}/${stack}`;
 }
 
 export function standinMocks(opts: StandinMocksOptions): pulumi.runtime.Mocks {
   return {
-    async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string | undefined; state: Record<string, unknown> }> {
+    async newResource(
+      args: pulumi.runtime.MockResourceArgs,
+    ): Promise<{ id: string | undefined; state: Record<string, unknown> }> {
+      // MockResourceArgs types its inputs as `any`.
+      const inputs = (args.inputs ?? {}) as Record<string, unknown>;
       if (args.type === STACK_REFERENCE_TYPE) {
-        const refName = args.inputs["name"] ?? args.name;
+        const refName = typeof inputs["name"] === "string" ? inputs["name"] : args.name;
         if (!isSelfReference(refName, opts.project, opts.stack)) {
           throw new Error(
             `the Pulumi CLI test stand-in only serves a StackReference to the stack being updated ` +
-              `(${opts.project}/${opts.stack}), not '${String(refName)}'`,
+              `(${opts.project}/${opts.stack}), not '${refName}'`,
           );
         }
         return {
-          id: String(refName),
+          id: refName,
           state: { name: refName, outputs: opts.previousOutputs, secretOutputNames: [] },
         };
       }
       const id = args.custom === false ? undefined : mockId(args.type, args.name);
-      const own = { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) };
+      const own = { ...inputs, ...computedOutputs(args.type, args.name, inputs) };
       if (opts.inner) {
         const theirs = await opts.inner.newResource(args);
         // Their id wins: program-mocks.ts derives its ids from names too, and the program's tests expect them.
         return {
           id: args.custom === false ? undefined : (theirs.id ?? id),
-          state: { ...own, ...(theirs.state as Record<string, unknown>) },
+          state: { ...own, ...((theirs.state ?? {}) as Record<string, unknown>) },
         };
       }
       return { id, state: own };
     },
     async call(args: pulumi.runtime.MockCallArgs): Promise<Record<string, unknown>> {
-      if (opts.inner) return (await opts.inner.call(args)) as Record<string, unknown>;
+      if (opts.inner) return await opts.inner.call(args);
       // Data sources return their inputs plus an id, enough for lookups by name (images, flavors, networks).
-      const name = typeof args.inputs["name"] === "string" ? args.inputs["name"] : args.token;
-      return { ...args.inputs, id: mockId(args.token, name), name };
+      const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+      const name = typeof inputs["name"] === "string" ? inputs["name"] : args.token;
+      return { ...inputs, id: mockId(args.token, name), name };
     },
   };
 }

@@ -56,7 +56,10 @@ function parseProject(file: string): Project {
   if (config && typeof config === "object") {
     for (const [key, decl] of Object.entries(config as Record<string, unknown>)) {
       // A declaration is `{type, default, description}` or, in the older form, a bare value.
-      const value = decl !== null && typeof decl === "object" && !Array.isArray(decl) ? (decl as Record<string, unknown>)["default"] : decl;
+      const value =
+        decl !== null && typeof decl === "object" && !Array.isArray(decl)
+          ? (decl as Record<string, unknown>)["default"]
+          : decl;
       if (value === undefined || value === null) continue;
       defaults[namespaced(name, key)] = typeof value === "string" ? value : JSON.stringify(value);
     }
@@ -100,7 +103,7 @@ export function readStackConfig(project: Project, stack: string): Record<string,
   const out: Record<string, ConfigValue> = {};
   for (const [key, raw] of Object.entries(settings.config ?? {})) {
     if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && "secure" in raw) {
-      out[key] = { value: decodeSecure(String((raw as { secure: unknown }).secure)), secret: true };
+      out[key] = { value: decodeSecure(String(raw.secure)), secret: true };
     } else {
       out[key] = { value: typeof raw === "string" ? raw : JSON.stringify(raw), secret: false };
     }

@@ -101,7 +101,10 @@ async function evaluate(job: RunnerJob): Promise<RunnerResult> {
   });
   const mocks: pulumi.runtime.Mocks = {
     newResource: (args) => {
-      inputsByKey.set(`${args.type}::${args.name}`, JSON.parse(JSON.stringify(args.inputs ?? {})) as Record<string, unknown>);
+      inputsByKey.set(
+        `${args.type}::${args.name}`,
+        JSON.parse(JSON.stringify(args.inputs ?? {})) as Record<string, unknown>,
+      );
       return base.newResource(args);
     },
     call: (args) => base.call(args),
@@ -128,8 +131,9 @@ async function evaluate(job: RunnerJob): Promise<RunnerResult> {
   let outputs: Record<string, unknown> = {};
   const secretOutputNames: string[] = [];
   for (const r of monitor.getRegisteredResources().values()) {
-    const state = r.state as { toJavaScript?: () => unknown } | Record<string, unknown>;
-    const plain = (typeof state.toJavaScript === "function" ? state.toJavaScript() : state) as Record<string, unknown>;
+    // The root stack's state is a protobuf Struct (set by registerResourceOutputs); the others are plain.
+    const state = r.state as { toJavaScript?: () => unknown };
+    const plain = (state.toJavaScript ? state.toJavaScript() : state) as Record<string, unknown>;
     const { type, name } = splitUrn(r.urn);
     if (type === "pulumi:pulumi:Stack") {
       for (const [k, v] of Object.entries(plain ?? {})) if (isSecret(v)) secretOutputNames.push(k);
