@@ -1,0 +1,158 @@
+/**
+ * Table 1 and the frontier: every policy on every trace through the simulator, in child processes.
+ */
+import * as path from "node:path";
+import type { SimulationResult } from "../scaler/policy/simulate";
+import type { PolicyConfig } from "../scaler/policy/types";
+import { loadBaselines, projectPolicy } from "./policies";
+import type { SimJob } from "./sim-child";
+
+export const TRACES_DIR = process.env.BENCH_TRACES_DIR ?? path.resolve(__dirname, "../../shared/traces");
+
+export interface TraceSpec {
+  readonly id: string;
+  readonly file: string;
+  /** demand: the value is work arriving. metric-proxy: a CPU % replayed as demand (see the note). */
+  readonly kind: "demand" | "metric-proxy";
+  readonly note: string;
+}
+
+export const TRACES: readonly TraceSpec[] = [
+  { id: "nyc_taxi", file: "nyc_taxi.csv", kind: "demand", note: "taxi passengers per 30 min, 215 days" },
+  {
+    id: "elb_request_count_8c0756",
+    file: "elb_request_count_8c0756.csv",
+    kind: "demand",
+    note: "ELB requests per 5 min, 14 days",
+  },
+  {
+    id: "Twitter_volume_AAPL",
+    file: "Twitter_volume_AAPL.csv",
+    kind: "demand",
+    note: "AAPL tweets per 5 min, 55 days",
+  },
+  {
+    id: "cpu_utilization_asg_misconfiguration",
+    file: "cpu_utilization_asg_misconfiguration.csv",
+    kind: "metric-proxy",
+    note: "mean CPU % of an AWS auto-scaling group, 63 days — not a demand: replayed as one, assuming the recorded group kept a constant size",
+  },
+];
+
+/** The knob values swept (target %). */
+export const SWEEP_FULL = [30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90];
+export const SWEEP_QUICK = [50, 60, 70];
+
+export interface Row {
+  readonly trace: string;
+  /** Baseline id, "default" (the project's default setting) or "sweep". */
+  readonly policy: string;
+  readonly label: string;
+  readonly target?: number;
+  readonly config: PolicyConfig;
+  readonly result: SimulationResult & { readonly wallMs: number };
+}
+
+export interface DominanceRow {
+  readonly trace: string;
+  readonly baseline: string;
+  /** The HPA run's actions / 3 on this trace: the action budget of issue 7. */
+  readonly actionBudget: number;
+  /** Sweep targets that meet all three conditions. */
+  readonly winners: number[];
+  /** For every sweep target, the conditions it breaks ("" = none). */
+  readonly misses: Record<number, string>;
+}
+
+export interface QualityResults {
+  readonly traces: readonly (TraceSpec & { readonly days?: number })[];
+  readonly sweep: readonly number[];
+  readonly defaultTarget: number;
+  readonly rows: readonly Row[];
+  readonly dominance: readonly DominanceRow[];
+}
+
+type RunChild = (script: string, arg: unknown) => Promise<string>;
+
+export async function runPolicyQuality(runChild: RunChild, quick: boolean): Promise<QualityResults> {
+  const baselines = loadBaselines();
+  const sweep = quick ? SWEEP_QUICK : SWEEP_FULL;
+  const defaultConfig = projectPolicy();
+  // Quick mode: the first two days of one spiky trace, enough to exercise every policy and the accounting.
+  const traces: (TraceSpec & { days?: number })[] = quick
+    ? [{ ...TRACES[1]!, days: 2 }]
+    : TRACES.map((t) => ({ ...t }));
+  const jobs: { trace: string; policy: string; label: string; target?: number; config: PolicyConfig }[] = [];
+  for (const t of traces) {
+    for (const b of baselines) jobs.push({ trace: t.id, policy: b.id, label: b.label, config: b.policy });
+    jobs.push({
+      trace: t.id,
+      policy: "default",
+      label: `os-scaler proportional, default (target ${defaultConfig.target} %)`,
+      target: defaultConfig.target,
+      config: defaultConfig,
+    });
+    for (const target of sweep) {
+      jobs.push({
+        trace: t.id,
+        policy: "sweep",
+        label: `os-scaler proportional, target ${target} %`,
+        target,
+        config: projectPolicy(target),
+      });
+    }
+  }
+  // Longest first, so the pool does not end with one long job running alone.
+  const cost = (j: (typeof jobs)[number]) => (j.trace === "nyc_taxi" ? 10 : 1) / j.config.interval;
+  const order = jobs.map((j, i) => i).sort((a, b) => cost(jobs[b]!) - cost(jobs[a]!));
+  const results: Row[] = new Array<Row>(jobs.length);
+  await Promise.all(
+    order.map(async (i) => {
+      const j = jobs[i]!;
+      const t = traces.find((x) => x.id === j.trace)!;
+      const job: SimJob = {
+        traceFile: path.join(TRACES_DIR, t.file),
+        policy: j.config,
+        ...(t.days !== undefined ? { days: t.days } : {}),
+      };
+      const out = await runChild("sim-child.ts", job);
+      results[i] = { ...j, result: JSON.parse(out) as Row["result"] };
+    }),
+  );
+  return { traces, sweep, defaultTarget: defaultConfig.target, rows: results, dominance: dominance(traces, results) };
+}
+
+/**
+ * Issue 7's done-when, per trace and baseline: a sweep setting with no more VM-hours and no more overload minutes
+ * than the baseline, and at most a third of the HPA-style actions.
+ */
+export function dominance(traces: readonly TraceSpec[], rows: readonly Row[]): DominanceRow[] {
+  const out: DominanceRow[] = [];
+  for (const t of traces) {
+    const here = rows.filter((r) => r.trace === t.id);
+    const hpa = here.find((r) => r.policy === "hpa");
+    const sweep = here.filter((r) => r.policy === "sweep");
+    const actionBudget = hpa ? hpa.result.actions / 3 : Infinity;
+    for (const b of here.filter((r) => r.policy !== "sweep" && r.policy !== "default")) {
+      const misses: Record<number, string> = {};
+      const winners: number[] = [];
+      for (const s of sweep) {
+        const why: string[] = [];
+        if (s.result.vmHours > b.result.vmHours)
+          why.push(`VM-hours ${round(s.result.vmHours)} > ${round(b.result.vmHours)}`);
+        if (s.result.overloadMinutes > b.result.overloadMinutes) {
+          why.push(`overload ${round(s.result.overloadMinutes)} > ${round(b.result.overloadMinutes)} min`);
+        }
+        if (s.result.actions > actionBudget) why.push(`actions ${s.result.actions} > ${Math.floor(actionBudget)}`);
+        misses[s.target!] = why.join(", ");
+        if (why.length === 0) winners.push(s.target!);
+      }
+      out.push({ trace: t.id, baseline: b.policy, actionBudget, winners, misses });
+    }
+  }
+  return out;
+}
+
+export function round(n: number): number {
+  return Math.abs(n) >= 100 ? Math.round(n) : Math.round(n * 10) / 10;
+}
