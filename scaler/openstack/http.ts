@@ -62,6 +62,8 @@ export interface HttpRequest {
   /** A JSON-serializable body, or a string sent as is. */
   readonly data?: unknown;
   readonly signal?: AbortSignal;
+  /** This request's deadline, instead of the client's. */
+  readonly timeoutMs?: number;
   /** Statuses that resolve instead of throwing. Defaults to 2xx. */
   readonly accept?: (status: number) => boolean;
 }
@@ -142,7 +144,8 @@ export class HttpClient {
 
   private async once(req: HttpRequest, what: string): Promise<HttpResponse> {
     // A whole-request deadline: axios' own timeout only watches socket inactivity.
-    const deadline = AbortSignal.timeout(this.timeoutMs);
+    const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     const isString = typeof req.data === "string";
     let res;
@@ -157,12 +160,12 @@ export class HttpClient {
           ...(req.data !== undefined && !isString ? { "Content-Type": "application/json" } : {}),
           ...req.headers,
         },
-        timeout: this.timeoutMs,
+        timeout: timeoutMs,
         signal,
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new Error("aborted");
-      throw this.transportError(err, what, deadline.aborted);
+      throw this.transportError(err, what, deadline.aborted, timeoutMs);
     }
     const text = typeof res.data === "string" ? res.data : "";
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
@@ -179,11 +182,11 @@ export class HttpClient {
     return { status: res.status, headers, text };
   }
 
-  private transportError(err: unknown, what: string, timedOut: boolean): HttpError {
+  private transportError(err: unknown, what: string, timedOut: boolean, timeoutMs: number): HttpError {
     const e = err as { code?: string; message?: string; cause?: { code?: string } };
     const code = e.code ?? e.cause?.code ?? "";
     if (timedOut || code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED") {
-      return new HttpError("timeout", `${what} timed out after ${this.timeoutMs} ms`);
+      return new HttpError("timeout", `${what} timed out after ${timeoutMs} ms`);
     }
     if (code.startsWith("CERT_") || code.includes("SELF_SIGNED") || code.startsWith("UNABLE_TO_")) {
       return new HttpError(

@@ -35,7 +35,10 @@ export interface KeystoneOptions {
   readonly logger: Logger;
   /** Renew this long before `expires_at` (capped at half the token's lifetime). Defaults to 5 minutes. */
   readonly renewBeforeMs?: number;
+  /** Deadline of a request to a service (the source's timeout). Defaults to 10 s. */
   readonly timeoutMs?: number;
+  /** Deadline of a token request: Keystone is often slower than the services, and a token serves many ticks. Defaults to 30 s. */
+  readonly authTimeoutMs?: number;
   readonly retries?: number;
   readonly backoffMs?: number;
 }
@@ -209,6 +212,7 @@ export class KeystoneSession {
         method: "POST",
         url,
         data: authRequestBody(this.cloud),
+        timeoutMs: this.options.authTimeoutMs ?? 30_000,
         ...(signal ? { signal } : {}),
       });
     } catch (err) {

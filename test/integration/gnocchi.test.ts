@@ -15,70 +15,82 @@ const G = 10; // the lab archive policy's granularity, seconds
 describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessLab(L), () => {
   if (typeof L === "string") return;
 
-  it("reads back the CPU % pushed the way Ceilometer pushes it, in one request for the group", { timeout: 120_000 }, async () => {
-    const { logger } = captureLogger();
-    const cloud = L.cloud("user");
-    const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
-    const serverGroup = `it-${randomUUID().slice(0, 8)}`;
-    const a = randomUUID(); // 1 vCPU at 50 %
-    const b = randomUUID(); // 2 vCPUs at 80 %
-    const absent = randomUUID(); // in the group's outputs, never polled by "Ceilometer"
+  it(
+    "reads back the CPU % pushed the way Ceilometer pushes it, in one request for the group",
+    { timeout: 120_000 },
+    async () => {
+      const { logger } = captureLogger();
+      const cloud = L.cloud("user");
+      const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
+      const serverGroup = `it-${randomUUID().slice(0, 8)}`;
+      const a = randomUUID(); // 1 vCPU at 50 %
+      const b = randomUUID(); // 2 vCPUs at 80 %
+      const absent = randomUUID(); // in the group's outputs, never polled by "Ceilometer"
 
-    // Ceilometer's way: instance resources carrying server_group, a cumulative `cpu` metric in ns.
-    for (const id of [a, b]) {
+      // Ceilometer's way: instance resources carrying server_group, a cumulative `cpu` metric in ns.
+      for (const id of [a, b]) {
+        await ks.request({
+          method: "POST",
+          url: `${L.gnocchiUrl}/v1/resource/instance`,
+          data: {
+            id,
+            server_group: serverGroup,
+            display_name: `vm-${id.slice(0, 4)}`,
+            metrics: { cpu: { archive_policy_name: L.archivePolicy } },
+          },
+        });
+      }
+      const nowS = Math.floor(Date.now() / 1000 / G) * G;
+      const series = (nsPerPoint: number) =>
+        Array.from({ length: 7 }, (_, i) => ({
+          timestamp: new Date((nowS - (6 - i) * G) * 1000).toISOString(),
+          value: 1e12 + i * nsPerPoint, // cumulative, from an arbitrary start
+        }));
       await ks.request({
         method: "POST",
-        url: `${L.gnocchiUrl}/v1/resource/instance`,
-        data: { id, server_group: serverGroup, display_name: `vm-${id.slice(0, 4)}`, metrics: { cpu: { archive_policy_name: L.archivePolicy } } },
+        url: `${L.gnocchiUrl}/v1/batch/resources/metrics/measures`,
+        data: { [a]: { cpu: series(0.5 * G * 1e9) }, [b]: { cpu: series(0.8 * G * 1e9 * 2) } },
+        accept: (s) => s === 202,
       });
-    }
-    const nowS = Math.floor(Date.now() / 1000 / G) * G;
-    const series = (nsPerPoint: number) =>
-      Array.from({ length: 7 }, (_, i) => ({
-        timestamp: new Date((nowS - (6 - i) * G) * 1000).toISOString(),
-        value: 1e12 + i * nsPerPoint, // cumulative, from an arbitrary start
-      }));
-    await ks.request({
-      method: "POST",
-      url: `${L.gnocchiUrl}/v1/batch/resources/metrics/measures`,
-      data: { [a]: { cpu: series(0.5 * G * 1e9) }, [b]: { cpu: series(0.8 * G * 1e9 * 2) } },
-      accept: (s) => s === 202,
-    });
 
-    const group: Group = {
-      serverGroup,
-      instances: [
-        { id: a, name: "vm-a" },
-        { id: b, name: "vm-b" },
-        { id: absent, name: "vm-c" },
-      ],
-    };
-    const deps = { logger, clock: systemClock, cloudConfig: cloud };
-    const oneVcpu = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 1 }), deps);
-    const twoVcpus = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 2 }), deps);
+      const group: Group = {
+        serverGroup,
+        instances: [
+          { id: a, name: "vm-a" },
+          { id: b, name: "vm-b" },
+          { id: absent, name: "vm-c" },
+        ],
+      };
+      const deps = { logger, clock: systemClock, cloudConfig: cloud };
+      const oneVcpu = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 1 }), deps);
+      const twoVcpus = await createSource(
+        sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 2 }),
+        deps,
+      );
 
-    // gnocchi-metricd aggregates asynchronously: poll, bounded (a just-created metric's rate can lag a cycle).
-    const set1 = await poll<SampleSet>("50 % for vm-a", async () => {
-      const s = await oneVcpu.sample(group);
-      return s.samples.some((x) => x.instance === a) ? s : undefined;
-    });
-    assert.equal(set1.requests, 1, "one aggregates request for the whole group");
-    const va = set1.samples.find((s) => s.instance === a)!;
-    assert.ok(Math.abs(va.value - 50) <= 1, `vm-a at 1 vCPU: ${va.value}`);
-    assert.ok(Date.now() - va.time <= 2 * G * 1000 + 15_000, "time is the point's timestamp");
-    // Read as 1 vCPU, vm-b's 16 s of CPU per 10 s is impossible: reported missing, not 160 %.
-    assert.match(set1.missing.find((m) => m.instance === b)?.reason ?? "", /check vcpus/);
-    assert.match(set1.missing.find((m) => m.instance === absent)?.reason ?? "", /no cpu measures in Gnocchi/);
+      // gnocchi-metricd aggregates asynchronously: poll, bounded (a just-created metric's rate can lag a cycle).
+      const set1 = await poll<SampleSet>("50 % for vm-a", async () => {
+        const s = await oneVcpu.sample(group);
+        return s.samples.some((x) => x.instance === a) ? s : undefined;
+      });
+      assert.equal(set1.requests, 1, "one aggregates request for the whole group");
+      const va = set1.samples.find((s) => s.instance === a)!;
+      assert.ok(Math.abs(va.value - 50) <= 1, `vm-a at 1 vCPU: ${va.value}`);
+      assert.ok(Date.now() - va.time <= 2 * G * 1000 + 15_000, "time is the point's timestamp");
+      // Read as 1 vCPU, vm-b's 16 s of CPU per 10 s is impossible: reported missing, not 160 %.
+      assert.match(set1.missing.find((m) => m.instance === b)?.reason ?? "", /check vcpus/);
+      assert.match(set1.missing.find((m) => m.instance === absent)?.reason ?? "", /no cpu measures in Gnocchi/);
 
-    const set2 = await poll<SampleSet>("80 % for vm-b", async () => {
-      const s = await twoVcpus.sample(group);
-      return s.samples.some((x) => x.instance === b) ? s : undefined;
-    });
-    assert.equal(set2.requests, 1);
-    const vb = set2.samples.find((s) => s.instance === b)!;
-    assert.ok(Math.abs(vb.value - 80) <= 1, `vm-b at 2 vCPUs: ${vb.value}`);
-    assert.ok(set2.samples.every((s) => s.value >= 0 && s.value <= 100));
-  });
+      const set2 = await poll<SampleSet>("80 % for vm-b", async () => {
+        const s = await twoVcpus.sample(group);
+        return s.samples.some((x) => x.instance === b) ? s : undefined;
+      });
+      assert.equal(set2.requests, 1);
+      const vb = set2.samples.find((s) => s.instance === b)!;
+      assert.ok(Math.abs(vb.value - 80) <= 1, `vm-b at 2 vCPUs: ${vb.value}`);
+      assert.ok(set2.samples.every((s) => s.value >= 0 && s.value <= 100));
+    },
+  );
 
   it("an unknown server group gives every instance as missing, in one request", async () => {
     const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s" }), {
@@ -86,7 +98,10 @@ describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessL
       clock: systemClock,
       cloudConfig: L.cloud("user"),
     });
-    const set = await source.sample({ serverGroup: `none-${randomUUID()}`, instances: [{ id: randomUUID(), name: "x" }] });
+    const set = await source.sample({
+      serverGroup: `none-${randomUUID()}`,
+      instances: [{ id: randomUUID(), name: "x" }],
+    });
     assert.equal(set.samples.length, 0);
     assert.equal(set.missing.length, 1);
     assert.equal(set.requests, 1);

@@ -74,11 +74,17 @@ describe("Keystone v3 against the lab's real Keystone", skipUnlessLab(L), () => 
     const good = L.cloud("user");
     const badPassword = "not-the-lab-password-42";
     const { logger, lines } = captureLogger("trace");
-    const ks = new KeystoneSession({ ...good, auth: { ...good.auth, password: badPassword } }, { clock: systemClock, logger });
+    const ks = new KeystoneSession(
+      { ...good, auth: { ...good.auth, password: badPassword } },
+      { clock: systemClock, logger },
+    );
     await assert.rejects(ks.getToken(), (e: HttpError) => {
       assert.ok(e instanceof KeystoneAuthError, `got ${e.name}`);
       assert.equal(e.kind, "auth");
-      assert.match(e.message, /refused the credentials of cloud "lab" \(user scaler in domain Default, project scaler-lab\): HTTP 401/);
+      assert.match(
+        e.message,
+        /refused the credentials of cloud "lab" \(user scaler in domain Default, project scaler-lab\): HTTP 401/,
+      );
       assert.ok(!e.message.includes(badPassword));
       assert.ok(!(e.stack ?? "").includes(badPassword));
       return true;

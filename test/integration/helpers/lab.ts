@@ -66,7 +66,11 @@ export function skipUnlessLab(l: Lab | string): { skip: string | false } {
 }
 
 /** Polls `fn` until it returns a value, bounded in attempts and time. */
-export async function poll<T>(what: string, fn: () => Promise<T | undefined>, opts = { tries: 30, everyMs: 1000 }): Promise<T> {
+export async function poll<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  opts = { tries: 30, everyMs: 1000 },
+): Promise<T> {
   let last: unknown;
   for (let i = 0; i < opts.tries; i++) {
     try {
@@ -77,5 +81,7 @@ export async function poll<T>(what: string, fn: () => Promise<T | undefined>, op
     }
     await new Promise((r) => setTimeout(r, opts.everyMs));
   }
-  throw new Error(`${what}: not reached after ${opts.tries} tries${last ? ` (last error: ${String(last)})` : ""}`);
+  throw new Error(
+    `${what}: not reached after ${opts.tries} tries${last instanceof Error ? ` (last error: ${last.message})` : ""}`,
+  );
 }

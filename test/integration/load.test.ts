@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { after, describe, it } from "node:test";
+import { systemClock } from "../../scaler/lib/clock";
+import { sourceSchema } from "../../scaler/sources/config";
+import { createSource } from "../../scaler/sources/index";
+import type { Group, MetricSource } from "../../scaler/sources/types";
+import { captureLogger } from "../fixtures/logCapture";
+import { lab, skipUnlessLab } from "./helpers/lab";
+
+/**
+ * The Prometheus and SSH sources under real load: idle first, then `stress-ng --cpu-load 70` on both cores (the lab's
+ * "VM" is this machine: node_exporter and sshd run on it). One stress run serves both sources, so two stress runs
+ * never overlap on the 2-core machine; stress-ng is started here, bounded by its own --timeout, and killed by pid.
+ */
+const L = lab();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const IDLE_MAX = 45; // "low": the machine is otherwise quiet in CI
+const LOADED = [55, 85] as const;
+
+describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessLab(L), () => {
+  if (typeof L === "string") return;
+  const logger = captureLogger().logger;
+  const group: Group = { instances: [{ id: L.prometheusInstanceId, name: "lab-vm-1", fixedIp: L.ssh.host }] };
+  let stress: ChildProcess | undefined;
+  after(() => {
+    if (stress?.pid && stress.exitCode === null) process.kill(stress.pid, "SIGTERM");
+  });
+
+  const prometheus = () =>
+    createSource(
+      sourceSchema.parse({ type: "prometheus", url: L.prometheusUrl, label: "instance_id", window: "10s" }),
+      {
+        logger,
+        clock: systemClock,
+      },
+    );
+  const ssh = () =>
+    createSource(
+      sourceSchema.parse({
+        type: "ssh",
+        user: L.ssh.user,
+        port: L.ssh.port,
+        keyFile: L.ssh.key,
+        knownHosts: L.ssh.knownHosts,
+        timeout: "10s",
+      }),
+      { logger, clock: systemClock },
+    );
+  const one = async (source: MetricSource) => {
+    const set = await source.sample(group);
+    return { set, value: set.samples[0]?.value };
+  };
+
+  it("idle reads low (Prometheus instant query; SSH /proc/stat over two ticks)", { timeout: 60_000 }, async () => {
+    const prom = await prometheus();
+    const p = await one(prom);
+    assert.equal(p.set.requests, 1, "one instant query per tick");
+    assert.ok(p.value !== undefined, `a reading: ${JSON.stringify(p.set.missing)}`);
+    assert.ok(p.value < IDLE_MAX, `prometheus idle: ${p.value}`);
+
+    const s = await ssh();
+    const first = await one(s);
+    assert.match(first.set.missing[0]?.reason ?? "", /first reading/);
+    await sleep(3000);
+    const second = await one(s);
+    assert.ok(second.value !== undefined, `a reading: ${JSON.stringify(second.set.missing)}`);
+    assert.ok(second.value < IDLE_MAX, `ssh idle: ${second.value}`);
+    console.log(`# idle: prometheus ${p.value.toFixed(1)} %, ssh ${second.value.toFixed(1)} %`);
+  });
+
+  it("under stress-ng --cpu 2 --cpu-load 70 both read 55–85 %", { timeout: 60_000 }, async () => {
+    const prom = await prometheus();
+    const s = await ssh();
+    stress = spawn("stress-ng", ["--cpu", "2", "--cpu-load", "70", "--timeout", "20s", "--quiet"], { stdio: "ignore" });
+    await new Promise<void>((resolve, reject) => {
+      stress!.once("spawn", resolve);
+      stress!.once("error", reject);
+    });
+    try {
+      await sleep(3000); // let the load settle before the first /proc/stat reading
+      await one(s);
+      await sleep(10_000); // the ssh delta spans 10 s of load; Prometheus' 10 s window is all under load
+      const [sv, pv] = [await one(s), await one(prom)];
+      console.log(`# under load: prometheus ${pv.value?.toFixed(1)} %, ssh ${sv.value?.toFixed(1)} %`);
+      for (const [name, r] of [
+        ["ssh", sv],
+        ["prometheus", pv],
+      ] as const) {
+        assert.ok(r.value !== undefined, `${name}: ${JSON.stringify(r.set.missing)}`);
+        assert.ok(r.value >= LOADED[0] && r.value <= LOADED[1], `${name} under load: ${r.value}`);
+      }
+    } finally {
+      if (stress.pid && stress.exitCode === null) process.kill(stress.pid, "SIGTERM");
+    }
+  });
+
+  it("ssh refuses a host whose key is not the one in known_hosts", async () => {
+    const source = await createSource(
+      sourceSchema.parse({
+        type: "ssh",
+        user: L.ssh.user,
+        port: L.ssh.port,
+        keyFile: L.ssh.key,
+        // A pinned fingerprint that is not the lab host's, and no known_hosts: the key must be refused.
+        fingerprints: ["SHA256:" + "A".repeat(43)],
+        timeout: "10s",
+      }),
+      { logger, clock: systemClock },
+    );
+    await assert.rejects(source.sample(group), /host key of \[127\.0\.0\.1\]:\d+ \(SHA256:.*\) is not trusted/);
+  });
+
+  it(
+    "ssh accepts the lab host by its pinned fingerprint alone",
+    { skip: L.ssh.fingerprint ? false : "LAB_SSH_HOST_FINGERPRINT unset" },
+    async () => {
+      const source = await createSource(
+        sourceSchema.parse({
+          type: "ssh",
+          user: L.ssh.user,
+          port: L.ssh.port,
+          keyFile: L.ssh.key,
+          fingerprints: [L.ssh.fingerprint],
+        }),
+        { logger, clock: systemClock },
+      );
+      const set = await source.sample(group);
+      assert.match(set.missing[0]?.reason ?? "", /first reading/, "connected and read /proc/stat");
+    },
+  );
+});
