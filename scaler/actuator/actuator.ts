@@ -1,4 +1,3 @@
-import { CommandError, ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { IntentStore, type Intent } from "./intent";
@@ -266,7 +265,7 @@ export class Actuator {
     } catch (err) {
       error = summarize(err);
       if (err instanceof UpdateTimeoutError) result = "timeout";
-      else if (err instanceof ConcurrentUpdateError) {
+      else if (isCommandError(err, "ConcurrentUpdateError")) {
         const ops = await this.ops().catch(() => undefined);
         result = ops && (await this.clearStaleLocks(ops).catch(() => false)) ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
@@ -349,10 +348,22 @@ export class Actuator {
 
 /** A one-line summary of an error for logs and /status: the CLI's stderr tail, not its whole output. */
 export function summarize(err: unknown): string {
-  if (err instanceof CommandError) {
+  if (isCommandError(err)) {
     const m = /stderr: ([\s\S]*?)\n err\?:/.exec(err.message);
     const stderr = (m?.[1] ?? err.message).trim().split("\n").filter(Boolean);
     return `${err.name}: ${(stderr.slice(-2).join(" ") || "no stderr").slice(0, 400)}`;
   }
   return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 400) : String(err).slice(0, 400);
+}
+
+/**
+ * The Automation API's errors (CommandError and its subclasses such as ConcurrentUpdateError), told apart by the name
+ * the library sets and the CLI result it carries — so this module does not load @pulumi/pulumi/automation (seconds
+ * of start-up) for commands that never touch a stack.
+ */
+export function isCommandError(err: unknown, name?: string): err is Error {
+  if (!(err instanceof Error) || !("commandResult" in err)) return false;
+  return name
+    ? err.name === name
+    : /^(CommandError|ConcurrentUpdateError|StackNotFoundError|StackAlreadyExistsError)$/.test(err.name);
 }

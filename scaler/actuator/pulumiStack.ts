@@ -1,4 +1,6 @@
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { UserError } from "../lib/errors";
+import { summarize } from "./actuator";
 import { fileBackendDir, readLocks } from "./locks";
 import type { LockInfo, StackOps } from "./stackOps";
 
@@ -7,10 +9,15 @@ import type { LockInfo, StackOps } from "./stackOps";
  * a typo in stack.name must fail loudly, not create an empty stack and scale nothing).
  */
 export async function openPulumiStack(options: { stackName: string; workDir: string }): Promise<StackOps> {
-  const stack = await LocalWorkspace.selectStack(
-    { stackName: options.stackName, workDir: options.workDir },
-    { envVars: {} },
-  );
+  let stack: Stack;
+  try {
+    stack = await LocalWorkspace.selectStack(
+      { stackName: options.stackName, workDir: options.workDir },
+      { envVars: {} },
+    );
+  } catch (err) {
+    throw explainOpenError(err, options);
+  }
   return new PulumiStackOps(stack, options.stackName);
 }
 
@@ -73,4 +80,20 @@ class PulumiStackOps implements StackOps {
     const dir = fileBackendDir(url);
     return dir ? readLocks(dir, this.stackName.split("/").pop()!) : [];
   }
+}
+
+/** Turns the library's errors on opening a stack into messages that say what to fix. */
+function explainOpenError(err: unknown, o: { stackName: string; workDir: string }): Error {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/ENOENT/.test(text) && /spawn pulumi|pulumi version/.test(text)) {
+    return new Error(
+      "the pulumi CLI was not found on PATH: install it, or use `once --count N` to run without a stack",
+    );
+  }
+  if (err instanceof Error && err.name === "StackNotFoundError") {
+    return new UserError(
+      `stack "${o.stackName}" not found in ${o.workDir}: check stack.name and stack.workDir (and PULUMI_BACKEND_URL)`,
+    );
+  }
+  return new Error(`cannot open stack "${o.stackName}" in ${o.workDir}: ${summarize(err)}`);
 }

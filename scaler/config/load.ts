@@ -116,7 +116,8 @@ function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  return typeof v === "string" ? `"${v}"` : `${typeof v} ${String(v as number | boolean)}`;
+  if (typeof v === "string") return `"${v}"`;
+  return typeof v === "number" || typeof v === "boolean" ? `${typeof v} ${v}` : typeof v;
 }
 
 const SECRET_KEY = new RegExp(

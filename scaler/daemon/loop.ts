@@ -133,9 +133,9 @@ export class ScalerLoop {
     const current = this.d.actuator.busy && act.wanted !== undefined ? act.wanted : stack.count;
     this.current = current;
 
-    // 2. Which instances are new: their samples are ignored for `warmup`. On the very first tick every instance is
-    // treated as booted (first seen at 0), or a restart of the scaler would blind it for the warmup period.
-    const firstTick = Object.keys(state.firstSeen).length === 0 && state.counters.ticks === 0;
+    // 2. Which instances are new: their samples are ignored for `warmup`. The first time the stack's instances are
+    // seen, every one is treated as booted (first seen at 0), or a fresh scaler would be blind for the warmup period.
+    const firstTick = Object.keys(state.firstSeen).length === 0;
     const seen: Record<string, number> = {};
     for (const i of stack.instances) seen[i.id] = state.firstSeen[i.id] ?? (firstTick ? 0 : started);
     if (options.currentCount === undefined) state.firstSeen = seen;

@@ -198,7 +198,7 @@ describe("config: redact", () => {
       await writeFile(file, 'source: { type: prometheus, url: "http://admin:hunter2@127.0.0.1:9090" }\n');
       const c = await loadConfig(file, {});
       const withSecrets = { ...c, source: { ...c.source, password: "pw-123", token: "tok-456" } };
-      const shown = JSON.stringify(redact(withSecrets as typeof c));
+      const shown = JSON.stringify(redact(withSecrets));
       assert.doesNotMatch(shown, /hunter2|pw-123|tok-456/);
       assert.match(shown, /\[redacted\]/);
       assert.match(shown, /"cooldownDown":"5m"/);

@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { Writable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { runCli } from "../../../scaler/cli/main";
+import type { Io } from "../../../scaler/cli/commands";
+import { FakeClock } from "../../support/fakeClock";
+import { FakeSource, samplesFor } from "../../support/fakeSource";
+import { FakeStack, tempDir } from "./helpers";
+
+const ROOT = path.join(__dirname, "../../..");
+const BIN = path.join(ROOT, "bin/os-scaler");
+const run = promisify(execFile);
+
+/** Spawns bin/os-scaler (bounded in time); resolves with the exit code and output, never rejects. */
+async function spawnCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(BIN, args, { cwd: ROOT, timeout: 30_000, env: { ...process.env, OS_CLOUD: "" } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+describe("bin/os-scaler as a child process: exit codes", () => {
+  it("validate examples/scaler.yaml → 0 and the effective config", async () => {
+    const r = await spawnCli(["validate", "-c", "examples/scaler.yaml"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /valid/);
+    assert.match(r.stdout, /cooldownDown: 5m/);
+    assert.match(r.stdout, /maxSampleAge: 45s/);
+  });
+  it("validate --json of the lab-script example → 0, the lab policy", async () => {
+    const r = await spawnCli(["validate", "-c", "examples/lab-script.yaml", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout) as { policy: Record<string, unknown> };
+    assert.deepEqual(
+      [c.policy.high, c.policy.low, c.policy.upSamples, c.policy.downSamples, c.policy.aggregate],
+      [60, 20, 4, 4, "max"],
+    );
+  });
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    t = await tempDir();
+    await writeFile(
+      path.join(t.dir, "bad.yaml"),
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { low: 80 }\n',
+    );
+  });
+  after(() => t.cleanup());
+  it("an invalid config → 2 with the field and the problem", async () => {
+    const r = await spawnCli(["validate", "-c", path.join(t.dir, "bad.yaml")]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /policy\.low: must be below policy\.high/);
+  });
+  it("an unknown command or a bad flag value → 2", async () => {
+    assert.equal((await spawnCli(["frobnicate"])).code, 2);
+    const r = await spawnCli(["once", "-c", "examples/scaler.yaml", "--count", "two"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--count must be a whole number/);
+  });
+});
+
+/** In-process CLI with a fake source and stack: the JSON shapes. */
+function io(overrides: Io["overrides"]): Io & { stdout: string[]; stderr: string[]; logs: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const logs: string[] = [];
+  return {
+    out: (s) => stdout.push(s),
+    err: (s) => stderr.push(s),
+    logDestination: new Writable({
+      write(chunk: Buffer, _e, cb) {
+        logs.push(chunk.toString());
+        cb();
+      },
+    }),
+    overrides,
+    stdout,
+    stderr,
+    logs,
+  };
+}
+
+describe("os-scaler once / status (in process, fake source)", () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  let cfg: string;
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const group = {
+    instances: [
+      { id: "vm-a", name: "a" },
+      { id: "vm-b", name: "b" },
+    ],
+  };
+  before(async () => {
+    t = await tempDir();
+    cfg = path.join(t.dir, "scaler.yaml");
+    await writeFile(
+      cfg,
+      [
+        'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
+        "policy: { upSamples: 2, cooldownUp: 0s }",
+        "http: { enabled: false }",
+        "stateDir: state",
+        "log: { level: warn }",
+      ].join("\n"),
+    );
+  });
+  after(() => t.cleanup());
+
+  it("once --dry-run --json --count N: repeated calls accumulate samples; the JSON has the documented shape", async () => {
+    const overrides = {
+      clock,
+      createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 88, clock.now()))),
+      openStack: () => Promise.reject(new Error("no stack in this test")),
+    };
+    const first = io(overrides);
+    assert.equal(
+      await runCli(["once", "-c", cfg, "--dry-run", "--json", "--count", "2"], first),
+      0,
+      first.stderr.join(""),
+    );
+    const j1 = JSON.parse(first.stdout.join("")) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(j1).sort(), ["current", "desired", "direction", "dryRun", "metric", "reason", "time"]);
+    assert.deepEqual(j1.metric, { value: 88, aggregate: "avg", samples: 2 });
+    assert.equal(j1.direction, "none");
+    assert.equal(j1.dryRun, true);
+    assert.equal(j1.time, "2026-01-01T00:00:00.000Z");
+    await clock.advance(15_000);
+    const second = io(overrides);
+    assert.equal(await runCli(["once", "-c", cfg, "--dry-run", "--json", "--count", "2"], second), 0);
+    const j2 = JSON.parse(second.stdout.join("")) as Record<string, unknown>;
+    assert.equal(j2.direction, "up");
+    assert.equal(j2.desired, 3);
+    assert.equal(j2.reason, "avg 88.0% > 70% for 2/2 samples → 2 → 3");
+    const state = JSON.parse(await readFile(path.join(t.dir, "state", "state.json"), "utf8")) as {
+      actions: { result: string }[];
+    };
+    assert.equal(state.actions[0]!.result, "dry-run");
+  });
+
+  it("once without --dry-run applies through the stack and reports the actuation", async () => {
+    const stack = new FakeStack();
+    stack.count = 3;
+    stack.instances = group.instances;
+    const overrides = {
+      clock,
+      createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 95, clock.now()))),
+      openStack: () => Promise.resolve(stack),
+    };
+    await clock.advance(60_000);
+    for (let i = 0; i < 2; i++) {
+      const o = io(overrides);
+      assert.equal(await runCli(["once", "-c", cfg, "--json"], o), 0, o.stderr.join(""));
+      if (i === 1) {
+        const j = JSON.parse(o.stdout.join("")) as Record<string, unknown>;
+        assert.equal(j.actuation, "ok");
+        assert.equal(j.dryRun, false);
+      }
+      await clock.advance(15_000);
+    }
+    assert.deepEqual(
+      stack.calls.filter((c) => c.startsWith("up") || c.startsWith("setConfig")),
+      ["setConfig desiredCount=5", "up 5"],
+    );
+  });
+
+  it("status --json (no daemon running) reads the state file: last decisions, cooldowns, health", async () => {
+    const o = io({});
+    assert.equal(await runCli(["status", "-c", cfg, "--json"], o), 0);
+    const s = JSON.parse(o.stdout.join("")) as {
+      daemon: string;
+      decisions: { reason: string }[];
+      health: { ok: boolean; reasons: string[] };
+      cooldowns: object;
+      actions: unknown[];
+    };
+    assert.equal(s.daemon, "not running");
+    assert.ok(s.decisions.length >= 3);
+    assert.match(s.decisions[s.decisions.length - 1]!.reason, /→ 3 → 5/);
+    assert.equal(s.health.ok, false);
+    assert.match(s.health.reasons[0]!, /daemon not running/);
+    assert.ok("cooldowns" in s);
+    const text = io({});
+    assert.equal(await runCli(["status", "-c", cfg], text), 0);
+    assert.match(text.stdout.join(""), /last decisions:/);
+  });
+
+  it("a missing config file → 2; --help → 0 (in process)", async () => {
+    const o = io({});
+    assert.equal(await runCli(["validate", "-c", path.join(t.dir, "none.yaml")], o), 2);
+    assert.match(o.stderr.join(""), /file not found/);
+    const h = io({});
+    assert.equal(await runCli(["--help"], h), 0);
+    assert.match(h.stdout.join(""), /validate[\s\S]*once[\s\S]*simulate/);
+  });
+
+  it("a source that cannot be built is a runtime failure → 1", async () => {
+    const o = io({
+      clock,
+      createSource: () => Promise.reject(new Error("source type prometheus is not implemented yet")),
+    });
+    assert.equal(await runCli(["once", "-c", cfg, "--dry-run", "--count", "1"], o), 1);
+    assert.match(o.stderr.join(""), /not implemented/);
+  });
+});

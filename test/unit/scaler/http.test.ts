@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Health, StatusSnapshot } from "../../../scaler/daemon/loop";
+import { ScalerMetrics } from "../../../scaler/http/metrics";
+import { parseListen, startHttpServer } from "../../../scaler/http/server";
+import { captureLogger } from "./helpers";
+
+/** Bounded GET against 127.0.0.1 only. */
+async function get(url: string): Promise<{ status: number; type: string; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+}
+
+describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
+  it("/healthz, /metrics, /status, 404 and 405", async () => {
+    const metrics = new ScalerMetrics();
+    metrics.currentCount.set(2);
+    metrics.desiredCount.set(3);
+    metrics.decisions.inc({ direction: "up" });
+    metrics.actuations.inc({ result: "ok" });
+    metrics.rejectedSamples.inc({ reason: "stale" }, 2);
+    let health: Health = { ok: true, reasons: [] };
+    const status = { time: 1, state: "waiting", current: 2, desired: 3, decisions: [{ reason: "avg 83.1% > 70%" }] };
+    const server = await startHttpServer("127.0.0.1:0", {
+      metrics,
+      health: () => health,
+      status: () => status as unknown as StatusSnapshot,
+      logger: captureLogger().logger,
+    });
+    try {
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.deepEqual(await get(`${server.url}/healthz`), {
+        status: 200,
+        type: "text/plain; charset=utf-8",
+        body: "ok\n",
+      });
+      health = {
+        ok: false,
+        reasons: ["source failing: 3 ticks in a row (prometheus: timeout)", "loop stalled: no tick for 90s"],
+      };
+      const bad = await get(`${server.url}/healthz`);
+      assert.equal(bad.status, 503);
+      assert.match(bad.body, /source failing: 3 ticks in a row/);
+      assert.match(bad.body, /loop stalled/);
+
+      const m = await get(`${server.url}/metrics`);
+      assert.equal(m.status, 200);
+      assert.match(m.type, /text\/plain/);
+      for (const line of [
+        "os_scaler_current_count 2",
+        "os_scaler_desired_count 3",
+        'os_scaler_decisions_total{direction="up"} 1',
+        'os_scaler_actuations_total{result="ok"} 1',
+        'os_scaler_rejected_samples_total{reason="stale"} 2',
+        "# TYPE os_scaler_cycle_duration_seconds histogram",
+        "# TYPE os_scaler_source_errors_total counter",
+      ]) {
+        assert.ok(m.body.includes(line), `missing: ${line}`);
+      }
+
+      const st = await get(`${server.url}/status`);
+      assert.equal(st.status, 200);
+      assert.match(st.type, /application\/json/);
+      assert.deepEqual(JSON.parse(st.body), status);
+
+      assert.equal((await get(`${server.url}/nope`)).status, 404);
+      const post = await fetch(`${server.url}/status`, { method: "POST", signal: AbortSignal.timeout(3000) });
+      assert.equal(post.status, 405);
+      await post.text();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("parses host:port listen addresses, IPv6 included", () => {
+    assert.deepEqual(parseListen("127.0.0.1:9464"), { host: "127.0.0.1", port: 9464 });
+    assert.deepEqual(parseListen("[::1]:9464"), { host: "::1", port: 9464 });
+  });
+});
