@@ -22,7 +22,7 @@ import {
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, putStandinOnPath } from "../support/standin";
 import type { StandinWorkspace } from "../support/standin";
 
 const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
@@ -262,11 +262,9 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
     "upFailTimes: 2 → two failed ups (CommandError, state unchanged, no lock left), then success",
     { skip: NEEDS_STANDIN },
     async () => {
-      const stack = await openStack(ws);
-      const before = await applyCount(stack, 1);
+      const stack = await openStack(ws, { OS_AUTOSCALER_APPLY_COUNT: "2" });
+      await stack.setAllConfig({ desiredCount: { value: "2" }, image: { value: IMAGE } });
       ws.setFaults({ upFailTimes: 2 });
-      await stack.setConfig("desiredCount", { value: "2" });
-      stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"] = "2";
       for (let attempt = 1; attempt <= 2; attempt++) {
         let output = "";
         await assert.rejects(stack.up({ onOutput: (t) => (output += t) }), (err: Error) => {
@@ -278,7 +276,7 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
         });
         assert.match(output, /injected error/, "partial output explains the failure");
         assert.deepEqual(ws.lockFiles(), []);
-        assert.equal(((await stack.outputs())["instances"]?.value as Instance[]).length, before.instances.length);
+        assert.deepEqual(await stack.outputs(), {}, "nothing was applied");
       }
       assert.equal(ws.readFaults().upFailTimes, 0);
       const history = await stack.history();
@@ -288,6 +286,29 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
       );
       const after = await stack.up();
       assert.equal((after.outputs["instances"]?.value as Instance[]).length, 2);
+    },
+  );
+
+  it(
+    "the stand-in can also be found on this process's PATH, as code without a pulumiCommand needs",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const pathBefore = process.env["PATH"];
+      const restore = putStandinOnPath(ws);
+      try {
+        const stack = await LocalWorkspace.createOrSelectStack(
+          { stackName: ws.stackName, workDir: ws.workDir },
+          { workDir: ws.workDir, envVars: ws.env },
+        );
+        assert.equal(stack.workspace.pulumiVersion, "3.248.0-standin");
+        assert.deepEqual(
+          (await stack.workspace.listStacks()).map((s) => s.name),
+          [ws.stackName],
+        );
+      } finally {
+        restore();
+      }
+      assert.equal(process.env["PATH"], pathBefore, "PATH restored");
     },
   );
 
@@ -352,6 +373,35 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
 
       const result = await stack.up();
       assert.equal((result.outputs["instances"]?.value as Instance[]).length, 3, "the count converges");
+    },
+  );
+
+  it(
+    "without program mocks (the fixture program): generic mocks, ids from names, an unchanged up changes nothing",
+    { skip: NEEDS_STANDIN },
+    async () => {
+      const fixture = createStandinWorkspace({ program: "fixture" });
+      try {
+        assert.equal(fixture.env["PULUMI_STANDIN_MOCKS"], undefined);
+        const stack = await LocalWorkspace.createOrSelectStack(
+          { stackName: fixture.stackName, workDir: fixture.workDir },
+          await fixture.workspaceOptions(),
+        );
+        await stack.setConfig("desiredCount", { value: "2" });
+        const first = await stack.up();
+        const instances = first.outputs["instances"]?.value as Instance[];
+        assert.deepEqual(
+          instances.map((i) => i.name),
+          ["vm-0", "vm-1"],
+        );
+        assert.match(instances[0]?.id ?? "", /^instance-[0-9a-f]{12}$/);
+        const again = await stack.up();
+        assert.deepEqual(again.outputs["instances"]?.value, instances, "same ids and addresses");
+        assert.equal(again.summary.resourceChanges?.["create"], undefined);
+        assert.equal(again.summary.resourceChanges?.["same"], first.summary.resourceChanges?.["create"]);
+      } finally {
+        fixture.cleanup();
+      }
     },
   );
 

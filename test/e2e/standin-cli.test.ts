@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { STANDIN_VERSION } from "../support/pulumi-standin/backend";
-import { STANDIN_EXECUTABLE } from "../support/standin";
+import { assertRealPulumiAvailable, STANDIN_EXECUTABLE, useRealPulumi } from "../support/standin";
 
 let dir: string;
 
@@ -83,6 +83,15 @@ describe("Pulumi CLI test stand-in: command line", () => {
       assert.match(r.stderr, row.message);
     });
   }
+
+  it("OS_AUTOSCALER_E2E_REAL_PULUMI=1 without a real `pulumi` fails with a message saying so", () => {
+    assert.equal(useRealPulumi({ OS_AUTOSCALER_E2E_REAL_PULUMI: "1" }), true);
+    assert.equal(useRealPulumi({}), false);
+    assert.throws(
+      () => assertRealPulumiAvailable({ PATH: path.join(dir, "empty-bin"), OS_CLOUD: "lab" }),
+      /OS_AUTOSCALER_E2E_REAL_PULUMI=1 asks for the real Pulumi CLI, but no working `pulumi` is on PATH/,
+    );
+  });
 
   it("a faults file that does not parse is reported, naming the file", () => {
     const backend = path.join(dir, "backend");

@@ -76,7 +76,7 @@ export interface StandinWorkspace {
   /** Replaces the faults file (stand-in mode only). */
   setFaults(faults: Faults): void;
   readFaults(): Faults;
-  /** Writes a lock file as another process (default: pid 1's identity is not used — give a pid). */
+  /** Writes a lock file now, as the process `pid` would (host and user default to this machine's). */
   holdLock(content: Partial<LockContent> & { pid: number }): string;
   lockFiles(): { file: string; content: LockContent }[];
   /** The deployment as stored by the stand-in's backend. */

@@ -357,9 +357,7 @@ export async function up(ctx: OperationContext): Promise<void> {
     if (faults.delayMs) await sleep(faults.delayMs, ctx);
     if (fired.hang) {
       // Never finishes on its own: the update is "in flight" until SIGINT cancels it.
-      ctx.events.emit({
-        resourcePreEvent: { metadata: { op: "create", urn: "(hang)", type: "pulumi:pulumi:Stack", provider: "" } },
-      });
+      ctx.stdout("stand-in fault (hang): this update waits until it is interrupted (SIGINT)\n");
       const keepAlive = setInterval(() => undefined, 60_000);
       await ctx.cancelled;
       clearInterval(keepAlive);
