@@ -215,6 +215,8 @@ export async function simulateCommand(
   const r = simulate({
     trace,
     policy: config.policy,
+    // The issue's definition for this command: hot = per-VM CPU above the policy's `high`.
+    hotAbove: config.policy.high,
     ...(capacity !== undefined ? { capacity } : {}),
     ...(boot !== undefined ? { boot } : {}),
   });

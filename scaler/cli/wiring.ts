@@ -44,7 +44,8 @@ export async function wireScaler(
   // Loaded on first use: @pulumi/pulumi/automation takes seconds to load, and validate/once --count need none of it.
   const open =
     overrides.openStack ??
-    (async (o: { stackName: string; workDir: string }) => (await import("../actuator/pulumiStack.js")).openPulumiStack(o));
+    (async (o: { stackName: string; workDir: string }) =>
+      (await import("../actuator/pulumiStack.js")).openPulumiStack(o));
   let opsPromise: Promise<StackOps> | undefined;
   // One StackOps for the process: the workspace runs one CLI command at a time, and the actuator and the stack reads
   // share it. Opened on first use, so `once --count N --dry-run` never needs Pulumi.

@@ -199,6 +199,40 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.match(h.stdout.join(""), /validate[\s\S]*once[\s\S]*simulate/);
   });
 
+  it("simulate --json prints the documented summary; a bad --boot is bad input", async () => {
+    const trace = path.join(t.dir, "demand.csv");
+    const rows = ["timestamp,value"];
+    for (let i = 0; i < 240; i++) {
+      const d = new Date(Date.UTC(2026, 0, 1) + i * 5 * 60_000).toISOString().replace("T", " ").slice(0, 19);
+      rows.push(`${d},${i >= 60 && i < 120 ? 400 : 50}`);
+    }
+    await writeFile(trace, rows.join("\n") + "\n");
+    const o = io({});
+    assert.equal(
+      await runCli(["simulate", "-c", cfg, "--trace", trace, "--capacity", "100", "--boot", "60s", "--json"], o),
+      0,
+      o.stderr.join(""),
+    );
+    const r = JSON.parse(o.stdout.join("")) as Record<string, number>;
+    for (const k of [
+      "steps",
+      "vmHours",
+      "overloadMinutes",
+      "hotMinutes",
+      "actions",
+      "scaleOuts",
+      "scaleIns",
+      "minCountSeen",
+      "maxCountSeen",
+    ]) {
+      assert.equal(typeof r[k], "number", k);
+    }
+    assert.ok(r.scaleOuts! >= 1, "the step in demand makes it scale out");
+    assert.ok(r.maxCountSeen! > r.minCountSeen!);
+    assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "soon"], io({})), 2);
+    assert.equal(await runCli(["simulate", "-c", cfg, "--trace", path.join(t.dir, "none.csv")], io({})), 2);
+  });
+
   it("a source that cannot be built is a runtime failure → 1", async () => {
     const o = io({
       clock,
