@@ -75,24 +75,42 @@ install_packages() {
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d.lab
   local had_policy=0
   [ -e /usr/sbin/policy-rc.d ] && had_policy=1
-  [ $had_policy = 1 ] || install -m 755 /usr/sbin/policy-rc.d.lab /usr/sbin/policy-rc.d
+  if [ $had_policy = 0 ]; then
+    install -m 755 /usr/sbin/policy-rc.d.lab /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  rm -f /usr/sbin/policy-rc.d.lab
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
-  [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
-  rm -f /usr/sbin/policy-rc.d.lab
+  if [ $had_policy = 0 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
   log "packages: done"
 }
 
 # ---------------------------------------------------------------- PostgreSQL: a private cluster on its own port
+# The cluster lives outside the checkout: the postgres user may not be able to traverse the repo's path (/root/...).
+pg_root() {
+  if [ ! -s "$LAB/state/pg-root" ]; then
+    mktemp -d /var/tmp/os-scaler-lab-pg.XXXXXX >"$LAB/state/pg-root"
+  fi
+  cat "$LAB/state/pg-root"
+}
+
 start_postgres() {
-  local data=$LAB/pg/data
+  local root data
+  root=$(pg_root)
+  data=$root/data
   if [ ! -s "$data/PG_VERSION" ]; then
-    install -d -o postgres -g postgres -m 700 "$LAB/pg" "$LAB/pg/run"
+    chown postgres:postgres "$root"
+    chmod 700 "$root"
+    install -d -o postgres -g postgres -m 700 "$root/run"
     runuser -u postgres -- "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$LAB/log/initdb.log"
   fi
   if ! alive postgres; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -l "$LAB/pg/postgres.log" -w -t 60 \
-      -o "-p $PG_PORT -k $LAB/pg/run -c listen_addresses=$HOST" start >/dev/null
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -l "$root/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $root/run -c listen_addresses=$HOST" start >/dev/null
     head -n1 "$data/postmaster.pid" >"$LAB/run/postgres.pid"
   fi
   wait_for postgres 30 "$PGBIN/pg_isready" -h $HOST -p $PG_PORT
@@ -326,6 +344,8 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowUsers root
 UsePAM no
+# The lab directory may sit under a world-writable path (/tmp/...), which StrictModes would refuse.
+StrictModes no
 MaxStartups 30:30:60
 EOF
   mkdir -p /run/sshd
@@ -429,7 +449,7 @@ cmd_down() {
   stop_one gnocchi-api INT
   stop_one keystone INT
   if alive postgres; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$LAB/pg/data" -m fast -w stop >/dev/null || true
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$(cat "$LAB/state/pg-root")/data" -m fast -w stop >/dev/null || true
   fi
   stop_one postgres TERM
 }
@@ -471,6 +491,7 @@ case "${1:-}" in
   status) cmd_status ;;
   clean)
     cmd_down
+    if [ -s "$LAB/state/pg-root" ]; then rm -rf "$(cat "$LAB/state/pg-root")"; fi
     rm -rf "$LAB"
     ;;
   *)
