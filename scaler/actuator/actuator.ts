@@ -53,6 +53,11 @@ export interface ActuatorOptions {
   readonly abortGrace?: number;
   /** How this host judges a lock holder (tests replace it). */
   readonly host?: { hostname: string; alive: (pid: number) => boolean };
+  /**
+   * Consecutive failed attempts after which the actuator gives up on a count (it is asked again by the next decision).
+   * Unlimited by default (the daemon); `once` uses 1 so that it reports a failure instead of retrying forever.
+   */
+  readonly maxAttempts?: number;
   /** Called after every attempt (metrics). */
   readonly onResult?: (result: ActuationResult, count: number) => void;
 }
@@ -219,6 +224,11 @@ export class Actuator {
       if (result === "stale-lock-cancelled") continue; // the lock is gone: retry at once
       if (this.stopping) break;
       this.failures++;
+      if (this.o.maxAttempts !== undefined && this.failures >= this.o.maxAttempts) {
+        this.o.logger.error({ result, count, attempts: this.failures }, "actuator: giving up on this count");
+        this.wanted = this.applied;
+        break;
+      }
       const cap = Math.min(this.o.maxBackoff, this.o.backoff * 2 ** (this.failures - 1));
       // "Equal jitter": at least half the backoff, so retries from several scalers spread out but never hammer.
       const delay = Math.round(cap / 2 + this.o.random() * (cap / 2));

@@ -57,7 +57,8 @@ export async function onceCommand(
   const loaded = await loadConfig(opts.config);
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 2);
-  const scaler = await wireScaler(config, log, io.overrides);
+  // One attempt: `once` reports a failed update (exit 1) instead of retrying it forever.
+  const scaler = await wireScaler(config, log, io.overrides, { maxAttempts: 1 });
   try {
     const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
     if (!config.dryRun) await scaler.actuator.whenIdle();
@@ -93,8 +94,9 @@ export async function onceCommand(
   }
 }
 
-export async function runCommand(opts: { config: string }, io: Io): Promise<number> {
-  const config = await loadConfig(opts.config);
+export async function runCommand(opts: { config: string; dryRun?: boolean }, io: Io): Promise<number> {
+  const loaded = await loadConfig(opts.config);
+  const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 1);
   log.info({ config: redact(config) }, "starting os-scaler");
   const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true });

@@ -28,7 +28,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .command("run")
     .description("run the daemon (SIGTERM/SIGINT: finish the update in flight within actuator.shutdownGrace, exit 0)")
     .addOption(configOption())
-    .action((o: { config: string }) => run(() => runCommand(o, io))());
+    .option("--dry-run", "decide and log only: never write config or run pulumi up")
+    .action((o: { config: string; dryRun?: boolean }) => run(() => runCommand(o, io))());
   program
     .command("once")
     .description("one tick: sample, decide, act (state in stateDir accumulates across calls)")

@@ -33,7 +33,7 @@ export async function wireScaler(
   config: LoadedConfig,
   logger: Logger,
   overrides: WiringOverrides = {},
-  options: { processMetrics?: boolean } = {},
+  options: { processMetrics?: boolean; maxAttempts?: number } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
   const source = await (overrides.createSource ?? createSource)(config.source, {
@@ -56,7 +56,7 @@ export async function wireScaler(
     });
     return opsPromise;
   };
-  const metrics = new ScalerMetrics(options);
+  const metrics = new ScalerMetrics({ processMetrics: options.processMetrics ?? false });
   const late: { loop?: ScalerLoop } = {};
   const actuator = new Actuator({
     ops,
@@ -70,6 +70,7 @@ export async function wireScaler(
     maxBackoff: config.actuator.maxBackoff,
     bounds: config.policy,
     dryRun: config.dryRun,
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     onResult: (result, count) => late.loop?.actuationResult(result, count),
   });
   const readStack = async () => parseStackOutputs(await (await ops()).outputs());

@@ -189,6 +189,18 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  it("maxAttempts (once): gives up after that many failures instead of retrying forever", async () => {
+    const s = await setup({ maxAttempts: 1 });
+    s.stack.upBehaviours = ["fail"];
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.results, [["failed", 3]]);
+    assert.equal(s.actuator.status().state, "idle");
+    assert.equal(s.actuator.status().wanted, undefined);
+    assert.equal(s.clock.pending, 0, "no retry scheduled");
+    await s.t.cleanup();
+  });
+
   it("a hung up is aborted through its AbortSignal after actuator.timeout", async () => {
     const s = await setup({ timeout: 10 * 60 * S });
     s.stack.upBehaviours = ["hang"];

@@ -169,6 +169,28 @@ describe("os-scaler once / status (in process, fake source)", () => {
     );
   });
 
+  it("once whose update fails exits 1 after one attempt (no endless retry)", async () => {
+    const stack = new FakeStack();
+    stack.count = 1;
+    stack.instances = group.instances;
+    stack.upBehaviours = ["fail"];
+    const overrides = {
+      clock,
+      createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 99, clock.now()))),
+      openStack: () => Promise.resolve(stack),
+    };
+    const local = path.join(t.dir, "fail.yaml");
+    await writeFile(
+      local,
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { upSamples: 1 }\nhttp: { enabled: false }\nstateDir: state-fail\nlog: { level: silent }\n',
+    );
+    const o = io(overrides);
+    assert.equal(await runCli(["once", "-c", local, "--json"], o), 1);
+    const j = JSON.parse(o.stdout.join("")) as Record<string, unknown>;
+    assert.equal(j.actuation, "failed");
+    assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
+  });
+
   it("status --json (no daemon running) reads the state file: last decisions, cooldowns, health", async () => {
     const o = io({});
     assert.equal(await runCli(["status", "-c", cfg, "--json"], o), 0);
