@@ -18,7 +18,9 @@ export class Keypair extends pulumi.ComponentResource {
     this.keypair = new openstack.compute.Keypair(
       `${name}-key`,
       { name: args.keyPairName, publicKey: args.publicKey },
-      { parent: this },
+      // A new public key replaces the keypair under the same name; Nova refuses a second keypair of that name, so the
+      // old one must go first. The VMs are untouched: they refer to the keypair by that unchanged name.
+      { parent: this, deleteBeforeReplace: true },
     );
     this.keyPairName = this.keypair.name;
     this.registerOutputs({ keyPairName: this.keyPairName });

@@ -16,6 +16,8 @@ export interface LoadBalancerArgs {
   readonly members: readonly MemberSpec<pulumi.Input<string>>[];
   /** Name of the external network: the pool of the VIP's floating IP. */
   readonly floatingIpPool: string;
+  /** What the VIP's floating IP needs first: the router interface (a component's dependsOn does not reach its children). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 export interface LoadBalancerInfo {
@@ -107,7 +109,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     new openstack.networking.FloatingIpAssociate(
       `${name}-vip-fip-assoc`,
       { floatingIp: this.floatingIp.address, portId: this.loadBalancer.vipPortId },
-      child,
+      { ...child, dependsOn: args.dependsOn ?? [] },
     );
 
     this.info = pulumi

@@ -113,8 +113,9 @@ export class WebTier extends pulumi.ComponentResource {
             config.appPort,
           ),
           floatingIpPool: config.externalNetwork,
+          dependsOn: [this.network.routerInterface],
         },
-        { ...child, dependsOn: [this.network.routerInterface] },
+        child,
       );
     }
     this.loadBalancerInfo = this.loadBalancer ? this.loadBalancer.info : pulumi.output(null);

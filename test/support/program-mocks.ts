@@ -41,6 +41,19 @@ export interface Registration {
   readonly custom: boolean;
 }
 
+/** Resource options as the runtime sent them to the monitor (what newResource does not see). */
+export interface RegistrationOptions {
+  readonly type: string;
+  readonly name: string;
+  /** URN of the parent ("" for none). */
+  readonly parent: string;
+  /** URNs of the resources this one depends on (dependsOn and input dependencies). */
+  readonly dependencies: string[];
+  readonly deleteBeforeReplace: boolean;
+  readonly ignoreChanges: string[];
+  readonly customTimeouts?: { create: string; update: string; delete: string };
+}
+
 export interface CallRecord {
   readonly token: string;
   readonly inputs: Record<string, unknown>;
@@ -184,6 +197,8 @@ export interface RunResult {
   /** URN of each registration, in the same order; the type chain in it shows the parents. */
   readonly urns: string[];
   readonly calls: CallRecord[];
+  /** Options and dependencies of each registration, in registration order. */
+  readonly options: RegistrationOptions[];
   /** Stack outputs, resolved to plain values; undefined when the program failed. */
   readonly outputs?: Record<string, unknown>;
   readonly error?: Error;
@@ -191,6 +206,45 @@ export interface RunResult {
 }
 
 let runCounter = 0;
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
+  getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+}
+
+/** Wraps the current mock monitor's registerResource to record what the runtime sent besides the inputs. */
+function recordOptions(into: RegistrationOptions[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterRequest, cb: (err: unknown, res: unknown) => void) => Promise<void>;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const timeouts = req.getCustomtimeouts();
+    into.push({
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      ignoreChanges: req.getIgnorechangesList(),
+      ...(timeouts
+        ? {
+            customTimeouts: {
+              create: timeouts.getCreate(),
+              update: timeouts.getUpdate(),
+              delete: timeouts.getDelete(),
+            },
+          }
+        : {}),
+    });
+    return original(req, cb);
+  };
+}
 
 const toConfigValue = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
 
@@ -220,6 +274,8 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
     if (v !== undefined) all[`openstack:${k}`] = toConfigValue(v);
   }
   pulumi.runtime.setAllConfig(all);
+  const options_: RegistrationOptions[] = [];
+  recordOptions(options_);
 
   let outputs: Record<string, unknown> | undefined;
   let error: Error | undefined;
@@ -244,6 +300,7 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
     (r) => urnList.find((u) => u.endsWith(`::${r.name}`) && (u.split("::")[2] ?? "").split("$").pop() === r.type) ?? "",
   );
   return {
+    options: options_,
     resources: [...registrations],
     urns,
     calls: [...calls],

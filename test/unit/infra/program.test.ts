@@ -689,3 +689,36 @@ describe("program-mocks command-line mode (a child process per config)", () => {
     assert.match(err.error.message, /^desiredCount \(9\) must lie within \[minCount 1, maxCount 5\]/);
   });
 });
+
+describe("program: ordering and resource options (what the runtime sends besides inputs)", () => {
+  const last = (urn: string) => urn.split("::").pop() ?? "";
+  it("VMs and floating-IP associations wait for the subnet and the router interface; members are chained; traps are guarded", async () => {
+    const r = await ok({
+      config: { image: IMAGE, desiredCount: 3, floatingIps: "all", publicKey: PUBLIC_KEY, ...lbConfig },
+      openstackConfig: { useOctavia: true },
+    });
+    const opts = (name: string) => {
+      const found = r.options.find((o) => o.name === name);
+      assert.ok(found, `options of ${name}`);
+      return { ...found, deps: found.dependencies.map(last), parentName: last(found.parent) };
+    };
+    for (const i of [0, 1, 2]) {
+      const vm = opts(`vm-${i}`);
+      assert.ok(
+        vm.deps.includes("vm-network-subnet") && vm.deps.includes("vm-network-router-if"),
+        `vm-${i}: ${vm.deps.join(",")}`,
+      );
+      assert.deepEqual(vm.ignoreChanges, ["imageId"], "a new image under the same name must not rebuild (wipe) VMs");
+      assert.equal(vm.customTimeouts?.create, "30m");
+      assert.equal(vm.parentName, "vm-instances");
+      assert.ok(opts(`vm-${i}-fip-assoc`).deps.includes("vm-network-router-if"));
+    }
+    // Each member waits for the previous one (Octavia answers 409 while PENDING_UPDATE), the first for the monitor.
+    assert.ok(opts("vm-0-member").deps.includes("vm-lb-monitor"));
+    assert.ok(opts("vm-1-member").deps.includes("vm-0-member"));
+    assert.ok(opts("vm-2-member").deps.includes("vm-1-member"));
+    assert.ok(opts("vm-lb-vip-fip-assoc").deps.includes("vm-network-router-if"));
+    assert.equal(opts("vm-lb-lb").customTimeouts?.create, "30m");
+    assert.equal(opts("vm-keypair-key").deleteBeforeReplace, true, "Nova refuses a second keypair of the same name");
+  });
+});
