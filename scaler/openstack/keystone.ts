@@ -185,8 +185,8 @@ export class KeystoneSession {
   }
 
   /**
-   * Sends `req` with the token. `req.url` may be relative to `baseUrl`. On a 401 the token is dropped and the request
-   * is sent once more with a fresh one; a second 401 is an auth failure.
+   * Sends `req` (an absolute URL, usually from `endpoint`) with the token. On a 401 the token is dropped and the
+   * request is sent once more with a fresh one; a second 401 is an auth failure.
    */
   async request(req: HttpRequest): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { Client, type Algorithms } from "ssh2";
+import { Client, type Algorithms, type ServerHostKeyAlgorithm } from "ssh2";
 import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
@@ -127,7 +127,7 @@ export class SshSource implements MetricSource {
       const mine = this.knownHosts ? entriesFor(this.knownHosts, host, port) : [];
       const algorithms: Algorithms | undefined =
         mine.length > 0 && !this.config.fingerprints?.length
-          ? { serverHostKey: hostKeyAlgorithms(mine) as never }
+          ? { serverHostKey: hostKeyAlgorithms(mine) as ServerHostKeyAlgorithm[] }
           : undefined;
 
       client.on("ready", () => {
