@@ -129,21 +129,24 @@ describe("Automation API against the Pulumi CLI stand-in", { concurrency: false 
     await stack.setConfig("desiredCount", { value: "1" });
     await stack.setAllConfig({
       image: { value: IMAGE },
-      "openstack:cloud": { value: "lab" },
+      // A foreign namespace no program reads, so the test is harmless on a real stack too.
+      "e2e-probe:note": { value: "kept" },
       apiToken: { value: "s3cr3t", secret: true },
     });
     const file = stackYaml(ws).config ?? {};
     assert.equal(file["openstack-autoscaler:desiredCount"], "1", "values are strings, keys namespaced");
     assert.equal(file["openstack-autoscaler:image"], IMAGE);
-    assert.equal(file["openstack:cloud"], "lab", "an explicit namespace is kept");
+    assert.equal(file["e2e-probe:note"], "kept", "an explicit namespace is kept");
     const secure = file["openstack-autoscaler:apiToken"] as { secure?: string };
     assert.equal(typeof secure?.secure, "string", "a secret is stored as { secure: … }");
     assert.ok(!JSON.stringify(file).includes("s3cr3t"), "the secret is not in the file in clear");
     assert.deepEqual(await stack.getConfig("desiredCount"), { value: "1", secret: false });
     assert.deepEqual(await stack.getConfig("apiToken"), { value: "s3cr3t", secret: true });
     await stack.removeConfig("apiToken");
+    await stack.removeConfig("e2e-probe:note");
     const all = await stack.getAllConfig();
     assert.equal(all["openstack-autoscaler:apiToken"], undefined);
+    assert.equal(all["e2e-probe:note"], undefined);
     assert.equal(all["openstack-autoscaler:desiredCount"]?.value, "1");
     await assert.rejects(stack.getConfig("apiToken"), CommandError);
   });
