@@ -16,8 +16,8 @@ export interface InstancesArgs {
   readonly serverGroupPolicy: ServerGroupPolicy;
   readonly imageId: pulumi.Input<string>;
   readonly flavorId: pulumi.Input<string>;
-  /** Nova keypair; undefined → VMs without a key. */
-  readonly keyPairName?: pulumi.Input<string>;
+  /** Nova keypair's name, a plain string (see webTier.ts); undefined → VMs without a key. */
+  readonly keyPairName?: string;
   /** Security groups by name (ids make the provider report a diff on every run). */
   readonly securityGroupNames: pulumi.Input<pulumi.Input<string>[]>;
   readonly userData: pulumi.Input<string>;

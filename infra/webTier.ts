@@ -67,16 +67,18 @@ export class WebTier extends pulumi.ComponentResource {
       child,
     );
 
-    let keyPairName: pulumi.Input<string> | undefined = config.keyPairName;
+    // The VMs get the keypair's name as a plain string, ordered after it by dependsOn, not as the Keypair's output:
+    // when a new publicKey replaces the keypair (delete first), Pulumi would treat an output-valued keyPair as
+    // unknown, and keyPair replaces a VM — every VM would be rebuilt for a key change.
+    const keyPairName = config.publicKey !== undefined ? `${args.groupName}-key` : config.keyPairName;
     if (config.publicKey !== undefined) {
       this.keypair = new Keypair(
         `${name}-keypair`,
         { keyPairName: `${args.groupName}-key`, publicKey: config.publicKey },
         child,
       );
-      keyPairName = this.keypair.keyPairName;
     }
-    this.keyPairName = keyPairName === undefined ? pulumi.output(null) : pulumi.output(keyPairName);
+    this.keyPairName = this.keypair ? this.keypair.keyPairName : pulumi.output(keyPairName ?? null);
 
     this.instances = new Instances(
       `${name}-instances`,
@@ -93,7 +95,7 @@ export class WebTier extends pulumi.ComponentResource {
         networkId: this.network.networkId,
         floatingIpIndexes: floatingIpIndexes(config.floatingIps, args.count),
         floatingIpPool: config.externalNetwork,
-        dependsOn: [this.network.subnet, this.network.routerInterface],
+        dependsOn: [this.network.subnet, this.network.routerInterface, ...(this.keypair ? [this.keypair.keypair] : [])],
       },
       child,
     );

@@ -49,6 +49,8 @@ export interface RegistrationOptions {
   readonly parent: string;
   /** URNs of the resources this one depends on (dependsOn and input dependencies). */
   readonly dependencies: string[];
+  /** Input name → URNs its value came from (what Pulumi marks unknown when one of them is replaced delete-first). */
+  readonly propertyDependencies: Record<string, string[]>;
   readonly deleteBeforeReplace: boolean;
   readonly ignoreChanges: string[];
   readonly customTimeouts?: { create: string; update: string; delete: string };
@@ -212,6 +214,7 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
   getDeletebeforereplace(): boolean;
   getIgnorechangesList(): string[];
   getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
@@ -225,7 +228,12 @@ function recordOptions(into: RegistrationOptions[]): void {
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
     const timeouts = req.getCustomtimeouts();
+    const propertyDependencies: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((value, key) => {
+      propertyDependencies[key] = value.getUrnsList();
+    });
     into.push({
+      propertyDependencies,
       type: req.getType(),
       name: req.getName(),
       parent: req.getParent(),

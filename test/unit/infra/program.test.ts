@@ -722,3 +722,22 @@ describe("program: ordering and resource options (what the runtime sends besides
     assert.equal(opts("vm-keypair-key").deleteBeforeReplace, true, "Nova refuses a second keypair of the same name");
   });
 });
+
+describe("program: a key change does not rebuild the VMs", () => {
+  it("with publicKey, the VMs' keyPair is a plain name ordered after the keypair, not an input depending on it", async () => {
+    const r = await ok({ config: { image: IMAGE, desiredCount: 2, publicKey: PUBLIC_KEY }, stack: "dev" });
+    for (const name of ["vm-0", "vm-1"]) {
+      const vm = r.options.find((o) => o.name === name);
+      assert.ok(
+        vm?.dependencies.some((d) => d.endsWith("::vm-keypair-key")),
+        "ordered after the keypair",
+      );
+      assert.equal(r.resources.find((x) => x.name === name)?.inputs["keyPair"], "vm-dev-key");
+    }
+    // Property dependencies are what Pulumi unknowns when the keypair is replaced delete-first; keyPair must have none.
+    const vm0 = r.options.find((o) => o.name === "vm-0");
+    assert.deepEqual(vm0?.propertyDependencies["keyPair"] ?? [], []);
+    // The check itself works: the network id does come from the network resource.
+    assert.ok(vm0?.propertyDependencies["networks"]?.some((u) => u.endsWith("::vm-network-net")));
+  });
+});
