@@ -5,6 +5,7 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import type { ScalerMetrics } from "../http/metrics";
 import { decide } from "../policy/decide";
+import { observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
 import type { Decision, Observation } from "../policy/types";
 import { SourceError, type Group, type MetricSource } from "../sources/types";
@@ -180,7 +181,7 @@ export class ScalerLoop {
     state.counters.missing += observation.missing;
     metrics?.missingSamples.inc(observation.missing);
     state.observations.push(observation);
-    state.observations = state.observations.slice(-Math.max(p.upSamples, p.downSamples, 1) * 2);
+    state.observations = state.observations.slice(-observationsKept(p));
 
     // 4. Decide (pure).
     const decision = decide({

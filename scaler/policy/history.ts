@@ -1,4 +1,4 @@
-import type { ActionRecord, Observation } from "./types";
+import type { ActionRecord, Observation, PolicyConfig } from "./types";
 
 /** Helpers over the decision history, shared by the modes and `decide`. Pure. */
 
@@ -34,4 +34,15 @@ export function consecutive(
     newer = o.time;
   }
   return n;
+}
+
+/** Samples the proportional mode fits its trend over (scaler/policy/proportional.ts). */
+export const TREND_SAMPLES = 20;
+
+/**
+ * How many observations the loop (and the simulator) keep for `decide`: twice the longest run any mode looks at, so
+ * the modes always see a full window.
+ */
+export function observationsKept(p: Pick<PolicyConfig, "upSamples" | "downSamples">): number {
+  return Math.max(p.upSamples, p.downSamples, TREND_SAMPLES, 1) * 2;
 }

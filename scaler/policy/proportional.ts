@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { lastAction } from "./history";
+import { lastAction, TREND_SAMPLES } from "./history";
 import type { DecideInput, ModeFn, ModeResult, Observation } from "./types";
 
 /**
@@ -17,14 +17,17 @@ export interface ProportionalTuning {
   readonly trendSamples: number;
   /** A reading at or above SATURATED only bounds the load from below: multiply it by this on a scale-out. */
   readonly saturation: number;
+  /** Scale in only when at least this share of the current VMs can go (few, larger scale-ins). */
+  readonly minRelease: number;
 }
 
 export const DEFAULT_TUNING: ProportionalTuning = {
   upShare: 0.5,
   downMargin: 0.2,
   lead: 150_000,
-  trendSamples: 8,
-  saturation: 1,
+  trendSamples: TREND_SAMPLES,
+  saturation: 2,
+  minRelease: 0.25,
 };
 
 /**
@@ -85,7 +88,7 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
     }
     const downTarget = p.target * (1 - tuning.downMargin);
     const fits = Math.max(1, Math.ceil((load * 100) / downTarget - 1e-9));
-    if (fits < current) {
+    if (fits < current && fits <= Math.floor(current * (1 - tuning.minRelease) + 1e-9)) {
       return {
         recommended: fits,
         reason: `${shown}: fits ${fits} VMs at ≤ ${pct(downTarget)} → ${current} → ${fits}`,

@@ -21,6 +21,7 @@
  * 15 s interval (1.2 M ticks) runs in seconds.
  */
 import { decide as realDecide } from "./decide";
+import { observationsKept } from "./history";
 import { sanitize } from "./sanitize";
 import type { Trace } from "./trace";
 import { tracePeak } from "./trace";
@@ -130,8 +131,6 @@ interface Apply {
   readonly to: number;
 }
 
-/** Observations kept beyond the longest sample run a policy may need. */
-const OBSERVATION_SLACK = 64;
 /** Actions always kept, whatever their age (cooldowns and sample resets look at the last one). */
 const ACTIONS_KEPT = 8;
 
@@ -177,7 +176,7 @@ export function simulate(options: SimulateOptions): SimulationResult {
   const recommendations: Recommendation[] = [];
   const firstSeen: Record<string, number> = {};
   for (const vm of vms) firstSeen[vm.id] = vm.joinAt;
-  const maxRun = Math.max(p.upSamples, p.downSamples) + OBSERVATION_SLACK;
+  const kept = observationsKept(p);
 
   // --- accounting ---
   let now = start;
@@ -276,8 +275,6 @@ export function simulate(options: SimulateOptions): SimulationResult {
       if (vm.removeAt <= now) {
         delete firstSeen[vm.id];
         vms.splice(i, 1);
-      } else if (vm.joinAt === done.end) {
-        firstSeen[vm.id] = vm.joinAt;
       }
     }
     if (queued) {
@@ -303,6 +300,7 @@ export function simulate(options: SimulateOptions): SimulationResult {
     const cpu = serving > 0 ? Math.min(100, (demand / (serving * capacity)) * 100) : undefined;
     for (const vm of vms) {
       if (vm.joinAt > now) continue; // not in the stack's outputs yet
+      firstSeen[vm.id] ??= now; // the loop notes a VM at the first tick that lists it
       instances.push({ name: vm.id, id: vm.id });
       if (cpu !== undefined && vm.serveAt <= now && now < vm.removeAt) {
         samples.push({ instance: vm.id, value: cpu, time: now });
@@ -318,7 +316,8 @@ export function simulate(options: SimulateOptions): SimulationResult {
       firstSeen,
     });
     observations.push(observation);
-    if (observations.length > 2 * maxRun) observations.splice(0, observations.length - maxRun);
+    // The loop keeps the newest `kept`; trimming in batches keeps this O(1) per tick, and decide reads only the tail.
+    if (observations.length > 2 * kept) observations.splice(0, observations.length - kept);
 
     // The count the stack is being driven to: the waiting decision, else the apply in flight, else the last result.
     const current = queued?.to ?? inFlight?.to ?? count;
