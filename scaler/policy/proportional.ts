@@ -127,7 +127,8 @@ function rising(observations: readonly Observation[], n: number, since: number |
   for (let i = observations.length - 1; i >= 0 && count < n; i--) {
     const o = observations[i]!;
     if (since !== undefined && o.time <= since) break;
-    if (o.value === undefined || o.missing > 0) break;
+    // A gap, a missing instance or a saturated reading (a lower bound only) ends the window: none is a measured load.
+    if (o.value === undefined || o.missing > 0 || o.value >= SATURATED) break;
     const t = o.time - t0;
     const l = loadOf(o, o.value);
     count++;
