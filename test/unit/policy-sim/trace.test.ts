@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { loadTrace, parseTrace, sliceTrace, TraceError, tracePeak } from "../../../scaler/policy/trace";
+
+describe("trace CSV parsing", () => {
+  it("reads NAB timestamps as UTC, values as numbers, the step as the median spacing", () => {
+    const t = parseTrace(
+      "timestamp,value\n2014-07-01 00:00:00,10844\n2014-07-01 00:30:00,8127\n2014-07-01 01:00:00,6210.5\n",
+    );
+    assert.deepEqual(
+      [...t.times],
+      [Date.UTC(2014, 6, 1, 0, 0), Date.UTC(2014, 6, 1, 0, 30), Date.UTC(2014, 6, 1, 1, 0)],
+    );
+    assert.deepEqual([...t.values], [10844, 8127, 6210.5]);
+    assert.equal(t.step, 30 * 60_000);
+    assert.equal(tracePeak(t), 10844);
+  });
+
+  it("accepts quoted fields, CRLF line ends, ISO timestamps and epoch seconds", () => {
+    const t = parseTrace('"timestamp","value"\r\n"2014-07-01T00:00:00Z","1"\r\n1404173100,2\r\n');
+    assert.deepEqual([...t.times], [Date.UTC(2014, 6, 1), Date.UTC(2014, 6, 1, 0, 5)]);
+  });
+
+  const bad: { name: string; csv: string; message: RegExp }[] = [
+    {
+      name: "wrong header",
+      csv: "time,v\n2014-07-01 00:00:00,1\n",
+      message: /:1: expected the header "timestamp,value"/,
+    },
+    { name: "no comma", csv: "timestamp,value\n2014-07-01 00:00:00 1\n", message: /:2: expected "timestamp,value"/ },
+    {
+      name: "bad timestamp",
+      csv: "timestamp,value\nyesterday,1\n2014-07-01 00:00:00,1\n",
+      message: /:2: bad timestamp "yesterday"/,
+    },
+    {
+      name: "negative value",
+      csv: "timestamp,value\n2014-07-01 00:00:00,-1\n",
+      message: /:2: the value must be a finite number ≥ 0/,
+    },
+    {
+      name: "not a number",
+      csv: "timestamp,value\n2014-07-01 00:00:00,abc\n",
+      message: /:2: the value must be a finite number ≥ 0, got "abc"/,
+    },
+    {
+      name: "timestamps out of order",
+      csv: "timestamp,value\n2014-07-01 00:05:00,1\n2014-07-01 00:00:00,1\n",
+      message: /:3: timestamps must be strictly ascending/,
+    },
+    { name: "a single row", csv: "timestamp,value\n2014-07-01 00:00:00,1\n", message: /at least two data rows/ },
+  ];
+  for (const b of bad) {
+    it(`rejects: ${b.name}`, () => {
+      assert.throws(
+        () => parseTrace(b.csv, "demand.csv"),
+        (err: Error) => err instanceof TraceError && b.message.test(err.message),
+      );
+    });
+  }
+
+  it("loadTrace names a missing file", () => {
+    assert.throws(
+      () => loadTrace("/nonexistent/demand.csv"),
+      (err: Error) => err instanceof TraceError && /cannot read trace \/nonexistent\/demand\.csv/.test(err.message),
+    );
+  });
+
+  it("loadTrace reads a file", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "trace-"));
+    try {
+      const file = path.join(dir, "d.csv");
+      await writeFile(file, "timestamp,value\n2014-07-01 00:00:00,5\n2014-07-01 00:05:00,7\n");
+      const t = loadTrace(file);
+      assert.equal(t.name, file);
+      assert.deepEqual([...t.values], [5, 7]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sliceTrace keeps the points within [from, to)", () => {
+    const t = parseTrace("timestamp,value\n0,1\n60,2\n120,3\n180,4\n");
+    const s = sliceTrace(t, 60_000, 180_000);
+    assert.deepEqual([...s.values], [2, 3]);
+    assert.throws(() => sliceTrace(t, 0, 30_000), TraceError);
+  });
+});
