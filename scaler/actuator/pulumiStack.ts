@@ -1,4 +1,5 @@
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import type * as automation from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "../lib/errors";
 import { summarize } from "./actuator";
 import { fileBackendDir, readLocks } from "./locks";
@@ -9,6 +10,10 @@ import type { LockInfo, StackOps } from "./stackOps";
  * a typo in stack.name must fail loudly, not create an empty stack and scale nothing).
  */
 export async function openPulumiStack(options: { stackName: string; workDir: string }): Promise<StackOps> {
+  // Loaded here, on first use: @pulumi/pulumi/automation takes seconds to load, and `validate` or `once --count N`
+  // never need it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, on purpose (above)
+  const { LocalWorkspace } = require("@pulumi/pulumi/automation") as typeof automation;
   let stack: Stack;
   try {
     stack = await LocalWorkspace.selectStack(

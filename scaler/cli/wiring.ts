@@ -1,4 +1,5 @@
 import { Actuator } from "../actuator/actuator";
+import { openPulumiStack } from "../actuator/pulumiStack";
 import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import { ScalerLoop } from "../daemon/loop";
@@ -41,11 +42,7 @@ export async function wireScaler(
     clock,
     ...(config.cloud ? { cloud: config.cloud } : {}),
   });
-  // Loaded on first use: @pulumi/pulumi/automation takes seconds to load, and validate/once --count need none of it.
-  const open =
-    overrides.openStack ??
-    (async (o: { stackName: string; workDir: string }) =>
-      (await import("../actuator/pulumiStack.js")).openPulumiStack(o));
+  const open = overrides.openStack ?? openPulumiStack;
   let opsPromise: Promise<StackOps> | undefined;
   // One StackOps for the process: the workspace runs one CLI command at a time, and the actuator and the stack reads
   // share it. Opened on first use, so `once --count N --dry-run` never needs Pulumi.
