@@ -9,7 +9,10 @@ import { runCli } from "../../../scaler/cli/main";
 import type { Io } from "../../../scaler/cli/commands";
 import { FakeClock } from "../../support/fakeClock";
 import { FakeSource, samplesFor } from "../../support/fakeSource";
-import { FakeStack, tempDir } from "./helpers";
+import type { StatusSnapshot } from "../../../scaler/daemon/loop";
+import { ScalerMetrics } from "../../../scaler/http/metrics";
+import { startHttpServer } from "../../../scaler/http/server";
+import { captureLogger, FakeStack, tempDir } from "./helpers";
 
 const ROOT = path.join(__dirname, "../../..");
 const BIN = path.join(ROOT, "bin/os-scaler");
@@ -253,6 +256,36 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.ok(r.maxCountSeen! > r.minCountSeen!);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", path.join(t.dir, "none.csv")], io({})), 2);
+  });
+
+  it("status asks the running daemon's /status first", async () => {
+    const snapshot = {
+      time: 5,
+      state: "waiting",
+      stack: "dev",
+      current: 4,
+      desired: 4,
+      decisions: [],
+      health: { ok: true, reasons: [] },
+    };
+    const server = await startHttpServer("127.0.0.1:0", {
+      metrics: new ScalerMetrics(),
+      health: () => ({ ok: true, reasons: [] }),
+      status: () => snapshot as unknown as StatusSnapshot,
+      logger: captureLogger().logger,
+    });
+    try {
+      const live = path.join(t.dir, "live.yaml");
+      await writeFile(
+        live,
+        `source: { type: nova }\nhttp: { listen: "127.0.0.1:${server.port}" }\nstateDir: state-live\n`,
+      );
+      const o = io({});
+      assert.equal(await runCli(["status", "-c", live, "--json"], o), 0);
+      assert.deepEqual(JSON.parse(o.stdout.join("")), { ...snapshot, daemon: "running" });
+    } finally {
+      await server.close();
+    }
   });
 
   it("a source that cannot be built is a runtime failure → 1", async () => {
