@@ -8,7 +8,7 @@
 #   scripts/lab.sh status   show each service's pid and whether it is alive
 #   scripts/lab.sh clean    down, then delete the lab directory
 #
-# Environment: LAB_DIR (default <repo>/.lab, git-ignored), LAB_PORT_BASE (default 15400; services use base+0..6).
+# Environment: LAB_DIR (default <repo>/.lab, git-ignored), LAB_PORT_BASE (default 15400; services use base+0..5).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 LAB=${LAB_DIR:-$REPO/.lab}
@@ -495,7 +495,7 @@ case "${1:-}" in
     rm -rf "$LAB"
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
