@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { CloudConfig } from "../../../scaler/openstack/clouds";
+import { sourceSchema } from "../../../scaler/sources/config";
+import { createSource } from "../../../scaler/sources/index";
+import { sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
+import { captureLogger, StepClock } from "../../fixtures/logCapture";
+
+/**
+ * The gnocchi source's wiring against one scripted server playing Keystone (catalog with `metric` and `compute`),
+ * Gnocchi and Nova on 127.0.0.1: the request it sends, the flavor lookup for `vcpus: nova`, and Gnocchi's 400 for a
+ * group without measures. (The real-Gnocchi arithmetic is in test/integration/gnocchi.test.ts.)
+ */
+const servers: FixtureServer[] = [];
+after(() => Promise.all(servers.map((s) => s.close())));
+
+const A = "aaaaaaaa-0000-4000-8000-000000000001";
+const B = "bbbbbbbb-0000-4000-8000-000000000002";
+
+async function fakeCloud(clock: StepClock, aggregates: () => { status: number; body: unknown }) {
+  const server = await startServer((req, res) => {
+    if (req.url === "/v3/auth/tokens") {
+      return sendJson(
+        res,
+        201,
+        {
+          token: {
+            issued_at: new Date(clock.now()).toISOString(),
+            expires_at: new Date(clock.now() + 3_600_000).toISOString(),
+            catalog: [
+              { type: "metric", endpoints: [{ interface: "public", region_id: "R1", url: `${server.url}/gnocchi` }] },
+              {
+                type: "compute",
+                endpoints: [{ interface: "public", region_id: "R1", url: `${server.url}/nova/v2.1` }],
+              },
+            ],
+          },
+        },
+        { "X-Subject-Token": "tok-unit-1234" },
+      );
+    }
+    if (req.url?.startsWith("/gnocchi/v1/aggregates")) {
+      const r = aggregates();
+      return sendJson(res, r.status, r.body);
+    }
+    const m = /^\/nova\/v2\.1\/servers\/([^/?]+)$/.exec(req.url ?? "");
+    if (m) return sendJson(res, 200, { server: { id: m[1], flavor: { vcpus: m[1] === A ? 1 : 2 } } });
+    sendJson(res, 404, {});
+  });
+  servers.push(server);
+  const cloud: CloudConfig = {
+    name: "unit",
+    authType: "v3applicationcredential",
+    auth: { authUrl: `${server.url}/v3`, applicationCredentialId: "id", applicationCredentialSecret: "secret-1234" },
+    regionName: "R1",
+    interface: "public",
+    verify: true,
+    source: "test",
+  };
+  return { server, cloud };
+}
+
+describe("gnocchi source wiring", () => {
+  it("one aggregates request with the server_group search; vcpus from each flavor, looked up once", async () => {
+    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+    const point = (v: number) => [["2026-11-22T05:00:00+00:00", 10.0, v]];
+    const { server, cloud } = await fakeCloud(clock, () => ({
+      status: 200,
+      body: { measures: { [A]: { cpu: { "rate:mean": point(5e9) } }, [B]: { cpu: { "rate:mean": point(16e9) } } } },
+    }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: "nova" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const group = {
+      serverGroup: "web-prod",
+      instances: [
+        { id: A, name: "a" },
+        { id: B, name: "b" },
+      ],
+    };
+    const first = await source.sample(group);
+    assert.deepEqual(
+      first.samples.map((s) => [s.instance, s.value]),
+      [
+        [A, 50],
+        [B, 80],
+      ],
+    );
+    assert.equal(first.requests, 3, "the aggregates request and two flavor lookups");
+    const second = await source.sample(group);
+    assert.equal(second.requests, 1, "flavors are cached: one request per tick");
+
+    const agg = server.requests.find((r) => r.path.startsWith("/gnocchi/v1/aggregates"))!;
+    assert.equal(agg.method, "POST");
+    const url = new URL(agg.path, server.url);
+    assert.equal(url.searchParams.get("granularity"), "10");
+    assert.equal(url.searchParams.get("needed_overlap"), "0");
+    assert.deepEqual(JSON.parse(agg.body), {
+      resource_type: "instance",
+      search: { "=": { server_group: "web-prod" } },
+      operations: "(metric cpu rate:mean)",
+    });
+    assert.equal(agg.headers["x-auth-token"], "tok-unit-1234");
+    const flavor = server.requests.find((r) => r.path.startsWith("/nova/"))!;
+    assert.equal(flavor.headers["openstack-api-version"], "compute 2.47");
+  });
+
+  it("without a server-group name it searches by the instances' ids", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud(clock, () => ({ status: 200, body: { measures: {} } }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const set = await source.sample({ instances: [{ id: A, name: "a" }] });
+    assert.equal(set.samples.length, 0);
+    const agg = server.requests.find((r) => r.path.startsWith("/gnocchi/v1/aggregates"))!;
+    assert.deepEqual((JSON.parse(agg.body) as { search: unknown }).search, { in: { id: [A] } });
+  });
+
+  it("Gnocchi's 400 'Metrics not found' means no instance has measures yet: all missing, no error", async () => {
+    const clock = new StepClock();
+    const { cloud } = await fakeCloud(clock, () => ({
+      status: 400,
+      body: { code: 400, title: "Bad Request", description: { cause: "Metrics not found", detail: ["cpu"] } },
+    }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const set = await source.sample({ serverGroup: "new", instances: [{ id: A, name: "a" }] });
+    assert.deepEqual(set.samples, []);
+    assert.match(set.missing[0]!.reason, /no cpu measures in Gnocchi/);
+  });
+
+  it("any other 400 is a config error naming the request", async () => {
+    const clock = new StepClock();
+    const { cloud } = await fakeCloud(clock, () => ({
+      status: 400,
+      body: { code: 400, description: "Invalid input: resource_type" },
+    }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    await assert.rejects(
+      source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
+      (e: Error & { kind?: string }) => e.kind === "config" && /aggregates returned HTTP 400/.test(e.message),
+    );
+  });
+});
