@@ -98,6 +98,16 @@ export function matchSeries(
   }
   const samples: CpuSample[] = [];
   const missing: MissingSample[] = [];
+  if (group.instances.length === 0) {
+    // No stack to name the group (`os-scaler once --count N`): every series of the query is an instance.
+    for (const [key, found] of byKey) {
+      const value = found.length === 1 ? asPercent(Number(found[0]!.raw)) : undefined;
+      if (value === undefined)
+        missing.push({ instance: key, reason: `no single CPU percentage for ${config.label}="${key}"` });
+      else samples.push({ instance: key, value, time: found[0]!.time });
+    }
+    return { samples, missing };
+  }
   for (const inst of group.instances) {
     const key = instanceKey(inst, config.labelValue);
     if (!key) {
