@@ -76,6 +76,8 @@ export interface StatusSnapshot {
     readonly lastError?: { time: number; message: string };
   };
   readonly counters: PersistedState["counters"];
+  /** The last tick that failed as a whole (the stack could not be read, the state not saved). */
+  readonly lastTickError?: { time: number; message: string };
   readonly health: Health;
 }
 
@@ -97,6 +99,7 @@ export class ScalerLoop {
   private lastTickAt: number | undefined;
   private startedAt: number | undefined;
   private consecutiveSourceFailures = 0;
+  private lastTickError: { time: number; message: string } | undefined;
   private current: number | undefined;
   private readonly store: StateStore;
   private saving: Promise<void> = Promise.resolve();
@@ -308,7 +311,8 @@ export class ScalerLoop {
         await this.tick({ signal });
       } catch (err) {
         if (signal.aborted) break;
-        logger.error({ err: err instanceof Error ? err.message : String(err) }, "tick failed");
+        this.lastTickError = { time: clock.now(), message: err instanceof Error ? err.message : String(err) };
+        logger.error({ err: this.lastTickError.message }, "tick failed");
       }
       this.loopState = "waiting";
       const wait = Math.max(0, started + config.policy.interval - clock.now());
@@ -355,7 +359,10 @@ export class ScalerLoop {
       this.loopState !== "stopped" &&
       now - since > 3 * interval + 30_000
     ) {
-      reasons.push(`loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s)`);
+      const why = this.lastTickError ? `; last error: ${this.lastTickError.message}` : "";
+      reasons.push(
+        `loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s${why})`,
+      );
     }
     return { ok: reasons.length === 0, reasons };
   }
@@ -383,6 +390,7 @@ export class ScalerLoop {
         ...(s?.lastSourceError ? { lastError: s.lastSourceError } : {}),
       },
       counters: s?.counters ?? { ticks: 0, sourceErrors: 0, rejected: {}, missing: 0 },
+      ...(this.lastTickError ? { lastTickError: this.lastTickError } : {}),
       health: this.health(now),
     };
   }

@@ -220,6 +220,31 @@ describe("loop: run on a fake clock", () => {
     await s.done();
   });
 
+  it("a tick that cannot read the stack is logged; the loop goes on and /healthz says it stalled, with the error", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const failing = new ScalerLoop({
+      ...s.deps,
+      readStack: () => Promise.reject(new Error("stack output `instances` is not a list")),
+    });
+    const stop = new AbortController();
+    const running = failing.run(stop.signal);
+    for (let i = 0; i < 7; i++) {
+      await s.clock.waitForSleepers(1);
+      await s.clock.advance(15 * S);
+    }
+    assert.ok(s.log.lines.filter((l) => l.msg === "tick failed").length >= 7);
+    const h = failing.health();
+    assert.equal(h.ok, false);
+    assert.match(
+      h.reasons.join(),
+      /loop stalled: no tick for \d+s \(interval 15s; last error: stack output `instances` is not a list\)/,
+    );
+    assert.match(failing.status().lastTickError?.message ?? "", /not a list/);
+    stop.abort();
+    await running;
+    await s.done();
+  });
+
   it("health says the loop stalled when no tick happened for 3 intervals (+30 s)", async () => {
     const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
     await s.loop.tick();
