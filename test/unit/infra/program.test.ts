@@ -5,6 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
@@ -739,5 +740,63 @@ describe("program: a key change does not rebuild the VMs", () => {
     assert.deepEqual(vm0?.propertyDependencies["keyPair"] ?? [], []);
     // The check itself works: the network id does come from the network resource.
     assert.ok(vm0?.propertyDependencies["networks"]?.some((u) => u.endsWith("::vm-network-net")));
+  });
+});
+
+describe("program: invariants over random configs (fast-check, under mocks)", () => {
+  it("VMs = desiredCount = members = instances output; floating IPs per plan; metadata on every VM; SSH only when asked", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom("none", "baseline", "all"),
+        fc.boolean(),
+        fc.option(fc.constantFrom("198.51.100.0/24", "2001:db8::/48", "10.0.0.7/32"), { nil: undefined }),
+        async (desired, extra, floatingIps, lb, ssh) => {
+          const r = await ok({
+            config: {
+              image: IMAGE,
+              desiredCount: desired,
+              maxCount: desired + extra,
+              floatingIps,
+              loadBalancer: { enabled: lb },
+              ...(ssh ? { sshAllowedCidr: ssh } : {}),
+            },
+            openstackConfig: { useOctavia: true },
+          });
+          const vms = ofType(r, T.instance);
+          const instances = r.outputs["instances"] as { name: string; fixedIp: string; floatingIp?: string }[];
+          assert.equal(vms.length, desired);
+          assert.equal(instances.length, desired);
+          assert.equal(r.outputs["desiredCount"], desired);
+          const members = ofType(r, T.member);
+          assert.equal(members.length, lb ? desired : 0);
+          if (lb) {
+            assert.deepEqual(
+              members.map((m) => m.inputs["address"]),
+              instances.map((i) => i.fixedIp),
+            );
+          }
+          const expectedFips = { none: 0, baseline: 1, all: desired }[floatingIps];
+          assert.equal(instances.filter((i) => i.floatingIp !== undefined).length, expectedFips);
+          assert.equal(ofType(r, T.fip).length, expectedFips + (lb ? 1 : 0));
+          const group = r.outputs["serverGroup"];
+          assert.ok(
+            vms.every((v) => (v.inputs["metadata"] as Record<string, string>)["metering.server_group"] === group),
+          );
+          const sshRules = ofType(r, T.rule).filter((x) => x.inputs["portRangeMin"] === 22);
+          assert.deepEqual(
+            sshRules.map((x) => x.inputs["remoteIpPrefix"]),
+            ssh ? [ssh] : [],
+          );
+          assert.ok(
+            ofType(r, T.rule).every(
+              (x) => x.inputs["remoteIpPrefix"] !== "0.0.0.0/0" && x.inputs["remoteIpPrefix"] !== "::/0",
+            ),
+          );
+        },
+      ),
+      { numRuns: 12 },
+    );
   });
 });
