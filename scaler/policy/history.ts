@@ -46,3 +46,16 @@ export const TREND_SAMPLES = 20;
 export function observationsKept(p: Pick<PolicyConfig, "upSamples" | "downSamples">): number {
   return Math.max(p.upSamples, p.downSamples, TREND_SAMPLES, 1) * 2;
 }
+
+/**
+ * The value to judge a scale-out by. Complete data: the observed aggregate. With instances missing, `onMissing:
+ * assumeHigh` counts each missing one as 100 % busy (the HPA's rule for missing pods on scale-up): the average is
+ * recomputed with them, the maximum becomes 100. `hold` uses what was observed (undefined when nothing was).
+ */
+export function scaleOutValue(o: Observation, onMissing: "hold" | "assumeHigh"): { value?: number; assumed: boolean } {
+  const missing = o.sourceFailed ? Math.max(o.missing, 1) : o.missing;
+  if (onMissing !== "assumeHigh" || missing === 0)
+    return o.value === undefined ? { assumed: false } : { value: o.value, assumed: false };
+  if (o.value === undefined || o.aggregate === "max") return { value: 100, assumed: true };
+  return { value: (o.value * o.samples + 100 * missing) / (o.samples + missing), assumed: true };
+}

@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { consecutive, lastAction } from "./history";
+import { consecutive, lastAction, scaleOutValue } from "./history";
 import type { DecideInput, ModeResult, Observation } from "./types";
 
 /**
@@ -10,9 +10,9 @@ import type { DecideInput, ModeResult, Observation } from "./types";
  * more); `decide` then caps it at `maxStepUp`. A scale-in asks for `maxStepDown` fewer. With step 1 both ways this is
  * exactly the lab script: one clone per trigger, one removal per trigger.
  *
- * Missing data: with `onMissing: hold` a sample-less tick breaks both runs; with `assumeHigh` a tick with any
- * instance missing counts as above `high` (the HPA's "treat missing pods as 100 % on scale-up" rule). A tick with any
- * instance missing never counts as below `low`.
+ * Missing data: with `onMissing: hold` a sample-less tick breaks both runs and a partial one is judged by the samples
+ * it has; with `assumeHigh` the missing instances count as 100 % busy (the HPA's rule for missing pods on scale-up), so
+ * an outage of the metrics pipeline can only add VMs. A tick with any instance missing never counts as below `low`.
  */
 export function threshold(input: DecideInput): ModeResult {
   const { policy: p, current, observations } = input;
@@ -20,8 +20,7 @@ export function threshold(input: DecideInput): ModeResult {
   const since = lastAction(input.actions)?.time;
   const agg = latest?.aggregate ?? p.aggregate;
   const incomplete = (o: Observation) => o.value === undefined || o.missing > 0 || o.sourceFailed === true;
-  const isHigh = (o: Observation) =>
-    (o.value !== undefined && o.value > p.high) || (p.onMissing === "assumeHigh" && incomplete(o));
+  const isHigh = (o: Observation) => (scaleOutValue(o, p.onMissing).value ?? -1) > p.high;
   const isLow = (o: Observation) => !incomplete(o) && o.value! < p.low;
 
   const ups = consecutive(observations, isHigh, p.upSamples, p.interval, since);
@@ -29,13 +28,14 @@ export function threshold(input: DecideInput): ModeResult {
   const shown = latest?.value === undefined ? "no data" : `${agg} ${pct(latest.value)}`;
 
   if (latest && isHigh(latest)) {
-    const assumed = latest.value === undefined || latest.value <= p.high;
-    const what = assumed ? `${shown} (missing data assumed high)` : `${shown} > ${p.high}%`;
+    const { value, assumed } = scaleOutValue(latest, p.onMissing);
+    const what = assumed
+      ? `${agg} ${pct(value!)} with ${latest.sourceFailed ? "the source failing" : `${latest.missing}/${latest.expected} missing`} counted as 100% (onMissing assumeHigh) > ${p.high}%`
+      : `${shown} > ${p.high}%`;
     if (ups < p.upSamples) {
       return { recommended: current, reason: `${what} for ${ups}/${p.upSamples} samples → hold at ${current}` };
     }
-    const needed = latest.value !== undefined && !assumed ? Math.ceil((current * latest.value) / p.high) : 0;
-    const recommended = Math.max(current + 1, needed);
+    const recommended = Math.max(current + 1, Math.ceil((current * value!) / p.high));
     return {
       recommended,
       reason: `${what} for ${ups}/${p.upSamples} samples → ${current} → ${recommended}`,
