@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { sanitize } from "../../../scaler/policy/sanitize";
 import type { Group, SampleSet } from "../../../scaler/sources/types";
 import { S } from "./helpers";
@@ -94,5 +95,33 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
     });
     assert.equal(out.observation.value, 40);
     assert.equal(out.observation.expected, 2);
+  });
+});
+
+describe("sanitize: invariants (fast-check)", () => {
+  it("the aggregate is within 0–100, every sample is accepted or rejected, missing = expected − accepted", () => {
+    const value = fc.oneof(fc.double({ min: -50, max: 200 }), fc.constantFrom(NaN, Infinity, -Infinity, 100.4, 0));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ instance: fc.constantFrom("a", "b", "c", "zz"), value, age: fc.integer({ min: 0, max: 90 }) }),
+          { maxLength: 8 },
+        ),
+        fc.constantFrom("avg" as const, "max" as const),
+        (raw, aggregate) => {
+          const samples = raw.map((r) => ({ instance: r.instance, value: r.value, time: NOW - r.age * S }));
+          const out = sanitize({ ...base, aggregate, set: set(samples) });
+          const o = out.observation;
+          if (o.value !== undefined) assert.ok(o.value >= 0 && o.value <= 100, `aggregate ${o.value}`);
+          const accepted = Object.keys(out.accepted).length;
+          assert.equal(o.samples, accepted);
+          assert.equal(o.missing, o.expected - accepted);
+          const rejected = Object.values(o.rejected).reduce((a, b) => a + (b ?? 0), 0);
+          assert.ok(raw.length - accepted - rejected >= 0, "a sample counted twice");
+          assert.equal(o.value === undefined, accepted === 0);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
