@@ -9,6 +9,13 @@ const PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
 
 export const DURATION_HINT = "a duration like 15s, 5m, 1h or a number of seconds";
 
+/**
+ * The longest delay a Node.js timer can wait (2^31 − 1 ms, about 24.8 days). A longer one fires after 1 ms instead
+ * (TimeoutOverflowWarning): an `interval: 1e12` would tick flat out and an `actuator.timeout` that long would abort
+ * every update at once. So every duration is capped here.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 /** Milliseconds, or undefined when `value` is not a duration. */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
@@ -37,6 +44,13 @@ export function durationSchema(min = 0) {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: "custom", message: `must be ${DURATION_HINT}, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at most 24 days (the longest timer Node.js can set), got ${JSON.stringify(value)}`,
+      });
       return z.NEVER;
     }
     if (ms < min) {
