@@ -324,3 +324,84 @@ export function fastPolicy(overrides: Record<string, unknown> = {}): Record<stri
     ...overrides,
   };
 }
+
+/**
+ * One scenario's world: a stand-in stack applied at count 1, a scaler.yaml for it (the fake Prometheus by default,
+ * matching VMs by name), and the daemon when started. `cleanup()` stops whatever is still running, by pid.
+ */
+export interface Rig {
+  readonly ws: StandinWorkspace;
+  readonly stack: Stack;
+  readonly initial: Outputs;
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly config: string;
+  readonly fake: FakePrometheus;
+  daemon: Daemon | undefined;
+  start(extraEnv?: Record<string, string>): Promise<Daemon>;
+  cleanup(): Promise<void>;
+}
+
+export async function createRig(
+  ws: StandinWorkspace,
+  options: {
+    policy?: Record<string, unknown>;
+    actuator?: Record<string, unknown>;
+    source?: Record<string, unknown>;
+    extra?: Record<string, unknown>;
+    /** The fake Prometheus's answer per VM name (default "50": inside the band). */
+    value?: (name: string) => string | undefined;
+  } = {},
+): Promise<Rig> {
+  const { stack, outputs } = await initStack(ws, 1);
+  const fake = new FakePrometheus();
+  fake.ids = ["vm-0", "vm-1", "vm-2", "vm-3", "vm-4"];
+  fake.value = options.value ?? (() => "50");
+  await fake.start();
+  const tmp = tempDir();
+  const config = writeScalerConfig(tmp.dir, {
+    stack: { name: ws.stackName, workDir: ws.workDir },
+    source: options.source ?? { type: "prometheus", url: fake.url, label: "instance_id", labelValue: "name" },
+    policy: fastPolicy(options.policy),
+    actuator: { backoff: "500ms", maxBackoff: "2s", ...options.actuator },
+    ...options.extra,
+  });
+  const rig: Rig = {
+    ws,
+    stack,
+    initial: outputs,
+    dir: tmp.dir,
+    stateDir: path.join(tmp.dir, "state"),
+    config,
+    fake,
+    daemon: undefined,
+    start: async (extraEnv = {}) => {
+      rig.daemon = await Daemon.start(config, ws.childEnv(extraEnv));
+      return rig.daemon;
+    },
+    cleanup: async () => {
+      if (rig.daemon?.alive) await rig.daemon.stop("SIGKILL");
+      await fake.stop();
+      tmp.cleanup();
+      ws.cleanup();
+    },
+  };
+  return rig;
+}
+
+export function readJsonFile<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
