@@ -267,6 +267,10 @@ export class FakePrometheus {
   value: (id: string) => string | undefined = () => "10";
   /** Instance ids to answer for (the test updates it as the stack grows). */
   ids: string[] = [];
+  /** How old the points are, in seconds (a stale exporter). */
+  ageS = 0;
+  /** Replaces the whole reply body (malformed replies). */
+  body: (() => string) | undefined;
 
   get url(): string {
     return `http://127.0.0.1:${this.port_}`;
@@ -275,7 +279,11 @@ export class FakePrometheus {
   async start(): Promise<void> {
     const server = http.createServer((req, res) => {
       this.queries++;
-      const now = Date.now() / 1000;
+      if (this.body) {
+        res.writeHead(200, { "content-type": "application/json" }).end(this.body());
+        return;
+      }
+      const now = Date.now() / 1000 - this.ageS;
       const result = this.ids.flatMap((id) => {
         const v = this.value(id);
         return v === undefined ? [] : [{ metric: { instance_id: id }, value: [now, v] }];
