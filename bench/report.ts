@@ -1,7 +1,7 @@
 /**
  * BENCHMARKS.md from the raw results: every number printed here comes from the JSON of the same run.
  */
-import type { ProgramScaleSection, BenchResults } from "./run";
+import type { BenchResults, CostPerTickSection, ProgramScaleSection } from "./run";
 import type { Row } from "./policy-quality";
 import { round } from "./policy-quality";
 
@@ -27,6 +27,10 @@ export function renderReport(r: BenchResults): string {
   out.push("");
   out.push("## 1. Policy quality on the traces");
   out.push("");
+  if (q.ranAt) {
+    out.push(`Ran ${q.ranAt} at commit \`${q.commit ?? "?"}\`.`);
+    out.push("");
+  }
   out.push(
     "Command: `npm run bench` (this section alone: `os-scaler simulate -c <config> --trace <file>` per row, same model). " +
       "The simulation is deterministic (no randomness, no wall clock): one run per row is exact, no median needed.",
@@ -96,14 +100,7 @@ export function renderReport(r: BenchResults): string {
     out.push(r.analysis);
     out.push("");
   }
-  out.push("## 2. Cost per tick vs group size (Gnocchi, Prometheus)");
-  out.push("");
-  out.push("| source | instances | wall ms per tick | HTTP requests per tick |");
-  out.push("| --- | ---: | ---: | ---: |");
-  out.push(`| gnocchi, prometheus | 1, 100, 1,000 | not yet measured | not yet measured |`);
-  out.push("");
-  out.push(`Not yet measured: ${r.notMeasured.costPerTick}`);
-  out.push("");
+  out.push(renderTick(r.costPerTick));
   out.push("## 3. Reaction time");
   out.push("");
   out.push("| setup | first sample over the threshold → start of `up` | configured interval × upSamples |");
@@ -141,6 +138,53 @@ function qualityRow(row: Row, bold: boolean, name?: string): string {
   return `| ${cells.join(" | ")} |`;
 }
 
+function renderTick(c: CostPerTickSection): string {
+  const out: string[] = [];
+  out.push("## 2. Cost per tick vs group size (Gnocchi, Prometheus)");
+  out.push("");
+  out.push(
+    "Command: `scripts/lab.sh up && source <(scripts/lab.sh env) && npm run bench -- --only tick`. Against real servers: the lab's Gnocchi (Keystone auth, gnocchi-metricd), " +
+      "seeded with one `instance` resource and `cpu` metric per VM the way Ceilometer writes them (one server group per size, `vcpus: 1` in the source config); " +
+      "and a Prometheus from the lab's Debian package started by the benchmark (scrape interval 1 s) scraping an exporter that serves one `node_cpu_seconds_total` series per VM " +
+      "(the largest size's series exist for every size). Wall time of `source.sample(group)` after one warm-up tick; requests as the source counts them.",
+  );
+  out.push("");
+  if (c.rows && c.rows.length > 0) {
+    out.push(`Ran ${c.ranAt ?? "?"} at commit \`${c.commit ?? "?"}\`.`);
+    out.push("");
+    out.push("| source | instances | wall ms per tick (median) | HTTP requests per tick | readings | runs (ms) |");
+    out.push("| --- | ---: | ---: | ---: | ---: | --- |");
+    for (const row of c.rows) {
+      const req = [...new Set(row.requestsPerTick)].join(" / ");
+      out.push(
+        `| ${row.source} | ${n0(row.instances)} | ${n1(row.medianMs)} | ${req} | ${n0(row.samples)} | ${row.msRuns.map((x) => n0(x)).join(", ")} |`,
+      );
+    }
+    out.push("");
+    for (const src of ["gnocchi", "prometheus"] as const) {
+      const rows = c.rows.filter((x) => x.source === src);
+      if (rows.length < 2) continue;
+      const reqs = new Set(rows.flatMap((x) => x.requestsPerTick));
+      const first = rows[0]!;
+      const last = rows[rows.length - 1]!;
+      out.push(
+        `- ${src}: requests per tick ${reqs.size === 1 ? `constant at ${[...reqs][0]}` : `**vary** (${[...reqs].join(", ")})`} from ${first.instances} to ${last.instances} instances; ` +
+          `wall time × ${(last.medianMs / first.medianMs).toFixed(1)} for × ${last.instances / first.instances} instances (same run).`,
+      );
+    }
+    out.push("");
+  } else {
+    out.push("| source | instances | wall ms per tick | HTTP requests per tick |");
+    out.push("| --- | ---: | ---: | ---: |");
+    out.push("| gnocchi, prometheus | 1, 100, 1,000 | not yet measured | not yet measured |");
+    out.push("");
+  }
+  for (const note of c.notes ?? []) out.push(`Not measured: ${note}`);
+  if (c.error) out.push(`Not measured in this run: ${c.error}`);
+  out.push("");
+  return out.join("\n");
+}
+
 function renderScale(s: ProgramScaleSection, quick: boolean): string {
   const out: string[] = [];
   out.push("## 4. Program scale (the Pulumi program under mocks)");
@@ -157,6 +201,7 @@ function renderScale(s: ProgramScaleSection, quick: boolean): string {
     return out.join("\n");
   }
   const res = s.results;
+  if (s.ranAt) out.push(`Ran ${s.ranAt} at commit \`${s.commit ?? "?"}\`. `);
   out.push(`Median of ${res.repeats} run${res.repeats > 1 ? "s" : ""} per count${quick ? " (quick mode)" : ""}.`);
   out.push("");
   out.push("| desiredCount | resources registered | time ms (median) | peak RSS MB (median) | runs (ms) |");

@@ -5,10 +5,14 @@
  *   npm run bench -- --quick    CI: a 2-day trace slice, three knob values, program scale 1 and 50; output in
  *                               bench/results/quick/ (git-ignored); exits non-zero when anything is broken
  *   --parallel N                simulations at once (default: the CPU count)
- *   --skip-scale                leave out the program-scale section
+ *   --only quality,scale,tick   run only these sections; the others are kept from the previous results.json
+ *                               of the same mode (each section records when it ran)
+ *
+ * The cost-per-tick section needs the lab (scripts/lab.sh up; source <(scripts/lab.sh env)); without it the
+ * section says so and the run does not fail.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
@@ -17,6 +21,7 @@ import { runPolicyQuality, type QualityResults, type Row } from "./policy-qualit
 import { runProgramScale, type ScaleResults } from "./program-scale";
 import { renderReport } from "./report";
 import { frontierSvg, type Panel } from "./svg";
+import type { TickRow } from "./cost-per-tick-child";
 
 export interface Machine {
   readonly nproc: string;
@@ -33,7 +38,21 @@ export interface Machine {
 export interface ProgramScaleSection {
   readonly results?: ScaleResults;
   readonly error?: string;
+  readonly ranAt?: string;
+  readonly commit?: string;
 }
+
+export interface CostPerTickSection {
+  readonly rows?: TickRow[];
+  readonly notes?: string[];
+  readonly error?: string;
+  readonly ranAt?: string;
+  readonly commit?: string;
+}
+
+type Section = "quality" | "scale" | "tick";
+const SECTIONS: readonly Section[] = ["quality", "scale", "tick"];
+const NOT_RUN = "not run yet (quick mode leaves out the lab section: run with --only tick against the lab)";
 
 export interface BenchResults {
   readonly command: string;
@@ -42,9 +61,10 @@ export interface BenchResults {
   readonly finishedAt: string;
   readonly wallSeconds: number;
   readonly machine: Machine;
-  readonly quality: QualityResults;
+  readonly quality: QualityResults & { readonly ranAt?: string; readonly commit?: string };
   readonly programScale: ProgramScaleSection;
-  readonly notMeasured: { costPerTick: string; reaction: string; footprint: string };
+  readonly costPerTick: CostPerTickSection;
+  readonly notMeasured: { reaction: string; footprint: string };
   readonly analysis?: string;
 }
 
@@ -62,33 +82,62 @@ async function main(): Promise<void> {
     .name("bench")
     .option("--quick", "CI mode: reduced set, output in bench/results/quick/", false)
     .option("--parallel <n>", "simulations at once", String(os.availableParallelism()))
-    .option("--skip-scale", "leave out the program-scale section", false)
+    .option(
+      "--only <sections>",
+      `comma-separated subset of ${SECTIONS.join(", ")} (default: all; quick: quality,scale)`,
+    )
     .parse(process.argv);
-  const opts = program.opts<{ quick: boolean; parallel: string; skipScale: boolean }>();
+  const opts = program.opts<{ quick: boolean; parallel: string; only?: string }>();
   const quick = opts.quick;
+  // Quick mode leaves out the lab section: seeding Gnocchi and waiting for metricd does not fit CI's 3 minutes.
+  const only = new Set((opts.only ?? (quick ? "quality,scale" : SECTIONS.join(","))).split(",").map((x) => x.trim()));
+  for (const x of only)
+    if (!SECTIONS.includes(x as Section)) throw new Error(`--only: unknown section "${x}"; use ${SECTIONS.join(", ")}`);
   const started = Date.now();
   const machine = describeMachine();
   const outDir = path.join(ROOT, "bench", "results", ...(quick ? ["quick"] : []));
   mkdirSync(outDir, { recursive: true });
+  const previous = readPrevious(path.join(outDir, "results.json"));
   const runChild = makeRunner(Number(opts.parallel));
+  const single = makeRunner(1);
+  const now = () => new Date().toISOString();
 
-  log(`policy quality (${quick ? "quick" : "full"})…`);
-  const quality = await runPolicyQuality(runChild, quick);
-  log(`policy quality done in ${Math.round((Date.now() - started) / 1000)} s`);
+  let quality = previous?.quality;
+  if (only.has("quality") || !quality) {
+    log(`policy quality (${quick ? "quick" : "full"})…`);
+    quality = { ...(await runPolicyQuality(runChild, quick)), ranAt: now(), commit: machine.commit };
+    log(`policy quality done in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
 
-  let programScale: ProgramScaleSection = { error: "skipped (--skip-scale)" };
-  if (!opts.skipScale) {
+  let programScale: ProgramScaleSection = previous?.programScale ?? { error: NOT_RUN };
+  if (only.has("scale")) {
     log("program scale…");
-    const single = makeRunner(1);
     try {
-      programScale = { results: await runProgramScale(single, quick ? [1, 50] : [1, 50, 200, 500], quick ? 1 : 3) };
+      programScale = {
+        results: await runProgramScale(single, quick ? [1, 50] : [1, 50, 200, 500], quick ? 1 : 3),
+        ranAt: now(),
+        commit: machine.commit,
+      };
     } catch (err) {
-      programScale = { error: (err as Error).message };
+      programScale = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
+    }
+  }
+
+  let costPerTick: CostPerTickSection = previous?.costPerTick ?? { error: NOT_RUN };
+  if (only.has("tick")) {
+    log("cost per tick (lab Gnocchi, Prometheus)…");
+    try {
+      const out = JSON.parse(
+        await single("cost-per-tick-child.ts", { sizes: quick ? [1, 100] : [1, 100, 1000] }),
+      ) as CostPerTickSection;
+      costPerTick = { ...out, ranAt: now(), commit: machine.commit };
+    } catch (err) {
+      costPerTick = { error: (err as Error).message, ranAt: now() };
     }
   }
 
   const results: BenchResults = {
-    command: `npm run bench${quick ? " -- --quick" : ""}`,
+    command: `npm run bench${quick ? " -- --quick" : ""}${opts.only ? ` -- --only ${opts.only}` : ""}`,
     quick,
     startedAt: new Date(started).toISOString(),
     finishedAt: new Date().toISOString(),
@@ -96,9 +145,8 @@ async function main(): Promise<void> {
     machine,
     quality,
     programScale,
+    costPerTick,
     notMeasured: {
-      costPerTick:
-        "the benchmark needs the lab's Gnocchi and Prometheus seeded with 1,000 instance series and a per-tick request counter read from the sources; that harness is not written yet.",
       reaction:
         "needs the end-to-end setup (test/e2e) to expose the time of the first over-threshold sample and of the start of `up`; not wired into the benchmark yet.",
       footprint:
@@ -114,7 +162,7 @@ async function main(): Promise<void> {
     `wrote ${path.relative(ROOT, outDir)}/results.json, frontier.svg and ${quick ? path.relative(ROOT, outDir) + "/" : ""}BENCHMARKS.md`,
   );
 
-  const problems = check(results);
+  const problems = check(results, only);
   if (problems.length > 0) {
     for (const p of problems) console.error(`bench: FAILED: ${p}`);
     process.exitCode = 1;
@@ -165,7 +213,7 @@ function analyse(q: QualityResults): string {
 }
 
 /** What must hold for the run to count as working (quick mode's CI assertions; checked in full mode too). */
-function check(r: BenchResults): string[] {
+function check(r: BenchResults, ran: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const row of r.quality.rows) {
     const s = row.result;
@@ -185,9 +233,23 @@ function check(r: BenchResults): string[] {
       problems.push(`${t.id}: no policy acted at all`);
   }
   const scale = r.programScale;
-  if (!scale.results && scale.error && !scale.error.startsWith("skipped"))
-    problems.push(`program scale: ${scale.error}`);
+  if (ran.has("scale") && !scale.results) problems.push(`program scale: ${scale.error ?? "no result"}`);
+  if (ran.has("tick") && r.costPerTick.error) problems.push(`cost per tick: ${r.costPerTick.error}`);
+  for (const row of r.costPerTick.rows ?? []) {
+    if (row.samples !== row.instances)
+      problems.push(`cost per tick: ${row.source} read ${row.samples} of ${row.instances} instances`);
+  }
   return problems;
+}
+
+/** The previous results of the same mode, for the sections not re-run. */
+function readPrevious(file: string): BenchResults | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeMachine(): Machine {

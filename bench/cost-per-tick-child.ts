@@ -1,0 +1,255 @@
+/**
+ * Table 2: wall time and HTTP requests per tick of the gnocchi and prometheus sources for groups of 1, 100 and 1,000
+ * instances, against real servers: the lab's Gnocchi (Keystone auth, metricd), seeded here with one `instance`
+ * resource and `cpu` metric per VM the way Ceilometer writes them; and a Prometheus from the lab's package, started
+ * here with its own config, scraping an exporter (in this process) that serves one `node_cpu_seconds_total` series
+ * per VM. Prints { rows, notes } as JSON, or { skipped } when the lab is not configured.
+ *
+ * Every loop is bounded in count and time; the Prometheus started here is stopped by its pid.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import pLimit from "p-limit";
+import { systemClock } from "../scaler/lib/clock";
+import { createLogger } from "../scaler/lib/logger";
+import { loadCloud } from "../scaler/openstack/clouds";
+import { KeystoneSession } from "../scaler/openstack/keystone";
+import { sourceSchema } from "../scaler/sources/config";
+import { createSource } from "../scaler/sources/index";
+import type { Group, MetricSource } from "../scaler/sources/types";
+
+export interface TickRow {
+  readonly source: "gnocchi" | "prometheus";
+  readonly instances: number;
+  readonly runs: number;
+  readonly medianMs: number;
+  readonly msRuns: number[];
+  readonly requestsPerTick: number[];
+  readonly samples: number;
+}
+
+const TICKS = 7;
+const logger = createLogger({ level: "silent" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const { sizes } = JSON.parse(process.argv[2] ?? "{}") as { sizes: number[] };
+  const env = process.env;
+  const need = ["OS_CLIENT_CONFIG_FILE", "LAB_CLOUD", "LAB_GNOCCHI_URL"].filter((k) => !env[k]);
+  const rows: TickRow[] = [];
+  const notes: string[] = [];
+  if (need.length > 0) {
+    notes.push(
+      `gnocchi: lab not configured (${need.join(", ")} unset): run scripts/lab.sh up && source <(scripts/lab.sh env)`,
+    );
+  } else {
+    rows.push(
+      ...(await gnocchi(sizes, env.LAB_GNOCCHI_URL!, env.LAB_GNOCCHI_ARCHIVE_POLICY ?? "lab-10s", env.LAB_CLOUD!)),
+    );
+  }
+  rows.push(...(await prometheus(sizes)));
+  process.stdout.write(`\n${JSON.stringify({ rows, notes })}\n`);
+}
+
+async function measure(source: MetricSource, group: Group, kind: TickRow["source"]): Promise<TickRow> {
+  await source.sample(group); // warm-up: connections, token
+  const ms: number[] = [];
+  const requests: number[] = [];
+  let samples = 0;
+  for (let i = 0; i < TICKS; i++) {
+    const started = process.hrtime.bigint();
+    const set = await source.sample(group);
+    ms.push(Number(process.hrtime.bigint() - started) / 1e6);
+    requests.push(set.requests);
+    samples = set.samples.length;
+  }
+  const sorted = [...ms].sort((a, b) => a - b);
+  return {
+    source: kind,
+    instances: group.instances.length,
+    runs: TICKS,
+    medianMs: sorted[Math.floor(sorted.length / 2)]!,
+    msRuns: ms,
+    requestsPerTick: requests,
+    samples,
+  };
+}
+
+/** Polls `check` every second until it returns true, at most `seconds` times. */
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < seconds; i++) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not ready yet
+    }
+    await sleep(1000);
+  }
+  throw new Error(`${what}: not ready within ${seconds} s`);
+}
+
+async function gnocchi(sizes: number[], url: string, archivePolicy: string, cloudName: string): Promise<TickRow[]> {
+  const cloud = loadCloud({ cloud: cloudName });
+  // Seeding is not what is measured: a long deadline and few requests at once on a busy lab.
+  const ks = new KeystoneSession(cloud, { clock: systemClock, logger, timeoutMs: 120_000 });
+  const G = 10;
+  const limit = pLimit(4);
+  const groups = sizes.map((n) => ({
+    serverGroup: `bench-${randomUUID().slice(0, 8)}-${n}`,
+    ids: Array.from({ length: n }, () => randomUUID()),
+  }));
+  // Resources as Ceilometer creates them: an `instance` with server_group and a cumulative `cpu` metric (ns).
+  await Promise.all(
+    groups.flatMap((g) =>
+      g.ids.map((id, i) =>
+        limit(() =>
+          ks.request({
+            method: "POST",
+            url: `${url}/v1/resource/instance`,
+            data: {
+              id,
+              server_group: g.serverGroup,
+              display_name: `bench-${i}`,
+              metrics: { cpu: { archive_policy_name: archivePolicy } },
+            },
+          }),
+        ),
+      ),
+    ),
+  );
+  // 60 % of one vCPU, seven points ending now.
+  const nowS = Math.floor(Date.now() / 1000 / G) * G;
+  const series = Array.from({ length: 7 }, (_, i) => ({
+    timestamp: new Date((nowS - (6 - i) * G) * 1000).toISOString(),
+    value: 1e12 + i * 0.6 * G * 1e9,
+  }));
+  const all = groups.flatMap((g) => g.ids);
+  for (let i = 0; i < all.length; i += 200) {
+    const body = Object.fromEntries(all.slice(i, i + 200).map((id) => [id, { cpu: series }]));
+    await ks.request({
+      method: "POST",
+      url: `${url}/v1/batch/resources/metrics/measures`,
+      data: body,
+      accept: (s) => s === 202,
+    });
+  }
+  // Freshness is not what is measured here: a generous staleFactor keeps the points usable while metricd catches up.
+  const source = await createSource(
+    sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 1, staleFactor: 1000 }),
+    {
+      logger,
+      clock: systemClock,
+      cloudConfig: cloud,
+    },
+  );
+  const rows: TickRow[] = [];
+  try {
+    for (const g of groups) {
+      const group: Group = {
+        serverGroup: g.serverGroup,
+        instances: g.ids.map((id, i) => ({ id, name: `bench-${i}` })),
+      };
+      // gnocchi-metricd aggregates asynchronously: wait until every instance has a reading (bounded).
+      await until(
+        `gnocchi aggregates for ${g.ids.length} instances`,
+        300,
+        async () => (await source.sample(group)).samples.length === g.ids.length,
+      );
+      rows.push(await measure(source, group, "gnocchi"));
+    }
+  } finally {
+    await source.close();
+  }
+  return rows;
+}
+
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function prometheus(sizes: number[]): Promise<TickRow[]> {
+  const max = Math.max(...sizes);
+  const started = Date.now();
+  const id = (i: number) => `bench-vm-${String(i).padStart(4, "0")}`;
+  // 60 % busy: the idle counter grows by 0.4 s per second.
+  const exporter = http.createServer((_req, res) => {
+    const idle = ((Date.now() - started) / 1000) * 0.4 + 1000;
+    const lines = ["# TYPE node_cpu_seconds_total counter"];
+    for (let i = 1; i <= max; i++)
+      lines.push(`node_cpu_seconds_total{instance_id="${id(i)}",cpu="0",mode="idle"} ${idle.toFixed(3)}`);
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(lines.join("\n") + "\n");
+  });
+  await new Promise<void>((resolve) => exporter.listen(0, "127.0.0.1", resolve));
+  const exporterPort = (exporter.address() as AddressInfo).port;
+  const dir = await mkdtemp(path.join(os.tmpdir(), "bench-prom-"));
+  const port = await freePort();
+  await writeFile(
+    path.join(dir, "prometheus.yml"),
+    `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: bench\n    static_configs: [{ targets: ["127.0.0.1:${exporterPort}"] }]\n`,
+  );
+  let prom: ChildProcess | undefined;
+  try {
+    prom = spawn(
+      "prometheus",
+      [
+        `--config.file=${path.join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${path.join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: "ignore" },
+    );
+    const base = `http://127.0.0.1:${port}`;
+    await until("prometheus ready", 60, async () => (await fetch(`${base}/-/ready`)).ok);
+    const source = await createSource(
+      sourceSchema.parse({ type: "prometheus", url: base, label: "instance_id", window: "10s" }),
+      {
+        logger,
+        clock: systemClock,
+      },
+    );
+    const full: Group = { instances: Array.from({ length: max }, (_, i) => ({ id: id(i + 1), name: id(i + 1) })) };
+    // rate() needs two scrapes inside the window for every series.
+    await until(
+      `prometheus rates for ${max} series`,
+      60,
+      async () => (await source.sample(full)).samples.length === max,
+    );
+    const rows: TickRow[] = [];
+    try {
+      for (const n of sizes) rows.push(await measure(source, { instances: full.instances.slice(0, n) }, "prometheus"));
+    } finally {
+      await source.close();
+    }
+    return rows;
+  } finally {
+    if (prom?.pid !== undefined && prom.exitCode === null) {
+      prom.kill("SIGTERM");
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          prom?.kill("SIGKILL");
+          resolve();
+        }, 10_000);
+        prom?.once("exit", () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    await new Promise<void>((resolve) => exporter.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
