@@ -5,6 +5,7 @@
  *   npm run bench -- --quick    CI: a 2-day trace slice, three knob values, program scale 1 and 50; output in
  *                               bench/results/quick/ (git-ignored); exits non-zero when anything is broken
  *   --parallel N                simulations at once (default: the CPU count)
+ *   --render-only               rewrite BENCHMARKS.md and the chart from the last results.json
  *   --only quality,scale,tick   run only these sections; the others are kept from the previous results.json
  *                               of the same mode (each section records when it ran)
  *
@@ -87,8 +88,18 @@ async function main(): Promise<void> {
       `comma-separated subset of ${SECTIONS.join(", ")} (default: all; quick: quality,scale)`,
     )
     .parse(process.argv);
-  const opts = program.opts<{ quick: boolean; parallel: string; only?: string }>();
+  const opts = program.opts<{ quick: boolean; parallel: string; only?: string; renderOnly: boolean }>();
   const quick = opts.quick;
+  if (opts.renderOnly) {
+    // Rewrites BENCHMARKS.md and the chart from the results.json of a finished run: same numbers, new layout.
+    const dir = path.join(ROOT, "bench", "results", ...(quick ? ["quick"] : []));
+    const saved = readPrevious(path.join(dir, "results.json"));
+    if (!saved) throw new Error(`no results.json in ${path.relative(ROOT, dir)}: run the benchmark first`);
+    writeFileSync(path.join(dir, "frontier.svg"), frontierSvg(panels(saved.quality)) + "\n");
+    writeFileSync(quick ? path.join(dir, "BENCHMARKS.md") : path.join(ROOT, "BENCHMARKS.md"), renderReport(saved));
+    log("re-rendered from results.json");
+    return;
+  }
   // Quick mode leaves out the lab section: seeding Gnocchi and waiting for metricd does not fit CI's 3 minutes.
   const only = new Set((opts.only ?? (quick ? "quality,scale" : SECTIONS.join(","))).split(",").map((x) => x.trim()));
   for (const x of only)

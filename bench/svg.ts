@@ -48,11 +48,12 @@ export function frontierSvg(panels: readonly Panel[], columns = 2): string {
 function drawPanel(panel: Panel, ox: number, oy: number): string {
   const all = [...panel.curve, ...panel.baselines, ...(panel.highlight ? [panel.highlight] : [])];
   const xs = niceRange(Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x)));
-  const ys = niceRange(0, Math.max(1, ...all.map((p) => p.y)));
+  // Square-root scale on y: overloads span from a few minutes to thousands, and the small ones matter most.
+  const ys = sqrtRange(Math.max(1, ...all.map((p) => p.y)));
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const sx = (x: number) => ox + M.left + ((x - xs.min) / (xs.max - xs.min)) * pw;
-  const sy = (y: number) => oy + M.top + ph - ((y - ys.min) / (ys.max - ys.min)) * ph;
+  const sy = (y: number) => oy + M.top + ph - Math.sqrt(Math.max(0, y) / ys.max) * ph;
   const out: string[] = [];
   out.push(
     `<text x="${ox + W / 2}" y="${oy + 20}" text-anchor="middle" font-size="14" font-weight="bold">${esc(panel.title)}</text>`,
@@ -69,7 +70,7 @@ function drawPanel(panel: Panel, ox: number, oy: number): string {
   out.push(`<rect x="${sx(xs.min)}" y="${sy(ys.max)}" width="${pw}" height="${ph}" fill="none" stroke="#555"/>`);
   out.push(`<text x="${ox + M.left + pw / 2}" y="${oy + H - 14}" text-anchor="middle">VM-hours (cost) →</text>`);
   out.push(
-    `<text x="${ox + 18}" y="${oy + M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 ${ox + 18} ${oy + M.top + ph / 2})">overload minutes →</text>`,
+    `<text x="${ox + 18}" y="${oy + M.top + ph / 2}" text-anchor="middle" transform="rotate(-90 ${ox + 18} ${oy + M.top + ph / 2})">overload minutes (√ scale) →</text>`,
   );
   // The project's curve.
   const path = panel.curve.map((p, i) => `${i === 0 ? "M" : "L"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ");
@@ -125,6 +126,24 @@ function marker(shape: string, x: number, y: number, color: string, label: strin
     default:
       return `<path d="M${x - s},${y - s} L${x + s},${y + s} M${x - s},${y + s} L${x + s},${y - s}" stroke="${color}" stroke-width="3">${t}</path>`;
   }
+}
+
+/** A square-root axis from 0: a round maximum and ticks at round values at least 16 px apart (on a 312 px axis). */
+export function sqrtRange(hi: number): { min: number; max: number; ticks: number[] } {
+  const nice = [1, 2, 5];
+  const candidates: number[] = [0];
+  for (let mag = 1; mag <= 1e7; mag *= 10) for (const f of nice) candidates.push(f * mag);
+  const max = candidates.find((c) => c >= hi) ?? hi;
+  const ticks: number[] = [];
+  let lastPx = -Infinity;
+  for (const c of candidates.filter((x) => x <= max)) {
+    const px = Math.sqrt(c / max) * 312;
+    if (px - lastPx >= 16) {
+      ticks.push(c);
+      lastPx = px;
+    }
+  }
+  return { min: 0, max, ticks };
 }
 
 /** An axis range padded to round numbers, with 4–8 ticks. */
