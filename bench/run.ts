@@ -112,6 +112,38 @@ async function main(): Promise<void> {
   const runChild = makeRunner(Number(opts.parallel));
   const single = makeRunner(1);
   const now = () => new Date().toISOString();
+  let programScale: ProgramScaleSection = previous?.programScale ?? { error: NOT_RUN };
+  let costPerTick: CostPerTickSection = previous?.costPerTick ?? { error: NOT_RUN };
+  /** Writes results.json, the chart and the report with what is known so far (after every section). */
+  const save = (q: BenchResults["quality"]): BenchResults => {
+    const results: BenchResults = {
+      command: `npm run bench${quick ? " -- --quick" : ""}${opts.only ? ` -- --only ${opts.only}` : ""}`,
+      quick,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      wallSeconds: (Date.now() - started) / 1000,
+      machine,
+      quality: q,
+      programScale,
+      costPerTick,
+      notMeasured: {
+        reaction:
+          "needs the end-to-end setup (test/e2e) to expose the time of the first over-threshold sample and of the start of `up`; not wired into the benchmark yet.",
+        footprint:
+          "needs `os-scaler run` (the daemon) against a 100-instance source for 10 minutes; not wired into the benchmark yet.",
+      },
+      analysis: analyse(q),
+    };
+    writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+    writeFileSync(path.join(outDir, "frontier.svg"), frontierSvg(panels(q)) + "\n");
+    const report = renderReport(results);
+    writeFileSync(quick ? path.join(outDir, "BENCHMARKS.md") : path.join(ROOT, "BENCHMARKS.md"), report);
+    log(
+      `wrote ${path.relative(ROOT, outDir)}/results.json, frontier.svg and ${quick ? path.relative(ROOT, outDir) + "/" : ""}BENCHMARKS.md`,
+    );
+
+    return results;
+  };
 
   let quality = previous?.quality;
   if (only.has("quality") || !quality) {
@@ -119,8 +151,8 @@ async function main(): Promise<void> {
     quality = { ...(await runPolicyQuality(runChild, quick)), ranAt: now(), commit: machine.commit };
     log(`policy quality done in ${Math.round((Date.now() - started) / 1000)} s`);
   }
+  const q = quality;
 
-  let programScale: ProgramScaleSection = previous?.programScale ?? { error: NOT_RUN };
   if (only.has("scale")) {
     log("program scale…");
     try {
@@ -132,10 +164,11 @@ async function main(): Promise<void> {
     } catch (err) {
       programScale = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
     }
+    save(q);
   }
 
-  let costPerTick: CostPerTickSection = previous?.costPerTick ?? { error: NOT_RUN };
   if (only.has("tick")) {
+    save(q); // the sections so far are on disk before the long lab section starts
     log("cost per tick (lab Gnocchi, Prometheus)…");
     try {
       const out = JSON.parse(
@@ -143,36 +176,11 @@ async function main(): Promise<void> {
       ) as CostPerTickSection;
       costPerTick = { ...out, ranAt: now(), commit: machine.commit };
     } catch (err) {
-      costPerTick = { error: (err as Error).message, ranAt: now() };
+      costPerTick = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
     }
   }
 
-  const results: BenchResults = {
-    command: `npm run bench${quick ? " -- --quick" : ""}${opts.only ? ` -- --only ${opts.only}` : ""}`,
-    quick,
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date().toISOString(),
-    wallSeconds: (Date.now() - started) / 1000,
-    machine,
-    quality,
-    programScale,
-    costPerTick,
-    notMeasured: {
-      reaction:
-        "needs the end-to-end setup (test/e2e) to expose the time of the first over-threshold sample and of the start of `up`; not wired into the benchmark yet.",
-      footprint:
-        "needs `os-scaler run` (the daemon) against a 100-instance source for 10 minutes; not wired into the benchmark yet.",
-    },
-    analysis: analyse(quality),
-  };
-  writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
-  writeFileSync(path.join(outDir, "frontier.svg"), frontierSvg(panels(quality)) + "\n");
-  const report = renderReport(results);
-  writeFileSync(quick ? path.join(outDir, "BENCHMARKS.md") : path.join(ROOT, "BENCHMARKS.md"), report);
-  log(
-    `wrote ${path.relative(ROOT, outDir)}/results.json, frontier.svg and ${quick ? path.relative(ROOT, outDir) + "/" : ""}BENCHMARKS.md`,
-  );
-
+  const results = save(q);
   const problems = check(results, only);
   if (problems.length > 0) {
     for (const p of problems) console.error(`bench: FAILED: ${p}`);
