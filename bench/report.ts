@@ -28,7 +28,7 @@ export function renderReport(r: BenchResults): string {
   out.push("## 1. Policy quality on the traces");
   out.push("");
   if (q.ranAt) {
-    out.push(`Ran ${q.ranAt} at commit \`${q.commit ?? "?"}\`.`);
+    out.push(`Ran ${q.ranAt} at commit \`${q.commit ?? r.machine.commit}\`.`);
     out.push("");
   }
   out.push(
@@ -115,7 +115,7 @@ export function renderReport(r: BenchResults): string {
     out.push(r.analysis);
     out.push("");
   }
-  out.push(renderTick(r.costPerTick));
+  out.push(renderTick(r.costPerTick, r.machine.commit));
   out.push("## 3. Reaction time");
   out.push("");
   out.push("| setup | first sample over the threshold → start of `up` | configured interval × upSamples |");
@@ -124,7 +124,7 @@ export function renderReport(r: BenchResults): string {
   out.push("");
   out.push(`Not yet measured: ${r.notMeasured.reaction}`);
   out.push("");
-  out.push(renderScale(r.programScale, r.quick));
+  out.push(renderScale(r.programScale, r.quick, r.machine.commit));
   out.push("## 5. Footprint of `os-scaler run`");
   out.push("");
   out.push("| interval | instances | duration | RSS | CPU |");
@@ -172,7 +172,7 @@ function qualityRow(row: Row, bold: boolean, name?: string): string {
   return `| ${cells.join(" | ")} |`;
 }
 
-function renderTick(c: CostPerTickSection): string {
+function renderTick(c: CostPerTickSection, runCommit: string): string {
   const out: string[] = [];
   out.push("## 2. Cost per tick vs group size (Gnocchi, Prometheus)");
   out.push("");
@@ -184,7 +184,7 @@ function renderTick(c: CostPerTickSection): string {
   );
   out.push("");
   if (c.rows && c.rows.length > 0) {
-    out.push(`Ran ${c.ranAt ?? "?"} at commit \`${c.commit ?? "?"}\`.`);
+    out.push(`Ran ${c.ranAt ?? "?"} at commit \`${c.commit ?? runCommit}\`.`);
     out.push("");
     out.push("| source | instances | wall ms per tick (median) | HTTP requests per tick | readings | runs (ms) |");
     out.push("| --- | ---: | ---: | ---: | ---: | --- |");
@@ -219,7 +219,7 @@ function renderTick(c: CostPerTickSection): string {
   return out.join("\n");
 }
 
-function renderScale(s: ProgramScaleSection, quick: boolean): string {
+function renderScale(s: ProgramScaleSection, quick: boolean, runCommit: string): string {
   const out: string[] = [];
   out.push("## 4. Program scale (the Pulumi program under mocks)");
   out.push("");
@@ -235,7 +235,7 @@ function renderScale(s: ProgramScaleSection, quick: boolean): string {
     return out.join("\n");
   }
   const res = s.results;
-  if (s.ranAt) out.push(`Ran ${s.ranAt} at commit \`${s.commit ?? "?"}\`. `);
+  if (s.ranAt) out.push(`Ran ${s.ranAt} at commit \`${s.commit ?? runCommit}\`. `);
   out.push(`Median of ${res.repeats} run${res.repeats > 1 ? "s" : ""} per count${quick ? " (quick mode)" : ""}.`);
   out.push("");
   out.push("| desiredCount | resources registered | time ms (median) | peak RSS MB (median) | runs (ms) |");
