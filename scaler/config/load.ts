@@ -53,7 +53,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error, file, raw);
-  const config = result.data;
+  const config = withSourceSampleAge(result.data, raw);
   const dir = path.dirname(path.resolve(file));
   const cloud = config.cloud ?? env.OS_CLOUD;
   return {
@@ -63,6 +63,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     stateDir: path.resolve(dir, config.stateDir),
     file: path.resolve(file),
   };
+}
+
+/**
+ * The default `policy.maxSampleAge` (3 × interval) must not be stricter than the source itself: a Gnocchi point is
+ * stamped with the start of its granularity bucket and lands after Ceilometer's polling, so with the defaults (5m
+ * granularity, 15s interval) nearly every reading would be rejected as stale. Unless set explicitly, it is raised to
+ * the gnocchi source's own limit, staleFactor × granularity.
+ */
+function withSourceSampleAge(config: ScalerConfig, raw: { policy?: { maxSampleAge?: unknown } }): ScalerConfig {
+  if (config.source.type !== "gnocchi" || raw.policy?.maxSampleAge !== undefined) return config;
+  const sourceLimit = config.source.staleFactor * config.source.granularity;
+  if (sourceLimit <= config.policy.maxSampleAge) return config;
+  return { ...config, policy: { ...config.policy, maxSampleAge: sourceLimit } };
 }
 
 /** One ConfigError for all problems: the first field is the error's `field`; the message lists every problem. */
