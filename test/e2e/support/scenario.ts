@@ -359,9 +359,11 @@ export async function createRig(
     extra?: Record<string, unknown>;
     /** The fake Prometheus's answer per VM name (default "50": inside the band). */
     value?: (name: string) => string | undefined;
+    /** Stack config besides image and desiredCount (e.g. namePrefix). */
+    stackConfig?: Record<string, string>;
   } = {},
 ): Promise<Rig> {
-  const { stack, outputs } = await initStack(ws, 1);
+  const { stack, outputs } = await initStack(ws, 1, options.stackConfig);
   const fake = new FakePrometheus();
   fake.ids = ["vm-0", "vm-1", "vm-2", "vm-3", "vm-4"];
   fake.value = options.value ?? (() => "50");
