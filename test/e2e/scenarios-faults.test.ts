@@ -15,15 +15,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { createStandinWorkspace } from "../support/standin";
-import {
-  createRig,
-  metricValue,
-  pidAlive,
-  readJsonFile,
-  readOutputs,
-  until,
-  type Rig,
-} from "./support/scenario";
+import { createRig, metricValue, pidAlive, readJsonFile, readOutputs, until, type Rig } from "./support/scenario";
 
 const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
 const NEEDS_STANDIN = REAL
