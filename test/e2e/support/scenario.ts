@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { REPO_ROOT, type StandinWorkspace } from "../../support/standin";
+import { REPO_ROOT, createStandinWorkspace, type StandinWorkspace } from "../../support/standin";
 
 export const BIN = path.join(REPO_ROOT, "bin", "os-scaler");
 export const IMAGE = process.env["OS_AUTOSCALER_E2E_IMAGE"] ?? "ubuntu-22.04";
@@ -74,6 +74,40 @@ export async function initStack(ws: StandinWorkspace, count = 1, extraConfig: Re
   if (result.summary.result !== "succeeded") throw new Error(`initial up: ${result.summary.result}`);
   delete stack.workspace.envVars["OS_AUTOSCALER_APPLY_COUNT"];
   return { stack, outputs: await readOutputs(stack) };
+}
+
+const templates = new Map<string, Promise<{ template: StandinWorkspace; outputs: Outputs }>>();
+
+/**
+ * `initStack(ws, 1, extraConfig)`, but the first `up` of a given config runs once per test process: later workspaces
+ * get a copy of that stack's file backend and `Pulumi.<stack>.yaml` (nothing in them names the directory). A row
+ * then starts from the same state as if it had run `up` itself, some seconds sooner. With the real CLI, initStack.
+ */
+export async function initStackFromTemplate(
+  ws: StandinWorkspace,
+  extraConfig: Record<string, string> = {},
+): Promise<{ stack: Stack; outputs: Outputs }> {
+  if (ws.real || !ws.backendDir) return initStack(ws, 1, extraConfig);
+  const key = JSON.stringify([ws.stackName, extraConfig]);
+  let made = templates.get(key);
+  if (!made) {
+    made = (async () => {
+      const template = createStandinWorkspace({ stackName: ws.stackName });
+      process.once("exit", () => template.cleanup());
+      const { outputs } = await initStack(template, 1, extraConfig);
+      return { template, outputs };
+    })();
+    templates.set(key, made);
+  }
+  const { template, outputs } = await made;
+  fs.cpSync(template.backendDir!, ws.backendDir, { recursive: true });
+  const file = `Pulumi.${ws.stackName}.yaml`;
+  fs.copyFileSync(path.join(template.workDir, file), path.join(ws.workDir, file));
+  const stack = await LocalWorkspace.selectStack(
+    { stackName: ws.stackName, workDir: ws.workDir },
+    await ws.workspaceOptions(),
+  );
+  return { stack, outputs };
 }
 
 export async function readOutputs(stack: Stack): Promise<Outputs> {
@@ -363,7 +397,7 @@ export async function createRig(
     stackConfig?: Record<string, string>;
   } = {},
 ): Promise<Rig> {
-  const { stack, outputs } = await initStack(ws, 1, options.stackConfig);
+  const { stack, outputs } = await initStackFromTemplate(ws, options.stackConfig);
   const fake = new FakePrometheus();
   fake.ids = ["vm-0", "vm-1", "vm-2", "vm-3", "vm-4"];
   fake.value = options.value ?? (() => "50");
