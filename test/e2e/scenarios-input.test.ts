@@ -319,80 +319,90 @@ const GARBAGE: { name: string; value?: string; ageS?: number; body?: string; exp
     { name: "a value that is a number, not a string", body: "", expect: "error" },
   ];
 
-describe("scenario 6: metric garbage → rejected, counted, never scaled on", { concurrency: false }, () => {
-  let rig: Rig;
-  before(async () => {
-    rig = await createRig(createStandinWorkspace(), {
-      value: () => "50",
-      policy: { upSamples: 1, high: 70, low: 30, downSamples: 1, maxCount: 3 },
-    });
-    await rig.start();
-  });
-  after(async () => {
-    await rig?.cleanup();
-  });
+const NEEDS_STANDIN =
+  process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1"
+    ? "the scripted Prometheus answers for the stand-in's VM names; a real cloud's VMs have their own exporters"
+    : false;
+if (NEEDS_STANDIN) console.log(`# skipping metric garbage: ${NEEDS_STANDIN}`);
 
-  for (const row of GARBAGE) {
-    it(`${row.name} (${row.expect})`, { timeout: 60_000 }, async () => {
-      const d = rig.daemon!;
-      const before = await d.status();
-      const m0 = await d.metrics();
-      rig.fake.value = () => row.value;
-      rig.fake.ageS = row.ageS ?? 0;
-      rig.fake.body =
-        row.body === undefined
-          ? undefined
-          : row.body === ""
-            ? () =>
-                JSON.stringify({
-                  status: "success",
-                  data: {
-                    resultType: "vector",
-                    result: [{ metric: { instance_id: "vm-0" }, value: [Date.now() / 1000, 99] }],
-                  },
-                })
-            : () => row.body!;
-      const q = rig.fake.queries;
-      // Two ticks that read the garbage (the one in flight when it was set may still have read a good value).
-      const s = await until("two ticks on the garbage", 30_000, async () => {
-        const st = await d.status();
-        return rig.fake.queries >= q + 3 && st.counters.ticks >= before.counters.ticks + 2 ? st : undefined;
+describe(
+  "scenario 6: metric garbage → rejected, counted, never scaled on",
+  { concurrency: false, skip: NEEDS_STANDIN },
+  () => {
+    let rig: Rig;
+    before(async () => {
+      rig = await createRig(createStandinWorkspace(), {
+        value: () => "50",
+        policy: { upSamples: 1, high: 70, low: 30, downSamples: 1, maxCount: 3 },
       });
-      const m = await d.metrics();
-      const delta = (name: string, labels: Record<string, string> = {}) =>
-        (metricValue(m, name, labels) ?? 0) - (metricValue(m0, name, labels) ?? 0);
-      if (row.expect === "missing") {
-        assert.ok(s.counters.missing >= before.counters.missing + 2, "counted as missing in /status");
-        assert.ok(delta("os_scaler_missing_samples_total") >= 2, "…and in /metrics");
-        const warned = d.logs(/^no sample$/).filter((l) => String(l["reason"]).includes(row.value!));
-        assert.ok(warned.length >= 1, `logged with its reason naming ${row.value}`);
-      } else if (row.expect === "stale") {
-        assert.ok((s.counters.rejected["stale"] ?? 0) >= 2, JSON.stringify(s.counters));
-        assert.ok(delta("os_scaler_rejected_samples_total", { reason: "stale" }) >= 2);
-        assert.ok(d.logs(/^sample rejected$/).some((l) => l["reason"] === "stale"));
-      } else {
-        assert.ok(s.counters.sourceErrors >= before.counters.sourceErrors + 2, JSON.stringify(s.source));
-        assert.ok(delta("os_scaler_source_errors_total", { kind: "malformed" }) >= 2);
-        assert.match(s.source.lastError?.message ?? "", /malformed|JSON|not \[/i);
-      }
-      assert.equal(s.lastObservation?.value, undefined, "no number came out of it");
-      assert.equal(s.current, 1);
-      assert.deepEqual(s.actions, [], "no scaling on garbage");
-      assert.equal(delta("os_scaler_decisions_total", { direction: "up" }), 0);
-      assert.equal(delta("os_scaler_decisions_total", { direction: "down" }), 0);
+      await rig.start();
     });
-  }
+    after(async () => {
+      await rig?.cleanup();
+    });
 
-  it("back to a real reading: it is used again (the garbage left nothing behind)", { timeout: 60_000 }, async () => {
-    const d = rig.daemon!;
-    rig.fake.body = undefined;
-    rig.fake.ageS = 0;
-    rig.fake.value = () => "50";
-    const s = await until("a reading of 50", 30_000, async () => {
-      const st = await d.status();
-      return st.lastObservation?.value === 50 ? st : undefined;
+    for (const row of GARBAGE) {
+      it(`${row.name} (${row.expect})`, { timeout: 60_000 }, async () => {
+        const d = rig.daemon!;
+        const before = await d.status();
+        const m0 = await d.metrics();
+        rig.fake.value = () => row.value;
+        rig.fake.ageS = row.ageS ?? 0;
+        rig.fake.body =
+          row.body === undefined
+            ? undefined
+            : row.body === ""
+              ? () =>
+                  JSON.stringify({
+                    status: "success",
+                    data: {
+                      resultType: "vector",
+                      result: [{ metric: { instance_id: "vm-0" }, value: [Date.now() / 1000, 99] }],
+                    },
+                  })
+              : () => row.body!;
+        const q = rig.fake.queries;
+        // Two ticks that read the garbage (the one in flight when it was set may still have read a good value).
+        const s = await until("two ticks on the garbage", 30_000, async () => {
+          const st = await d.status();
+          return rig.fake.queries >= q + 3 && st.counters.ticks >= before.counters.ticks + 2 ? st : undefined;
+        });
+        const m = await d.metrics();
+        const delta = (name: string, labels: Record<string, string> = {}) =>
+          (metricValue(m, name, labels) ?? 0) - (metricValue(m0, name, labels) ?? 0);
+        if (row.expect === "missing") {
+          assert.ok(s.counters.missing >= before.counters.missing + 2, "counted as missing in /status");
+          assert.ok(delta("os_scaler_missing_samples_total") >= 2, "…and in /metrics");
+          const warned = d.logs(/^no sample$/).filter((l) => String(l["reason"]).includes(row.value!));
+          assert.ok(warned.length >= 1, `logged with its reason naming ${row.value}`);
+        } else if (row.expect === "stale") {
+          assert.ok((s.counters.rejected["stale"] ?? 0) >= 2, JSON.stringify(s.counters));
+          assert.ok(delta("os_scaler_rejected_samples_total", { reason: "stale" }) >= 2);
+          assert.ok(d.logs(/^sample rejected$/).some((l) => l["reason"] === "stale"));
+        } else {
+          assert.ok(s.counters.sourceErrors >= before.counters.sourceErrors + 2, JSON.stringify(s.source));
+          assert.ok(delta("os_scaler_source_errors_total", { kind: "malformed" }) >= 2);
+          assert.match(s.source.lastError?.message ?? "", /malformed|JSON|not \[/i);
+        }
+        assert.equal(s.lastObservation?.value, undefined, "no number came out of it");
+        assert.equal(s.current, 1);
+        assert.deepEqual(s.actions, [], "no scaling on garbage");
+        assert.equal(delta("os_scaler_decisions_total", { direction: "up" }), 0);
+        assert.equal(delta("os_scaler_decisions_total", { direction: "down" }), 0);
+      });
+    }
+
+    it("back to a real reading: it is used again (the garbage left nothing behind)", { timeout: 60_000 }, async () => {
+      const d = rig.daemon!;
+      rig.fake.body = undefined;
+      rig.fake.ageS = 0;
+      rig.fake.value = () => "50";
+      const s = await until("a reading of 50", 30_000, async () => {
+        const st = await d.status();
+        return st.lastObservation?.value === 50 ? st : undefined;
+      });
+      assert.deepEqual(s.actions, []);
+      assert.equal((await d.stop()).code, 0);
     });
-    assert.deepEqual(s.actions, []);
-    assert.equal((await d.stop()).code, 0);
-  });
-});
+  },
+);
