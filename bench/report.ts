@@ -32,7 +32,7 @@ export function renderReport(r: BenchResults): string {
     out.push("");
   }
   out.push(
-    "Command: `npm run bench` (this section alone: `os-scaler simulate -c <config> --trace <file>` per row, same model). " +
+    "Command: `npm run bench` (one row by hand: `os-scaler simulate -c <config> --trace <file>` — the same simulator and model; that command draws its hot line at the policy's `high`). " +
       "The simulation is deterministic (no randomness, no wall clock): one run per row is exact, no median needed.",
   );
   out.push("");
@@ -79,7 +79,7 @@ export function renderReport(r: BenchResults): string {
   );
   out.push("");
   out.push(
-    "| trace | baseline | action budget (HPA / 3) | settings that beat it (target %) | closest miss when none |",
+    "| trace | baseline | action budget (HPA / 3) | settings that beat it (target %) | when none: two settings breaking the fewest conditions |",
   );
   out.push("| --- | --- | ---: | --- | --- |");
   for (const d of q.dominance) {
@@ -141,7 +141,7 @@ const WHY: Record<string, string> = {
   nyc_taxi:
     "against HPA the sweep straddles it: the settings with no more overload than HPA use more VM-hours, the cheaper ones overload a little more. " +
     "HPA at 50 % re-sizes at every 30-minute step whose CPU leaves 45–55 %, buying headroom with many more actions; the proportional band lets the CPU reach the trigger first, " +
-    "so a morning jump from a 1–2 VM night group (demand doubling within one bucket) overloads for the apply + boot of the one action that follows.",
+    "so a steep morning rise from a 1–2 VM night group overloads for the apply + boot of the one action that follows.",
   elb_request_count_8c0756:
     "Heat + Aodh is the cheapest policy here because it under-provisions: one VM per 300 s cooldown, so most 5-minute spikes end before it has grown — it also has more overload than every setting of the sweep. " +
     "The proportional mode answers each spike with the full count in one action, which costs more VM-hours than Heat even at target 90 %; no setting in the swept range is that cheap.",
