@@ -83,6 +83,7 @@ async function main(): Promise<void> {
     .name("bench")
     .option("--quick", "CI mode: reduced set, output in bench/results/quick/", false)
     .option("--parallel <n>", "simulations at once", String(os.availableParallelism()))
+    .option("--render-only", "rewrite BENCHMARKS.md and the chart from the last results.json, running nothing", false)
     .option(
       "--only <sections>",
       `comma-separated subset of ${SECTIONS.join(", ")} (default: all; quick: quality,scale)`,
@@ -172,7 +173,10 @@ async function main(): Promise<void> {
     log("cost per tick (lab Gnocchi, Prometheus)…");
     try {
       const out = JSON.parse(
-        await single("cost-per-tick-child.ts", { sizes: quick ? [1, 100] : [1, 100, 1000] }),
+        await single("cost-per-tick-child.ts", {
+          sizes: quick ? [1, 100] : [1, 100, 1000],
+          seedBudgetS: quick ? 60 : 600,
+        }),
       ) as CostPerTickSection;
       costPerTick = { ...out, ranAt: now(), commit: machine.commit };
     } catch (err) {
