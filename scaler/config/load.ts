@@ -108,7 +108,7 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
   switch (issue.code) {
     case "unrecognized_keys": {
       const where = field ? `in ${field}` : "at the top level";
-      return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against docs/scaler.md`;
+      return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against the README's configuration reference`;
     }
     case "invalid_type":
       if (input === undefined) return `is required (${issue.expected})`;

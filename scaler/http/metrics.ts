@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 /**
  * The scaler's Prometheus metrics, on its own Registry (never the global one: tests and several loops in one process
- * must not share counters). Names are documented in docs/scaler.md.
+ * must not share counters). Names are documented in the README ("The scaler").
  */
 export class ScalerMetrics {
   readonly registry = new Registry();

@@ -1,5 +1,5 @@
 /**
- * Scenario 4 (docs/reliability.md): faults, each with what must hold afterwards. The daemon is `bin/os-scaler run`
+ * Scenario 4 (the README, "Reliability"): faults, each with what must hold afterwards. The daemon is `bin/os-scaler run`
  * as a real child process, the stack a stand-in stack updated through the real Automation API. Metrics come from a
  * Prometheus look-alike on 127.0.0.1 that the test controls and takes down (the lab's Prometheus is shared with
  * other suites and stays up), or from the lab's Keystone and Gnocchi.

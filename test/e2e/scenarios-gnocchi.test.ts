@@ -1,5 +1,5 @@
 /**
- * Scenario 3 (docs/reliability.md): scale-out through Gnocchi. The test plays Ceilometer for the VMs in the stack's
+ * Scenario 3 (the README, "Reliability"): scale-out through Gnocchi. The test plays Ceilometer for the VMs in the stack's
  * outputs: an `instance` resource per VM (id = the VM's id, `server_group` = the stack's `serverGroup` output) with a
  * cumulative `cpu` metric in nanoseconds, one point per 10 s granularity bucket, in the lab's Gnocchi (Keystone
  * auth). The daemon reads them with the gnocchi source — Keystone token, catalog, one aggregates request per tick —

@@ -1,5 +1,5 @@
 /**
- * Scenario 6 (docs/reliability.md): bad input. Malformed or hostile scaler.yaml and clouds.yaml and bad command-line
+ * Scenario 6 (the README, "Reliability"): bad input. Malformed or hostile scaler.yaml and clouds.yaml and bad command-line
  * arguments make `bin/os-scaler` (a real child process) exit 2 with a message naming the field; metric garbage from a
  * Prometheus look-alike on 127.0.0.1 is rejected and counted, and never scales anything.
  */

@@ -1,5 +1,5 @@
 /**
- * Scenario 1 (docs/reliability.md): scale-out under real load. stress-ng loads this machine; the lab's Prometheus
+ * Scenario 1 (the README, "Reliability"): scale-out under real load. stress-ng loads this machine; the lab's Prometheus
  * scrapes this machine's node_exporter; the daemon (`bin/os-scaler run`, a real child process) reads it through the
  * Prometheus source, decides with the threshold policy and runs `pulumi up` through the real Automation API and the
  * CLI stand-in, with the repository's program under mocks. The stack's outputs must then list 2 VMs.

@@ -1,5 +1,5 @@
 /**
- * Scenarios 2 and 5 (docs/reliability.md).
+ * Scenarios 2 and 5 (the README, "Reliability").
  *
  * 2. Scale-in after the load stops: only after `downSamples` consecutive low readings and after `cooldownDown`, and
  *    never below `minCount`. The daemon is a real child process; the readings come from a Prometheus look-alike

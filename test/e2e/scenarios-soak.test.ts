@@ -1,5 +1,5 @@
 /**
- * Scenario 7 (docs/reliability.md): soak. 20,000 ticks (83 days of 15 s ticks) of the real daemon loop, actuator,
+ * Scenario 7 (the README, "Reliability"): soak. 20,000 ticks (83 days of 15 s ticks) of the real daemon loop, actuator,
  * metrics and state files on a fake clock, with a source whose load rises and falls and which fails, misses and
  * lies now and then (test/e2e/support/soak-child.ts, run as its own process with --expose-gc). Afterwards: heap
  * growth after GC under 10 MB, nothing left that keeps the process alive, a clean exit.

@@ -1,5 +1,5 @@
 /**
- * Building blocks of the end-to-end scenarios (test/e2e/scenarios-*.test.ts, docs/reliability.md): a stack prepared
+ * Building blocks of the end-to-end scenarios (test/e2e/scenarios-*.test.ts, the README, "Reliability"): a stack prepared
  * through the real Automation API and the CLI stand-in, the scaler daemon as a real child process polled over HTTP,
  * and a tiny Prometheus look-alike on 127.0.0.1 whose answers a test controls (and can take down).
  *
