@@ -197,10 +197,16 @@ function fetchStatus(listen: string): Promise<StatusSnapshot | undefined> {
   });
 }
 
-export async function simulateCommand(
-  opts: { config: string; trace: string; capacity?: string; boot?: string; json?: boolean },
-  io: Io,
-): Promise<number> {
+export interface SimulateOptions {
+  config: string;
+  trace: string;
+  capacity?: string;
+  boot?: string;
+  applyTime?: string;
+  json?: boolean;
+}
+
+export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<number> {
   const config = await loadConfig(opts.config);
   const trace = loadTrace(opts.trace);
   let capacity: number | undefined;
@@ -214,6 +220,12 @@ export async function simulateCommand(
     boot = parseDuration(opts.boot);
     if (boot === undefined) throw new UserError(`--boot must be a duration like 60s or 2m, got "${opts.boot}"`);
   }
+  let applyTime: number | undefined;
+  if (opts.applyTime !== undefined) {
+    applyTime = parseDuration(opts.applyTime);
+    if (applyTime === undefined)
+      throw new UserError(`--apply-time must be a duration like 90s or 2m, got "${opts.applyTime}"`);
+  }
   const r = simulate({
     trace,
     policy: config.policy,
@@ -221,6 +233,7 @@ export async function simulateCommand(
     hotAbove: config.policy.high,
     ...(capacity !== undefined ? { capacity } : {}),
     ...(boot !== undefined ? { boot } : {}),
+    ...(applyTime !== undefined ? { applyTime } : {}),
   });
   const summary = {
     steps: r.steps,
@@ -232,6 +245,7 @@ export async function simulateCommand(
     scaleIns: r.scaleIns,
     minCountSeen: r.minCountSeen,
     maxCountSeen: r.maxCountSeen,
+    actionsPerDay: r.actionsPerDay,
   };
   if (opts.json) io.out(`${JSON.stringify({ ...summary, model: r.model })}\n`);
   else {
@@ -239,7 +253,7 @@ export async function simulateCommand(
       [
         `trace ${trace.name}: ${r.days.toFixed(1)} days, ${r.steps} ticks (capacity ${r.model.capacity}, boot ${r.model.boot / 1000}s)`,
         `VM-hours ${r.vmHours.toFixed(1)}, overload ${r.overloadMinutes.toFixed(1)} min, hot ${r.hotMinutes.toFixed(1)} min`,
-        `actions ${r.actions} (${r.scaleOuts} out, ${r.scaleIns} in), count seen ${r.minCountSeen}–${r.maxCountSeen}`,
+        `actions ${r.actions} (${r.scaleOuts} out, ${r.scaleIns} in, ${r.actionsPerDay.toFixed(1)}/day, apply ${r.model.applyTime / 1000}s each), count seen ${r.minCountSeen}–${r.maxCountSeen}`,
       ].join("\n") + "\n",
     );
   }

@@ -1,6 +1,14 @@
 import { Command, CommanderError, Option } from "commander";
 import { UserError } from "../lib/errors";
-import { onceCommand, runCommand, simulateCommand, statusCommand, validateCommand, type Io } from "./commands";
+import {
+  onceCommand,
+  runCommand,
+  simulateCommand,
+  statusCommand,
+  validateCommand,
+  type Io,
+  type SimulateOptions,
+} from "./commands";
 
 /**
  * `os-scaler`: the command line. Parses flags with commander, runs one command, maps errors to exit codes
@@ -53,10 +61,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .requiredOption("--trace <file>", "demand trace CSV")
     .option("--capacity <x>", "demand one VM serves at 100% CPU (default: trace peak / 8)")
     .option("--boot <duration>", "time from creation until a VM serves (default 60s)")
+    .option("--apply-time <duration>", "how long one `pulumi up` occupies the actuator (default 90s)")
     .option("--json", "print JSON")
-    .action((o: { config: string; trace: string; capacity?: string; boot?: string; json?: boolean }) =>
-      run(() => simulateCommand(o, io))(),
-    );
+    .action((o: SimulateOptions) => run(() => simulateCommand(o, io))());
 
   try {
     await program.parseAsync([...argv], { from: "user" });

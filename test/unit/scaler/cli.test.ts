@@ -249,11 +249,20 @@ describe("os-scaler once / status (in process, fake source)", () => {
       "scaleIns",
       "minCountSeen",
       "maxCountSeen",
+      "actionsPerDay",
     ]) {
       assert.equal(typeof r[k], "number", k);
     }
     assert.ok(r.scaleOuts! >= 1, "the step in demand makes it scale out");
     assert.ok(r.maxCountSeen! > r.minCountSeen!);
+    // --apply-time reaches the model: a slower actuator leaves the step in demand overloaded for longer.
+    const slow = io({});
+    const args = ["simulate", "-c", cfg, "--trace", trace, "--capacity", "100", "--boot", "60s", "--json"];
+    assert.equal(await runCli([...args, "--apply-time", "20m"], slow), 0, slow.stderr.join(""));
+    const s = JSON.parse(slow.stdout.join("")) as { overloadMinutes: number; model: { applyTime: number } };
+    assert.equal(s.model.applyTime, 20 * 60_000);
+    assert.ok(s.overloadMinutes > r.overloadMinutes!, `${s.overloadMinutes} > ${r.overloadMinutes}`);
+    assert.equal(await runCli([...args, "--apply-time", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", path.join(t.dir, "none.csv")], io({})), 2);
   });
