@@ -5,6 +5,7 @@ import { after, describe, it } from "node:test";
 import { systemClock } from "../../scaler/lib/clock";
 import { sourceSchema } from "../../scaler/sources/config";
 import { createSource } from "../../scaler/sources/index";
+import { busyPercent, parseProcStat, type ProcStat } from "../../scaler/sources/ssh";
 import type { Group, MetricSource } from "../../scaler/sources/types";
 import { captureLogger } from "../fixtures/logCapture";
 import { lab, skipUnlessLab } from "./helpers/lab";
@@ -21,15 +22,11 @@ const LOADED = [55, 85] as const;
 /** How far a source may stray from this machine's own /proc/stat over the same window (scrape/tick misalignment). */
 const AGREE = 15;
 
-/** Ground truth: the lab's "VM" is this machine, so the test reads its /proc/stat itself and compares. */
-function cpuTimes(): { busy: number; total: number } {
-  const line = readFileSync("/proc/stat", "utf8").split("\n")[0]!;
-  const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - v[3]! - v[4]!, total };
-}
-const busyPercent = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
-  (100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total);
+/**
+ * Ground truth: the lab's "VM" is this machine, so the test reads its /proc/stat itself — locally, not over SSH — with
+ * the same table-tested parser the ssh source uses, and compares.
+ */
+const localStat = (): ProcStat => parseProcStat(readFileSync("/proc/stat", "utf8"));
 
 describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessLab(L), () => {
   if (typeof L === "string") return;
@@ -48,15 +45,16 @@ describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessL
         clock: systemClock,
       },
     );
-  const ssh = () =>
+  /** The ssh source for the lab host; `trust` is how it verifies the host key (known_hosts by default). */
+  const ssh = (trust: { knownHosts: string } | { fingerprints: string[] } = { knownHosts: L.ssh.knownHosts }) =>
     createSource(
       sourceSchema.parse({
         type: "ssh",
         user: L.ssh.user,
         port: L.ssh.port,
         keyFile: L.ssh.key,
-        knownHosts: L.ssh.knownHosts,
         timeout: "10s",
+        ...trust,
       }),
       { logger, clock: systemClock },
     );
@@ -68,12 +66,13 @@ describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessL
   it("idle reads low, and what this machine's /proc/stat says", { timeout: 60_000 }, async () => {
     const prom = await prometheus();
     const s = await ssh();
-    const t0 = cpuTimes();
+    const t0 = localStat();
     const first = await one(s);
     assert.match(first.set.missing[0]?.reason ?? "", /first reading/);
     await sleep(10_000); // Prometheus' 10 s window and the ssh delta both span these 10 s
     const [second, p] = [await one(s), await one(prom)];
-    const truth = busyPercent(t0, cpuTimes());
+    const truth = busyPercent(t0, localStat());
+    assert.ok(truth !== undefined, "/proc/stat advanced over 10 s");
     assert.equal(p.set.requests, 1, "one instant query per tick");
     assert.ok(p.value !== undefined, `a reading: ${JSON.stringify(p.set.missing)}`);
     assert.ok(second.value !== undefined, `a reading: ${JSON.stringify(second.set.missing)}`);
@@ -119,18 +118,8 @@ describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessL
   });
 
   it("ssh refuses a host whose key is not the one in known_hosts", async () => {
-    const source = await createSource(
-      sourceSchema.parse({
-        type: "ssh",
-        user: L.ssh.user,
-        port: L.ssh.port,
-        keyFile: L.ssh.key,
-        // A pinned fingerprint that is not the lab host's, and no known_hosts: the key must be refused.
-        fingerprints: ["SHA256:" + "A".repeat(43)],
-        timeout: "10s",
-      }),
-      { logger, clock: systemClock },
-    );
+    // A pinned fingerprint that is not the lab host's, and no known_hosts: the key must be refused.
+    const source = await ssh({ fingerprints: ["SHA256:" + "A".repeat(43)] });
     await assert.rejects(source.sample(group), /host key of \[127\.0\.0\.1\]:\d+ \(SHA256:.*\) is not trusted/);
   });
 
@@ -138,16 +127,7 @@ describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessL
     "ssh accepts the lab host by its pinned fingerprint alone",
     { skip: L.ssh.fingerprint ? false : "LAB_SSH_HOST_FINGERPRINT unset" },
     async () => {
-      const source = await createSource(
-        sourceSchema.parse({
-          type: "ssh",
-          user: L.ssh.user,
-          port: L.ssh.port,
-          keyFile: L.ssh.key,
-          fingerprints: [L.ssh.fingerprint],
-        }),
-        { logger, clock: systemClock },
-      );
+      const source = await ssh({ fingerprints: [L.ssh.fingerprint] });
       const set = await source.sample(group);
       assert.match(set.missing[0]?.reason ?? "", /first reading/, "connected and read /proc/stat");
     },

@@ -7,7 +7,7 @@ import { Actuator, type ActuationResult, type ActuatorOptions } from "../../../s
 import type { Intent } from "../../../scaler/actuator/intent";
 import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
 import { FakeClock, waitFor } from "../../support/fakeClock";
-import { captureLogger, commandError, FakeStack, LOCKED_STDERR, S, tempDir } from "./helpers";
+import { actuatorOptions, captureLogger, commandError, FakeStack, LOCKED_STDERR, S, tempDir } from "./helpers";
 
 const HOST = "scaler-host";
 
@@ -23,23 +23,17 @@ async function setup(options: Partial<ActuatorOptions> = {}, deadPids: number[] 
   const stack = new FakeStack();
   const results: [ActuationResult, number][] = [];
   const log = captureLogger();
-  const actuator = new Actuator({
-    ops: () => Promise.resolve(stack),
-    countKey: "desiredCount",
-    stateDir: t.dir,
-    clock,
-    logger: log.logger,
-    random: () => 0.5,
-    timeout: 30 * 60 * S,
-    backoff: 30 * S,
-    maxBackoff: 10 * 60 * S,
-    bounds: { minCount: 1, maxCount: 5 },
-    dryRun: false,
-    abortGrace: 60 * S,
-    host: { hostname: HOST, alive: (pid) => !deadPids.includes(pid) },
-    onResult: (r, c) => results.push([r, c]),
-    ...options,
-  });
+  const actuator = new Actuator(
+    actuatorOptions(
+      { stack, clock, logger: log.logger, stateDir: t.dir },
+      {
+        abortGrace: 60 * S,
+        host: { hostname: HOST, alive: (pid) => !deadPids.includes(pid) },
+        onResult: (r, c) => results.push([r, c]),
+        ...options,
+      },
+    ),
+  );
   const intent = async () => JSON.parse(await readFile(path.join(t.dir, "intent.json"), "utf8")) as Intent;
   return { t, clock, stack, actuator, results, intent, log };
 }

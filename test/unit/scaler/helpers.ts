@@ -3,7 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
+import type { ActuatorOptions } from "../../../scaler/actuator/actuator";
 import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
+import type { Clock } from "../../../scaler/lib/clock";
 import { createLogger, type Logger } from "../../../scaler/lib/logger";
 import type { PolicyConfig } from "../../../scaler/policy/types";
 
@@ -32,6 +34,30 @@ export function policy(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
     warmup: 120 * S,
     onMissing: "hold",
     maxSampleAge: 45 * S,
+    ...overrides,
+  };
+}
+
+/**
+ * Actuator options as the unit tests use them: the issue's defaults (30 min timeout, 30 s first backoff doubling to
+ * 10 min, bounds 1–5) around a given stack, clock, logger and state dir; each test overrides what it is about.
+ */
+export function actuatorOptions(
+  base: { stack: StackOps; clock: Clock; logger: Logger; stateDir: string },
+  overrides: Partial<ActuatorOptions> = {},
+): ActuatorOptions {
+  return {
+    ops: () => Promise.resolve(base.stack),
+    countKey: "desiredCount",
+    stateDir: base.stateDir,
+    clock: base.clock,
+    logger: base.logger,
+    random: () => 0.5,
+    timeout: 30 * 60 * S,
+    backoff: 30 * S,
+    maxBackoff: 10 * 60 * S,
+    bounds: { minCount: 1, maxCount: 5 },
+    dryRun: false,
     ...overrides,
   };
 }

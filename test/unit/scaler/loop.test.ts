@@ -9,7 +9,7 @@ import type { PolicyConfig } from "../../../scaler/policy/types";
 import { SourceError } from "../../../scaler/sources/types";
 import { FakeClock, waitFor } from "../../support/fakeClock";
 import { FakeSource, samplesFor, scriptedSource } from "../../support/fakeSource";
-import { captureLogger, FakeStack, policy, S, tempDir } from "./helpers";
+import { actuatorOptions, captureLogger, FakeStack, policy, S, tempDir } from "./helpers";
 
 async function setup(
   p: Partial<PolicyConfig>,
@@ -28,20 +28,17 @@ async function setup(
   const metrics = new ScalerMetrics();
   const pol = policy(p);
   const late: { loop?: ScalerLoop } = {};
-  const actuator = new Actuator({
-    ops: () => Promise.resolve(stack),
-    countKey: "desiredCount",
-    stateDir: t.dir,
-    clock,
-    logger: log.logger,
-    random: () => 0,
-    timeout: 30 * 60 * S,
-    backoff: 30 * S,
-    maxBackoff: 600 * S,
-    bounds: pol,
-    dryRun: opts.dryRun ?? false,
-    onResult: (r, c) => late.loop?.actuationResult(r, c),
-  });
+  const actuator = new Actuator(
+    actuatorOptions(
+      { stack, clock, logger: log.logger, stateDir: t.dir },
+      {
+        random: () => 0,
+        bounds: pol,
+        dryRun: opts.dryRun ?? false,
+        onResult: (r, c) => late.loop?.actuationResult(r, c),
+      },
+    ),
+  );
   const src = source(clock);
   const deps: LoopDeps = {
     config: {
