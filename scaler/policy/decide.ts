@@ -1,10 +1,10 @@
 import { clampCount } from "./clamp";
 import { secs } from "./format";
 import { lastAction } from "./history";
-import { proportional } from "./proportional";
+import { DEFAULT_TUNING, proportional } from "./proportional";
 import { target } from "./target";
 import { threshold } from "./threshold";
-import type { DecideInput, Decision, ModeFn, PolicyMode } from "./types";
+import type { DecideInput, Decision, ModeFn, PolicyConfig, PolicyMode } from "./types";
 
 /**
  * The modes, by `policy.mode`. A new mode is one file exporting a ModeFn plus one line here (and its name in
@@ -15,6 +15,21 @@ export const modes: Record<PolicyMode, ModeFn> = {
   target,
   proportional,
 };
+
+/**
+ * The per-VM CPU above which the mode scales out: `high`, target × (1 + tolerance), or the proportional trigger. The
+ * simulator's "hot" line, so that each mode is judged against the line it promises to act on.
+ */
+export function scaleOutLine(p: PolicyConfig): number {
+  switch (p.mode) {
+    case "threshold":
+      return p.high;
+    case "target":
+      return p.target * (1 + p.tolerance);
+    case "proportional":
+      return p.target + DEFAULT_TUNING.upShare * (100 - p.target);
+  }
+}
 
 /**
  * The policy: a pure function of (now, current count, recent observations, policy, actions, recommendations).
@@ -85,6 +100,14 @@ export function decide(input: DecideInput): Decision {
   if (stabilized >= current) {
     return hold(
       `stabilizationDown: ${current} was recommended within the last ${secs(p.stabilizationDown)} → hold at ${current}`,
+    );
+  }
+  // The release is checked after stabilization: what matters is what this action would remove. A step limit below it
+  // lowers it, or a small maxStepDown would block every scale-in.
+  const release = Math.min(raw.minRelease ?? 1, p.maxStepDown);
+  if (current - stabilized < release) {
+    return hold(
+      `${current} → ${stabilized} would remove ${current - stabilized} VM(s), fewer than ${release} worth an action → hold at ${current}`,
     );
   }
   const stepped = clampCount(stabilized, current, p);

@@ -17,7 +17,11 @@ export interface ProportionalTuning {
   readonly trendSamples: number;
   /** A reading at or above SATURATED only bounds the load from below: multiply it by this on a scale-out. */
   readonly saturation: number;
-  /** Scale in only when at least this share of the current VMs can go (few, larger scale-ins). */
+  /**
+   * A scale-in must remove at least this share of the current VMs (checked by `decide` after stabilization). One half
+   * mirrors the scale-out side, which can double the group in one action: a decline from N VMs to 1 then costs at
+   * most log2(N) actions, each of which occupies the actuator for a `pulumi up`.
+   */
   readonly minRelease: number;
 }
 
@@ -27,7 +31,7 @@ export const DEFAULT_TUNING: ProportionalTuning = {
   lead: 150_000,
   trendSamples: TREND_SAMPLES,
   saturation: 2,
-  minRelease: 0.25,
+  minRelease: 0.5,
 };
 
 /**
@@ -88,10 +92,14 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
     }
     const downTarget = p.target * (1 - tuning.downMargin);
     const fits = Math.max(1, Math.ceil((load * 100) / downTarget - 1e-9));
-    if (fits < current && fits <= Math.floor(current * (1 - tuning.minRelease) + 1e-9)) {
+    if (fits < current) {
+      // The need itself is the recommendation (the stabilization window remembers it); `decide` acts only when the
+      // stabilized scale-in removes at least minRelease of the VMs.
+      const minRelease = current - Math.floor(current * (1 - tuning.minRelease) + 1e-9);
       return {
         recommended: fits,
         reason: `${shown}: fits ${fits} VMs at ≤ ${pct(downTarget)} → ${current} → ${fits}`,
+        minRelease,
         ...(incomplete ? { onMissingData: true } : {}),
       };
     }

@@ -109,6 +109,11 @@ export interface ModeResult {
   readonly reason: string;
   /** True when the recommendation rests on missing/assumed data: it must never lead to a scale-in. */
   readonly onMissingData?: boolean;
+  /**
+   * Fewest VMs a scale-in must remove to be worth an action. `decide` checks it on the count it would apply (after
+   * stabilization), so a window that steps down slowly waits for one larger scale-in instead of a staircase.
+   */
+  readonly minRelease?: number;
 }
 
 /** A policy mode: pure, like `decide`. */

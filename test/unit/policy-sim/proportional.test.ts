@@ -74,10 +74,10 @@ describe("proportional mode: the rules (target 60 % → scale-out trigger 80 %, 
       reason: /fits 5 VMs at ≤ 48\.0% → 10 → 5/,
     },
     {
-      name: "low, but less than a quarter of the VMs could go: hold",
+      name: "low by a little: the need is recommended (decide weighs whether removing one VM is worth an action)",
       in: input(10, [obs(42, { expected: 10 })]),
-      recommended: 10, // fits 9, but 9 > floor(10 × 0.75) = 7
-      reason: /hold at 10/,
+      recommended: 9, // load 4.2 VMs / 48 % = 8.75 → 9
+      reason: /fits 9 VMs at ≤ 48\.0% → 10 → 9/,
     },
     {
       name: "a saturated reading only bounds the load from below: doubled",
@@ -144,6 +144,8 @@ describe("proportional mode: the rules (target 60 % → scale-out trigger 80 %, 
     it(r.name, () => {
       const got = proportional(r.in);
       assert.equal(got.recommended, r.recommended, got.reason);
+      // Every scale-in recommendation carries its minimum release: half of the VMs (rounded up).
+      assert.equal(got.minRelease, got.recommended < r.in.current ? Math.ceil(r.in.current / 2) : undefined);
       assert.equal(got.onMissingData ?? false, r.missingData ?? false);
       assert.match(got.reason, r.reason);
     });
@@ -187,6 +189,25 @@ describe("proportional mode through decide: the limits around it", () => {
       in: input(10, [obs(20, { expected: 10, missing: 1 })]),
       desired: 10,
       reason: /never scale in on missing data/,
+    },
+    {
+      name: "a scale-in of fewer than half of the VMs is not worth an action: hold",
+      in: input(10, [obs(42, { expected: 10 })]),
+      desired: 10,
+      reason: /10 → 9 would remove 1 VM\(s\), fewer than 5 worth an action → hold at 10/,
+    },
+    {
+      // The staircase this prevents: the window's highest need steps down 10 → 8 → 5 as it slides, an action each.
+      name: "the minimum release is checked after stabilization: a window that stepped down a little waits",
+      in: input(10, [obs(20, { expected: 10 })], { recommendations: [{ time: T0 - 200 * S, count: 8 }] }),
+      desired: 10,
+      reason: /10 → 8 would remove 2 VM\(s\), fewer than 5/,
+    },
+    {
+      name: "a maxStepDown below the minimum release lowers it instead of blocking every scale-in",
+      in: input(10, [obs(20, { expected: 10 })], { policy: policy({ maxStepDown: 2 }) }),
+      desired: 8,
+      reason: /limited by maxStepDown 2/,
     },
     {
       name: "a quiet window: the whole scale-in in one action",
