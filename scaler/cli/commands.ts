@@ -7,6 +7,7 @@ import { StateStore } from "../daemon/state";
 import { startHttpServer } from "../http/server";
 import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
+import { scaleOutLine } from "../policy/decide";
 import { simulate } from "../policy/simulate";
 import { loadTrace } from "../policy/trace";
 import { wireScaler, type WiringOverrides } from "./wiring";
@@ -229,8 +230,8 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
   const r = simulate({
     trace,
     policy: config.policy,
-    // The issue's definition for this command: hot = per-VM CPU above the policy's `high`.
-    hotAbove: config.policy.high,
+    // Hot = per-VM CPU above the line the mode acts on (threshold mode: `high`).
+    hotAbove: scaleOutLine(config.policy),
     ...(capacity !== undefined ? { capacity } : {}),
     ...(boot !== undefined ? { boot } : {}),
     ...(applyTime !== undefined ? { applyTime } : {}),

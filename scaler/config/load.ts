@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { REDACTED_KEYS } from "../lib/logger";
 import { formatDuration } from "./duration";
-import { configSchema, type ScalerConfig } from "./schema";
+import { configSchema, modeReads, type ScalerConfig } from "./schema";
 
 /** Where each config key came from once loaded: the file, for messages and for resolving relative paths. */
 export interface LoadedConfig extends ScalerConfig {
@@ -173,5 +173,7 @@ export function redact(config: LoadedConfig): Record<string, unknown> {
     }
     return value;
   };
-  return walk(config, "") as Record<string, unknown>;
+  // Only the policy keys the mode reads: a printed `high: 70` under the proportional mode would suggest it matters.
+  const policy = Object.fromEntries(Object.entries(config.policy).filter(([k]) => modeReads(config.policy.mode, k)));
+  return walk({ ...config, policy }, "") as Record<string, unknown>;
 }

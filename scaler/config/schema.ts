@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { sourceSchema } from "../sources/config";
-import type { PolicyConfig } from "../policy/types";
+import type { PolicyConfig, PolicyMode } from "../policy/types";
 import { durationSchema } from "./duration";
 
 /**
@@ -12,23 +12,56 @@ import { durationSchema } from "./duration";
 const int = (min: number) => z.number().int(`must be a whole number`).min(min, `must be at least ${min}`);
 const percent = z.number().min(0, "must be a percentage from 0 to 100").max(100, "must be a percentage from 0 to 100");
 
+/**
+ * Keys that only one family of modes reads. Writing one under another mode is an error, not a silent no-op: a
+ * scaler.yaml written for `threshold` (high/low) must not quietly start running the proportional default.
+ */
+const MODE_KEYS = {
+  high: ["threshold"],
+  low: ["threshold"],
+  upSamples: ["threshold"],
+  downSamples: ["threshold"],
+  target: ["target", "proportional"],
+  tolerance: ["target"],
+} as const satisfies Record<string, readonly PolicyMode[]>;
+
+/** Whether `policy.mode` reads this policy key (the keys of MODE_KEYS are read by their modes only). */
+export function modeReads(mode: PolicyMode, key: string): boolean {
+  const modes = (MODE_KEYS as Record<string, readonly PolicyMode[] | undefined>)[key];
+  return modes === undefined || modes.includes(mode);
+}
+
+/**
+ * Defaults that depend on the mode. The proportional mode goes to the needed count in one action, so its steps are
+ * unbounded (maxCount) and its scale-in waits out a longer window; threshold and target keep the classic small steps.
+ * The reasoning is in the README ("Defaults and the reasoning behind them").
+ */
+const MODE_DEFAULTS: Record<
+  PolicyMode,
+  (maxCount: number) => Pick<PolicyConfig, "maxStepUp" | "maxStepDown" | "stabilizationDown">
+> = {
+  threshold: () => ({ maxStepUp: 2, maxStepDown: 1, stabilizationDown: 300_000 }),
+  target: () => ({ maxStepUp: 2, maxStepDown: 1, stabilizationDown: 300_000 }),
+  proportional: (maxCount) => ({ maxStepUp: maxCount, maxStepDown: maxCount, stabilizationDown: 600_000 }),
+};
+
 const policyObject = z.strictObject({
-  mode: z.enum(["threshold", "target", "proportional"]).default("threshold"),
+  mode: z.enum(["threshold", "target", "proportional"]).default("proportional"),
   interval: durationSchema(1000).default(15_000),
   aggregate: z.enum(["max", "avg"]).default("avg"),
-  high: percent.default(70),
-  low: percent.default(30),
-  upSamples: int(1).default(3),
-  downSamples: int(1).default(6),
+  high: percent.optional(),
+  low: percent.optional(),
+  upSamples: int(1).optional(),
+  downSamples: int(1).optional(),
   target: z.number().gt(0, "must be above 0").max(100, "must be at most 100").default(60),
-  tolerance: z.number().min(0, "must be at least 0").lt(1, "must be below 1 (0.1 = ±10 %)").default(0.1),
+  tolerance: z.number().min(0, "must be at least 0").lt(1, "must be below 1 (0.1 = ±10 %)").optional(),
   minCount: int(1).default(1),
   maxCount: int(1).default(5),
-  maxStepUp: int(1).default(2),
-  maxStepDown: int(1).default(1),
+  maxStepUp: int(1).optional(),
+  maxStepDown: int(1).optional(),
   cooldownUp: durationSchema().default(60_000),
   cooldownDown: durationSchema().default(300_000),
-  stabilizationDown: durationSchema().default(300_000),
+  stabilizationDown: durationSchema().optional(),
   warmup: durationSchema().default(120_000),
   onMissing: z.enum(["hold", "assumeHigh"]).default("hold"),
   maxSampleAge: durationSchema(1000).optional(),
@@ -36,11 +69,22 @@ const policyObject = z.strictObject({
 
 export const policySchema = policyObject
   .superRefine((p, ctx) => {
-    if (p.low >= p.high) {
+    for (const [key, modes] of Object.entries(MODE_KEYS) as [keyof typeof MODE_KEYS, readonly PolicyMode[]][]) {
+      // `target` has a default, so only the explicitly written threshold/tolerance keys can be checked this way.
+      if (key === "target" || p[key] === undefined || modes.includes(p.mode)) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `is read by mode ${modes.join("/")} only, and policy.mode is ${p.mode}; set policy.mode: ${modes[0]} to use it, or remove policy.${key}`,
+      });
+    }
+    const high = p.high ?? 70;
+    const low = p.low ?? 30;
+    if (low >= high) {
       ctx.addIssue({
         code: "custom",
         path: ["low"],
-        message: `must be below policy.high (low ${p.low} ≥ high ${p.high}); lower low or raise high`,
+        message: `must be below policy.high (low ${low} ≥ high ${high}); lower low or raise high`,
       });
     }
     if (p.maxCount < p.minCount) {
@@ -51,7 +95,21 @@ export const policySchema = policyObject
       });
     }
   })
-  .transform((p): PolicyConfig => ({ ...p, maxSampleAge: p.maxSampleAge ?? 3 * p.interval }));
+  .transform((p): PolicyConfig => {
+    const byMode = MODE_DEFAULTS[p.mode](p.maxCount);
+    return {
+      ...p,
+      high: p.high ?? 70,
+      low: p.low ?? 30,
+      upSamples: p.upSamples ?? 3,
+      downSamples: p.downSamples ?? 6,
+      tolerance: p.tolerance ?? 0.1,
+      maxStepUp: p.maxStepUp ?? byMode.maxStepUp,
+      maxStepDown: p.maxStepDown ?? byMode.maxStepDown,
+      stabilizationDown: p.stabilizationDown ?? byMode.stabilizationDown,
+      maxSampleAge: p.maxSampleAge ?? 3 * p.interval,
+    };
+  });
 
 const listenSchema = z
   .string()

@@ -125,8 +125,14 @@ const CONFIG_ROWS: { name: string; yaml: string; error: RegExp }[] = [
   { name: "negative duration", yaml: `${PROM}\npolicy: { cooldownUp: -5 }\n`, error: /policy\.cooldownUp/ },
   {
     name: "low ≥ high",
-    yaml: `${PROM}\npolicy: { low: 80, high: 70 }\n`,
+    yaml: `${PROM}\npolicy: { mode: threshold, low: 80, high: 70 }\n`,
     error: /policy\.low: must be below policy\.high \(low 80 ≥ high 70\)/,
+  },
+  {
+    name: "threshold keys without mode: threshold (the default mode is proportional)",
+    yaml: `${PROM}\npolicy: { high: 80, low: 20 }\n`,
+    error:
+      /policy\.high: is read by mode threshold only, and policy\.mode is proportional; set policy\.mode: threshold/,
   },
   {
     name: "maxCount < minCount",

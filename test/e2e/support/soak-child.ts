@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const config = parseConfig(
     [
       'source: { type: prometheus, url: "http://127.0.0.1:9" }',
-      `policy: { interval: ${INTERVAL_S}s, upSamples: 3, downSamples: 6, minCount: 1, maxCount: 5, cooldownUp: 60s, cooldownDown: 300s, warmup: 0s }`,
+      `policy: { mode: threshold, interval: ${INTERVAL_S}s, upSamples: 3, downSamples: 6, minCount: 1, maxCount: 5, cooldownUp: 60s, cooldownDown: 300s, warmup: 0s }`,
       `stateDir: ${JSON.stringify(STATE_DIR)}`,
       "http: { enabled: false }",
     ].join("\n"),

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { policySchema } from "../../../scaler/config/schema";
 import { simulate, type AppliedAction, type TickInfo } from "../../../scaler/policy/simulate";
 import { traceFromPoints, type Trace } from "../../../scaler/policy/trace";
 import type { DecideFn, PolicyConfig } from "../../../scaler/policy/types";
@@ -254,5 +255,48 @@ describe("simulate: with the real decide", () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     assert.equal(r.steps, 30 * 24 * 240);
     assert.ok(seconds < 20, `took ${seconds.toFixed(1)} s`);
+  });
+});
+
+describe("simulate: the default policy (an empty `policy:` block) on shapes nobody tuned on", () => {
+  const defaults = policySchema.parse({ maxCount: 20 });
+
+  it("a step up and back down: one action out to the needed count, one action back, nothing else", () => {
+    const applies: AppliedAction[] = [];
+    const trace = traceFromPoints([
+      [T0, 100],
+      [T0 + H, 500],
+      [T0 + 2 * H, 100],
+      [T0 + 4 * H, 100],
+    ]);
+    simulate({ trace, policy: defaults, capacity: 100, onApply: (a) => applies.push(a) });
+    // 2 VMs saturated → doubled load 4 / 60 % → 7 (the lower bound of a saturated reading); then the group sees
+    // 500 / 7 = 71 %: inside the band, no second scale-out. Back at 100: fits ceil(1 / 48 %) = 3, one action.
+    assert.deepEqual(
+      applies.map((a) => [a.from, a.to]),
+      [
+        [2, 7],
+        [7, 3],
+      ],
+    );
+  });
+
+  it("a smooth daily cycle (1 → 10 VMs of work): no overload, few actions a day, cheaper than mode threshold", () => {
+    const points: [number, number][] = [];
+    for (let m = 0; m <= 7 * 24 * 60; m += 5)
+      points.push([T0 + m * 60 * S, 550 - 450 * Math.cos((2 * Math.PI * m) / 1440)]);
+    const trace = traceFromPoints(points);
+    const r = simulate({ trace, policy: defaults, capacity: 100 });
+    assert.equal(r.overloadMinutes, 0);
+    // And it beats the mode it replaced as the default, on both cost and actions.
+    const old = simulate({ trace, policy: policySchema.parse({ mode: "threshold", maxCount: 20 }), capacity: 100 });
+    assert.ok(
+      r.vmHours < old.vmHours && r.actions < old.actions / 2,
+      `${r.vmHours}/${r.actions} vs ${old.vmHours}/${old.actions}`,
+    );
+    // Out in steps of at most ×(80/60) from 1 to 10 VMs of work is ≤ 9 actions, in by halves ≤ 4: 13 a day at most.
+    assert.ok(r.actionsPerDay <= 13, `${r.actionsPerDay.toFixed(1)} actions/day`);
+    // The peak (1000) held inside the band: at most 80 % per VM (≥ 13 VMs), at least 48 % (≤ 21).
+    assert.ok(r.maxCountSeen >= 13 && r.maxCountSeen <= 20, `peak ${r.maxCountSeen} VMs`);
   });
 });

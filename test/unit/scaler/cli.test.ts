@@ -51,7 +51,7 @@ describe("bin/os-scaler as a child process: exit codes", () => {
     t = await tempDir();
     await writeFile(
       path.join(t.dir, "bad.yaml"),
-      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { low: 80 }\n',
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { mode: threshold, low: 80 }\n',
     );
   });
   after(() => t.cleanup());
@@ -106,7 +106,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
       cfg,
       [
         'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
-        "policy: { upSamples: 2, cooldownUp: 0s }",
+        "policy: { mode: threshold, upSamples: 2, cooldownUp: 0s }",
         "http: { enabled: false }",
         "stateDir: state",
         "log: { level: warn }",
@@ -185,7 +185,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
     const local = path.join(t.dir, "fail.yaml");
     await writeFile(
       local,
-      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { upSamples: 1 }\nhttp: { enabled: false }\nstateDir: state-fail\nlog: { level: silent }\n',
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { mode: threshold, upSamples: 1 }\nhttp: { enabled: false }\nstateDir: state-fail\nlog: { level: silent }\n',
     );
     const o = io(overrides);
     assert.equal(await runCli(["once", "-c", local, "--json"], o), 1);

@@ -37,11 +37,11 @@ describe("durations", () => {
 });
 
 describe("config: defaults", () => {
-  it("a file with only a source gets every default of the issue", () => {
+  it("a file with only a source gets the proportional mode and its defaults", () => {
     const c = parseConfig(SRC, "/etc/os-scaler/scaler.yaml", {});
     assert.deepEqual(c.stack, { name: "dev", workDir: "/etc/os-scaler", countKey: "desiredCount" });
     assert.deepEqual(c.policy, {
-      mode: "threshold",
+      mode: "proportional",
       interval: 15 * S,
       aggregate: "avg",
       high: 70,
@@ -52,11 +52,11 @@ describe("config: defaults", () => {
       tolerance: 0.1,
       minCount: 1,
       maxCount: 5,
-      maxStepUp: 2,
-      maxStepDown: 1,
+      maxStepUp: 5,
+      maxStepDown: 5,
       cooldownUp: 60 * S,
       cooldownDown: 300 * S,
-      stabilizationDown: 300 * S,
+      stabilizationDown: 600 * S,
       warmup: 120 * S,
       onMissing: "hold",
       maxSampleAge: 45 * S,
@@ -67,6 +67,35 @@ describe("config: defaults", () => {
     assert.equal(c.dryRun, false);
     assert.equal(c.cloud, undefined);
   });
+  const modeDefaults: { mode: string; extra: string; want: Record<string, number> }[] = [
+    { mode: "threshold", extra: "", want: { maxStepUp: 2, maxStepDown: 1, stabilizationDown: 300 * S } },
+    { mode: "target", extra: "", want: { maxStepUp: 2, maxStepDown: 1, stabilizationDown: 300 * S } },
+    // Unbounded steps follow maxCount: the proportional mode reaches the needed count in one action.
+    {
+      mode: "proportional",
+      extra: ", maxCount: 12",
+      want: { maxStepUp: 12, maxStepDown: 12, stabilizationDown: 600 * S },
+    },
+    // A value written in the file wins over the mode's default.
+    {
+      mode: "proportional",
+      extra: ", maxStepUp: 3, stabilizationDown: 2m",
+      want: { maxStepUp: 3, maxStepDown: 5, stabilizationDown: 120 * S },
+    },
+  ];
+  for (const r of modeDefaults) {
+    it(`mode ${r.mode}${r.extra} has its own step and stabilization defaults`, () => {
+      const c = parseConfig(`${SRC}policy: { mode: ${r.mode}${r.extra} }\n`, "/x/s.yaml", {});
+      assert.deepEqual(
+        {
+          maxStepUp: c.policy.maxStepUp,
+          maxStepDown: c.policy.maxStepDown,
+          stabilizationDown: c.policy.stabilizationDown,
+        },
+        r.want,
+      );
+    });
+  }
   it("cloud defaults to $OS_CLOUD; the file wins over it", () => {
     assert.equal(parseConfig(SRC, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "microstack");
     assert.equal(parseConfig(`${SRC}cloud: lab\n`, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "lab");
@@ -99,7 +128,7 @@ describe("config: a table of bad files and their messages", () => {
     },
     {
       name: "low not below high",
-      yaml: `${SRC}policy: { low: 70, high: 70 }\n`,
+      yaml: `${SRC}policy: { mode: threshold, low: 70, high: 70 }\n`,
       field: "policy.low",
       message: /must be below policy.high/,
     },
@@ -124,15 +153,34 @@ describe("config: a table of bad files and their messages", () => {
     },
     {
       name: "high above 100",
-      yaml: `${SRC}policy: { high: 150 }\n`,
+      yaml: `${SRC}policy: { mode: threshold, high: 150 }\n`,
       field: "policy.high",
       message: /percentage from 0 to 100/,
     },
     {
       name: "fractional samples",
-      yaml: `${SRC}policy: { upSamples: 2.5 }\n`,
+      yaml: `${SRC}policy: { mode: threshold, upSamples: 2.5 }\n`,
       field: "policy.upSamples",
       message: /whole number/,
+    },
+    {
+      // A threshold-era file without `mode` must not silently run the proportional default.
+      name: "threshold key under the default mode",
+      yaml: `${SRC}policy: { high: 80, low: 20 }\n`,
+      field: "policy.high",
+      message: /read by mode threshold only, and policy.mode is proportional; set policy.mode: threshold/,
+    },
+    {
+      name: "tolerance under the proportional mode",
+      yaml: `${SRC}policy: { mode: proportional, tolerance: 0.2 }\n`,
+      field: "policy.tolerance",
+      message: /read by mode target only.*remove policy.tolerance/,
+    },
+    {
+      name: "samples under the target mode",
+      yaml: `${SRC}policy: { mode: target, downSamples: 4 }\n`,
+      field: "policy.downSamples",
+      message: /read by mode threshold only, and policy.mode is target/,
     },
     {
       name: "bad mode",
@@ -152,7 +200,12 @@ describe("config: a table of bad files and their messages", () => {
       field: "policy.onMissing",
       message: /"hold", "assumeHigh"/,
     },
-    { name: "tolerance 1", yaml: `${SRC}policy: { tolerance: 1 }\n`, field: "policy.tolerance", message: /below 1/ },
+    {
+      name: "tolerance 1",
+      yaml: `${SRC}policy: { mode: target, tolerance: 1 }\n`,
+      field: "policy.tolerance",
+      message: /below 1/,
+    },
     { name: "missing source", yaml: "policy: {}\n", field: "source", message: /required|source/ },
     {
       name: "unknown source type",
@@ -191,6 +244,22 @@ describe("config: a table of bad files and their messages", () => {
 });
 
 describe("config: redact", () => {
+  const modeRows: { mode: string; shown: string[]; hidden: string[] }[] = [
+    {
+      mode: "proportional",
+      shown: ["target", "maxStepUp"],
+      hidden: ["high", "low", "upSamples", "downSamples", "tolerance"],
+    },
+    { mode: "threshold", shown: ["high", "low", "upSamples", "downSamples"], hidden: ["target", "tolerance"] },
+    { mode: "target", shown: ["target", "tolerance"], hidden: ["high", "low", "upSamples", "downSamples"] },
+  ];
+  for (const r of modeRows) {
+    it(`prints only the policy keys mode ${r.mode} reads`, () => {
+      const shown = redact(parseConfig(`${SRC}policy: { mode: ${r.mode} }\n`, "/x/s.yaml", {})).policy as object;
+      for (const k of r.shown) assert.ok(k in shown, `${k} missing`);
+      for (const k of r.hidden) assert.ok(!(k in shown), `${k} shown`);
+    });
+  }
   it("replaces secrets anywhere and keeps the rest; durations shown in human form", async () => {
     const t = await tempDir();
     try {

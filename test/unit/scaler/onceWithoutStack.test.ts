@@ -53,7 +53,7 @@ describe("once --count N without a stack, real prometheus source", () => {
     const cfg = path.join(t.dir, "scaler.yaml");
     await writeFile(
       cfg,
-      `source: { type: prometheus, url: "${url}" }\npolicy: { upSamples: 2 }\nstateDir: state\nlog: { level: silent }\n`,
+      `source: { type: prometheus, url: "${url}" }\npolicy: { mode: threshold, upSamples: 2 }\nstateDir: state\nlog: { level: silent }\n`,
     );
     const outs: string[] = [];
     const call = async () => {
