@@ -1,12 +1,15 @@
 /**
  * `npm run bench` — the benchmarks of issues 6 and 7, written to BENCHMARKS.md and bench/results/ (raw JSON, SVG).
  *
- *   npm run bench               full run (the committed record): every trace, the knob sweep, program scale 1–500
- *   npm run bench -- --quick    CI: a 2-day trace slice, three knob values, program scale 1 and 50; output in
- *                               bench/results/quick/ (git-ignored); exits non-zero when anything is broken
+ *   npm run bench               full run (the committed record): every trace, the knob sweep, program scale 1–500,
+ *                               reaction time (5 e2e runs, 3 on the lab chain), footprint over 10 minutes
+ *   npm run bench -- --quick    CI: a 2-day trace slice, three knob values, program scale 1 and 50, reaction time
+ *                               (3 e2e runs), footprint over 30 s; output in bench/results/quick/ (git-ignored);
+ *                               exits non-zero when anything is broken
  *   --parallel N                simulations at once (default: the CPU count)
  *   --render-only               rewrite BENCHMARKS.md and the chart from the last results.json
- *   --only quality,scale,tick   run only these sections; the others are kept from the previous results.json
+ *   --only quality,scale,tick,reaction,footprint
+ *                               run only these sections; the others are kept from the previous results.json
  *                               of the same mode (each section records when it ran)
  *
  * The cost-per-tick section needs the lab (scripts/lab.sh up; source <(scripts/lab.sh env)); without it the
@@ -23,6 +26,8 @@ import { runProgramScale, type ScaleResults } from "./program-scale";
 import { renderReport } from "./report";
 import { frontierSvg, type Panel } from "./svg";
 import type { TickRow } from "./cost-per-tick-child";
+import type { FootprintResult } from "./footprint-child";
+import type { ReactionSetup } from "./reaction-child";
 
 export interface Machine {
   readonly nproc: string;
@@ -51,8 +56,23 @@ export interface CostPerTickSection {
   readonly commit?: string;
 }
 
-type Section = "quality" | "scale" | "tick";
-const SECTIONS: readonly Section[] = ["quality", "scale", "tick"];
+export interface ReactionSection {
+  readonly setups?: ReactionSetup[];
+  readonly notes?: string[];
+  readonly error?: string;
+  readonly ranAt?: string;
+  readonly commit?: string;
+}
+
+export interface FootprintSection {
+  readonly result?: FootprintResult;
+  readonly error?: string;
+  readonly ranAt?: string;
+  readonly commit?: string;
+}
+
+type Section = "quality" | "scale" | "tick" | "reaction" | "footprint";
+const SECTIONS: readonly Section[] = ["quality", "scale", "tick", "reaction", "footprint"];
 const NOT_RUN = "not run yet (quick mode leaves out the lab section: run with --only tick against the lab)";
 
 export interface BenchResults {
@@ -65,7 +85,9 @@ export interface BenchResults {
   readonly quality: QualityResults & { readonly ranAt?: string; readonly commit?: string };
   readonly programScale: ProgramScaleSection;
   readonly costPerTick: CostPerTickSection;
-  readonly notMeasured: { reaction: string; footprint: string };
+  /** Absent from a results.json written before these sections existed (--render-only still renders it). */
+  readonly reaction?: ReactionSection;
+  readonly footprint?: FootprintSection;
   readonly analysis?: string;
 }
 
@@ -84,10 +106,7 @@ async function main(): Promise<void> {
     .option("--quick", "CI mode: reduced set, output in bench/results/quick/", false)
     .option("--parallel <n>", "simulations at once", String(os.availableParallelism()))
     .option("--render-only", "rewrite BENCHMARKS.md and the chart from the last results.json, running nothing", false)
-    .option(
-      "--only <sections>",
-      `comma-separated subset of ${SECTIONS.join(", ")} (default: all; quick: quality,scale)`,
-    )
+    .option("--only <sections>", `comma-separated subset of ${SECTIONS.join(", ")} (default: all; quick: all but tick)`)
     .parse(process.argv);
   const opts = program.opts<{ quick: boolean; parallel: string; only?: string; renderOnly: boolean }>();
   const quick = opts.quick;
@@ -102,7 +121,8 @@ async function main(): Promise<void> {
     return;
   }
   // Quick mode leaves out the lab section: seeding Gnocchi and waiting for metricd does not fit CI's 3 minutes.
-  const only = new Set((opts.only ?? (quick ? "quality,scale" : SECTIONS.join(","))).split(",").map((x) => x.trim()));
+  const quickSections = "quality,scale,reaction,footprint";
+  const only = new Set((opts.only ?? (quick ? quickSections : SECTIONS.join(","))).split(",").map((x) => x.trim()));
   for (const x of only)
     if (!SECTIONS.includes(x as Section)) throw new Error(`--only: unknown section "${x}"; use ${SECTIONS.join(", ")}`);
   const started = Date.now();
@@ -115,6 +135,8 @@ async function main(): Promise<void> {
   const now = () => new Date().toISOString();
   let programScale: ProgramScaleSection = previous?.programScale ?? { error: NOT_RUN };
   let costPerTick: CostPerTickSection = previous?.costPerTick ?? { error: NOT_RUN };
+  let reaction: ReactionSection = previous?.reaction ?? { error: "not run yet: npm run bench -- --only reaction" };
+  let footprint: FootprintSection = previous?.footprint ?? { error: "not run yet: npm run bench -- --only footprint" };
   /** Writes results.json, the chart and the report with what is known so far (after every section). */
   const save = (q: BenchResults["quality"]): BenchResults => {
     const results: BenchResults = {
@@ -127,12 +149,8 @@ async function main(): Promise<void> {
       quality: q,
       programScale,
       costPerTick,
-      notMeasured: {
-        reaction:
-          "needs the end-to-end setup (test/e2e) to expose the time of the first over-threshold sample and of the start of `up`; not wired into the benchmark yet.",
-        footprint:
-          "needs `os-scaler run` (the daemon) against a 100-instance source for 10 minutes; not wired into the benchmark yet.",
-      },
+      reaction,
+      footprint,
       analysis: analyse(q),
     };
     writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
@@ -181,6 +199,39 @@ async function main(): Promise<void> {
       costPerTick = { ...out, ranAt: now(), commit: machine.commit };
     } catch (err) {
       costPerTick = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
+    }
+  }
+
+  if (only.has("reaction")) {
+    save(q);
+    // One run at a time: each starts a daemon and stand-in CLI calls whose timing is what is measured. The lab chain
+    // (stress-ng on both cores) is left out of quick mode.
+    log("reaction time (e2e: the daemon, the stand-in, a Prometheus look-alike; and the lab chain)…");
+    try {
+      const out = JSON.parse(
+        await single("reaction-child.ts", { e2eRuns: quick ? 3 : 5, labRuns: quick ? 0 : 3 }, 15 * 60_000),
+      ) as ReactionSection;
+      reaction = { ...out, ranAt: now(), commit: machine.commit };
+    } catch (err) {
+      reaction = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
+    }
+  }
+
+  if (only.has("footprint")) {
+    save(q);
+    const seconds = quick ? 30 : 600;
+    log(`footprint of os-scaler run (${seconds} s window)…`);
+    try {
+      const result = JSON.parse(
+        await single(
+          "footprint-child.ts",
+          { seconds, instances: 100, intervalS: 15, sampleEveryS: quick ? 2 : 5, warmupS: quick ? 5 : 120 },
+          seconds * 1000 + 10 * 60_000,
+        ),
+      ) as FootprintResult;
+      footprint = { result, ranAt: now(), commit: machine.commit };
+    } catch (err) {
+      footprint = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
     }
   }
 
@@ -262,6 +313,45 @@ function check(r: BenchResults, ran: ReadonlySet<string>): string[] {
     if (row.samples !== row.instances)
       problems.push(`cost per tick: ${row.source} read ${row.samples} of ${row.instances} instances`);
   }
+  if (ran.has("reaction")) problems.push(...checkReaction(r.reaction ?? {}));
+  if (ran.has("footprint")) problems.push(...checkFootprint(r.footprint ?? {}));
+  return problems;
+}
+
+/** Each run scaled out after exactly upSamples ticks over `high`, never sooner than the policy allows. */
+function checkReaction(s: ReactionSection): string[] {
+  if (s.error) return [`reaction time: ${s.error}`];
+  const e2e = s.setups?.find((x) => x.setup === "e2e");
+  if (!e2e || e2e.runs.length === 0) return ["reaction time: no e2e run measured"];
+  const problems: string[] = [];
+  for (const x of s.setups ?? []) {
+    for (const [i, run] of x.runs.entries()) {
+      const name = `reaction time: ${x.setup} run ${i + 1}`;
+      if (run.overTicks !== x.upSamples)
+        problems.push(`${name}: up after ${run.overTicks} ticks over ${x.high} %, not upSamples ${x.upSamples}`);
+      // The crossing tick is the first of upSamples. Decision lines are written after each tick's stack read and
+      // sample, whose duration varies by a few hundred ms: half a second of slack.
+      if (run.reactionS < x.floorS - 0.5)
+        problems.push(`${name}: ${run.reactionS} s < (upSamples − 1) × interval = ${x.floorS} s`);
+      if (!(run.actS >= 0 && run.detectS >= 0)) problems.push(`${name}: times out of order (${JSON.stringify(run)})`);
+    }
+  }
+  return problems;
+}
+
+/** The daemon ran its ticks over the whole window, reading every instance, and exited cleanly. */
+function checkFootprint(s: FootprintSection): string[] {
+  const f = s.result;
+  if (!f) return [`footprint: ${s.error ?? "no result"}`];
+  const problems: string[] = [];
+  // A tick that starts at the window's last instant may end after it: one fewer is still a working loop.
+  const expected = Math.max(1, Math.floor(f.windowS / f.intervalS) - 1);
+  if (f.ticks < expected)
+    problems.push(`footprint: ${f.ticks} ticks in ${Math.round(f.windowS)} s, expected ${expected}`);
+  if (f.samplesPerTick !== f.instances || f.missing > 0)
+    problems.push(`footprint: read ${f.samplesPerTick} of ${f.instances} instances (${f.missing} missing)`);
+  if (f.exitCode !== 0) problems.push(`footprint: the daemon exited with ${f.exitCode} on SIGTERM`);
+  if (!(f.rss.maxMb > 0 && f.cpuS >= 0)) problems.push("footprint: no /proc readings");
   return problems;
 }
 
