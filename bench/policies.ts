@@ -26,7 +26,7 @@ export const BASELINES: readonly { id: string; label: string }[] = [
   { id: "lab-script", label: "MicroStack lab script (60/20, 4/4 × 5 s, max, step 1)" },
   { id: "heat-aodh", label: "Heat + Aodh (80/20, 1 × 60 s, step 1, cooldown 300 s)" },
   { id: "hpa", label: "Kubernetes HPA (target 50 %, ±10 %, 300 s scale-in window)" },
-  { id: "threshold-defaults", label: "os-scaler threshold defaults (70/30, 3/6 × 15 s, step ≤ 2)" },
+  { id: "threshold-defaults", label: "os-scaler `mode: threshold` with its defaults (70/30, 3/6 × 15 s, step ≤ 2)" },
 ];
 
 /** Reads the `policy:` block of a scaler.yaml-style file and validates it with the scaler's schema. */

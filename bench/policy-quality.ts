@@ -64,12 +64,20 @@ export interface DominanceRow {
   readonly misses: Record<number, string>;
 }
 
+/** Issue 7: does the default setting sit on the frontier of everything measured on a trace? */
+export interface FrontierRow {
+  readonly trace: string;
+  /** Runs (sweep targets as "target N", baselines by id) with no more VM-hours and overload, and less of one. */
+  readonly dominatedBy: string[];
+}
+
 export interface QualityResults {
   readonly traces: readonly (TraceSpec & { readonly days?: number })[];
   readonly sweep: readonly number[];
   readonly defaultTarget: number;
   readonly rows: readonly Row[];
   readonly dominance: readonly DominanceRow[];
+  readonly frontier?: readonly FrontierRow[];
 }
 
 type RunChild = (script: string, arg: unknown) => Promise<string>;
@@ -88,7 +96,7 @@ export async function runPolicyQuality(runChild: RunChild, quick: boolean): Prom
     jobs.push({
       trace: t.id,
       policy: "default",
-      label: `os-scaler proportional, default (target ${defaultConfig.target} %)`,
+      label: `os-scaler default (proportional, target ${defaultConfig.target} %)`,
       target: defaultConfig.target,
       config: defaultConfig,
     });
@@ -119,7 +127,14 @@ export async function runPolicyQuality(runChild: RunChild, quick: boolean): Prom
       results[i] = { ...j, result: JSON.parse(out) as Row["result"] };
     }),
   );
-  return { traces, sweep, defaultTarget: defaultConfig.target, rows: results, dominance: dominance(traces, results) };
+  return {
+    traces,
+    sweep,
+    defaultTarget: defaultConfig.target,
+    rows: results,
+    dominance: dominance(traces, results),
+    frontier: frontier(traces, results),
+  };
 }
 
 /**
@@ -151,6 +166,31 @@ export function dominance(traces: readonly TraceSpec[], rows: readonly Row[]): D
     }
   }
   return out;
+}
+
+/**
+ * The default is on a trace's frontier when no other run there — a sweep setting or a baseline — has no more
+ * VM-hours and no more overload minutes, and strictly less of one of them (Pareto dominance, actions aside).
+ */
+export function frontier(traces: readonly TraceSpec[], rows: readonly Row[]): FrontierRow[] {
+  return traces.map((t) => {
+    const here = rows.filter((r) => r.trace === t.id);
+    const def = here.find((r) => r.policy === "default");
+    const dominatedBy = def
+      ? here
+          .filter((r) => r.policy !== "default" && r.target !== def.target)
+          .filter((r) => {
+            const [a, b] = [r.result, def.result];
+            return (
+              a.vmHours <= b.vmHours &&
+              a.overloadMinutes <= b.overloadMinutes &&
+              (a.vmHours < b.vmHours || a.overloadMinutes < b.overloadMinutes)
+            );
+          })
+          .map((r) => (r.policy === "sweep" ? `target ${r.target}` : r.policy))
+      : [];
+    return { trace: t.id, dominatedBy };
+  });
 }
 
 export function round(n: number): number {
