@@ -7,14 +7,8 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { decide } from "../../../scaler/policy/decide";
 import { DEFAULT_TUNING, proportional, proportionalWith } from "../../../scaler/policy/proportional";
-import type {
-  ActionRecord,
-  DecideInput,
-  Observation,
-  PolicyConfig,
-  Recommendation,
-} from "../../../scaler/policy/types";
-import { policy as basePolicy, S } from "../scaler/helpers";
+import type { ActionRecord, DecideInput, Observation, PolicyConfig } from "../../../scaler/policy/types";
+import { policy as basePolicy, replayDecide, S } from "../scaler/helpers";
 
 const T0 = Date.UTC(2026, 0, 1);
 const I = 15 * S;
@@ -272,42 +266,29 @@ describe("proportional mode: invariants over long random sequences (fast-check)"
   it("count in bounds, no step over the limits, no scale-in on missing data, inside cooldown or under a recent recommendation", () => {
     fc.assert(
       fc.property(policyArb, fc.array(tickArb, { minLength: 50, maxLength: 400 }), fc.nat(100), (p, ticks, seed) => {
-        let current = p.minCount + (seed % (p.maxCount - p.minCount + 1));
-        const observations: Observation[] = [];
-        const actions: ActionRecord[] = [];
-        const recommendations: Recommendation[] = [];
-        ticks.forEach((t, i) => {
-          const now = T0 + i * I;
-          const expected = Math.max(1, current - t.warming);
-          const o = obs(t.value, { expected, missing: Math.min(t.missing, expected), warming: t.warming, time: now });
-          observations.push(o);
-          const last = actions[actions.length - 1];
-          const d = decide({ now, current, observations, policy: p, actions, recommendations });
-          assert.ok(d.desired >= p.minCount && d.desired <= p.maxCount, `out of bounds: ${d.desired}`);
-          assert.ok(d.desired - current <= p.maxStepUp, `step up too large: ${current} → ${d.desired}`);
-          assert.ok(current - d.desired <= p.maxStepDown, `step down too large: ${current} → ${d.desired}`);
-          if (d.direction === "down") {
-            assert.ok(o.value !== undefined && o.missing === 0, "scale-in on missing data");
-            assert.ok(!last || now - last.time >= p.cooldownDown, "scale-in inside cooldownDown");
+        const start = p.minCount + (seed % (p.maxCount - p.minCount + 1));
+        replayDecide(
+          p,
+          start,
+          ticks.length,
+          (i, current) => {
+            const t = ticks[i]!;
+            const expected = Math.max(1, current - t.warming);
+            return obs(t.value, {
+              expected,
+              missing: Math.min(t.missing, expected),
+              warming: t.warming,
+              time: T0 + i * I,
+            });
+          },
+          ({ now, current, decision, recommendations }) => {
+            if (decision.direction !== "down") return;
             for (const r of recommendations) {
               if (now - r.time <= p.stabilizationDown)
-                assert.ok(d.desired >= Math.min(r.count, current), "scale-in under a recent recommendation");
+                assert.ok(decision.desired >= Math.min(r.count, current), "scale-in under a recent recommendation");
             }
-          }
-          if (d.direction === "up") assert.ok(!last || now - last.time >= p.cooldownUp, "scale-out inside cooldownUp");
-          recommendations.push({ time: now, count: d.recommended });
-          if (d.direction !== "none") {
-            actions.push({
-              time: now,
-              from: current,
-              to: d.desired,
-              direction: d.direction,
-              reason: d.reason,
-              result: "ok",
-            });
-            current = d.desired;
-          }
-        });
+          },
+        );
       }),
       { numRuns: 300 },
     );

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { clampCount } from "../../../scaler/policy/clamp";
 import { decide } from "../../../scaler/policy/decide";
 import type { ActionRecord, Decision, Observation, PolicyConfig, Recommendation } from "../../../scaler/policy/types";
-import { policy, S } from "./helpers";
+import { policy, replayDecide, S } from "./helpers";
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -485,14 +485,10 @@ describe("decide: invariants over long random sample sequences (fast-check)", ()
         fc.array(tickArb, { minLength: 50, maxLength: 400 }),
         fc.integer({ min: 0, max: 100 }),
         (p, ticks, startSeed) => {
-          let current = p.minCount + (startSeed % (p.maxCount - p.minCount + 1));
-          const observations: Observation[] = [];
-          const actions: ActionRecord[] = [];
-          const recommendations: Recommendation[] = [];
-          ticks.forEach((t, i) => {
-            const now = T0 + i * p.interval;
-            const o: Observation = {
-              time: now,
+          replayDecide(p, p.minCount + (startSeed % (p.maxCount - p.minCount + 1)), ticks.length, (i) => {
+            const t = ticks[i]!;
+            return {
+              time: T0 + i * p.interval,
               aggregate: p.aggregate,
               samples: 2 - t.missing,
               expected: 2,
@@ -500,32 +496,6 @@ describe("decide: invariants over long random sample sequences (fast-check)", ()
               rejected: {},
               ...(t.value === undefined ? {} : { value: t.value }),
             };
-            observations.push(o);
-            const last = actions[actions.length - 1];
-            const d = decide({ now, current, observations, policy: p, actions, recommendations });
-            recommendations.push({ time: now, count: d.recommended });
-            assert.ok(d.desired >= p.minCount && d.desired <= p.maxCount, `out of bounds: ${d.desired}`);
-            assert.ok(d.desired - current <= p.maxStepUp, `step up too large: ${current} → ${d.desired}`);
-            assert.ok(current - d.desired <= p.maxStepDown, `step down too large: ${current} → ${d.desired}`);
-            assert.equal(d.direction, d.desired > current ? "up" : d.desired < current ? "down" : "none");
-            assert.ok(typeof d.reason === "string" && d.reason.length > 0);
-            if (d.direction === "down") {
-              assert.ok(o.value !== undefined && o.missing === 0, "scale-in on missing data");
-              assert.ok(!last || now - last.time >= p.cooldownDown, "scale-in inside cooldownDown");
-            }
-            if (d.direction === "up")
-              assert.ok(!last || now - last.time >= p.cooldownUp, "scale-out inside cooldownUp");
-            if (d.direction !== "none") {
-              actions.push({
-                time: now,
-                from: current,
-                to: d.desired,
-                direction: d.direction,
-                reason: d.reason,
-                result: "ok",
-              });
-              current = d.desired;
-            }
           });
         },
       ),

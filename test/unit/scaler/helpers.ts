@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
 import { mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
@@ -7,7 +8,8 @@ import type { ActuatorOptions } from "../../../scaler/actuator/actuator";
 import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
 import type { Clock } from "../../../scaler/lib/clock";
 import { createLogger, type Logger } from "../../../scaler/lib/logger";
-import type { PolicyConfig } from "../../../scaler/policy/types";
+import { decide } from "../../../scaler/policy/decide";
+import type { ActionRecord, Decision, Observation, PolicyConfig, Recommendation } from "../../../scaler/policy/types";
 
 /** Shared test doubles and builders for the scaler's unit tests. */
 
@@ -159,5 +161,58 @@ export class FakeStack implements StackOps {
   locks(): Promise<LockInfo[]> {
     this.calls.push("locks");
     return Promise.resolve([...this.lockList]);
+  }
+}
+
+/** What a replay step gives a test's own checks: the tick's inputs before the decision is applied. */
+export interface ReplayTick {
+  readonly now: number;
+  readonly current: number;
+  readonly observation: Observation;
+  readonly decision: Decision;
+  readonly last: ActionRecord | undefined;
+  /** Recommendations made before this tick. */
+  readonly recommendations: readonly Recommendation[];
+}
+
+/**
+ * Drives `decide` tick by tick as the loop does (observations, recommendations and actions recorded; the count follows
+ * every decision) and checks at each tick what every mode promises: bounds, step limits, a direction that matches the
+ * move, a reason, no scale-in on missing data or inside cooldownDown, no scale-out inside cooldownUp. `check` adds a
+ * test's own assertions.
+ */
+export function replayDecide(
+  p: PolicyConfig,
+  start: number,
+  ticks: number,
+  tick: (i: number, current: number) => Observation,
+  check?: (t: ReplayTick) => void,
+): void {
+  let current = start;
+  const observations: Observation[] = [];
+  const actions: ActionRecord[] = [];
+  const recommendations: Recommendation[] = [];
+  for (let i = 0; i < ticks; i++) {
+    const o = tick(i, current);
+    const now = o.time;
+    observations.push(o);
+    const last = actions[actions.length - 1];
+    const d = decide({ now, current, observations, policy: p, actions, recommendations });
+    assert.ok(d.desired >= p.minCount && d.desired <= p.maxCount, `out of bounds: ${d.desired}`);
+    assert.ok(d.desired - current <= p.maxStepUp, `step up too large: ${current} → ${d.desired}`);
+    assert.ok(current - d.desired <= p.maxStepDown, `step down too large: ${current} → ${d.desired}`);
+    assert.equal(d.direction, d.desired > current ? "up" : d.desired < current ? "down" : "none");
+    assert.ok(typeof d.reason === "string" && d.reason.length > 0);
+    if (d.direction === "down") {
+      assert.ok(o.value !== undefined && o.missing === 0, "scale-in on missing data");
+      assert.ok(!last || now - last.time >= p.cooldownDown, "scale-in inside cooldownDown");
+    }
+    if (d.direction === "up") assert.ok(!last || now - last.time >= p.cooldownUp, "scale-out inside cooldownUp");
+    check?.({ now, current, observation: o, decision: d, last, recommendations });
+    recommendations.push({ time: now, count: d.recommended });
+    if (d.direction !== "none") {
+      actions.push({ time: now, from: current, to: d.desired, direction: d.direction, reason: d.reason, result: "ok" });
+      current = d.desired;
+    }
   }
 }
