@@ -22,6 +22,7 @@ import { KeystoneSession } from "../scaler/openstack/keystone";
 import { sourceSchema } from "../scaler/sources/config";
 import { createSource } from "../scaler/sources/index";
 import type { Group, MetricSource } from "../scaler/sources/types";
+import { median } from "./stats";
 
 export interface TickRow {
   readonly source: "gnocchi" | "prometheus";
@@ -67,12 +68,11 @@ async function measure(source: MetricSource, group: Group, kind: TickRow["source
     requests.push(set.requests);
     samples = set.samples.length;
   }
-  const sorted = [...ms].sort((a, b) => a - b);
   return {
     source: kind,
     instances: group.instances.length,
     runs: TICKS,
-    medianMs: sorted[Math.floor(sorted.length / 2)]!,
+    medianMs: median(ms),
     msRuns: ms,
     requestsPerTick: requests,
     samples,

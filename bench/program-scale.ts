@@ -2,6 +2,7 @@
  * Table 4: time and peak memory to evaluate the Pulumi program under mocks, by desiredCount, each run in a fresh
  * child process; medians of repeated runs, a least-squares slope per VM and a linearity check.
  */
+import { median } from "./stats";
 
 export interface ScaleSample {
   readonly count: number;
@@ -66,12 +67,6 @@ export async function runProgramScale(
   const memory = fit(rows.map((r) => [r.count, r.medianRssMb]));
   const linear = counts.length >= 3 && [time, memory].every((f) => f.r2 >= 0.95 && f.segmentRatio <= 2);
   return { counts, repeats, rows, time, memory, linear };
-}
-
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Least squares through (x, y) points, with R² and the last-segment / first-segment slope ratio. */

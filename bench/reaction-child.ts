@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createStandinWorkspace } from "../test/support/standin";
 import { createRig, type Daemon, type LogLine, type Rig, until } from "../test/e2e/support/scenario";
+import { median } from "./stats";
 
 export interface ReactionRun {
   /** When the load went over `high` (this process's clock). */
@@ -70,11 +71,6 @@ const LAB_HIGH = 85;
 /** Room for one scale-out caused by the daemon's own start-up on this machine, and the step's. */
 const LAB_MAX = 4;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const at = (l: LogLine) => Date.parse(String(l["time"]));
 const iso = (ms: number) => new Date(ms).toISOString();
 const isDecision = (l: LogLine) => typeof l.msg === "string" && l.msg.startsWith("decision:");

@@ -4,6 +4,7 @@
 import type { BenchResults, CostPerTickSection, FootprintSection, ProgramScaleSection, ReactionSection } from "./run";
 import type { Row } from "./policy-quality";
 import { round } from "./policy-quality";
+import { median } from "./stats";
 
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const n1 = (x: number) =>
@@ -231,12 +232,6 @@ function renderTick(c: CostPerTickSection, runCommit: string): string {
   out.push("");
   return out.join("\n");
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 function renderReaction(s: ReactionSection, runCommit: string): string {
   const out: string[] = [];

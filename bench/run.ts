@@ -41,34 +41,29 @@ export interface Machine {
   readonly dirty: boolean;
 }
 
-export interface ProgramScaleSection {
-  readonly results?: ScaleResults;
+/** When and at which commit a section last ran, or why it produced nothing. */
+interface SectionRun {
   readonly error?: string;
   readonly ranAt?: string;
   readonly commit?: string;
 }
 
-export interface CostPerTickSection {
+export interface ProgramScaleSection extends SectionRun {
+  readonly results?: ScaleResults;
+}
+
+export interface CostPerTickSection extends SectionRun {
   readonly rows?: TickRow[];
   readonly notes?: string[];
-  readonly error?: string;
-  readonly ranAt?: string;
-  readonly commit?: string;
 }
 
-export interface ReactionSection {
+export interface ReactionSection extends SectionRun {
   readonly setups?: ReactionSetup[];
   readonly notes?: string[];
-  readonly error?: string;
-  readonly ranAt?: string;
-  readonly commit?: string;
 }
 
-export interface FootprintSection {
+export interface FootprintSection extends SectionRun {
   readonly result?: FootprintResult;
-  readonly error?: string;
-  readonly ranAt?: string;
-  readonly commit?: string;
 }
 
 type Section = "quality" | "scale" | "tick" | "reaction" | "footprint";

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dominance, type Row } from "../../../bench/policy-quality";
-import { fit, median } from "../../../bench/program-scale";
+import { fit } from "../../../bench/program-scale";
+import { median } from "../../../bench/stats";
 import { frontierSvg, niceRange, sqrtRange } from "../../../bench/svg";
 import type { SimulationResult } from "../../../scaler/policy/simulate";
 import { policy } from "../scaler/helpers";
