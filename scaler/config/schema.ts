@@ -45,6 +45,12 @@ const MODE_DEFAULTS: Record<
   proportional: (maxCount) => ({ maxStepUp: maxCount, maxStepDown: maxCount, stabilizationDown: 600_000 }),
 };
 
+/**
+ * Defaults of the keys only some modes read. They are left optional in the schema (so that the mode check can tell a
+ * written key from a default) and filled in after it.
+ */
+const OPTIONAL_DEFAULTS = { high: 70, low: 30, upSamples: 3, downSamples: 6, tolerance: 0.1 } as const;
+
 const policyObject = z.strictObject({
   mode: z.enum(["threshold", "target", "proportional"]).default("proportional"),
   interval: durationSchema(1000).default(15_000),
@@ -78,8 +84,8 @@ export const policySchema = policyObject
         message: `is read by mode ${modes.join("/")} only, and policy.mode is ${p.mode}; set policy.mode: ${modes[0]} to use it, or remove policy.${key}`,
       });
     }
-    const high = p.high ?? 70;
-    const low = p.low ?? 30;
+    const high = p.high ?? OPTIONAL_DEFAULTS.high;
+    const low = p.low ?? OPTIONAL_DEFAULTS.low;
     if (low >= high) {
       ctx.addIssue({
         code: "custom",
@@ -99,11 +105,11 @@ export const policySchema = policyObject
     const byMode = MODE_DEFAULTS[p.mode](p.maxCount);
     return {
       ...p,
-      high: p.high ?? 70,
-      low: p.low ?? 30,
-      upSamples: p.upSamples ?? 3,
-      downSamples: p.downSamples ?? 6,
-      tolerance: p.tolerance ?? 0.1,
+      high: p.high ?? OPTIONAL_DEFAULTS.high,
+      low: p.low ?? OPTIONAL_DEFAULTS.low,
+      upSamples: p.upSamples ?? OPTIONAL_DEFAULTS.upSamples,
+      downSamples: p.downSamples ?? OPTIONAL_DEFAULTS.downSamples,
+      tolerance: p.tolerance ?? OPTIONAL_DEFAULTS.tolerance,
       maxStepUp: p.maxStepUp ?? byMode.maxStepUp,
       maxStepDown: p.maxStepDown ?? byMode.maxStepDown,
       stabilizationDown: p.stabilizationDown ?? byMode.stabilizationDown,

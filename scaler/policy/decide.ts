@@ -1,7 +1,7 @@
 import { clampCount } from "./clamp";
 import { secs } from "./format";
 import { lastAction } from "./history";
-import { DEFAULT_TUNING, proportional } from "./proportional";
+import { proportional, triggerOf } from "./proportional";
 import { target } from "./target";
 import { threshold } from "./threshold";
 import type { DecideInput, Decision, ModeFn, PolicyConfig, PolicyMode } from "./types";
@@ -27,7 +27,7 @@ export function scaleOutLine(p: PolicyConfig): number {
     case "target":
       return p.target * (1 + p.tolerance);
     case "proportional":
-      return p.target + DEFAULT_TUNING.upShare * (100 - p.target);
+      return triggerOf(p.target);
   }
 }
 

@@ -78,7 +78,7 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
     const slope =
       tuning.trendSamples > 0 ? rising(observations, tuning.trendSamples, lastAction(input.actions)?.time) : 0;
     const projected = load + slope * tuning.lead;
-    const trigger = p.target + tuning.upShare * (100 - p.target);
+    const trigger = triggerOf(p.target, tuning);
     const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${o.missing}/${o.expected} missing)` : ""}, load ${load.toFixed(2)} VMs`;
     const trend = slope > 0 ? `, rising to ${projected.toFixed(2)} in ${Math.round(tuning.lead / 1000)}s` : "";
 
@@ -108,6 +108,11 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
       reason: `${shown}${trend}: ${pct((projected * 100) / current)} within the band ${pct(downTarget)}–${pct(trigger)} → hold at ${current}`,
     };
   };
+}
+
+/** The CPU above which the mode scales out: target plus `upShare` of the headroom above it. */
+export function triggerOf(target: number, tuning: ProportionalTuning = DEFAULT_TUNING): number {
+  return target + tuning.upShare * (100 - target);
 }
 
 /** A CPU reading this high says "at least this much work": the excess queues and is not measured. */
