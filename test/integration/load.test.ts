@@ -18,7 +18,8 @@ import { lab, skipUnlessLab } from "./helpers/lab";
 const L = lab();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const IDLE_MAX = 45; // "low": the machine is otherwise quiet in CI
-const LOADED = [55, 85] as const;
+/** Under `--cpu-load 70` on both cores: 70 % less the scheduler slack, never less. */
+const LOADED_MIN = 55;
 /** How far a source may stray from this machine's own /proc/stat over the same window (scrape/tick misalignment). */
 const AGREE = 15;
 
@@ -91,31 +92,46 @@ describe("prometheus and ssh sources under stress-ng --cpu-load 70", skipUnlessL
     }
   });
 
-  it("under stress-ng --cpu 2 --cpu-load 70 both read 55–85 %", { timeout: 60_000 }, async () => {
-    const prom = await prometheus();
-    const s = await ssh();
-    stress = spawn("stress-ng", ["--cpu", "2", "--cpu-load", "70", "--timeout", "20s", "--quiet"], { stdio: "ignore" });
-    await new Promise<void>((resolve, reject) => {
-      stress!.once("spawn", resolve);
-      stress!.once("error", reject);
-    });
-    try {
-      await sleep(3000); // let the load settle before the first /proc/stat reading
-      await one(s);
-      await sleep(10_000); // the ssh delta spans 10 s of load; Prometheus' 10 s window is all under load
-      const [sv, pv] = [await one(s), await one(prom)];
-      console.log(`# under load: prometheus ${pv.value?.toFixed(1)} %, ssh ${sv.value?.toFixed(1)} %`);
-      for (const [name, r] of [
-        ["ssh", sv],
-        ["prometheus", pv],
-      ] as const) {
-        assert.ok(r.value !== undefined, `${name}: ${JSON.stringify(r.set.missing)}`);
-        assert.ok(r.value >= LOADED[0] && r.value <= LOADED[1], `${name} under load: ${r.value}`);
+  it(
+    "under stress-ng --cpu 2 --cpu-load 70 both read what /proc/stat says, and at least 55 %",
+    { timeout: 60_000 },
+    async () => {
+      const prom = await prometheus();
+      const s = await ssh();
+      stress = spawn("stress-ng", ["--cpu", "2", "--cpu-load", "70", "--timeout", "20s", "--quiet"], {
+        stdio: "ignore",
+      });
+      await new Promise<void>((resolve, reject) => {
+        stress!.once("spawn", resolve);
+        stress!.once("error", reject);
+      });
+      try {
+        await sleep(3000); // let the load settle before the first /proc/stat reading
+        const t0 = localStat();
+        await one(s);
+        await sleep(10_000); // the ssh delta spans 10 s of load; Prometheus' 10 s window is all under load
+        const [sv, pv] = [await one(s), await one(prom)];
+        const truth = busyPercent(t0, localStat());
+        assert.ok(truth !== undefined, "/proc/stat advanced over 10 s");
+        console.log(
+          `# under load: prometheus ${pv.value?.toFixed(1)} %, ssh ${sv.value?.toFixed(1)} %, /proc/stat here ${truth.toFixed(1)} %`,
+        );
+        for (const [name, r] of [
+          ["ssh", sv],
+          ["prometheus", pv],
+        ] as const) {
+          assert.ok(r.value !== undefined, `${name}: ${JSON.stringify(r.set.missing)}`);
+          // stress-ng keeps both cores at least 70 % busy whatever else runs, so the floor holds on a busy machine too.
+          // The ceiling is no fixed number (CI's own work adds to the load), so the upper check is agreement with
+          // what this machine's /proc/stat says over the same window.
+          assert.ok(r.value >= LOADED_MIN, `${name} under load reads only ${r.value} %`);
+          assert.ok(Math.abs(r.value - truth) <= AGREE, `${name} ${r.value} % vs /proc/stat ${truth} %`);
+        }
+      } finally {
+        if (stress.pid && stress.exitCode === null) process.kill(stress.pid, "SIGTERM");
       }
-    } finally {
-      if (stress.pid && stress.exitCode === null) process.kill(stress.pid, "SIGTERM");
-    }
-  });
+    },
+  );
 
   it("ssh refuses a host whose key is not the one in known_hosts", async () => {
     // A pinned fingerprint that is not the lab host's, and no known_hosts: the key must be refused.
