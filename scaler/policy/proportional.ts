@@ -13,14 +13,16 @@ export interface ProportionalTuning {
   readonly downMargin: number;
   /** ms of demand growth to provision for: a decision takes about apply time + boot to serve. */
   readonly lead: number;
-  /** Observations the slope is estimated over (newest first, since the last action). 0 = no trend. */
+  /** Observations the slope is fitted over (newest first, since the last action). 0 = no trend. */
   readonly trendSamples: number;
-  /**
-   * A reading at or above SATURATED only bounds the load from below: multiply it by this on a scale-out, so that a
-   * step up to twice the capacity is still met in one action (without it a saturated group grows by 100 / target per
-   * action and needs one more for every such factor).
-   */
+  /** A reading at or above SATURATED only bounds the load from below: multiply it by this on a scale-out. */
   readonly saturation: number;
+  /**
+   * A scale-in must remove at least this share of the current VMs (checked by `decide` after stabilization). One half
+   * mirrors the scale-out side, which can double the group in one action: a decline from N VMs to 1 then costs at
+   * most log2(N) actions, each of which occupies the actuator for a `pulumi up`.
+   */
+  readonly minRelease: number;
 }
 
 export const DEFAULT_TUNING: ProportionalTuning = {
@@ -29,6 +31,7 @@ export const DEFAULT_TUNING: ProportionalTuning = {
   lead: 150_000,
   trendSamples: TREND_SAMPLES,
   saturation: 2,
+  minRelease: 0.5,
 };
 
 /**
@@ -41,14 +44,10 @@ export const DEFAULT_TUNING: ProportionalTuning = {
  * - Scale-out: when the CPU projected `lead` ahead (the time a new VM needs to serve) would exceed the trigger,
  *   target + upShare × (100 − target), go straight to ceil(projected load / target). The projection adds the slope of
  *   the load over the recent samples (only a rising one: a trend never removes a VM). `decide` caps the step at
- *   `maxStepUp` and applies `cooldownUp`. A saturated reading counts double (`saturation`).
+ *   `maxStepUp` and applies `cooldownUp`.
  * - Scale-in: to ceil(load / (target × (1 − downMargin))) when that is below the current count; `decide` keeps the
  *   highest count recommended within `stabilizationDown`, applies `cooldownDown` and `maxStepDown`, and never scales
  *   in on missing data. After a scale-in the CPU sits at most at target × (1 − downMargin), below the trigger: no flap.
- *   The scale-in must also remove at least the share 1 − target / 100 of the group (`minRelease`, checked by `decide`
- *   after stabilization): a group at the target keeps that share idle on purpose, so releasing less is within the
- *   reserve the user asked for and not worth a `pulumi up`. The knob moves both sides: a higher target runs hotter and
- *   also gives back smaller slices.
  * - Between the two, hold: the band is what saves actions.
  */
 export function proportionalWith(tuning: ProportionalTuning): ModeFn {
@@ -96,7 +95,7 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
     if (fits < current) {
       // The need itself is the recommendation (the stabilization window remembers it); `decide` acts only when the
       // stabilized scale-in removes at least minRelease of the VMs.
-      const minRelease = current - Math.floor((current * p.target) / 100 + 1e-9);
+      const minRelease = current - Math.floor(current * (1 - tuning.minRelease) + 1e-9);
       return {
         recommended: fits,
         reason: `${shown}: fits ${fits} VMs at ≤ ${pct(downTarget)} → ${current} → ${fits}`,
@@ -128,33 +127,32 @@ function loadOf(o: Observation, value: number): number {
 }
 
 /**
- * The rising slope of the load (VMs per ms) over the newest `n` complete observations since the last action: the
- * resistant line's slope, (median load of the newer half − median of the older half) / (the same for time). A least-
- * squares fit reads a single jump in the newest samples as a steep ramp, and a flat-topped spike then looked like a
- * trend; medians ignore it until the new level fills half the window. 0 when falling, flat, or with fewer than four
- * points.
+ * The rising slope of the load (VMs per ms) over the newest `n` complete observations since the last action, by least
+ * squares; 0 when falling, flat, or with fewer than three points (one jump is not a trend).
  */
 function rising(observations: readonly Observation[], n: number, since: number | undefined): number {
-  const times: number[] = [];
-  const loads: number[] = [];
-  for (let i = observations.length - 1; i >= 0 && times.length < n; i--) {
+  let count = 0;
+  let sumT = 0;
+  let sumL = 0;
+  let sumTT = 0;
+  let sumTL = 0;
+  const t0 = observations[observations.length - 1]!.time;
+  for (let i = observations.length - 1; i >= 0 && count < n; i--) {
     const o = observations[i]!;
     if (since !== undefined && o.time <= since) break;
     // A gap, a missing instance or a saturated reading (a lower bound only) ends the window: none is a measured load.
     if (o.value === undefined || o.missing > 0 || o.value >= SATURATED) break;
-    times.push(o.time);
-    loads.push(loadOf(o, o.value));
+    const t = o.time - t0;
+    const l = loadOf(o, o.value);
+    count++;
+    sumT += t;
+    sumL += l;
+    sumTT += t * t;
+    sumTL += t * l;
   }
-  if (times.length < 4) return 0;
-  // Newest first: the newer half is the head, the older half the tail (the middle one is left out when odd).
-  const h = times.length >> 1;
-  const dt = median(times.slice(0, h)) - median(times.slice(-h));
-  const slope = (median(loads.slice(0, h)) - median(loads.slice(-h))) / dt;
-  return dt > 0 && slope > 0 ? slope : 0;
-}
-
-function median(xs: number[]): number {
-  xs.sort((a, b) => a - b);
-  const m = xs.length >> 1;
-  return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+  if (count < 3) return 0;
+  const denom = count * sumTT - sumT * sumT;
+  if (denom <= 0) return 0;
+  const slope = (count * sumTL - sumT * sumL) / denom;
+  return slope > 0 ? slope : 0;
 }
