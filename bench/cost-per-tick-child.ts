@@ -92,6 +92,28 @@ async function until(what: string, seconds: number, check: () => Promise<boolean
   throw new Error(`${what}: not ready within ${seconds} s`);
 }
 
+const AGGREGATION_STALL_S = 120;
+const AGGREGATION_CAP_S = 1200;
+
+/** Polls `count` every few seconds until it reaches `total`; fails after a stall or the cap (see the call site). */
+async function untilComplete(what: string, total: number, count: () => Promise<number>): Promise<void> {
+  const start = Date.now();
+  let best = -1;
+  let lastProgress = start;
+  while (Date.now() - start < AGGREGATION_CAP_S * 1000) {
+    const n = await count().catch(() => best);
+    if (n >= total) return;
+    if (n > best) {
+      best = n;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress > AGGREGATION_STALL_S * 1000) {
+      throw new Error(`${what}: stuck at ${Math.max(best, 0)} of ${total} for ${AGGREGATION_STALL_S} s`);
+    }
+    await sleep(5000);
+  }
+  throw new Error(`${what}: ${Math.max(best, 0)} of ${total} after ${AGGREGATION_CAP_S} s`);
+}
+
 async function gnocchi(
   sizes: number[],
   url: string,
@@ -187,12 +209,12 @@ async function gnocchi(
         serverGroup: g.serverGroup,
         instances: g.ids.map((id, i) => ({ id, name: `bench-${i}` })),
       };
-      // gnocchi-metricd aggregates asynchronously: wait until every instance has a reading (bounded).
-      await until(
-        `gnocchi aggregates for ${g.ids.length} instances`,
-        300,
-        async () => (await source.sample(group)).samples.length === g.ids.length,
-      );
+      // gnocchi-metricd aggregates asynchronously, one metric at a time: wait until every instance has a reading. A
+      // fixed wait was too short for 1,000 fresh metrics on a busy lab, so the wait lasts while metricd makes progress
+      // (bounded: it gives up after AGGREGATION_STALL_S without a new reading, or AGGREGATION_CAP_S in all).
+      await untilComplete(`gnocchi aggregates for ${g.ids.length} instances`, g.ids.length, async () => {
+        return (await source.sample(group)).samples.length;
+      });
       rows.push(await measure(source, group, "gnocchi"));
     }
   } finally {

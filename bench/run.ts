@@ -186,10 +186,12 @@ async function main(): Promise<void> {
     log("cost per tick (lab Gnocchi, Prometheus)…");
     try {
       const out = JSON.parse(
-        await single("cost-per-tick-child.ts", {
-          sizes: quick ? [1, 100] : [1, 100, 1000],
-          seedBudgetS: quick ? 60 : 600,
-        }),
+        await single(
+          "cost-per-tick-child.ts",
+          { sizes: quick ? [1, 100] : [1, 100, 1000], seedBudgetS: quick ? 60 : 600 },
+          // Seeding budget + metricd's aggregation (up to 20 min for 1,000 fresh metrics) + the measurements.
+          45 * 60_000,
+        ),
       ) as CostPerTickSection;
       costPerTick = { ...out, ranAt: now(), commit: machine.commit };
     } catch (err) {
