@@ -166,7 +166,8 @@ const FRONTIER_WHY: Record<string, string> = {
   Twitter_volume_AAPL:
     "the overload minutes come in whole bursts (steps of 2.5 min), and targets 55–65 miss the same bursts: along that plateau the VM-hours differ by a few hours in 1,370 (under 0.3 %), so the neighbouring setting that edges out the default does so by less than one burst's worth. The default sits on the frontier up to that granularity.",
   cpu_utilization_asg_misconfiguration:
-    "the hourly-spike flap described above: the default spends as many VM-hours as the baselines that hold capacity through the hour, and still overloads at every spike. This is the one trace where the mode's answer to a saturated reading (double it, act once, release after the window) is the wrong one; it is a replayed metric, not demand.",
+    "the hourly-spike flap described above: the default spends as many VM-hours as the baselines that hold capacity through the hour, and still overloads at every spike. This is the one trace where the mode's answer to a saturated reading (double it, act once, release after the window) is the wrong one; it is a replayed metric, not demand. " +
+    "Four rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier or broke another criterion (one action per step, Twitter's action budget).",
 };
 
 function qualityRow(row: Row, bold: boolean, name?: string): string {
