@@ -204,15 +204,31 @@ function isRetryable(err: HttpError): boolean {
   return err.kind === "http" && err.status !== undefined && err.status >= 500 && err.status !== 501;
 }
 
-/** Parses a JSON body; a reply that is not JSON is a `malformed` failure naming the request. */
-export function parseJson(res: HttpResponse, what: string): unknown {
+/**
+ * Parses a JSON body; a reply that is not JSON is a `malformed` failure naming the request.
+ *
+ * `pythonNonFinite`: the service is written in Python, whose `json` module writes NaN and ±Infinity as bare tokens
+ * (Gnocchi 4.4 does in aggregates replies), which JSON.parse rejects. They are read as null (no value). Strings are
+ * matched first so that a "NaN" inside a string is left alone; the rewrite runs only when the strict parse failed.
+ */
+export function parseJson(res: HttpResponse, what: string, opts: { pythonNonFinite?: boolean } = {}): unknown {
   try {
     return JSON.parse(res.text) as unknown;
   } catch {
+    if (opts.pythonNonFinite && /NaN|Infinity/.test(res.text)) {
+      try {
+        return JSON.parse(res.text.replace(PYTHON_NON_FINITE, (m) => (m.startsWith('"') ? m : "null"))) as unknown;
+      } catch {
+        // not JSON even so: the error below
+      }
+    }
     const start = res.text.slice(0, 60).replace(/\s+/g, " ");
     throw new HttpError("malformed", `${what}: the reply is not JSON (starts with ${JSON.stringify(start)})`);
   }
 }
+
+/** A JSON string (kept as is) or one of Python's non-finite tokens (rewritten to null). */
+const PYTHON_NON_FINITE = /"(?:[^"\\]|\\.)*"|-?\bInfinity\b|\bNaN\b/g;
 
 /** The URL without user info or query string: what an error message may show. */
 export function displayUrl(url: string): string {

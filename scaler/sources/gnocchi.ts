@@ -48,7 +48,7 @@ export function parseAggregates(body: unknown): Map<string, GnocchiPoint[]> {
       if (!Array.isArray(p) || p.length < 3 || typeof p[0] !== "string" || typeof p[1] !== "number") {
         throw fail(`measures.${resourceId}: a point is not [timestamp, granularity, value]`);
       }
-      // Gnocchi returns null for NaN points; they carry no reading.
+      // A NaN point (a bare NaN token from Gnocchi's Python JSON, read as null by parseJson) carries no reading.
       if (typeof p[2] === "number") points.push([p[0], p[1], p[2]]);
     }
     out.set(resourceId, points);
@@ -131,7 +131,7 @@ export class GnocchiSource implements MetricSource {
           throw err;
         });
       const byResource = res
-        ? parseAggregates(parseJson(res, "POST /v1/aggregates"))
+        ? parseAggregates(parseJson(res, "POST /v1/aggregates", { pythonNonFinite: true }))
         : new Map<string, GnocchiPoint[]>();
       const samples: CpuSample[] = [];
       const missing: MissingSample[] = [];

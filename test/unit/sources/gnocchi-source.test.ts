@@ -17,7 +17,8 @@ after(() => Promise.all(servers.map((s) => s.close())));
 const A = "aaaaaaaa-0000-4000-8000-000000000001";
 const B = "bbbbbbbb-0000-4000-8000-000000000002";
 
-async function fakeCloud(clock: StepClock, aggregates: () => { status: number; body: unknown }) {
+/** `raw`: the reply's exact text, for what Gnocchi writes that JSON.stringify cannot (a bare NaN). */
+async function fakeCloud(clock: StepClock, aggregates: () => { status: number; body?: unknown; raw?: string }) {
   const server = await startServer((req, res) => {
     if (req.url === "/v3/auth/tokens") {
       return sendJson(
@@ -41,6 +42,10 @@ async function fakeCloud(clock: StepClock, aggregates: () => { status: number; b
     }
     if (req.url?.startsWith("/gnocchi/v1/aggregates")) {
       const r = aggregates();
+      if (r.raw !== undefined) {
+        res.writeHead(r.status, { "Content-Type": "application/json" });
+        return res.end(r.raw);
+      }
       return sendJson(res, r.status, r.body);
     }
     const m = /^\/nova\/v2\.1\/servers\/([^/?]+)$/.exec(req.url ?? "");
@@ -105,6 +110,52 @@ describe("gnocchi source wiring", () => {
     assert.equal(agg.headers["x-auth-token"], "tok-unit-1234");
     const flavor = server.requests.find((r) => r.path.startsWith("/nova/"))!;
     assert.equal(flavor.headers["openstack-api-version"], "compute 2.47");
+  });
+
+  it("a bare NaN point (Python's JSON, as Gnocchi 4.4 writes it) is no reading; the rest of the reply still counts", async () => {
+    // Seen in the lab: an aggregates reply over 1,000 instances held `NaN` for points without a rate, and the strict
+    // parse failed the whole tick. A NaN inside a string (a display name) must stay a string.
+    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+    const raw =
+      `{"measures": {"${A}": {"cpu": {"rate:mean": [["2026-11-22T04:59:50+00:00", 10.0, 4e9], ` +
+      `["2026-11-22T05:00:00+00:00", 10.0, NaN]]}}, ` +
+      `"${B}": {"cpu": {"rate:mean": [["2026-11-22T05:00:00+00:00", 10.0, 16e9]]}, "note": "NaN, Infinity"}}}`;
+    const { cloud } = await fakeCloud(clock, () => ({ status: 200, raw }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: 2 }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const set = await source.sample({
+      serverGroup: "web-prod",
+      instances: [
+        { id: A, name: "a" },
+        { id: B, name: "b" },
+      ],
+    });
+    // A: the NaN point is skipped, the one before it (15 s old, still fresh) is read: 4e9 ns / (10 s × 2 vCPUs) = 20 %.
+    assert.deepEqual(
+      set.samples.map((s) => [s.instance, s.value]),
+      [
+        [A, 20],
+        [B, 80],
+      ],
+    );
+    assert.deepEqual(set.missing, []);
+  });
+
+  it("a reply that is not JSON even with NaN read as null is still malformed", async () => {
+    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+    const { cloud } = await fakeCloud(clock, () => ({ status: 200, raw: '{"measures": {NaN' }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: 1 }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    await assert.rejects(
+      source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
+      (e: Error & { kind?: string }) => e.kind === "malformed" && /the reply is not JSON/.test(e.message),
+    );
   });
 
   it("without a server-group name it searches by the instances' ids", async () => {
