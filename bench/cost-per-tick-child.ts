@@ -132,14 +132,16 @@ async function gnocchi(
   const existing = await benchGroups(ks, url);
   const groups = sizes.map((n) => {
     const best = [...existing.entries()]
-      .filter(([name, ids]) => name.endsWith(`-${n}`) && ids.length <= n)
+      .filter(([name]) => name.endsWith(`-${n}`))
       .sort((a, b) => b[1].length - a[1].length)[0];
     const serverGroup = best?.[0] ?? `bench-${randomUUID().slice(0, 8)}-${n}`;
-    const have = best?.[1] ?? [];
+    const have = (best?.[1] ?? []).slice(0, n);
     return {
       serverGroup,
       ids: [...have, ...Array.from({ length: n - have.length }, () => randomUUID())],
       existing: new Set(have),
+      // An earlier run (before the listing paged) could leave a group with more members than its size.
+      surplus: (best?.[1] ?? []).slice(n),
     };
   });
   // Resources as Ceilometer creates them: an `instance` with server_group and a cumulative `cpu` metric (ns).
@@ -147,6 +149,21 @@ async function gnocchi(
   const deadline = Date.now() + seedBudgetS * 1000;
   const ready: typeof groups = [];
   for (const g of groups) {
+    const removed = await Promise.all(
+      g.surplus.map((id) =>
+        limit(async () => {
+          if (Date.now() > deadline) return false;
+          await ks.request({ method: "DELETE", url: `${url}/v1/resource/instance/${id}`, accept: (st) => st === 204 });
+          return true;
+        }),
+      ),
+    );
+    if (removed.some((ok) => !ok)) {
+      notes.push(
+        `gnocchi, ${g.ids.length} instances: the ${seedBudgetS} s seeding budget ran out while removing the surplus members of ${g.serverGroup}; that size was not measured.`,
+      );
+      break;
+    }
     const missing = g.ids.filter((id) => !g.existing.has(id));
     const created = await Promise.all(
       missing.map((id, i) =>
@@ -225,15 +242,22 @@ async function gnocchi(
 
 /** Server group → resource ids of the `bench-…-<size>` groups already in the lab's Gnocchi. */
 async function benchGroups(ks: KeystoneSession, url: string): Promise<Map<string, string[]>> {
-  const res = await ks.request({
-    method: "POST",
-    url: `${url}/v1/search/resource/instance`,
-    params: { limit: 5000 },
-    data: { like: { server_group: "bench-%" } },
-  });
-  const list = JSON.parse(res.text) as { id: string; server_group: string }[];
+  // Gnocchi caps a page at its max_limit (1,000 by default): page with a marker, or a lab that already holds more
+  // bench resources than that lists a group short and the top-up adds a second set of instances to it.
   const groups = new Map<string, string[]>();
-  for (const r of list) groups.set(r.server_group, [...(groups.get(r.server_group) ?? []), r.id]);
+  let marker: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const res = await ks.request({
+      method: "POST",
+      url: `${url}/v1/search/resource/instance`,
+      params: { limit: 1000, sort: "id:asc", ...(marker ? { marker } : {}) },
+      data: { like: { server_group: "bench-%" } },
+    });
+    const list = JSON.parse(res.text) as { id: string; server_group: string }[];
+    for (const r of list) groups.set(r.server_group, [...(groups.get(r.server_group) ?? []), r.id]);
+    if (list.length === 0) break;
+    marker = list[list.length - 1]!.id;
+  }
   return groups;
 }
 
