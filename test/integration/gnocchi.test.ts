@@ -92,6 +92,59 @@ describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessL
     },
   );
 
+  it(
+    "a VM whose series starts later (it just joined) does not fail the tick: Gnocchi's NaN points are no reading",
+    { timeout: 120_000 },
+    async () => {
+      // With needed_overlap=0 Gnocchi aligns the group's series on one time grid and writes a bare NaN (Python's
+      // JSON) where a series has no value: exactly the case of a VM that a scale-out has just added.
+      const { logger } = captureLogger();
+      const cloud = L.cloud("user");
+      const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
+      const serverGroup = `it-${randomUUID().slice(0, 8)}`;
+      const old = randomUUID();
+      const joined = randomUUID();
+      for (const id of [old, joined]) {
+        await ks.request({
+          method: "POST",
+          url: `${L.gnocchiUrl}/v1/resource/instance`,
+          data: { id, server_group: serverGroup, metrics: { cpu: { archive_policy_name: L.archivePolicy } } },
+        });
+      }
+      const nowS = Math.floor(Date.now() / 1000 / G) * G;
+      const series = (points: number, nsPerPoint: number) =>
+        Array.from({ length: points }, (_, i) => ({
+          timestamp: new Date((nowS - (points - 1 - i) * G) * 1000).toISOString(),
+          value: 1e12 + i * nsPerPoint,
+        }));
+      await ks.request({
+        method: "POST",
+        url: `${L.gnocchiUrl}/v1/batch/resources/metrics/measures`,
+        data: { [old]: { cpu: series(7, 0.5 * G * 1e9) }, [joined]: { cpu: series(3, 0.3 * G * 1e9) } },
+        accept: (s) => s === 202,
+      });
+      const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 1 }), {
+        logger,
+        clock: systemClock,
+        cloudConfig: cloud,
+      });
+      const group: Group = {
+        serverGroup,
+        instances: [
+          { id: old, name: "vm-old" },
+          { id: joined, name: "vm-joined" },
+        ],
+      };
+      const set = await poll<SampleSet>("both VMs read", async () => {
+        const s = await source.sample(group);
+        return s.samples.length === 2 ? s : undefined;
+      });
+      const value = (id: string) => set.samples.find((x) => x.instance === id)!.value;
+      assert.ok(Math.abs(value(old) - 50) <= 1, `vm-old: ${value(old)}`);
+      assert.ok(Math.abs(value(joined) - 30) <= 1, `vm-joined: ${value(joined)}`);
+    },
+  );
+
   it("an unknown server group gives every instance as missing, in one request", async () => {
     const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s" }), {
       logger: captureLogger().logger,
