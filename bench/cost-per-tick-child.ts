@@ -153,7 +153,13 @@ async function gnocchi(
       g.surplus.map((id) =>
         limit(async () => {
           if (Date.now() > deadline) return false;
-          await ks.request({ method: "DELETE", url: `${url}/v1/resource/instance/${id}`, accept: (st) => st === 204 });
+          // Gnocchi answers a DELETE that accepts only application/json with 406: accept anything (it sends no body).
+          await ks.request({
+            method: "DELETE",
+            url: `${url}/v1/resource/instance/${id}`,
+            headers: { Accept: "*/*" },
+            accept: (st) => st === 204 || st === 404,
+          });
           return true;
         }),
       ),
