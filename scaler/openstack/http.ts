@@ -227,8 +227,11 @@ export function parseJson(res: HttpResponse, what: string, opts: { pythonNonFini
   }
 }
 
-/** A JSON string (kept as is) or one of Python's non-finite tokens (rewritten to null). */
-const PYTHON_NON_FINITE = /"(?:[^"\\]|\\.)*"|-?\bInfinity\b|\bNaN\b/g;
+/**
+ * A JSON string (kept as is) or one of Python's non-finite tokens (rewritten to null). The closing quote is optional so
+ * that an unterminated string runs to the end instead of failing and being rescanned: linear time on any input.
+ */
+const PYTHON_NON_FINITE = /"(?:[^"\\]|\\[\s\S])*"?|-?\bInfinity\b|\bNaN\b/g;
 
 /** The URL without user info or query string: what an error message may show. */
 export function displayUrl(url: string): string {

@@ -114,7 +114,7 @@ describe("gnocchi source wiring", () => {
 
   it("a bare NaN point (Python's JSON, as Gnocchi 4.4 writes it) is no reading; the rest of the reply still counts", async () => {
     // Seen in the lab: an aggregates reply over 1,000 instances held `NaN` for points without a rate, and the strict
-    // parse failed the whole tick. A NaN inside a string (a display name) must stay a string.
+    // parse failed the whole tick. (Strings that contain the tokens: test/unit/openstack/parse-json.test.ts.)
     const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
     const raw =
       `{"measures": {"${A}": {"cpu": {"rate:mean": [["2026-11-22T04:59:50+00:00", 10.0, 4e9], ` +
