@@ -12,6 +12,44 @@ import { lab, poll, skipUnlessLab } from "./helpers/lab";
 const L = lab();
 const G = 10; // the lab archive policy's granularity, seconds
 
+/**
+ * Ceilometer's way: an `instance` resource per VM carrying `server_group`, with a cumulative `cpu` metric (ns) of
+ * `points` points one granularity apart ending at the current bucket. Returns that bucket (epoch seconds).
+ */
+async function seedGroup(
+  ks: KeystoneSession,
+  gnocchiUrl: string,
+  archivePolicy: string,
+  serverGroup: string,
+  vms: readonly { id: string; points: number; nsPerPoint: number }[],
+): Promise<number> {
+  for (const { id } of vms) {
+    await ks.request({
+      method: "POST",
+      url: `${gnocchiUrl}/v1/resource/instance`,
+      data: {
+        id,
+        server_group: serverGroup,
+        display_name: `vm-${id.slice(0, 4)}`,
+        metrics: { cpu: { archive_policy_name: archivePolicy } },
+      },
+    });
+  }
+  const nowS = Math.floor(Date.now() / 1000 / G) * G;
+  const series = (points: number, nsPerPoint: number) =>
+    Array.from({ length: points }, (_, i) => ({
+      timestamp: new Date((nowS - (points - 1 - i) * G) * 1000).toISOString(),
+      value: 1e12 + i * nsPerPoint, // cumulative, from an arbitrary start
+    }));
+  await ks.request({
+    method: "POST",
+    url: `${gnocchiUrl}/v1/batch/resources/metrics/measures`,
+    data: Object.fromEntries(vms.map((vm) => [vm.id, { cpu: series(vm.points, vm.nsPerPoint) }])),
+    accept: (s) => s === 202,
+  });
+  return nowS;
+}
+
 describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessLab(L), () => {
   if (typeof L === "string") return;
 
@@ -27,31 +65,10 @@ describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessL
       const b = randomUUID(); // 2 vCPUs at 80 %
       const absent = randomUUID(); // in the group's outputs, never polled by "Ceilometer"
 
-      // Ceilometer's way: instance resources carrying server_group, a cumulative `cpu` metric in ns.
-      for (const id of [a, b]) {
-        await ks.request({
-          method: "POST",
-          url: `${L.gnocchiUrl}/v1/resource/instance`,
-          data: {
-            id,
-            server_group: serverGroup,
-            display_name: `vm-${id.slice(0, 4)}`,
-            metrics: { cpu: { archive_policy_name: L.archivePolicy } },
-          },
-        });
-      }
-      const nowS = Math.floor(Date.now() / 1000 / G) * G;
-      const series = (nsPerPoint: number) =>
-        Array.from({ length: 7 }, (_, i) => ({
-          timestamp: new Date((nowS - (6 - i) * G) * 1000).toISOString(),
-          value: 1e12 + i * nsPerPoint, // cumulative, from an arbitrary start
-        }));
-      await ks.request({
-        method: "POST",
-        url: `${L.gnocchiUrl}/v1/batch/resources/metrics/measures`,
-        data: { [a]: { cpu: series(0.5 * G * 1e9) }, [b]: { cpu: series(0.8 * G * 1e9 * 2) } },
-        accept: (s) => s === 202,
-      });
+      await seedGroup(ks, L.gnocchiUrl, L.archivePolicy, serverGroup, [
+        { id: a, points: 7, nsPerPoint: 0.5 * G * 1e9 },
+        { id: b, points: 7, nsPerPoint: 0.8 * G * 1e9 * 2 },
+      ]);
 
       const group: Group = {
         serverGroup,
@@ -104,25 +121,10 @@ describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessL
       const serverGroup = `it-${randomUUID().slice(0, 8)}`;
       const old = randomUUID();
       const joined = randomUUID();
-      for (const id of [old, joined]) {
-        await ks.request({
-          method: "POST",
-          url: `${L.gnocchiUrl}/v1/resource/instance`,
-          data: { id, server_group: serverGroup, metrics: { cpu: { archive_policy_name: L.archivePolicy } } },
-        });
-      }
-      const nowS = Math.floor(Date.now() / 1000 / G) * G;
-      const series = (points: number, nsPerPoint: number) =>
-        Array.from({ length: points }, (_, i) => ({
-          timestamp: new Date((nowS - (points - 1 - i) * G) * 1000).toISOString(),
-          value: 1e12 + i * nsPerPoint,
-        }));
-      await ks.request({
-        method: "POST",
-        url: `${L.gnocchiUrl}/v1/batch/resources/metrics/measures`,
-        data: { [old]: { cpu: series(7, 0.5 * G * 1e9) }, [joined]: { cpu: series(3, 0.3 * G * 1e9) } },
-        accept: (s) => s === 202,
-      });
+      const nowS = await seedGroup(ks, L.gnocchiUrl, L.archivePolicy, serverGroup, [
+        { id: old, points: 7, nsPerPoint: 0.5 * G * 1e9 },
+        { id: joined, points: 3, nsPerPoint: 0.3 * G * 1e9 },
+      ]);
       // Freshness is not what this checks: a generous staleFactor keeps the points usable while metricd catches up.
       const source = await createSource(
         sourceSchema.parse({ type: "gnocchi", granularity: `${G}s`, vcpus: 1, staleFactor: 30 }),
