@@ -49,7 +49,7 @@ const MODE_DEFAULTS: Record<
  * Defaults of the keys only some modes read. They are left optional in the schema (so that the mode check can tell a
  * written key from a default) and filled in after it.
  */
-const OPTIONAL_DEFAULTS = { high: 70, low: 30, upSamples: 3, downSamples: 6, tolerance: 0.1 } as const;
+const OPTIONAL_DEFAULTS = { high: 70, low: 30, upSamples: 3, downSamples: 6, target: 60, tolerance: 0.1 } as const;
 
 const policyObject = z.strictObject({
   mode: z.enum(["threshold", "target", "proportional"]).default("proportional"),
@@ -59,7 +59,7 @@ const policyObject = z.strictObject({
   low: percent.optional(),
   upSamples: int(1).optional(),
   downSamples: int(1).optional(),
-  target: z.number().gt(0, "must be above 0").max(100, "must be at most 100").default(60),
+  target: z.number().gt(0, "must be above 0").max(100, "must be at most 100").optional(),
   tolerance: z.number().min(0, "must be at least 0").lt(1, "must be below 1 (0.1 = ±10 %)").optional(),
   minCount: int(1).default(1),
   maxCount: int(1).default(5),
@@ -76,8 +76,7 @@ const policyObject = z.strictObject({
 export const policySchema = policyObject
   .superRefine((p, ctx) => {
     for (const [key, modes] of Object.entries(MODE_KEYS) as [keyof typeof MODE_KEYS, readonly PolicyMode[]][]) {
-      // `target` has a default, so only the explicitly written threshold/tolerance keys can be checked this way.
-      if (key === "target" || p[key] === undefined || modes.includes(p.mode)) continue;
+      if (p[key] === undefined || modes.includes(p.mode)) continue;
       ctx.addIssue({
         code: "custom",
         path: [key],
@@ -109,6 +108,7 @@ export const policySchema = policyObject
       low: p.low ?? OPTIONAL_DEFAULTS.low,
       upSamples: p.upSamples ?? OPTIONAL_DEFAULTS.upSamples,
       downSamples: p.downSamples ?? OPTIONAL_DEFAULTS.downSamples,
+      target: p.target ?? OPTIONAL_DEFAULTS.target,
       tolerance: p.tolerance ?? OPTIONAL_DEFAULTS.tolerance,
       maxStepUp: p.maxStepUp ?? byMode.maxStepUp,
       maxStepDown: p.maxStepDown ?? byMode.maxStepDown,

@@ -183,6 +183,13 @@ describe("config: a table of bad files and their messages", () => {
       message: /read by mode threshold only, and policy.mode is target/,
     },
     {
+      // The threshold mode scales on high/low: a `target` written beside it would be silently ignored.
+      name: "target under the threshold mode",
+      yaml: `${SRC}policy: { mode: threshold, target: 70 }\n`,
+      field: "policy.target",
+      message: /read by mode target\/proportional only, and policy.mode is threshold; set policy.mode: target/,
+    },
+    {
       name: "bad mode",
       yaml: `${SRC}policy: { mode: magic }\n`,
       field: "policy.mode",
