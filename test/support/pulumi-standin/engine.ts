@@ -90,7 +90,11 @@ async function evaluateProgram(ctx: OperationContext, preview: boolean): Promise
     previousOutputs: stackOutputs(backend.readDeployment(project.name, stack), true),
     ...(process.env["PULUMI_STANDIN_MOCKS"] ? { mocksModule: path.resolve(process.env["PULUMI_STANDIN_MOCKS"]) } : {}),
   };
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-standin-run-"));
+  // Inside the backend, not the system temp dir: a test that kills the CLI mid-run cannot skip the `finally` below,
+  // and the test's backend folder is removed with everything else it created.
+  const runs = path.join(backend.dir, ".standin-runs");
+  fs.mkdirSync(runs, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(runs, "run-"));
   try {
     const jobFile = path.join(tmp, "job.json");
     const resultFile = path.join(tmp, "result.json");
