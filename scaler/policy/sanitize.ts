@@ -5,9 +5,11 @@ import type { Aggregate, Observation, RejectReason } from "./types";
  * The sample sanitizer: turns one tick's raw samples into an Observation the policy can trust. Pure: the tick time,
  * the group, and when each instance was first seen are all arguments.
  *
- * A value a little above 100 % (rounding in /proc/stat or Gnocchi's rate) is clamped to 100; beyond 100 + ABSURD_MARGIN
- * it is "absurd" and rejected, like NaN, ±Infinity, negative and stale readings. A rejected sample never becomes a
- * number: the instance counts as missing, and missing data never leads to a scale-in.
+ * A value a little outside 0–100 (a rate extrapolated over a window, as Prometheus' `rate` and Gnocchi's aggregates
+ * do, lands a few points past either end) is clamped; beyond ABSURD_MARGIN it is rejected — "negative" below 0,
+ * "absurd" above 100 — like NaN, ±Infinity and stale readings. The sources hand over the number they read and leave
+ * this judgement here, so that every reason is counted the same way whatever the source. A rejected sample never
+ * becomes a number: the instance counts as missing, and missing data never leads to a scale-in.
  */
 export const ABSURD_MARGIN = 5;
 
@@ -39,7 +41,7 @@ export interface SanitizeResult {
 export function rejectReason(value: number, time: number, now: number, maxSampleAge: number): RejectReason | undefined {
   if (Number.isNaN(value)) return "nan";
   if (!Number.isFinite(value)) return "infinite";
-  if (value < 0) return "negative";
+  if (value < -ABSURD_MARGIN) return "negative";
   if (value > 100 + ABSURD_MARGIN) return "absurd";
   if (!Number.isFinite(time) || now - time > maxSampleAge) return "stale";
   return undefined;
@@ -77,7 +79,7 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
     else {
       const why = rejectReason(s.value, s.time, now, input.maxSampleAge);
       if (why) reject(s.instance, why, s.value);
-      else accepted[s.instance] = Math.min(100, s.value);
+      else accepted[s.instance] = Math.min(100, Math.max(0, s.value));
     }
   }
 

@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { HttpClient, HttpError, parseJson } from "../openstack/http";
-import { asPercent, toSourceError } from "./common";
+import { toSourceError } from "./common";
 import type { PrometheusSourceConfig } from "./config";
 import {
   SourceError,
@@ -83,6 +83,18 @@ export function normalizeLabel(value: string, labelValue: PrometheusSourceConfig
   return v4 ? v4[1]! : value;
 }
 
+/**
+ * A sample value as Prometheus writes it (Go's float formatting): "55.5", "1e+09", "NaN", "+Inf", "-Inf". JavaScript's
+ * Number() reads neither "+Inf" nor "-Inf", and reads "" and " " as 0; anything that is not one of these forms is
+ * undefined.
+ */
+export function promFloat(raw: string): number | undefined {
+  if (raw === "NaN") return NaN;
+  if (raw === "+Inf" || raw === "Inf") return Infinity;
+  if (raw === "-Inf") return -Infinity;
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : undefined;
+}
+
 /** Matches series to instances; every instance ends up sampled or missing with a reason. */
 export function matchSeries(
   group: Group,
@@ -101,9 +113,8 @@ export function matchSeries(
   if (group.instances.length === 0) {
     // No stack to name the group (`os-scaler once --count N`): every series of the query is an instance.
     for (const [key, found] of byKey) {
-      const value = found.length === 1 ? asPercent(Number(found[0]!.raw)) : undefined;
-      if (value === undefined)
-        missing.push({ instance: key, reason: `no single CPU percentage for ${config.label}="${key}"` });
+      const value = found.length === 1 ? promFloat(found[0]!.raw) : undefined;
+      if (value === undefined) missing.push({ instance: key, reason: `no single number for ${config.label}="${key}"` });
       else samples.push({ instance: key, value, time: found[0]!.time });
     }
     return { samples, missing };
@@ -124,9 +135,10 @@ export function matchSeries(
       });
     } else {
       const p = found[0]!;
-      const value = asPercent(Number(p.raw));
+      // NaN, ±Inf and out-of-range numbers go to the sanitizer, which rejects them with a counted reason.
+      const value = promFloat(p.raw);
       if (value === undefined) {
-        missing.push({ instance: inst.id, reason: `value ${p.raw} is not a CPU percentage (0–100)` });
+        missing.push({ instance: inst.id, reason: `value "${p.raw}" is not a number` });
       } else {
         samples.push({ instance: inst.id, value, time: p.time });
       }

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { runCli } from "../../scaler/cli/main";
 import { createStandinWorkspace } from "../support/standin";
 import { BIN, createRig, metricValue, tempDir, until, type Rig } from "./support/scenario";
+import type { RejectReason } from "../../scaler/policy/types";
 
 interface Run {
   code: number | null;
@@ -313,17 +314,23 @@ describe("scenario 6: bad input → exit 2 naming the field", { concurrency: fal
  * Metric garbage: a Prometheus look-alike answers for the stack's one VM with values no CPU can have. With
  * upSamples 1 and high 70, any of them taken as a number above 70 would scale out at once: none may.
  */
-const GARBAGE: { name: string; value?: string; ageS?: number; body?: string; expect: "missing" | "stale" | "error" }[] =
-  [
-    { name: "a string", value: "lots", expect: "missing" },
-    { name: "NaN", value: "NaN", expect: "missing" },
-    { name: "+Inf", value: "+Inf", expect: "missing" },
-    { name: "negative", value: "-40", expect: "missing" },
-    { name: "10⁹ %", value: "1e9", expect: "missing" },
-    { name: "a plausible value, measured 10 minutes ago", value: "99", ageS: 600, expect: "stale" },
-    { name: "a reply that is not JSON", body: "<html>oops</html>", expect: "error" },
-    { name: "a value that is a number, not a string", body: "", expect: "error" },
-  ];
+const GARBAGE: {
+  name: string;
+  value?: string;
+  ageS?: number;
+  body?: string;
+  /** missing: the source could not read a number; a RejectReason: the sanitizer rejected it; error: the tick failed. */
+  expect: "missing" | RejectReason | "error";
+}[] = [
+  { name: "a string", value: "lots", expect: "missing" },
+  { name: "NaN", value: "NaN", expect: "nan" },
+  { name: "+Inf", value: "+Inf", expect: "infinite" },
+  { name: "negative", value: "-40", expect: "negative" },
+  { name: "10⁹ %", value: "1e9", expect: "absurd" },
+  { name: "a plausible value, measured 10 minutes ago", value: "99", ageS: 600, expect: "stale" },
+  { name: "a reply that is not JSON", body: "<html>oops</html>", expect: "error" },
+  { name: "a value that is a number, not a string", body: "", expect: "error" },
+];
 
 const NEEDS_STANDIN =
   process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1"
@@ -381,14 +388,16 @@ describe(
           assert.ok(delta("os_scaler_missing_samples_total") >= 2, "…and in /metrics");
           const warned = d.logs(/^no sample$/).filter((l) => String(l["reason"]).includes(row.value!));
           assert.ok(warned.length >= 1, `logged with its reason naming ${row.value}`);
-        } else if (row.expect === "stale") {
-          assert.ok((s.counters.rejected["stale"] ?? 0) >= 2, JSON.stringify(s.counters));
-          assert.ok(delta("os_scaler_rejected_samples_total", { reason: "stale" }) >= 2);
-          assert.ok(d.logs(/^sample rejected$/).some((l) => l["reason"] === "stale"));
-        } else {
+        } else if (row.expect === "error") {
           assert.ok(s.counters.sourceErrors >= before.counters.sourceErrors + 2, JSON.stringify(s.source));
           assert.ok(delta("os_scaler_source_errors_total", { kind: "malformed" }) >= 2);
           assert.match(s.source.lastError?.message ?? "", /malformed|JSON|not \[/i);
+        } else {
+          const reason = row.expect;
+          const was = before.counters.rejected[reason] ?? 0;
+          assert.ok((s.counters.rejected[reason] ?? 0) >= was + 2, JSON.stringify(s.counters));
+          assert.ok(delta("os_scaler_rejected_samples_total", { reason }) >= 2, `…and in /metrics`);
+          assert.ok(d.logs(/^sample rejected$/).some((l) => l["reason"] === reason));
         }
         assert.equal(s.lastObservation?.value, undefined, "no number came out of it");
         assert.equal(s.current, 1);

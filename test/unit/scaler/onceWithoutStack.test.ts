@@ -42,11 +42,15 @@ describe("once --count N without a stack, real prometheus source", () => {
   it("matchSeries with an empty group reports every series as an instance", () => {
     const points = [
       { labels: { instance_id: "x" }, time: 1, raw: "10" },
-      { labels: { instance_id: "y" }, time: 1, raw: "NaN" },
+      { labels: { instance_id: "y" }, time: 1, raw: "NaN" }, // a number: the sanitizer rejects it, counted as nan
+      { labels: { instance_id: "z" }, time: 1, raw: "lots" },
     ];
     const r = matchSeries({ instances: [] }, points, { label: "instance_id", labelValue: "id" });
-    assert.deepEqual(r.samples, [{ instance: "x", value: 10, time: 1 }]);
-    assert.equal(r.missing.length, 1);
+    assert.deepEqual(r.samples, [
+      { instance: "x", value: 10, time: 1 },
+      { instance: "y", value: NaN, time: 1 },
+    ]);
+    assert.deepEqual(r.missing, [{ instance: "z", reason: 'no single number for instance_id="z"' }]);
   });
 
   it("decides from the series Prometheus reports; repeated calls accumulate", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildQuery, matchSeries, normalizeLabel, parseVector } from "../../../scaler/sources/prometheus";
+import { buildQuery, matchSeries, normalizeLabel, parseVector, promFloat } from "../../../scaler/sources/prometheus";
 import type { SourceError } from "../../../scaler/sources/types";
 import { type Group } from "../../../scaler/sources/types";
 
@@ -53,10 +53,10 @@ describe("matchSeries", () => {
     ],
   };
   const pt = (labels: Record<string, string>, raw: string) => ({ labels, time: 1000, raw });
-  it("by id: values, NaN, +Inf and absent series", () => {
+  it("by id: values, a value that is not a number, and absent series", () => {
     const out = matchSeries(
       group,
-      [pt({ instance_id: "id-a" }, "55.5"), pt({ instance_id: "id-b" }, "NaN"), pt({ instance_id: "other" }, "1")],
+      [pt({ instance_id: "id-a" }, "55.5"), pt({ instance_id: "id-b" }, "lots"), pt({ instance_id: "other" }, "1")],
       { label: "instance_id", labelValue: "id" },
     );
     assert.deepEqual(out.samples, [{ instance: "id-a", value: 55.5, time: 1000 }]);
@@ -64,23 +64,39 @@ describe("matchSeries", () => {
       out.missing.map((m) => m.instance),
       ["id-b", "id-c"],
     );
-    assert.match(out.missing[0]!.reason, /NaN is not a CPU percentage/);
+    assert.match(out.missing[0]!.reason, /value "lots" is not a number/);
     assert.match(out.missing[1]!.reason, /no series with instance_id="id-c"/);
   });
-  it("+Inf and out-of-range values are missing, small overshoot is clamped", () => {
-    const out = matchSeries(
-      group,
-      [pt({ n: "web-1" }, "+Inf"), pt({ n: "web-2" }, "100.3"), pt({ n: "web-3" }, "250")],
-      {
-        label: "n",
-        labelValue: "name",
-      },
-    );
-    assert.deepEqual(out.samples, [{ instance: "id-b", value: 100, time: 1000 }]);
-    assert.deepEqual(
-      out.missing.map((m) => m.instance),
-      ["id-a", "id-c"],
-    );
+  it("NaN, +Inf and out-of-range numbers are handed to the sanitizer as they are", () => {
+    const out = matchSeries(group, [pt({ n: "web-1" }, "+Inf"), pt({ n: "web-2" }, "NaN"), pt({ n: "web-3" }, "250")], {
+      label: "n",
+      labelValue: "name",
+    });
+    assert.deepEqual(out.samples, [
+      { instance: "id-a", value: Infinity, time: 1000 },
+      { instance: "id-b", value: NaN, time: 1000 },
+      { instance: "id-c", value: 250, time: 1000 },
+    ]);
+    assert.deepEqual(out.missing, []);
+  });
+  it("promFloat reads Go's float formatting and nothing else", () => {
+    const rows: [string, number | undefined][] = [
+      ["55.5", 55.5],
+      ["1e+09", 1e9],
+      ["-40", -40],
+      [".5", 0.5],
+      ["7.", 7],
+      ["NaN", NaN],
+      ["+Inf", Infinity],
+      ["-Inf", -Infinity],
+      ["", undefined], // Number("") is 0
+      [" ", undefined],
+      ["0x10", undefined], // Number("0x10") is 16
+      ["Infinity", undefined],
+      ["lots", undefined],
+      ["1,5", undefined],
+    ];
+    for (const [raw, want] of rows) assert.deepEqual(promFloat(raw), want, JSON.stringify(raw));
   });
   it("by fixed IP: node_exporter's instance label with a port", () => {
     const out = matchSeries(group, [pt({ instance: "10.0.0.5:9100" }, "12")], {
