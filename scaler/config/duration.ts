@@ -38,9 +38,12 @@ export function formatDuration(ms: number): string {
   return ms === 0 ? "0s" : `${ms}ms`;
 }
 
+/** Every schema `durationSchema` made: how `durationPaths` finds the duration fields of a config schema. */
+const durationSchemas = new WeakSet<z.ZodType>();
+
 /** A zod schema for a duration field; `min` in ms. */
 export function durationSchema(min = 0) {
-  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const schema = z.union([z.number(), z.string()]).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: "custom", message: `must be ${DURATION_HINT}, got ${JSON.stringify(value)}` });
@@ -62,4 +65,11 @@ export function durationSchema(min = 0) {
     }
     return ms;
   });
+  durationSchemas.add(schema);
+  return schema;
+}
+
+/** Whether `schema` is one `durationSchema` made (for `pathsOf`). */
+export function isDuration(schema: z.ZodType): boolean {
+  return durationSchemas.has(schema);
 }

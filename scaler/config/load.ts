@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
 import yaml from "js-yaml";
 import type { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { REDACTED_KEYS } from "../lib/logger";
-import { formatDuration } from "./duration";
+import { formatDuration, isDuration } from "./duration";
+import { isFilePath, pathsOf } from "./fields";
 import { configSchema, modeReads, type ScalerConfig } from "./schema";
 
 /** Where each config key came from once loaded: the file, for messages and for resolving relative paths. */
@@ -53,28 +55,63 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error, file, raw);
-  const config = withSourceSampleAge(result.data, raw);
+  const config = withSourceSampleAge(result.data, raw, file);
   const dir = path.dirname(path.resolve(file));
   const cloud = config.cloud ?? env.OS_CLOUD;
   return {
     ...config,
     ...(cloud ? { cloud } : {}),
+    ...resolveFiles(config, dir),
     stack: { ...config.stack, workDir: path.resolve(dir, config.stack.workDir) },
     stateDir: path.resolve(dir, config.stateDir),
     file: path.resolve(file),
   };
 }
 
+/** Every file path in scaler.yaml (`source.keyFile`, `source.caFile`, …), read from the schema. */
+const FILE_PATHS = pathsOf(configSchema, isFilePath);
+
+/**
+ * The blocks holding file paths, with each path made absolute: `~/` is the home directory (as in ssh and the
+ * `openstack` CLI), anything else relative is against the config file's folder — under systemd the working directory
+ * is `/`, and a key file beside the config must still be found.
+ */
+function resolveFiles(config: ScalerConfig, dir: string): Partial<ScalerConfig> {
+  const blocks: Record<string, Record<string, unknown>> = {};
+  for (const at of FILE_PATHS) {
+    const [block, key, ...deeper] = at.split(".");
+    if (!block || !key || deeper.length > 0) throw new Error(`file path ${at}: only block.key paths are resolved`);
+    const current = blocks[block] ?? (config as unknown as Record<string, Record<string, unknown>>)[block];
+    const value = current?.[key];
+    if (typeof value !== "string") continue;
+    const resolved = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : path.resolve(dir, value);
+    blocks[block] = { ...current, [key]: resolved };
+  }
+  return blocks;
+}
+
 /**
  * The default `policy.maxSampleAge` (3 × interval) must not be stricter than the source itself: a Gnocchi point is
  * stamped with the start of its granularity bucket and lands after Ceilometer's polling, so with the defaults (5m
  * granularity, 15s interval) nearly every reading would be rejected as stale. Unless set explicitly, it is raised to
- * the gnocchi source's own limit, staleFactor × granularity.
+ * the gnocchi source's own limit, staleFactor × granularity; set explicitly below that limit, it is an error.
  */
-function withSourceSampleAge(config: ScalerConfig, raw: { policy?: { maxSampleAge?: unknown } }): ScalerConfig {
-  if (config.source.type !== "gnocchi" || raw.policy?.maxSampleAge !== undefined) return config;
-  const sourceLimit = config.source.staleFactor * config.source.granularity;
+function withSourceSampleAge(
+  config: ScalerConfig,
+  raw: { policy?: { maxSampleAge?: unknown } },
+  file: string,
+): ScalerConfig {
+  if (config.source.type !== "gnocchi") return config;
+  const { staleFactor, granularity } = config.source;
+  const sourceLimit = staleFactor * granularity;
   if (sourceLimit <= config.policy.maxSampleAge) return config;
+  if (raw.policy?.maxSampleAge !== undefined) {
+    throw new ConfigError(
+      "policy.maxSampleAge",
+      `${formatDuration(config.policy.maxSampleAge)} is below what the gnocchi source needs (staleFactor ${staleFactor} × granularity ${formatDuration(granularity)} = ${formatDuration(sourceLimit)}): a Gnocchi point is stamped with the start of its bucket, so every reading would be rejected as stale; set it to at least ${formatDuration(sourceLimit)}, or remove it`,
+      file,
+    );
+  }
   return { ...config, policy: { ...config.policy, maxSampleAge: sourceLimit } };
 }
 
@@ -114,12 +151,31 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
       if (input === undefined) return `is required (${issue.expected})`;
       if (issue.expected === "int") return `must be a whole number, got ${typeName(input)}`;
       return `must be a ${issue.expected}, got ${typeName(input)}`;
-    case "invalid_value":
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, got ${JSON.stringify(issue.input)}`;
+    case "invalid_value": {
+      const allowed = issue.values.map((v) => JSON.stringify(v));
+      // YAML reads an unquoted 2.48 as a number: say so when its string form is one of the allowed values.
+      const quote =
+        typeof input === "number" && issue.values.includes(String(input)) ? `; quote it: "${String(input)}"` : "";
+      return `must be one of ${allowed.join(", ")}, got ${typeName(input)}${quote}`;
+    }
     case "invalid_union":
-      if (field.endsWith("type") || field === "source")
-        return `${issue.message}; use one of gnocchi, nova, prometheus, ssh`;
+      if (field.endsWith("type") || field === "source") {
+        const what = input === undefined ? "is required" : `unknown source type ${typeName(input)}`;
+        return `${what}; use one of gnocchi, nova, prometheus, ssh`;
+      }
       return issue.message;
+    // The schema's own words where it gave some; zod's default ("Too small: expected number to be >=1") says neither
+    // the value nor the fix, so it is replaced.
+    case "too_small":
+    case "too_big": {
+      const got = issue.origin === "number" ? `, got ${typeName(input)}` : "";
+      if (!/^Too (small|big)/.test(issue.message)) return `${issue.message}${got}`;
+      if (issue.origin === "string") return "must not be empty";
+      if (issue.origin !== "number") return issue.message;
+      const [at, strictly, bound] =
+        issue.code === "too_small" ? ["at least", "above", issue.minimum] : ["at most", "below", issue.maximum];
+      return `must be ${issue.inclusive ? at : strictly} ${String(bound)}${got}`;
+    }
     default:
       return issue.message;
   }
@@ -133,6 +189,9 @@ function typeName(v: unknown): string {
   return typeof v === "number" || typeof v === "boolean" ? `${typeof v} ${v}` : typeof v;
 }
 
+/** Every duration field of scaler.yaml, read from the schema so that a new one cannot be missed. */
+const DURATIONS = pathsOf(configSchema, isDuration);
+
 const SECRET_KEY = new RegExp(
   `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`,
   "i",
@@ -144,18 +203,6 @@ const SECRET_KEY = new RegExp(
  * `source:` block whose keys the sources define.
  */
 export function redact(config: LoadedConfig): Record<string, unknown> {
-  const durations = new Set([
-    "policy.interval",
-    "policy.cooldownUp",
-    "policy.cooldownDown",
-    "policy.stabilizationDown",
-    "policy.warmup",
-    "policy.maxSampleAge",
-    "actuator.timeout",
-    "actuator.backoff",
-    "actuator.maxBackoff",
-    "actuator.shutdownGrace",
-  ]);
   const walk = (value: unknown, at: string): unknown => {
     if (Array.isArray(value)) return value.map((v, i) => walk(v, `${at}.${i}`));
     if (value && typeof value === "object") {
@@ -167,7 +214,7 @@ export function redact(config: LoadedConfig): Record<string, unknown> {
         }),
       );
     }
-    if (typeof value === "number" && durations.has(at)) return formatDuration(value);
+    if (typeof value === "number" && DURATIONS.has(at)) return formatDuration(value);
     if (typeof value === "string" && /^[a-z]+:\/\/[^/\s:@]+:[^/\s@]+@/i.test(value)) {
       return value.replace(/^([a-z]+:\/\/[^/\s:@]+:)[^/\s@]+@/i, "$1[redacted]@"); // user:password@ in a URL
     }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
+import { filePathSchema } from "../config/fields";
 
 /**
  * The `source:` block of scaler.yaml, one variant per CPU source. Imported by the scaler's config schema, which is the
@@ -32,11 +33,11 @@ export const prometheusSourceSchema = z
     window: duration(1000).default(120_000),
     timeout: duration(100).default(10_000),
     /** A PEM CA bundle for https URLs. */
-    caFile: z.string().min(1).optional(),
+    caFile: filePathSchema().optional(),
     /** Skip TLS verification (logged as a warning). Defaults to false. */
     insecureSkipVerify: z.boolean().default(false),
     /** A file whose content is sent as `Authorization: Bearer …` (read at start, never logged). */
-    bearerTokenFile: z.string().min(1).optional(),
+    bearerTokenFile: filePathSchema().optional(),
   })
   .strict();
 
@@ -46,7 +47,9 @@ export const gnocchiSourceSchema = z
     /** The archive policy granularity to read (Ceilometer's default policy, ceilometer-low, has 5m). */
     granularity: duration(1000).default(300_000),
     /** vCPUs per instance: a number for all, or `nova` to read each server's flavor once (cached). Defaults to 1. */
-    vcpus: z.union([z.number().int().positive(), z.literal("nova")]).default(1),
+    vcpus: z
+      .union([z.number().int().positive(), z.literal("nova")], { error: "must be a whole number ≥ 1, or nova" })
+      .default(1),
     /** A point older than staleFactor × granularity counts as missing. Defaults to 2. */
     staleFactor: z.number().positive().default(2),
     /** Gnocchi's URL, when the catalog's `metric` endpoint is not the one to use. */
@@ -78,11 +81,11 @@ export const sshSourceSchema = z
     user: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(22),
     /** Private key file (OpenSSH or PEM). */
-    keyFile: z.string().min(1),
+    keyFile: filePathSchema(),
     /** A file holding the key's passphrase, if it has one. */
-    passphraseFile: z.string().min(1).optional(),
+    passphraseFile: filePathSchema().optional(),
     /** known_hosts file to verify host keys against. Defaults to ~/.ssh/known_hosts when no fingerprints are pinned. */
-    knownHosts: z.string().min(1).optional(),
+    knownHosts: filePathSchema().optional(),
     /** Pinned host key fingerprints (`SHA256:…`, as `ssh-keygen -lf` prints), accepted for any instance. */
     fingerprints: z
       .array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "must be SHA256:<base64> as ssh-keygen -lf prints it"))

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { formatDuration, parseDuration } from "../../../scaler/config/duration";
+import { formatDuration, isDuration, parseDuration } from "../../../scaler/config/duration";
+import { isFilePath, pathsOf } from "../../../scaler/config/fields";
 import { loadConfig, parseConfig, redact } from "../../../scaler/config/load";
+import { configSchema } from "../../../scaler/config/schema";
 import { ConfigError } from "../../../scaler/lib/errors";
 import { S, tempDir } from "./helpers";
 
@@ -96,6 +99,33 @@ describe("config: defaults", () => {
       );
     });
   }
+  it("file paths are resolved against the config file's folder, ~/ against the home directory", () => {
+    assert.deepEqual([...pathsOf(configSchema, isFilePath)].sort(), [
+      "source.bearerTokenFile",
+      "source.caFile",
+      "source.keyFile",
+      "source.knownHosts",
+      "source.passphraseFile",
+    ]);
+    const rows: { source: string; want: Record<string, string> }[] = [
+      {
+        source: "{ type: ssh, user: u, keyFile: id_ed25519, passphraseFile: ../pass, knownHosts: ~/.ssh/kh }",
+        want: {
+          keyFile: "/etc/os-scaler/id_ed25519",
+          passphraseFile: "/etc/pass",
+          knownHosts: path.join(os.homedir(), ".ssh/kh"),
+        },
+      },
+      {
+        source: '{ type: prometheus, url: "https://p:9090", caFile: /abs/ca.pem, bearerTokenFile: token }',
+        want: { caFile: "/abs/ca.pem", bearerTokenFile: "/etc/os-scaler/token" },
+      },
+    ];
+    for (const r of rows) {
+      const source = parseConfig(`source: ${r.source}\n`, "/etc/os-scaler/scaler.yaml", {}).source;
+      for (const [k, v] of Object.entries(r.want)) assert.equal((source as Record<string, unknown>)[k], v, k);
+    }
+  });
   it("cloud defaults to $OS_CLOUD; the file wins over it", () => {
     assert.equal(parseConfig(SRC, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "microstack");
     assert.equal(parseConfig(`${SRC}cloud: lab\n`, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "lab");
@@ -110,6 +140,25 @@ describe("config: defaults", () => {
     assert.equal(c.policy.maxStepUp, 1);
     assert.equal(c.policy.maxStepDown, 1);
   });
+});
+
+describe("config: policy.maxSampleAge with the gnocchi source (points stamped with the start of their bucket)", () => {
+  const gnocchi = (policy: string) =>
+    parseConfig(`source: { type: gnocchi, granularity: 5m, staleFactor: 2 }\npolicy: { ${policy} }\n`, "/x/s.yaml");
+  it("the default (3 × interval = 45s) is raised to staleFactor × granularity", () =>
+    assert.equal(gnocchi("").policy.maxSampleAge, 600 * S));
+  it("an explicit value at or above that limit is kept", () =>
+    assert.equal(gnocchi("maxSampleAge: 15m").policy.maxSampleAge, 900 * S));
+  it("an explicit value below it is an error naming both", () =>
+    assert.throws(
+      () => gnocchi("maxSampleAge: 60s"),
+      (e: ConfigError) =>
+        e.field === "policy.maxSampleAge" &&
+        /^\/x\/s\.yaml: policy\.maxSampleAge: 1m is below .*staleFactor 2 × granularity 5m = 10m.*at least 10m, or remove it$/.test(
+          e.message,
+        ),
+    ));
+  it("other sources keep 3 × interval", () => assert.equal(parseConfig(SRC, "/x/s.yaml").policy.maxSampleAge, 45 * S));
 });
 
 describe("config: a table of bad files and their messages", () => {
@@ -155,7 +204,7 @@ describe("config: a table of bad files and their messages", () => {
       name: "high above 100",
       yaml: `${SRC}policy: { mode: threshold, high: 150 }\n`,
       field: "policy.high",
-      message: /percentage from 0 to 100/,
+      message: /: must be a percentage from 0 to 100, got number 150$/,
     },
     {
       name: "fractional samples",
@@ -193,7 +242,14 @@ describe("config: a table of bad files and their messages", () => {
       name: "bad mode",
       yaml: `${SRC}policy: { mode: magic }\n`,
       field: "policy.mode",
-      message: /one of "threshold", "target"/,
+      message: /one of "threshold", "target", "proportional", got "magic"$/,
+    },
+    {
+      // YAML reads an unquoted 2.48 as the number 2.48, which no string enum accepts.
+      name: "an unquoted number where the allowed value is a string",
+      yaml: `stack: { name: dev }\nsource: { type: nova, microversion: 2.48 }\n`,
+      field: "source.microversion",
+      message: /one of "2.48", "legacy", got number 2.48; quote it: "2.48"$/,
     },
     {
       name: "bad aggregate",
@@ -218,7 +274,44 @@ describe("config: a table of bad files and their messages", () => {
       name: "unknown source type",
       yaml: "source: { type: datadog }\n",
       field: "source.type",
-      message: /gnocchi, nova, prometheus, ssh/,
+      message: /: unknown source type "datadog"; use one of gnocchi, nova, prometheus, ssh$/,
+    },
+    {
+      name: "a source without a type",
+      yaml: 'source: { url: "http://127.0.0.1:9090" }\n',
+      field: "source.type",
+      message: /: is required; use one of gnocchi, nova, prometheus, ssh$/,
+    },
+    // Bounds say the bound and the value, not zod's "Too small: expected number to be >=1".
+    {
+      name: "vcpus not a number",
+      yaml: "source: { type: gnocchi, vcpus: two }\n",
+      field: "source.vcpus",
+      message: /: must be a whole number ≥ 1, or nova$/,
+    },
+    {
+      name: "concurrency 0",
+      yaml: "source: { type: nova, concurrency: 0 }\n",
+      field: "source.concurrency",
+      message: /: must be at least 1, got number 0$/,
+    },
+    {
+      name: "port above 65535",
+      yaml: "source: { type: ssh, user: u, keyFile: k, port: 70000 }\n",
+      field: "source.port",
+      message: /: must be at most 65535, got number 70000$/,
+    },
+    {
+      name: "staleFactor 0",
+      yaml: "source: { type: gnocchi, staleFactor: 0 }\n",
+      field: "source.staleFactor",
+      message: /: must be above 0, got number 0$/,
+    },
+    {
+      name: "an empty string",
+      yaml: `${SRC}stack: { workDir: "" }\n`,
+      field: "stack.workDir",
+      message: /: must not be empty$/,
     },
     { name: "bad listen", yaml: `${SRC}http: { listen: "9464" }\n`, field: "http.listen", message: /host:port/ },
     { name: "dryRun not boolean", yaml: `${SRC}dryRun: "yes please"\n`, field: "dryRun", message: /must be a boolean/ },
@@ -282,4 +375,32 @@ describe("config: redact", () => {
       await t.cleanup();
     }
   });
+  it("finds every duration field in the schema, the sources' included", () =>
+    assert.deepEqual([...pathsOf(configSchema, isDuration)].sort(), [
+      "actuator.backoff",
+      "actuator.maxBackoff",
+      "actuator.shutdownGrace",
+      "actuator.timeout",
+      "policy.cooldownDown",
+      "policy.cooldownUp",
+      "policy.interval",
+      "policy.maxSampleAge",
+      "policy.stabilizationDown",
+      "policy.warmup",
+      "source.granularity",
+      "source.timeout",
+      "source.window",
+    ]));
+  // A bare 120000 pasted back into scaler.yaml would be read as seconds (33 hours).
+  const sourceRows: { yaml: string; want: Record<string, string> }[] = [
+    { yaml: SRC, want: { window: "2m", timeout: "10s" } },
+    { yaml: "source: { type: gnocchi }\n", want: { granularity: "5m", timeout: "10s" } },
+    { yaml: "source: { type: ssh, user: u, keyFile: k, timeout: 2500ms }\n", want: { timeout: "2500ms" } },
+  ];
+  for (const r of sourceRows) {
+    it(`prints the ${Object.keys(r.want).join(" and ")} of ${r.yaml.trim()} in human form`, () => {
+      const shown = redact(parseConfig(r.yaml, "/x/s.yaml", {})).source as Record<string, unknown>;
+      for (const [k, v] of Object.entries(r.want)) assert.equal(shown[k], v, k);
+    });
+  }
 });
