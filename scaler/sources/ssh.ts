@@ -61,9 +61,18 @@ export class SshSource implements MetricSource {
     this.passphrase = config.passphraseFile
       ? readOrFail(config.passphraseFile, "source.passphraseFile").toString("utf8").trim()
       : undefined;
-    const khFile =
-      config.knownHosts ?? (config.fingerprints?.length ? undefined : path.join(os.homedir(), ".ssh", "known_hosts"));
-    this.knownHosts = khFile ? parseKnownHosts(readOrFail(khFile, "source.knownHosts").toString("utf8")) : undefined;
+    if (config.knownHosts) {
+      this.knownHosts = parseKnownHosts(readOrFail(config.knownHosts, "source.knownHosts").toString("utf8"));
+    } else if (!config.fingerprints?.length) {
+      // The user set neither: say which default was tried and the two ways to trust host keys.
+      const fallback = path.join(os.homedir(), ".ssh", "known_hosts");
+      const text = readOrFail(
+        fallback,
+        "source.knownHosts",
+        "; neither source.knownHosts nor source.fingerprints is set, so the default known_hosts was tried: set source.knownHosts to a known_hosts file holding the VMs' host keys, or pin them with source.fingerprints",
+      );
+      this.knownHosts = parseKnownHosts(text.toString("utf8"));
+    }
   }
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
@@ -203,10 +212,10 @@ function sshError(err: unknown, where: string): SourceError {
   return new SourceError("ssh", "unreachable", `${where}: ${e?.code ?? msg}`);
 }
 
-function readOrFail(file: string, field: string): Buffer {
+function readOrFail(file: string, field: string, hint = ""): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new UserError(`${field}: cannot read ${file}: ${(err as Error).message}`);
+    throw new UserError(`${field}: cannot read ${file}: ${(err as Error).message}${hint}`);
   }
 }

@@ -51,4 +51,21 @@ describe("createSource", () => {
       /source\.keyFile: cannot read/,
     );
   });
+  it("with neither knownHosts nor fingerprints set, a missing ~/.ssh/known_hosts says both ways out", async () => {
+    const home = process.env["HOME"];
+    process.env["HOME"] = empty; // os.homedir() reads $HOME
+    try {
+      await assert.rejects(
+        createSource(sourceSchema.parse({ type: "ssh", user: "u", keyFile: "/dev/null" }), deps),
+        (e: Error) =>
+          e.message.startsWith(`source.knownHosts: cannot read ${path.join(empty, ".ssh", "known_hosts")}: ENOENT`) &&
+          /neither source\.knownHosts nor source\.fingerprints is set.*set source\.knownHosts .* or pin them with source\.fingerprints$/.test(
+            e.message,
+          ),
+      );
+    } finally {
+      if (home === undefined) delete process.env["HOME"];
+      else process.env["HOME"] = home;
+    }
+  });
 });
