@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { Health, StatusSnapshot } from "../daemon/loop";
 import type { ScalerMetrics } from "./metrics";
@@ -70,14 +71,26 @@ export function createHandler(d: HttpDeps): http.RequestListener {
   };
 }
 
+/** A listen failure the user can fix in scaler.yaml is a UserError (exit 2) that says how. */
+export function explainListenError(err: NodeJS.ErrnoException, listen: string): Error {
+  const fix = "choose another http.listen, or set http.enabled: false";
+  if (err.code === "EADDRINUSE") return new UserError(`http.listen ${listen} is already in use: ${fix}`);
+  if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN")
+    return new UserError(`http.listen ${listen}: no such address on this machine (${err.code}): ${fix}`);
+  if (err.code === "EACCES")
+    return new UserError(`http.listen ${listen}: permission denied (ports below 1024 need root): ${fix}`);
+  return err;
+}
+
 /** Starts listening; `listen` is host:port (port 0 = any free port, for tests). */
 export async function startHttpServer(listen: string, d: HttpDeps): Promise<RunningServer> {
   const { host, port } = parseListen(listen);
   const server = http.createServer(createHandler(d));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (err: NodeJS.ErrnoException) => reject(explainListenError(err, listen));
+    server.once("error", failed);
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       resolve();
     });
   });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Health, StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
-import { parseListen, startHttpServer } from "../../../scaler/http/server";
+import { explainListenError, parseListen, startHttpServer } from "../../../scaler/http/server";
+import { UserError } from "../../../scaler/lib/errors";
 import { captureLogger } from "./helpers";
 
 /** Bounded GET against 127.0.0.1 only. */
@@ -70,6 +71,41 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("a port already in use, or an address this machine does not have, says which key to change", async () => {
+    const deps = {
+      metrics: new ScalerMetrics(),
+      health: (): Health => ({ ok: true, reasons: [] }),
+      status: () => ({}) as StatusSnapshot,
+      logger: captureLogger().logger,
+    };
+    const first = await startHttpServer("127.0.0.1:0", deps);
+    try {
+      const busy = `127.0.0.1:${first.port}`;
+      await assert.rejects(
+        startHttpServer(busy, deps),
+        (e: Error) =>
+          e instanceof UserError &&
+          e.message === `http.listen ${busy} is already in use: choose another http.listen, or set http.enabled: false`,
+      );
+    } finally {
+      await first.close();
+    }
+    // The other codes, as Node reports them (binding an address this machine lacks would leave 127.0.0.1).
+    for (const [code, text] of [
+      ["EADDRNOTAVAIL", "no such address on this machine (EADDRNOTAVAIL)"],
+      ["EACCES", "permission denied (ports below 1024 need root)"],
+    ] as const) {
+      const err = explainListenError(Object.assign(new Error(code), { code }), "10.1.1.1:80");
+      assert.ok(err instanceof UserError, code);
+      assert.equal(
+        err.message,
+        `http.listen 10.1.1.1:80: ${text}: choose another http.listen, or set http.enabled: false`,
+      );
+    }
+    const other = Object.assign(new Error("boom"), { code: "EMFILE" });
+    assert.equal(explainListenError(other, "127.0.0.1:1"), other, "anything else is passed on as it is");
   });
 
   it("parses host:port listen addresses, IPv6 included", () => {
