@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type * as automation from "@pulumi/pulumi/automation";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "../lib/errors";
@@ -10,6 +12,7 @@ import type { LockInfo, StackOps } from "./stackOps";
  * a typo in stack.name must fail loudly, not create an empty stack and scale nothing).
  */
 export async function openPulumiStack(options: { stackName: string; workDir: string }): Promise<StackOps> {
+  checkWorkDir(options.workDir);
   // Loaded here, on first use: @pulumi/pulumi/automation takes seconds to load, and `validate` or `once --count N`
   // never need it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load, on purpose (above)
@@ -84,6 +87,17 @@ class PulumiStackOps implements StackOps {
       (await this.stack.workspace.whoAmI()).url;
     const dir = fileBackendDir(url);
     return dir ? readLocks(dir, this.stackName.split("/").pop()!) : [];
+  }
+}
+
+/** stack.workDir must be a Pulumi project's folder; the library would say only "Invalid workDir", and exit 1. */
+export function checkWorkDir(workDir: string): void {
+  const fix = "set stack.workDir to the folder holding the project's Pulumi.yaml (relative to the config file)";
+  if (!fs.existsSync(workDir) || !fs.statSync(workDir).isDirectory()) {
+    throw new UserError(`stack.workDir ${workDir} is not a folder: ${fix}`);
+  }
+  if (!["Pulumi.yaml", "Pulumi.yml"].some((f) => fs.existsSync(path.join(workDir, f)))) {
+    throw new UserError(`stack.workDir ${workDir} has no Pulumi.yaml: ${fix}`);
   }
 }
 
