@@ -5,6 +5,9 @@ import { parseDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
 import { startHttpServer } from "../http/server";
+import { checkWorkDir } from "../actuator/pulumiStack";
+import { systemClock } from "../lib/clock";
+import { createSource } from "../sources/index";
 import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { scaleOutLine } from "../policy/decide";
@@ -32,8 +35,26 @@ function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
   });
 }
 
+/**
+ * Validates the file, then what `run` and `once` check at start without sending a request: the clouds.yaml entry
+ * (gnocchi, nova) and the files the source reads (key, known_hosts, token, CA). The stack folder is only noted: `once
+ * --count N` runs without one.
+ */
 export async function validateCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const config = await loadConfig(opts.config);
+  const silent = createLogger({ level: "silent" });
+  const source = await (io.overrides?.createSource ?? createSource)(config.source, {
+    logger: silent,
+    clock: systemClock,
+    ...(config.cloud ? { cloud: config.cloud } : {}),
+  });
+  await source.close();
+  try {
+    checkWorkDir(config.stack.workDir);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    io.err(`# note: ${err.message} (run and once need the stack; once --count N does not)\n`);
+  }
   const shown = redact(config);
   io.out(
     opts.json

@@ -28,7 +28,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
 
   program
     .command("validate")
-    .description("check the config; print the effective config (defaults filled, secrets redacted)")
+    .description(
+      "check the config, its clouds.yaml entry and the files it names (no request is sent); print the effective config (defaults filled, secrets redacted)",
+    )
     .addOption(configOption())
     .option("--json", "print JSON instead of YAML")
     .action((o: { config: string; json?: boolean }) => run(() => validateCommand(o, io))());

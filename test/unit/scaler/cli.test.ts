@@ -60,6 +60,42 @@ describe("bin/os-scaler as a child process: exit codes", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /policy\.low: must be below policy\.high/);
   });
+  // What `run` would refuse at start must fail `validate` too: it is the README's check step.
+  const startRows: { name: string; yaml: string; stderr: RegExp }[] = [
+    {
+      name: "a clouds.yaml entry that does not exist",
+      yaml: "source: { type: gnocchi }\ncloud: nosuchcloud\n",
+      stderr: /cloud "nosuchcloud" is not defined/,
+    },
+    {
+      name: "an ssh key file that is not there",
+      yaml: "source: { type: ssh, user: u, keyFile: missing_key, knownHosts: /dev/null }\n",
+      stderr: /source\.keyFile: cannot read .*missing_key: ENOENT/,
+    },
+    {
+      name: "a bearer token file that is not there",
+      yaml: 'source: { type: prometheus, url: "http://127.0.0.1:9090", bearerTokenFile: token }\n',
+      stderr: /source\.bearerTokenFile: cannot read .*token/,
+    },
+  ];
+  for (const r of startRows) {
+    it(`validate: ${r.name} → 2, as run would`, async () => {
+      const file = path.join(t.dir, "start.yaml");
+      await writeFile(file, r.yaml);
+      const out = await spawnCli(["validate", "-c", file]);
+      assert.equal(out.code, 2, out.stdout);
+      assert.match(out.stderr, r.stderr);
+      assert.doesNotMatch(out.stdout, /valid/);
+    });
+  }
+  it("validate: no Pulumi project in stack.workDir is a note, not a failure (once --count N needs none)", async () => {
+    const file = path.join(t.dir, "nostack.yaml");
+    await writeFile(file, 'source: { type: prometheus, url: "http://127.0.0.1:9090" }\n');
+    const out = await spawnCli(["validate", "-c", file]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /: valid/);
+    assert.match(out.stderr, /# note: stack\.workDir .* has no Pulumi\.yaml.*once --count N does not/);
+  });
   it("an unknown command or a bad flag value → 2", async () => {
     assert.equal((await spawnCli(["frobnicate"])).code, 2);
     const r = await spawnCli(["once", "-c", "examples/scaler.yaml", "--count", "two"]);
