@@ -94,11 +94,17 @@ export class Instances extends pulumi.ComponentResource {
         { pool: args.floatingIpPool, description: `floating IP of ${vmName}` },
         { parent: this },
       );
-      // On the instance's own port (its first network), with networking.FloatingIpAssociate: the compute
-      // variant is deprecated and gone from later provider versions.
+      // On the instance's own port, with networking.FloatingIpAssociate: the compute variant is deprecated and gone
+      // from later provider versions. The provider fills `networks[].port` only when a port was passed in, never for
+      // the one Nova creates (terraform-provider-openstack#1711, #1978), so the port is looked up by device and
+      // network once the VM exists.
+      const port = openstack.networking.getPortOutput(
+        { deviceId: instance.id, networkId: args.networkId },
+        { parent: this },
+      );
       new openstack.networking.FloatingIpAssociate(
         `${vmName}-fip-assoc`,
-        { floatingIp: fip.address, portId: instance.networks.apply((nets) => nets[0]?.port ?? "") },
+        { floatingIp: fip.address, portId: port.id },
         { parent: this, dependsOn: args.dependsOn ?? [] },
       );
       return { name: vmName, instance, fixedIp, floatingIp: fip.address };

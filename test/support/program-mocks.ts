@@ -122,9 +122,8 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
           state = {
             ...inputs,
             accessIpV4: fixedIpV4,
-            networks: networks.map((n, i) =>
-              i === 0 ? { ...n, fixedIpV4, port: mockId(`port::${args.name}`), mac: "fa:16:3e:00:00:01" } : n,
-            ),
+            // No `port`: the real provider leaves it empty for the port Nova creates (getPort finds it, below).
+            networks: networks.map((n, i) => (i === 0 ? { ...n, fixedIpV4, mac: "fa:16:3e:00:00:01" } : n)),
           };
           break;
         }
@@ -164,6 +163,15 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
         case "openstack:networking/getNetwork:getNetwork":
           if (!externalNetworks.includes(name) || inputs["external"] !== true) throw notFound();
           return { ...inputs, id: mockId(`network::${name}`), name, external: true };
+        case "openstack:networking/getPort:getPort": {
+          // The port Nova made for an instance on its network: found by the instance's id, as Neutron's device_id.
+          const vm = registrations.find(
+            (r) => r.type === "openstack:compute/instance:Instance" && r.id === inputs["deviceId"],
+          );
+          const nets = (vm?.inputs["networks"] as { uuid?: string }[] | undefined) ?? [];
+          if (!vm || !nets.some((n) => n.uuid === inputs["networkId"])) throw notFound();
+          return { ...inputs, id: mockId(`port::${vm.name}`), portId: mockId(`port::${vm.name}`) };
+        }
         case "openstack:compute/getKeypair:getKeypair":
           if (!keypairs.includes(name)) throw notFound();
           return { ...inputs, id: name, name, publicKey: "ssh-ed25519 AAAAmock", fingerprint: "mock" };
