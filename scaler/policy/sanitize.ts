@@ -5,13 +5,16 @@ import type { Aggregate, Observation, RejectReason } from "./types";
  * The sample sanitizer: turns one tick's raw samples into an Observation the policy can trust. Pure: the tick time,
  * the group, and when each instance was first seen are all arguments.
  *
- * A value a little outside 0–100 (a rate extrapolated over a window, as Prometheus' `rate` and Gnocchi's aggregates
- * do, lands a few points past either end) is clamped; beyond ABSURD_MARGIN it is rejected — "negative" below 0,
- * "absurd" above 100 — like NaN, ±Infinity and stale readings. The sources hand over the number they read and leave
- * this judgement here, so that every reason is counted the same way whatever the source. A rejected sample never
- * becomes a number: the instance counts as missing, and missing data never leads to a scale-in.
+ * A value a little outside 0–100 is rounding and is clamped; beyond the margins it is rejected — "negative" below
+ * −NEGATIVE_MARGIN, "absurd" above 100 + ABSURD_MARGIN — like NaN, ±Infinity and stale readings. The margins differ:
+ * a rate over a bucket whose polls drifted (Gnocchi's, a busy VM's `rate`) overshoots 100 by a few points, while
+ * below 0 there is only float noise — a reading of −3 is a broken query, and taken as 0 it would count towards a
+ * scale-in. The sources hand over the number they read and leave this judgement here, so that every reason is
+ * counted the same way whatever the source. A rejected sample never becomes a number: the instance counts as
+ * missing, and missing data never leads to a scale-in.
  */
 export const ABSURD_MARGIN = 5;
+export const NEGATIVE_MARGIN = 0.5;
 
 export interface SanitizeInput {
   readonly now: number;
@@ -41,7 +44,7 @@ export interface SanitizeResult {
 export function rejectReason(value: number, time: number, now: number, maxSampleAge: number): RejectReason | undefined {
   if (Number.isNaN(value)) return "nan";
   if (!Number.isFinite(value)) return "infinite";
-  if (value < -ABSURD_MARGIN) return "negative";
+  if (value < -NEGATIVE_MARGIN) return "negative";
   if (value > 100 + ABSURD_MARGIN) return "absurd";
   if (!Number.isFinite(time) || now - time > maxSampleAge) return "stale";
   return undefined;

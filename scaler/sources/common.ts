@@ -1,5 +1,5 @@
 import { HttpError } from "../openstack/http";
-import { ABSURD_MARGIN } from "../policy/sanitize";
+import { ABSURD_MARGIN, NEGATIVE_MARGIN } from "../policy/sanitize";
 import { EndpointNotFoundError } from "../openstack/keystone";
 import { SourceError, type CpuSample, type MissingSample, type SourceType } from "./types";
 
@@ -45,10 +45,10 @@ export function foldOutcomes(outcomes: readonly InstanceOutcome[]): { samples: C
 
 /**
  * For the sources that compute a percentage from counters (Gnocchi, Nova, SSH) and can say why one is out of range
- * (a counter reset, a wrong vcpus): clamps overshoot within the sanitizer's ABSURD_MARGIN to 0–100, the same rounding
+ * (a counter reset, a wrong vcpus): clamps overshoot within the sanitizer's margins to 0–100, the same rounding
  * the sanitizer allows; a value beyond it is not a CPU percentage (undefined) and the source says why.
  */
 export function asPercent(value: number): number | undefined {
-  if (!Number.isFinite(value) || value < -ABSURD_MARGIN || value > 100 + ABSURD_MARGIN) return undefined;
+  if (!Number.isFinite(value) || value < -NEGATIVE_MARGIN || value > 100 + ABSURD_MARGIN) return undefined;
   return Math.min(100, Math.max(0, value));
 }

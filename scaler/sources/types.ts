@@ -12,7 +12,10 @@ export interface Instance {
   readonly floatingIp?: string;
 }
 
-/** A reading for one instance. `value` is busy CPU in percent of all the instance's vCPUs (0–100). */
+/**
+ * A reading for one instance. `value` is busy CPU in percent of all the instance's vCPUs, as the source read it: the
+ * sanitizer, not the source, rejects NaN, ±Infinity and values outside 0–100 beyond its rounding margins.
+ */
 export interface CpuSample {
   /** Instance id (Nova server id). */
   readonly instance: string;

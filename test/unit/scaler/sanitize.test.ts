@@ -27,7 +27,8 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
     { name: "NaN", value: NaN, reason: "nan" },
     { name: "Infinity", value: Infinity, reason: "infinite" },
     { name: "-Infinity", value: -Infinity, reason: "infinite" },
-    { name: "negative (< -5 %)", value: -6, reason: "negative" },
+    { name: "negative (< -0.5 %)", value: -0.6, reason: "negative" },
+    { name: "a broken query's -3 % (not idle)", value: -3, reason: "negative" },
     { name: "absurd (> 105 %)", value: 180, reason: "absurd" },
     { name: "stale (measured 60 s ago, max age 45 s)", value: 50, time: NOW - 60 * S, reason: "stale" },
   ];
@@ -47,12 +48,12 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
       assert.equal(out.observation.missing, 1);
     });
   }
-  it("a value a little outside 0–100 (a rate extrapolated over its window) is clamped, at either end", () => {
+  it("a value a little outside 0–100 (rounding) is clamped, at either end", () => {
     for (const [value, clamped] of [
       [101.5, 100],
       [105, 100],
       [-0.3, 0],
-      [-5, 0],
+      [-0.5, 0],
     ] as const) {
       const out = sanitize({ ...base, aggregate: "max", set: set([{ instance: "a", value }]) });
       assert.equal(out.observation.value, clamped, `${value}`);

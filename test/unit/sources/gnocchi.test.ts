@@ -101,6 +101,10 @@ describe("readInstance", () => {
       points: [["2026-11-22T04:59:50+00:00", 10, 16e9]],
       missing: /check vcpus/,
     },
+    // The sanitizer's margin: a bucket whose polls drifted overshoots by a few points (rounding, clamped); beyond it
+    // the source says why.
+    { name: "103 % is rounding: 100", points: [["2026-11-22T04:59:50+00:00", 10, 10.3e9]], want: 100 },
+    { name: "106 % is past the margin", points: [["2026-11-22T04:59:50+00:00", 10, 10.6e9]], missing: /check vcpus/ },
   ] as const;
   for (const r of rows) {
     it(r.name, () => {
