@@ -17,7 +17,9 @@ interface Def {
 
 /**
  * The dotted paths (`policy.interval`, `source.keyFile`) of the fields of `schema` for which `test` holds, found
- * through objects, defaults, optionals, unions (a field of any source variant) and pipes.
+ * through objects, defaults, optionals, unions (a field of any source variant) and pipes — the shapes scaler.yaml
+ * uses. Not through arrays, records or lazy schemas, and `.describe()`/`.meta()` copy a schema out of the tag sets:
+ * the tests pin the lists found, so a field hidden that way fails them.
  */
 export function pathsOf(schema: z.ZodType, test: (field: z.ZodType) => boolean): Set<string> {
   const paths = new Set<string>();

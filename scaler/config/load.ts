@@ -62,8 +62,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     ...config,
     ...(cloud ? { cloud } : {}),
     ...resolveFiles(config, dir),
-    stack: { ...config.stack, workDir: path.resolve(dir, config.stack.workDir) },
-    stateDir: path.resolve(dir, config.stateDir),
+    stack: { ...config.stack, workDir: resolvePath(dir, config.stack.workDir) },
+    stateDir: resolvePath(dir, config.stateDir),
     file: path.resolve(file),
   };
 }
@@ -72,10 +72,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 const FILE_PATHS = pathsOf(configSchema, isFilePath);
 
 /**
- * The blocks holding file paths, with each path made absolute: `~/` is the home directory (as in ssh and the
- * `openstack` CLI), anything else relative is against the config file's folder — under systemd the working directory
- * is `/`, and a key file beside the config must still be found.
+ * A path from scaler.yaml made absolute: `~/` is the home directory (as in ssh and the `openstack` CLI), anything else
+ * relative is against the config file's folder — under systemd the working directory is `/`, and a key file beside
+ * the config must still be found.
  */
+function resolvePath(dir: string, value: string): string {
+  return value === "~" || value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : path.resolve(dir, value);
+}
+
+/** The blocks holding file paths (`source.keyFile`, …), with each path made absolute by `resolvePath`. */
 function resolveFiles(config: ScalerConfig, dir: string): Partial<ScalerConfig> {
   const blocks: Record<string, Record<string, unknown>> = {};
   for (const at of FILE_PATHS) {
@@ -84,8 +89,7 @@ function resolveFiles(config: ScalerConfig, dir: string): Partial<ScalerConfig> 
     const current = blocks[block] ?? (config as unknown as Record<string, Record<string, unknown>>)[block];
     const value = current?.[key];
     if (typeof value !== "string") continue;
-    const resolved = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : path.resolve(dir, value);
-    blocks[block] = { ...current, [key]: resolved };
+    blocks[block] = { ...current, [key]: resolvePath(dir, value) };
   }
   return blocks;
 }
@@ -108,7 +112,7 @@ function withSourceSampleAge(
   if (raw.policy?.maxSampleAge !== undefined) {
     throw new ConfigError(
       "policy.maxSampleAge",
-      `${formatDuration(config.policy.maxSampleAge)} is below what the gnocchi source needs (staleFactor ${staleFactor} × granularity ${formatDuration(granularity)} = ${formatDuration(sourceLimit)}): a Gnocchi point is stamped with the start of its bucket, so every reading would be rejected as stale; set it to at least ${formatDuration(sourceLimit)}, or remove it`,
+      `${formatDuration(config.policy.maxSampleAge)} is below what the gnocchi source accepts (staleFactor ${staleFactor} × granularity ${formatDuration(granularity)} = ${formatDuration(sourceLimit)}): a Gnocchi point is stamped with the start of its bucket, so points the source reads as fresh would be rejected as stale; set it to at least ${formatDuration(sourceLimit)}, or remove it`,
       file,
     );
   }
@@ -117,10 +121,17 @@ function withSourceSampleAge(
 
 /** One ConfigError for all problems: the first field is the error's `field`; the message lists every problem. */
 export function toConfigError(error: z.ZodError, file?: string, raw?: unknown): ConfigError {
-  const problems = error.issues.map((issue) => {
-    const field = issue.path.map(String).join(".");
-    return { field, message: describe(issue, field, valueAt(raw, issue.path)) };
-  });
+  // zod adds a safe-integer bound (±2^53) beside the field's own when a whole number is huge: one message is enough.
+  const safeIntBound = (i: z.core.$ZodIssue) =>
+    (i.code === "too_big" || i.code === "too_small") &&
+    i.origin === "int" &&
+    error.issues.some((o) => o !== i && o.path.join(".") === i.path.join("."));
+  const problems = error.issues
+    .filter((i) => !safeIntBound(i))
+    .map((issue) => {
+      const field = issue.path.map(String).join(".");
+      return { field, message: describe(issue, field, valueAt(raw, issue.path)) };
+    });
   const first = problems[0]!;
   const text = problems.map((p) => `${p.field ? `${p.field}: ` : ""}${p.message}`).join("; ");
   const err = new ConfigError(first.field, problems.length === 1 ? first.message : text, file);
@@ -150,7 +161,7 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
     case "invalid_type":
       if (input === undefined) return `is required (${issue.expected})`;
       if (issue.expected === "int") return `must be a whole number, got ${typeName(input)}`;
-      return `must be a ${issue.expected}, got ${typeName(input)}`;
+      return `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, got ${typeName(input)}`;
     case "invalid_value": {
       const allowed = issue.values.map((v) => JSON.stringify(v));
       // YAML reads an unquoted 2.48 as a number: say so when its string form is one of the allowed values.
@@ -168,10 +179,10 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
     // the value nor the fix, so it is replaced.
     case "too_small":
     case "too_big": {
-      const got = issue.origin === "number" ? `, got ${typeName(input)}` : "";
+      const got = issue.origin === "number" || issue.origin === "int" ? `, got ${typeName(input)}` : "";
       if (!/^Too (small|big)/.test(issue.message)) return `${issue.message}${got}`;
       if (issue.origin === "string") return "must not be empty";
-      if (issue.origin !== "number") return issue.message;
+      if (issue.origin !== "number" && issue.origin !== "int") return issue.message;
       const [at, strictly, bound] =
         issue.code === "too_small" ? ["at least", "above", issue.minimum] : ["at most", "below", issue.maximum];
       return `must be ${issue.inclusive ? at : strictly} ${String(bound)}${got}`;
@@ -185,12 +196,17 @@ function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `"${v}"`;
+  if (typeof v === "string") return `"${redactUrl(v)}"`; // a URL written in the wrong place may carry a password
   return typeof v === "number" || typeof v === "boolean" ? `${typeof v} ${v}` : typeof v;
 }
 
 /** Every duration field of scaler.yaml, read from the schema so that a new one cannot be missed. */
 const DURATIONS = pathsOf(configSchema, isDuration);
+
+/** `user:password@` in a URL, with the password replaced. */
+function redactUrl(value: string): string {
+  return value.replace(/^([a-z]+:\/\/[^/\s:@]+:)[^/\s@]+@/i, "$1[redacted]@");
+}
 
 const SECRET_KEY = new RegExp(
   `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`,
@@ -215,9 +231,7 @@ export function redact(config: LoadedConfig): Record<string, unknown> {
       );
     }
     if (typeof value === "number" && DURATIONS.has(at)) return formatDuration(value);
-    if (typeof value === "string" && /^[a-z]+:\/\/[^/\s:@]+:[^/\s@]+@/i.test(value)) {
-      return value.replace(/^([a-z]+:\/\/[^/\s:@]+:)[^/\s@]+@/i, "$1[redacted]@"); // user:password@ in a URL
-    }
+    if (typeof value === "string") return redactUrl(value);
     return value;
   };
   // Only the policy keys the mode reads: a printed `high: 70` under the proportional mode would suggest it matters.

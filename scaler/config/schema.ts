@@ -6,7 +6,8 @@ import { durationSchema } from "./duration";
 /**
  * The whole scaler.yaml, validated in this one place. Every object is strict (an unknown key is an error: a typo
  * such as `uppSamples` must not silently fall back to a default), every field has its default here, and durations
- * come out in milliseconds. The defaults and the reasoning behind them are in the README ("Scaling policy → Defaults and the reasoning behind them").
+ * come out in milliseconds. The defaults and the reasoning behind them are in the README ("Scaling policy → Defaults
+ * and the reasoning behind them").
  */
 
 const int = (min: number) => z.number().int(`must be a whole number`).min(min, `must be at least ${min}`);

@@ -118,9 +118,16 @@ describe("scenario 3: scale-out through Gnocchi, measures pushed as Ceilometer d
     const t = tempDir();
     try {
       const cfg = path.join(t.dir, "scaler.yaml");
-      fs.writeFileSync(cfg, "source: { type: gnocchi, granularity: 5m }\npolicy: { interval: 15s }\n");
+      fs.writeFileSync(cfg, "cloud: offline\nsource: { type: gnocchi, granularity: 5m }\npolicy: { interval: 15s }\n");
+      // validate builds the source as run does (no request is sent): it needs a clouds.yaml entry, not a cloud.
+      const clouds = path.join(t.dir, "clouds.yaml");
+      fs.writeFileSync(
+        clouds,
+        "clouds:\n  offline:\n    auth: { auth_url: 'http://127.0.0.1:1/v3', username: u, password: p, project_name: p, user_domain_name: Default, project_domain_name: Default }\n",
+      );
       const { stdout } = await promisify(execFile)(process.execPath, [BIN, "validate", "--json", "-c", cfg], {
         timeout: 60_000,
+        env: { ...process.env, OS_CLIENT_CONFIG_FILE: clouds, OS_CLOUD: "" },
       });
       const effective = JSON.parse(stdout) as { policy: { maxSampleAge: string } };
       assert.equal(effective.policy.maxSampleAge, "10m", "staleFactor 2 × granularity 5m");

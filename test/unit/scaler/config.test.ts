@@ -99,7 +99,7 @@ describe("config: defaults", () => {
       );
     });
   }
-  it("file paths are resolved against the config file's folder, ~/ against the home directory", () => {
+  it("paths are resolved against the config file's folder, ~/ against the home directory", () => {
     assert.deepEqual([...pathsOf(configSchema, isFilePath)].sort(), [
       "source.bearerTokenFile",
       "source.caFile",
@@ -121,6 +121,9 @@ describe("config: defaults", () => {
         want: { caFile: "/abs/ca.pem", bearerTokenFile: "/etc/os-scaler/token" },
       },
     ];
+    const dirs = parseConfig(`${SRC}stateDir: ~/state\nstack: { workDir: ../web }\n`, "/etc/os-scaler/scaler.yaml", {});
+    assert.equal(dirs.stateDir, path.join(os.homedir(), "state"));
+    assert.equal(dirs.stack.workDir, "/etc/web");
     for (const r of rows) {
       const source = parseConfig(`source: ${r.source}\n`, "/etc/os-scaler/scaler.yaml", {}).source;
       for (const [k, v] of Object.entries(r.want)) assert.equal((source as Record<string, unknown>)[k], v, k);
@@ -154,7 +157,7 @@ describe("config: policy.maxSampleAge with the gnocchi source (points stamped wi
       () => gnocchi("maxSampleAge: 60s"),
       (e: ConfigError) =>
         e.field === "policy.maxSampleAge" &&
-        /^\/x\/s\.yaml: policy\.maxSampleAge: 1m is below .*staleFactor 2 × granularity 5m = 10m.*at least 10m, or remove it$/.test(
+        /^\/x\/s\.yaml: policy\.maxSampleAge: 1m is below what the gnocchi source accepts \(staleFactor 2 × granularity 5m = 10m\): .*points the source reads as fresh would be rejected as stale; set it to at least 10m, or remove it$/.test(
           e.message,
         ),
     ));
@@ -300,6 +303,18 @@ describe("config: a table of bad files and their messages", () => {
       yaml: "source: { type: ssh, user: u, keyFile: k, port: 70000 }\n",
       field: "source.port",
       message: /: must be at most 65535, got number 70000$/,
+    },
+    {
+      name: "a whole number past 2^53 gets one message, the field's own bound",
+      yaml: "source: { type: ssh, user: u, keyFile: k, port: 1e20 }\n",
+      field: "source.port",
+      message: /: source\.port: must be at most 65535, got number 100000000000000000000$/,
+    },
+    {
+      name: "a password in a URL written where it does not belong is not echoed",
+      yaml: 'source: "http://admin:hunter2@prom:9090"\n',
+      field: "source",
+      message: /got "http:\/\/admin:\[redacted\]@prom:9090"/,
     },
     {
       name: "staleFactor 0",
