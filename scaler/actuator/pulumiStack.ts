@@ -96,7 +96,8 @@ export function checkWorkDir(workDir: string): void {
   if (!fs.existsSync(workDir) || !fs.statSync(workDir).isDirectory()) {
     throw new UserError(`stack.workDir ${workDir} is not a folder: ${fix}`);
   }
-  if (!["Pulumi.yaml", "Pulumi.yml"].some((f) => fs.existsSync(path.join(workDir, f)))) {
+  // The project file names the Automation API's LocalWorkspace looks for.
+  if (!["Pulumi.yaml", "Pulumi.yml", "Pulumi.json"].some((f) => fs.existsSync(path.join(workDir, f)))) {
     throw new UserError(`stack.workDir ${workDir} has no Pulumi.yaml: ${fix}`);
   }
 }

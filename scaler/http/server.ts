@@ -75,7 +75,8 @@ export function createHandler(d: HttpDeps): http.RequestListener {
 export function explainListenError(err: NodeJS.ErrnoException, listen: string): Error {
   const fix = "choose another http.listen, or set http.enabled: false";
   if (err.code === "EADDRINUSE") return new UserError(`http.listen ${listen} is already in use: ${fix}`);
-  if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN")
+  // Not EAI_AGAIN: a DNS server that is down for a moment is not a mistake in scaler.yaml.
+  if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND")
     return new UserError(`http.listen ${listen}: no such address on this machine (${err.code}): ${fix}`);
   if (err.code === "EACCES")
     return new UserError(`http.listen ${listen}: permission denied (ports below 1024 need root): ${fix}`);

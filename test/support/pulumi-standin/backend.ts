@@ -5,7 +5,8 @@
 //   <dir>/.pulumi/locks/organization/<project>/<stack>/<uuid>.json   {pid, username, hostname, timestamp}
 //   <dir>/.pulumi/history/<project>/<stack>/<stack>-<ns>.history.json  one update summary each
 // and, stand-in only: <dir>/.pulumi/standin-workspaces/<hash>.json (the selected stack of a workDir; the
-// real CLI keeps it under ~/.pulumi) and <dir>/standin-faults.json (see faults.ts).
+// real CLI keeps it under ~/.pulumi), <dir>/standin-faults.json (see faults.ts) and <dir>/.standin-runs/ (one
+// folder per program run, for the runner's job and result files; see engine.ts).
 // Every write is atomic (write-file-atomic), so a process killed mid-write never leaves a torn file.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";

@@ -12,15 +12,18 @@ describe("stack.workDir is checked before the Automation API is asked (its own e
     try {
       const project = path.join(t.dir, "project");
       const yml = path.join(t.dir, "yml");
+      const json = path.join(t.dir, "json");
       const empty = path.join(t.dir, "empty");
       const file = path.join(t.dir, "file");
-      await Promise.all([mkdir(project), mkdir(yml), mkdir(empty), writeFile(file, "")]);
+      await Promise.all([mkdir(project), mkdir(yml), mkdir(json), mkdir(empty), writeFile(file, "")]);
       await writeFile(path.join(project, "Pulumi.yaml"), "name: web\nruntime: nodejs\n");
       await writeFile(path.join(yml, "Pulumi.yml"), "name: web\nruntime: nodejs\n");
+      await writeFile(path.join(json, "Pulumi.json"), '{"name":"web","runtime":"nodejs"}\n');
       const fix = "set stack.workDir to the folder holding the project's Pulumi.yaml (relative to the config file)";
       const rows: { dir: string; error?: string }[] = [
         { dir: project },
         { dir: yml },
+        { dir: json },
         {
           dir: path.join(t.dir, "missing"),
           error: `stack.workDir ${path.join(t.dir, "missing")} is not a folder: ${fix}`,
