@@ -67,7 +67,9 @@ export const DEFAULTS = {
   flavor: "m1.small",
   externalNetwork: "external",
   subnetCidr: "192.168.100.0/24",
-  dnsNameservers: ["1.1.1.1", "8.8.8.8"],
+  // The cloud's own resolvers (Neutron's DHCP agent, OVN's dns_servers): a private cloud's mirrors and internal names
+  // resolve only there, and public resolvers may be unreachable. The lab example sets public ones (Pulumi.dev.yaml).
+  dnsNameservers: [],
   allowSshFromAnywhere: false,
   appPort: 80,
   floatingIps: "baseline",

@@ -32,7 +32,7 @@ describe("parseProgramConfig: defaults and parsing", () => {
     assert.equal(c.flavor, "m1.small");
     assert.equal(c.externalNetwork, "external");
     assert.equal(c.subnetCidr.text, "192.168.100.0/24");
-    assert.deepEqual(c.dnsNameservers, ["1.1.1.1", "8.8.8.8"]);
+    assert.deepEqual(c.dnsNameservers, [], "the cloud's own resolvers");
     assert.equal(c.sshAllowedCidr, undefined);
     assert.equal(c.allowSshFromAnywhere, false);
     assert.equal(c.appPort, 80);
@@ -125,6 +125,7 @@ describe("parseProgramConfig: defaults and parsing", () => {
     raw["openstack:useOctavia"] = stack.config["openstack:useOctavia"];
     const c = parseProgramConfig(raw);
     assert.equal(c.desiredCount, 1);
+    assert.deepEqual(c.dnsNameservers, ["1.1.1.1", "8.8.8.8"], "the lab example sets public resolvers");
   });
 });
 
