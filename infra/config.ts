@@ -185,6 +185,16 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     if (!parsed.ok) return fail(key, `${key} (${show(v)}) ${parsed.problem}: pulumi config set ${key} ${example}`);
     return parsed.cidr;
   };
+  // A block traffic is allowed from. The tier is IPv4 only (an IPv4 subnet, IPv4 floating IPs): an IPv6 rule could
+  // never match, and the user would be left with no way in and no error.
+  const allowedCidr = (key: ConfigKey, example: string): Cidr | undefined => {
+    const c = cidr(key, example);
+    if (c?.version !== 6) return c;
+    return fail(
+      key,
+      `${key} (${show(c.text)}) is an IPv6 block, but the tier's VMs have IPv4 addresses only (an IPv4 subnet and IPv4 floating IPs): pulumi config set ${key} ${example}`,
+    );
+  };
   const json = (key: ConfigKey): unknown => {
     const v = present(key);
     if (typeof v !== "string") return v;
@@ -313,7 +323,7 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
 
   // Access.
   const allowSshFromAnywhere = boolean("allowSshFromAnywhere", DEFAULTS.allowSshFromAnywhere);
-  let sshAllowedCidr = cidr("sshAllowedCidr", "203.0.113.0/24");
+  let sshAllowedCidr = allowedCidr("sshAllowedCidr", "203.0.113.0/24");
   if (sshAllowedCidr && isWorldOpen(sshAllowedCidr) && allowSshFromAnywhere !== true) {
     sshAllowedCidr = fail(
       "sshAllowedCidr",
@@ -332,8 +342,8 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
   if (appPort === 22) {
     fail("appPort", "appPort (22) is the SSH port: choose another appPort; SSH access is sshAllowedCidr's job");
   }
-  const appAllowedCidr = cidr("appAllowedCidr", "203.0.113.0/24");
-  const metricsAllowedCidr = cidr("metricsAllowedCidr", "192.0.2.10/32");
+  const appAllowedCidr = allowedCidr("appAllowedCidr", "203.0.113.0/24");
+  const metricsAllowedCidr = allowedCidr("metricsAllowedCidr", "192.0.2.10/32");
 
   const publicKey = string("publicKey");
   const keyPairName = string("keyPairName");

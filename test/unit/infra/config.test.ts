@@ -259,12 +259,26 @@ describe("parseProgramConfig: every validation error, exact message", () => {
         "or set allowSshFromAnywhere: true if that is really meant",
     },
     {
-      name: "sshAllowedCidr IPv6 world",
-      raw: { ...minimal, sshAllowedCidr: "::/0", allowSshFromAnywhere: "false" },
+      // The tier is IPv4 only: an IPv6 rule could never match.
+      name: "sshAllowedCidr IPv6",
+      raw: { ...minimal, sshAllowedCidr: "::/0", allowSshFromAnywhere: "true" },
       key: "sshAllowedCidr",
       message:
-        'sshAllowedCidr ("::/0") opens SSH to the whole Internet: set it to your own address block (e.g. 203.0.113.0/24), ' +
-        "or set allowSshFromAnywhere: true if that is really meant",
+        'sshAllowedCidr ("::/0") is an IPv6 block, but the tier\'s VMs have IPv4 addresses only (an IPv4 subnet and IPv4 floating IPs): pulumi config set sshAllowedCidr 203.0.113.0/24',
+    },
+    {
+      name: "appAllowedCidr IPv6",
+      raw: { ...minimal, appAllowedCidr: "2001:db8::/48" },
+      key: "appAllowedCidr",
+      message:
+        'appAllowedCidr ("2001:db8::/48") is an IPv6 block, but the tier\'s VMs have IPv4 addresses only (an IPv4 subnet and IPv4 floating IPs): pulumi config set appAllowedCidr 203.0.113.0/24',
+    },
+    {
+      name: "metricsAllowedCidr IPv6",
+      raw: { ...minimal, metricsAllowedCidr: "fd00::10/128" },
+      key: "metricsAllowedCidr",
+      message:
+        'metricsAllowedCidr ("fd00::10/128") is an IPv6 block, but the tier\'s VMs have IPv4 addresses only (an IPv4 subnet and IPv4 floating IPs): pulumi config set metricsAllowedCidr 192.0.2.10/32',
     },
     {
       name: "sshAllowedCidr malformed",
@@ -425,8 +439,10 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       "0.0.0.0/0",
     );
     assert.equal(
-      parseProgramConfig({ ...minimal, sshAllowedCidr: "::/0", allowSshFromAnywhere: "true" }).sshAllowedCidr?.text,
-      "::/0",
+      parseProgramConfig({ ...minimal, sshAllowedCidr: "0.0.0.0/0", allowSshFromAnywhere: "true" }).sshAllowedCidr
+        ?.text,
+      "0.0.0.0/0",
+      "the string form of the flag, as the CLI stores it",
     );
   });
 
