@@ -47,9 +47,12 @@ export function parseCidr(text: string): CidrResult {
   return { ok: true, cidr: { version, address, prefixLength, text: `${address}/${prefixLength}` } };
 }
 
-/** True for a CIDR that matches every address of its family (0.0.0.0/0, ::/0). */
+/**
+ * True for a block wider than a /8: more than the largest private range (10.0.0.0/8), so it takes in public addresses
+ * for certain — 0.0.0.0/1 (half the Internet) as much as 0.0.0.0/0.
+ */
 export function isWorldOpen(cidr: Cidr): boolean {
-  return cidr.prefixLength === 0;
+  return cidr.prefixLength < 8;
 }
 
 /** Number of addresses in the block (2^(bits − prefix)). */

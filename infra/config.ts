@@ -327,7 +327,7 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
   if (sshAllowedCidr && isWorldOpen(sshAllowedCidr) && allowSshFromAnywhere !== true) {
     sshAllowedCidr = fail(
       "sshAllowedCidr",
-      `sshAllowedCidr (${show(sshAllowedCidr.text)}) opens SSH to the whole Internet: set it to your own address block ` +
+      `sshAllowedCidr (${show(sshAllowedCidr.text)}) opens SSH to the Internet at large: set it to your own address block ` +
         `(e.g. 203.0.113.0/24), or set allowSshFromAnywhere: true if that is really meant`,
     );
   }
@@ -343,7 +343,14 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     fail("appPort", "appPort (22) is the SSH port: choose another appPort; SSH access is sshAllowedCidr's job");
   }
   const appAllowedCidr = allowedCidr("appAllowedCidr", "203.0.113.0/24");
-  const metricsAllowedCidr = allowedCidr("metricsAllowedCidr", "192.0.2.10/32");
+  let metricsAllowedCidr = allowedCidr("metricsAllowedCidr", "192.0.2.10/32");
+  if (metricsAllowedCidr && isWorldOpen(metricsAllowedCidr)) {
+    metricsAllowedCidr = fail(
+      "metricsAllowedCidr",
+      `metricsAllowedCidr (${show(metricsAllowedCidr.text)}) would publish node_exporter's metrics to the Internet at large: ` +
+        `set it to your Prometheus's address, e.g. 192.0.2.10/32`,
+    );
+  }
 
   const publicKey = string("publicKey");
   const keyPairName = string("keyPairName");

@@ -104,6 +104,9 @@ describe("CIDR helpers", () => {
     { name: "/29", cidr: "10.0.0.8/29", world: false, size: 8n, usable: 4 },
     { name: "/31", cidr: "10.0.0.0/31", world: false, size: 2n, usable: 0 },
     { name: "v4 world", cidr: "0.0.0.0/0", world: true, size: 1n << 32n, usable: 2 ** 32 - 4 },
+    { name: "half the v4 Internet", cidr: "0.0.0.0/1", world: true, size: 1n << 31n, usable: 2 ** 31 - 4 },
+    { name: "/7: wider than any private range", cidr: "10.0.0.0/7", world: true, size: 1n << 25n, usable: 2 ** 25 - 4 },
+    { name: "10.0.0.0/8: private", cidr: "10.0.0.0/8", world: false, size: 1n << 24n, usable: 2 ** 24 - 4 },
     { name: "v6 world", cidr: "::/0", world: true, size: 1n << 128n, usable: Number((1n << 128n) - 4n) },
   ];
   for (const row of rows) {

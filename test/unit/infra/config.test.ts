@@ -255,8 +255,23 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       raw: { ...minimal, sshAllowedCidr: "0.0.0.0/0" },
       key: "sshAllowedCidr",
       message:
-        'sshAllowedCidr ("0.0.0.0/0") opens SSH to the whole Internet: set it to your own address block (e.g. 203.0.113.0/24), ' +
+        'sshAllowedCidr ("0.0.0.0/0") opens SSH to the Internet at large: set it to your own address block (e.g. 203.0.113.0/24), ' +
         "or set allowSshFromAnywhere: true if that is really meant",
+    },
+    {
+      name: "sshAllowedCidr half the Internet",
+      raw: { ...minimal, sshAllowedCidr: "128.0.0.0/1" },
+      key: "sshAllowedCidr",
+      message:
+        'sshAllowedCidr ("128.0.0.0/1") opens SSH to the Internet at large: set it to your own address block (e.g. 203.0.113.0/24), ' +
+        "or set allowSshFromAnywhere: true if that is really meant",
+    },
+    {
+      name: "metricsAllowedCidr world-open",
+      raw: { ...minimal, metricsAllowedCidr: "0.0.0.0/0" },
+      key: "metricsAllowedCidr",
+      message:
+        "metricsAllowedCidr (\"0.0.0.0/0\") would publish node_exporter's metrics to the Internet at large: set it to your Prometheus's address, e.g. 192.0.2.10/32",
     },
     {
       // The tier is IPv4 only: an IPv6 rule could never match.
