@@ -36,6 +36,20 @@ export function consecutive(
   return n;
 }
 
+/**
+ * The VMs an observation's reading covers: those that reported, warming ones included — they share the work even
+ * though the policy does not trust their numbers yet. Not the group's count: while an update is in flight the count
+ * is the one being applied, and VMs still booting carry nothing.
+ */
+export function measuredCount(o: Observation): number {
+  return o.expected + (o.rejected.warmup ?? 0);
+}
+
+/** The load in VMs behind an observation (CPU % × the VMs it covers / 100): it does not depend on the group's count. */
+export function loadOf(o: Observation, value: number): number {
+  return (value / 100) * measuredCount(o);
+}
+
 /** Samples the proportional mode fits its trend over (scaler/policy/proportional.ts). */
 export const TREND_SAMPLES = 20;
 

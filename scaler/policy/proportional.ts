@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { lastAction, TREND_SAMPLES } from "./history";
+import { lastAction, loadOf, TREND_SAMPLES } from "./history";
 import type { DecideInput, ModeFn, ModeResult, Observation } from "./types";
 
 /**
@@ -119,12 +119,6 @@ export function triggerOf(target: number, tuning: ProportionalTuning = DEFAULT_T
 const SATURATED = 99;
 
 export const proportional: ModeFn = proportionalWith(DEFAULT_TUNING);
-
-/** The load in VMs behind an observation: every VM that reported a reading carries its share. */
-function loadOf(o: Observation, value: number): number {
-  const warmingReporting = o.rejected.warmup ?? 0;
-  return (value / 100) * (o.expected + warmingReporting);
-}
 
 /**
  * The rising slope of the load (VMs per ms) over the newest `n` complete observations since the last action, by least

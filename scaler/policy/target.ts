@@ -1,9 +1,15 @@
 import { pct } from "./format";
+import { measuredCount } from "./history";
 import type { DecideInput, ModeResult } from "./types";
 
 /**
  * `mode: target` — Kubernetes HPA / AWS target tracking / nomad-autoscaler `target-value`:
  * desired = ceil(current × value / target), ignored while |value / target − 1| ≤ tolerance.
+ *
+ * A scale-out multiplies the VMs the reading covers, not `current`: while an update is in flight `current` is the count
+ * being applied, and the reading still comes from the VMs that served before it. Multiplying the new count by the old
+ * ratio at every tick would run away (5 → 8 → 12 → 18 → maxCount, all on one measurement) — the HPA, likewise, counts
+ * a pod that is not ready yet as idle. A count already asked for that covers the need is held.
  *
  * Missing data (HPA rules): instances without a usable sample count as 100 % when `onMissing: assumeHigh` (so they can
  * only push the count up) and are left out otherwise; in both cases a result below the current count is marked as
@@ -40,6 +46,21 @@ export function target(input: DecideInput): ModeResult {
       reason: `${shown} within ±${Math.round(p.tolerance * 100)}% of target ${p.target}% → hold at ${current}`,
     };
   }
+  if (ratio > 1) {
+    const measured = measuredCount(o);
+    const needed = Math.ceil(measured * ratio - 1e-9);
+    if (needed <= current) {
+      return {
+        recommended: current,
+        reason: `${shown} vs target ${p.target}%: ceil(${measured} × ${ratio.toFixed(2)}) = ${needed}, covered by the ${current} asked for → hold at ${current}`,
+      };
+    }
+    return {
+      recommended: needed,
+      reason: `${shown} vs target ${p.target}%: ceil(${measured} × ${ratio.toFixed(2)}) → ${current} → ${needed}`,
+    };
+  }
+  // Scale-in: over `current`, which is at least the VMs measured, so the smaller step (decide adds the window).
   const recommended = Math.ceil(current * ratio - 1e-9);
   return {
     recommended,

@@ -367,7 +367,39 @@ describe("decide: target mode (HPA)", () => {
       reason: /ceil\(2 × 1\.80\) → 2 → 4/,
     },
     { name: "inside tolerance: hold", current: 4, o: obs(0, 54), desired: 4, reason: /within ±10% of target 50%/ },
-    { name: "just outside tolerance: move", current: 4, o: obs(0, 56), desired: 5, reason: /→ 4 → 5/ },
+    {
+      name: "just outside tolerance: move",
+      current: 4,
+      o: obs(0, 56, { samples: 4, expected: 4 }),
+      desired: 5,
+      reason: /ceil\(4 × 1\.12\) → 4 → 5/,
+    },
+    {
+      // An update 5 → 8 in flight: `current` is 8, the reading still covers the 5 that serve. ceil(8 × 1.42) = 12
+      // here, again at every tick, would run away to maxCount on one measurement.
+      name: "a scale-out multiplies the VMs measured; a count in flight that covers it is held",
+      p: { ...tp, maxCount: 20 },
+      current: 8,
+      o: obs(0, 71, { samples: 5, expected: 5 }),
+      desired: 8,
+      reason: /ceil\(5 × 1\.42\) = 8, covered by the 8 asked for → hold at 8/,
+    },
+    {
+      name: "…and a need beyond the count in flight still scales out",
+      p: { ...tp, maxCount: 20 },
+      current: 8,
+      o: obs(0, 95, { samples: 5, expected: 5 }),
+      desired: 10,
+      reason: /ceil\(5 × 1\.90\) → 8 → 10/,
+    },
+    {
+      name: "warming VMs that report share the work (their readings are not trusted, their count is)",
+      p: { ...tp, maxCount: 20 },
+      current: 6,
+      o: obs(0, 80, { samples: 4, expected: 4, rejected: { warmup: 2 } }),
+      desired: 10,
+      reason: /ceil\(6 × 1\.60\) → 6 → 10/,
+    },
     { name: "scale in proportionally", current: 4, o: obs(0, 20), desired: 2, reason: /→ 4 → 2/ },
     { name: "no data + hold: hold", current: 3, o: obs(0, undefined), desired: 3, reason: /onMissing hold/ },
     {
