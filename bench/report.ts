@@ -146,19 +146,23 @@ export function renderReport(r: BenchResults): string {
 const WHY: Record<string, string> = {
   nyc_taxi:
     "against HPA the sweep straddles it: the settings with no more overload than HPA use more VM-hours, the cheaper ones overload a little more. " +
-    "HPA at 50 % re-sizes at every 30-minute step whose CPU leaves 45–55 %, buying headroom with many more actions; the proportional band lets the CPU reach the trigger first, " +
+    "HPA at 50 % re-sizes at every 30-minute step whose CPU leaves 45–55 %, buying headroom with more actions; the proportional band lets the CPU reach the trigger first, " +
     "so a steep morning rise from a 1–2 VM night group overloads for the apply + boot of the one action that follows.",
   elb_request_count_8c0756:
-    "Heat + Aodh is the cheapest policy here because it under-provisions: one VM per 300 s cooldown, so most 5-minute spikes end before it has grown — it also has more overload than every setting of the sweep. " +
-    "The proportional mode answers each spike with the full count in one action, which costs more VM-hours than Heat even at target 90 %; no setting in the swept range is that cheap.",
+    "every setting takes more actions than the budget (a third of HPA's): each 5-minute spike costs the proportional mode one scale-out and, after the window, one scale-in. " +
+    "Against the lab script and the threshold mode the budget is the only condition missed. " +
+    "Heat + Aodh is also cheaper than any setting because it under-provisions: one VM per 300 s cooldown, so most spikes end before it has grown — it has more overload than every setting of the sweep. " +
+    "HPA is cheaper too: it re-sizes to 50 % down as readily as up (a 5-minute window), so between spikes it sits below the proportional band, which releases half the group at a time after 10 minutes; it pays with more overload than the default.",
   Twitter_volume_AAPL:
-    "the demand is isolated bursts over a 1-VM floor, and every burst costs any policy that releases capacity one scale-out and one scale-in; the action budget (a third of HPA's actions) is therefore only met at the highest targets, which do beat the lab script, HPA and the threshold mode. " +
-    "Against Heat + Aodh no setting is as cheap: Heat adds one VM per 300 s, so most bursts are over before it has grown — it spends the fewest VM-hours and pays with the most overload of any policy on this trace.",
+    "the demand is isolated bursts over a 1-VM floor, and every burst costs any policy that releases capacity one scale-out and one scale-in: every setting takes two to three times the action budget (a third of HPA's). " +
+    "Against the lab script, HPA and the threshold mode that budget is the only condition missed. " +
+    "Against Heat + Aodh no setting is as cheap either: Heat adds one VM per 300 s, so most bursts are over before it has grown — it spends the fewest VM-hours and pays with the most overload of any policy on this trace.",
   cpu_utilization_asg_misconfiguration:
-    "(a metric replayed as demand: the traces' README says to replay it, not to treat it as demand) the series is a CPU that hits 100 % for one 5-minute point every hour over a base around 30 %. " +
-    "A group of 6 VMs saturates at each spike; a saturated reading is only a lower bound, so the mode doubles it and goes to maxCount (20) in one action — which serves after apply + boot, when the spike is nearly over — and releases it once the 10-minute stabilization window has passed: two actions and a few overloaded minutes every hour. " +
-    "The baselines hold capacity through the hour instead (Heat and the lab script step down one VM at a time; HPA's 5-minute window is re-armed by each spike's aftermath). " +
-    "A stabilization window longer than the period (60 min, tried in development) or no doubling of saturated readings both cut that overload, each at a cost on the demand traces.",
+    "(a metric replayed as demand: the traces' README says to replay it, not to treat it as demand) every hour the series steps from a base around 30 % to about 44 % for five minutes, then to 65–100 % for five minutes, and back. " +
+    "HPA re-sizes at the first step (its band is 45–55 %), which takes a 5-VM group to 8 VMs — enough to serve the spike that follows, even at 100 % — then grows again at the spike and is back at 5 about 15 minutes later: four actions an hour, about four times the default's. " +
+    "The proportional band holds at the first step (70 % is under its 80 % trigger; the trend adds a VM or two only when its window sees the step), so a spike to 100 % finds 5–7 VMs and overloads until the scale-out serves (apply + boot); the saturated reading is doubled (6 → 20 VMs) and held for the 10-minute window. " +
+    "Heat and the lab script hold capacity through the hour instead: Heat's 20 % scale-in line is never reached at 10 VMs. " +
+    "No target in the swept range both releases between spikes and is ready for them; rules tried against this trace are in docs/policy-frontier.md.",
 };
 
 /** Why the default is off a trace's frontier: the mechanism, read from the tables and the decision logs. */
@@ -166,8 +170,8 @@ const FRONTIER_WHY: Record<string, string> = {
   Twitter_volume_AAPL:
     "the overload minutes come in whole bursts (steps of 2.5 min), and targets 55–65 miss the same bursts: along that plateau the VM-hours differ by a few hours in 1,370 (under 0.3 %), so the neighbouring setting that edges out the default does so by less than one burst's worth. The default sits on the frontier up to that granularity.",
   cpu_utilization_asg_misconfiguration:
-    "the hourly-spike flap described above: the default spends as many VM-hours as the baselines that hold capacity through the hour, and still overloads at every spike. This is the one trace where the mode's answer to a saturated reading (double it, act once, release after the window) is the wrong one; it is a replayed metric, not demand. " +
-    "Four rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier or broke another criterion (one action per step, Twitter's action budget).",
+    "the hourly step-then-spike described above: HPA meets the spike by re-sizing at the step before it, Heat and the lab script by holding capacity through the hour; the default does neither, so it spends about as many VM-hours as the holders and still overloads at the 100 % spikes. " +
+    "Six rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target, a peak hold, a hold switched on by flaps) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier, broke another criterion (one action per step, an action budget), or needed a horizon fitted to this trace's period.",
 };
 
 function qualityRow(row: Row, bold: boolean, name?: string): string {
