@@ -128,10 +128,27 @@ export function findEndpoint(
   return match.url.replace(/\/+$/, "");
 }
 
+/** The v3 link of a Keystone version document: `{versions: {values: [...]}}` at the root, `{version}` at /v3. */
+export function v3Link(body: unknown): string | undefined {
+  const b = body as { versions?: { values?: unknown }; version?: unknown } | null;
+  const values: unknown[] = Array.isArray(b?.versions?.values) ? b.versions.values : b?.version ? [b.version] : [];
+  for (const v of values) {
+    const version = v as { id?: unknown; status?: unknown; links?: unknown };
+    if (typeof version.id !== "string" || !version.id.startsWith("v3")) continue;
+    if (version.status === "deprecated") continue;
+    const links = Array.isArray(version.links) ? (version.links as { rel?: unknown; href?: unknown }[]) : [];
+    const self = links.find((l) => l.rel === "self" && typeof l.href === "string");
+    if (self) return String(self.href);
+  }
+  return undefined;
+}
+
 export class KeystoneSession {
   readonly http: HttpClient;
   private token: Token | undefined;
   private pending: Promise<Token> | undefined;
+  /** The Keystone v3 base URL, found once from auth_url (see identityV3Url). */
+  private v3Url: string | undefined;
   private readonly renewBeforeMs: number;
   /** Tokens obtained so far (for tests and metrics). */
   authCount = 0;
@@ -204,8 +221,35 @@ export class KeystoneSession {
     }
   }
 
+  /**
+   * The v3 base URL. clouds.yaml often gives Keystone's root (Kolla: `http://vip:5000`, DevStack: `…/identity`), and
+   * the CLI's `password` plugin discovers the version from it: GET auth_url lists the versions (HTTP 300) with their
+   * links. An auth_url already ending in /v3 is used as is; when discovery finds no v3, `<auth_url>/v3` is tried.
+   */
+  private async identityV3Url(signal?: AbortSignal): Promise<string> {
+    if (this.v3Url) return this.v3Url;
+    const base = this.cloud.auth.authUrl.replace(/\/+$/, "");
+    if (/\/v3$/.test(base)) return (this.v3Url = base);
+    let found: string | undefined;
+    try {
+      const res = await this.http.request({
+        url: base,
+        accept: (status) => status === 300 || (status >= 200 && status < 300),
+        timeoutMs: this.options.authTimeoutMs ?? 30_000,
+        ...(signal ? { signal } : {}),
+      });
+      found = v3Link(parseJson(res, `GET ${base}`));
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      this.options.logger.debug({ cloud: this.cloud.name, err: String(err) }, "Keystone version discovery failed");
+    }
+    this.v3Url = (found ?? `${base}/v3`).replace(/\/+$/, "");
+    this.options.logger.debug({ cloud: this.cloud.name, url: this.v3Url }, "Keystone v3 URL");
+    return this.v3Url;
+  }
+
   private async authenticate(signal?: AbortSignal): Promise<Token> {
-    const url = `${this.cloud.auth.authUrl.replace(/\/+$/, "")}/auth/tokens`;
+    const url = `${await this.identityV3Url(signal)}/auth/tokens`;
     let res: HttpResponse;
     try {
       res = await this.http.request({

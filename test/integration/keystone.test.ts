@@ -23,6 +23,25 @@ describe("Keystone v3 against the lab's real Keystone", skipUnlessLab(L), () => 
     assert.equal(res.status, 200);
   });
 
+  it("an auth_url without /v3 (Kolla's http://vip:5000) is resolved by version discovery, as the CLI does", async () => {
+    const cloud = L.cloud("user");
+    const root = cloud.auth.authUrl.replace(/\/v3\/?$/, "");
+    assert.notEqual(root, cloud.auth.authUrl, "the lab's auth_url ends in /v3");
+    const ks = new KeystoneSession(
+      { ...cloud, auth: { ...cloud.auth, authUrl: root } },
+      { clock: systemClock, logger: captureLogger().logger },
+    );
+    const token = await ks.getToken();
+    assert.ok(token.projectId, "a project-scoped token");
+    assert.equal(await ks.endpoint("metric"), L.gnocchiUrl);
+    // The real root answers 300 Multiple Choices with the versions document.
+    const res = await new HttpClient({ clock: systemClock, logger: captureLogger().logger }).request({
+      url: root,
+      accept: () => true,
+    });
+    assert.equal(res.status, 300);
+  });
+
   it("application credential auth", async () => {
     const ks = new KeystoneSession(L.cloud("appcred"), { clock: systemClock, logger: captureLogger().logger });
     const token = await ks.getToken();

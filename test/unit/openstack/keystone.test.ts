@@ -9,6 +9,7 @@ import {
   KeystoneAuthError,
   KeystoneSession,
   needsRenewal,
+  v3Link,
   type CatalogEntry,
 } from "../../../scaler/openstack/keystone";
 import { sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
@@ -164,7 +165,38 @@ async function fakeCloud(opts: {
 const servers: FixtureServer[] = [];
 after(() => Promise.all(servers.map((s) => s.close())));
 
+describe("v3Link: the v3 URL in a Keystone version document", () => {
+  const v = (id: string, href: string, status = "stable") => ({ id, status, links: [{ rel: "self", href }] });
+  const rows: { name: string; body: unknown; want: string | undefined }[] = [
+    {
+      name: "the root's 300 reply lists versions",
+      body: { versions: { values: [v("v3.14", "http://k:5000/v3/"), v("v2.0", "http://k:5000/v2.0/", "deprecated")] } },
+      want: "http://k:5000/v3/",
+    },
+    { name: "a /v3 document", body: { version: v("v3.10", "http://k/identity/v3/") }, want: "http://k/identity/v3/" },
+    { name: "only v2", body: { versions: { values: [v("v2.0", "http://k:5000/v2.0/")] } }, want: undefined },
+    {
+      name: "a deprecated v3",
+      body: { versions: { values: [v("v3.0", "http://k/v3/", "deprecated")] } },
+      want: undefined,
+    },
+    { name: "not a version document", body: { ok: true }, want: undefined },
+    { name: "null", body: null, want: undefined },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(v3Link(r.body), r.want));
+});
+
 describe("KeystoneSession against a scripted Keystone on 127.0.0.1", () => {
+  it("an auth_url without /v3 whose root lists no versions falls back to <auth_url>/v3", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud({ clock });
+    servers.push(server);
+    const root = { ...cloud, auth: { ...cloud.auth, authUrl: server.url } };
+    const ks = new KeystoneSession(root, { clock, logger: captureLogger().logger });
+    assert.equal(await ks.endpoint("metric"), `${server.url}/metric`);
+    assert.equal(ks.authCount, 1);
+  });
+
   it("reuses one token and renews it before expiry (injected clock)", async () => {
     const clock = new StepClock();
     const { server, cloud } = await fakeCloud({ clock, lifetimeMs: HOUR });
