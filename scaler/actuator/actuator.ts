@@ -329,9 +329,14 @@ export class Actuator {
     }
   }
 
-  /** Cancels the stack's locks when every holder is known dead. True when the stack is (now) unlocked. */
+  /**
+   * Cancels the stack's locks when every holder is known dead. True when the stack is (now) unlocked. A backend whose
+   * locks cannot be read is never "unlocked": its conflict is someone else's update, and the retry backs off (an
+   * immediate one would start `pulumi up` back to back while that update runs).
+   */
   private async clearStaleLocks(ops: StackOps): Promise<boolean> {
     const locks = await ops.locks();
+    if (locks === undefined) return false;
     if (locks.length === 0) return true;
     const host = this.o.host ?? { hostname: os.hostname(), alive: pidAlive };
     const verdicts = locks.map((l) => ({ lock: l, holder: lockHolder(l, host) }));

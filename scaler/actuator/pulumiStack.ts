@@ -80,13 +80,13 @@ class PulumiStackOps implements StackOps {
     return ops.map((o) => String(o.type ?? "unknown"));
   }
 
-  async locks(): Promise<LockInfo[]> {
+  async locks(): Promise<LockInfo[] | undefined> {
     const url =
       process.env.PULUMI_BACKEND_URL ??
       this.stack.workspace.envVars.PULUMI_BACKEND_URL ??
       (await this.stack.workspace.whoAmI()).url;
     const dir = fileBackendDir(url);
-    return dir ? readLocks(dir, this.stackName.split("/").pop()!) : [];
+    return dir ? readLocks(dir, this.stackName.split("/").pop()!) : undefined;
   }
 }
 

@@ -23,8 +23,11 @@ export interface StackOps {
   cancel(): Promise<void>;
   /** The kinds of the pending operations in the stack's state ("creating", "updating", "deleting", …). */
   pendingOperations(): Promise<string[]>;
-  /** The stack's file-backend lock files (empty for other backends, or when unlocked). */
-  locks(): Promise<LockInfo[]>;
+  /**
+   * The stack's file-backend lock files (empty when unlocked); undefined when the backend's locks cannot be read
+   * (Pulumi Cloud, s3://, …): a conflict there is someone else's update, never a lock known to be stale.
+   */
+  locks(): Promise<LockInfo[] | undefined>;
 }
 
 /** A file-backend lock: `.pulumi/locks/<org>/<project>/<stack>/<id>.json` holding the locking CLI's pid and host. */

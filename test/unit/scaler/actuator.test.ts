@@ -146,6 +146,19 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  it("a conflict on a backend whose locks cannot be read (Pulumi Cloud, s3://) backs off, never retries at once", async () => {
+    const s = await setup();
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = undefined;
+    s.actuator.request(3, "x");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.deepEqual(s.results, [["conflict", 3]]);
+    assert.equal(s.stack.calls.filter((c) => c.startsWith("up")).length, 1, "no second up before the backoff");
+    assert.ok(!s.stack.calls.includes("cancel"));
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
   it("a lock held from another host is never cancelled, even if that pid is dead here", async () => {
     const s = await setup({}, [4242]);
     s.stack.upBehaviours = ["conflict"];

@@ -104,7 +104,8 @@ export class FakeStack implements StackOps {
   readonly calls: string[] = [];
   readonly config: Record<string, string> = {};
   upBehaviours: UpBehaviour[] = [];
-  lockList: LockInfo[] = [];
+  /** undefined: a backend whose locks cannot be read (Pulumi Cloud, s3://). */
+  lockList: LockInfo[] | undefined = [];
   pending: string[] = [];
   count = 1;
   instances: { name: string; id: string }[] = [{ name: "web-0", id: "id-0" }];
@@ -158,9 +159,9 @@ export class FakeStack implements StackOps {
     this.calls.push("pendingOperations");
     return Promise.resolve([...this.pending]);
   }
-  locks(): Promise<LockInfo[]> {
+  locks(): Promise<LockInfo[] | undefined> {
     this.calls.push("locks");
-    return Promise.resolve([...this.lockList]);
+    return Promise.resolve(this.lockList && [...this.lockList]);
   }
 }
 
