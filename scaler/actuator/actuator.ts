@@ -204,6 +204,10 @@ export class Actuator {
     return { finished };
   }
 
+  private throwIfStopping(): void {
+    if (this.stopping) throw new Error("shutting down: pulumi up not started");
+  }
+
   private ops(): Promise<StackOps> {
     this.opsPromise ??= this.o.ops().catch((err: unknown) => {
       this.opsPromise = undefined; // try again next time (e.g. the stack was created meanwhile)
@@ -264,7 +268,11 @@ export class Actuator {
     try {
       await this.intents.write(intent); // durable before anything changes
       const ops = await this.ops();
+      // A shutdown that arrives while the stack opens or the config is written must not be followed by an `up`: stop()
+      // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
+      this.throwIfStopping();
       await ops.setConfig(this.o.countKey, String(count));
+      this.throwIfStopping();
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
       await this.up(ops, count);
       await this.intents.write({ ...intent, status: "done" });

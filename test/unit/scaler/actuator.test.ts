@@ -146,6 +146,21 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  it("a shutdown while the config is being written starts no up afterwards", async () => {
+    const s = await setup();
+    let release!: () => void;
+    s.stack.setConfigGate = new Promise((r) => (release = r));
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("setConfig desiredCount=3"));
+    const stopped = s.actuator.stop(0);
+    release();
+    assert.deepEqual(await stopped, { finished: true });
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"], "no up after the shutdown began");
+    assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+    await s.t.cleanup();
+  });
+
   it("a conflict on a backend whose locks cannot be read (Pulumi Cloud, s3://) backs off, never retries at once", async () => {
     const s = await setup();
     s.stack.upBehaviours = ["conflict"];

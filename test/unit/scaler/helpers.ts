@@ -117,10 +117,12 @@ export class FakeStack implements StackOps {
     this.calls.push("outputs");
     return Promise.resolve({ desiredCount: this.count, instances: this.instances, serverGroup: "web" });
   }
-  setConfig(key: string, value: string): Promise<void> {
+  /** When set, setConfig waits for it (a slow backend). */
+  setConfigGate: Promise<void> | undefined;
+  async setConfig(key: string, value: string): Promise<void> {
     this.calls.push(`setConfig ${key}=${value}`);
+    await this.setConfigGate;
     this.config[key] = value;
-    return Promise.resolve();
   }
   async up(options: { signal: AbortSignal; env: Readonly<Record<string, string>> }): Promise<void> {
     this.calls.push(`up ${options.env.OS_AUTOSCALER_APPLY_COUNT}`);
