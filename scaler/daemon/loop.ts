@@ -307,12 +307,20 @@ export class ScalerLoop {
     }
     while (!signal.aborted) {
       const started = clock.now();
+      // Each tick gets its own signal, linked to the run's for as long as the tick lasts: the HTTP client combines it
+      // with a deadline per request (AbortSignal.any), and on Node 20 every such combination stays attached to a
+      // signal that lives for the whole run — a few MB a day.
+      const tickSignal = new AbortController();
+      const forward = () => tickSignal.abort(signal.reason);
+      signal.addEventListener("abort", forward, { once: true });
       try {
-        await this.tick({ signal });
+        await this.tick({ signal: tickSignal.signal });
       } catch (err) {
         if (signal.aborted) break;
         this.lastTickError = { time: clock.now(), message: err instanceof Error ? err.message : String(err) };
         logger.error({ err: this.lastTickError.message }, "tick failed");
+      } finally {
+        signal.removeEventListener("abort", forward);
       }
       this.loopState = "waiting";
       const wait = Math.max(0, started + config.policy.interval - clock.now());

@@ -4,19 +4,22 @@ import type { CpuSample, Group, MetricSource, SampleSet, SourceType } from "../.
  * A MetricSource driven by a script: each call gets the group and the call number and returns a SampleSet or throws.
  * `calls` records what was asked.
  */
-export type SourceScript = (group: Group, call: number) => SampleSet | Promise<SampleSet>;
+export type SourceScript = (group: Group, call: number, signal?: AbortSignal) => SampleSet | Promise<SampleSet>;
 
 export class FakeSource implements MetricSource {
   readonly calls: Group[] = [];
+  /** The signal each call was given. */
+  readonly signals: (AbortSignal | undefined)[] = [];
   closed = false;
   constructor(
     private readonly script: SourceScript,
     readonly type: SourceType = "prometheus",
   ) {}
 
-  async sample(group: Group): Promise<SampleSet> {
+  async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
     this.calls.push(group);
-    return this.script(group, this.calls.length - 1);
+    this.signals.push(signal);
+    return this.script(group, this.calls.length - 1, signal);
   }
 
   close(): Promise<void> {

@@ -217,6 +217,44 @@ describe("loop: run on a fake clock", () => {
     await s.done();
   });
 
+  it("each tick's source call gets its own signal, linked to the run's only while the tick lasts", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await s.clock.waitForSleepers(1);
+    await s.clock.advance(15 * S);
+    await s.clock.waitForSleepers(1);
+    assert.equal(s.src.signals.length, 2);
+    const [first, second] = s.src.signals;
+    assert.ok(first && second && first !== second && first !== stop.signal, "a signal per tick, not the run's");
+    stop.abort();
+    await running;
+    // Unlinked when its tick ended: nothing stays attached to the run's signal (Node 20 keeps what
+    // AbortSignal.any combines with it for as long as it lives).
+    assert.equal(first.aborted, false);
+    await s.done();
+  });
+
+  it("stopping the run aborts the source call of the tick in flight", async () => {
+    const s = await setup(
+      quick,
+      () =>
+        new FakeSource(
+          (_g, _n, signal) =>
+            new Promise((_, reject) => {
+              signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+            }),
+        ),
+    );
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await waitFor(() => s.src.signals.length === 1);
+    stop.abort();
+    await running; // resolves only if the hanging call was aborted
+    assert.equal(s.src.signals[0]?.aborted, true);
+    await s.done();
+  });
+
   it("a tick that cannot read the stack is logged; the loop goes on and /healthz says it stalled, with the error", async () => {
     const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
     const failing = new ScalerLoop({
