@@ -156,6 +156,14 @@ export class GnocchiSource implements MetricSource {
       }
       return { time: now, samples, missing, requests };
     } catch (err) {
+      if (err instanceof HttpError && err.status === 404 && /unknown aggregation/i.test(err.body ?? err.message)) {
+        // One metric whose archive policy lacks rate:mean or the granularity fails the whole aggregates request.
+        throw new SourceError(
+          "gnocchi",
+          "config",
+          `a cpu metric's archive policy has no rate:mean at ${this.config.granularity / 1000}s (Gnocchi: ${err.message}): give the metrics an archive policy with rate:mean at that granularity, or set source.granularity to one it has`,
+        );
+      }
       if (err instanceof HttpError && err.status === 400) {
         throw new SourceError("gnocchi", "config", `${err.message} (is the resource type "instance" defined?)`);
       }

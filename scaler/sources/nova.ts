@@ -140,6 +140,14 @@ export class NovaSource implements MetricSource {
         const why = err.status === 404 ? "server not found" : "server is not running (409)";
         return { ok: true, missing: { instance: inst.id, reason: why } };
       }
+      if (err instanceof HttpError && (err.status === 406 || err.status === 501)) {
+        // 406: the cloud predates microversion 2.48; 501: the hypervisor driver (e.g. Ironic) has no diagnostics.
+        const fix =
+          err.status === 406
+            ? "this Nova does not offer microversion 2.48: set source.microversion: legacy"
+            : "this server's hypervisor driver has no diagnostics (501): use another source (gnocchi, prometheus, ssh)";
+        return { ok: false, instance: inst.id, error: new SourceError("nova", "config", fix) };
+      }
       return { ok: false, instance: inst.id, error: toSourceError("nova", err) };
     }
     if ("unsupported" in parsed) return { ok: true, missing: { instance: inst.id, reason: parsed.unsupported } };

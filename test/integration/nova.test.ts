@@ -24,7 +24,7 @@ interface FakeServer {
   vcpus: 1 | 2;
 }
 
-async function fakeNova(servers: Record<string, FakeServer | "403" | "404">): Promise<FixtureServer> {
+async function fakeNova(servers: Record<string, FakeServer | "403" | "404" | "406" | "501">): Promise<FixtureServer> {
   return startServer((req, res) => {
     const m = /^\/v2\.1\/servers\/([^/]+)\/diagnostics$/.exec(req.url ?? "");
     const s = m ? servers[m[1]!] : undefined;
@@ -36,6 +36,12 @@ async function fakeNova(servers: Record<string, FakeServer | "403" | "404">): Pr
     }
     if (s === "404")
       return sendJson(res, 404, { itemNotFound: { code: 404, message: "Instance could not be found." } });
+    if (s === "406")
+      return sendJson(res, 406, { computeFault: { code: 406, message: "Version 2.48 is not supported by the API." } });
+    if (s === "501")
+      return sendJson(res, 501, {
+        computeFault: { code: 501, message: "Unable to get diagnostics, functionality not implemented" },
+      });
     s.calls++;
     const total = 17300000000 + s.calls * s.perCall;
     const wants248 = /compute 2\.48/.test(String(req.headers["openstack-api-version"] ?? ""));
@@ -99,6 +105,26 @@ describe("nova source: diagnostics fixture server + the lab's Keystone", skipUnl
       const req = nova.requests.find((r) => r.path === "/v2.1/servers/vm-1/diagnostics")!;
       assert.ok(String(req.headers["x-auth-token"]).length > 20, "the lab token was sent");
       assert.equal(req.headers["openstack-api-version"], microversion === "2.48" ? "compute 2.48" : undefined);
+    });
+  }
+
+  const configRows = [
+    { status: "406", fix: /microversion 2\.48: set source\.microversion: legacy/ },
+    { status: "501", fix: /hypervisor driver has no diagnostics \(501\): use another source/ },
+  ] as const;
+  for (const r of configRows) {
+    it(`${r.status} is a config error that says what to change`, async () => {
+      const nova = await fakeNova({ "vm-1": r.status });
+      servers.push(nova);
+      const source = await createSource(sourceSchema.parse({ type: "nova", endpoint: `${nova.url}/v2.1` }), {
+        logger: captureLogger().logger,
+        clock: new StepClock(),
+        cloudConfig: L.cloud("user"),
+      });
+      await assert.rejects(
+        source.sample({ instances: [{ id: "vm-1", name: "a" }] }),
+        (e: SourceError) => e instanceof SourceError && e.kind === "config" && r.fix.test(e.message),
+      );
     });
   }
 

@@ -188,6 +188,30 @@ describe("gnocchi source wiring", () => {
     assert.match(set.missing[0]!.reason, /no cpu measures in Gnocchi/);
   });
 
+  it("a metric whose archive policy lacks rate:mean (404 unknown aggregation) is a config error saying so", async () => {
+    const clock = new StepClock();
+    const { cloud } = await fakeCloud(clock, () => ({
+      status: 404,
+      body: {
+        code: 404,
+        description: {
+          cause: "Metrics with unknown aggregation",
+          detail: [{ metric: "m1", aggregation: "rate:mean" }],
+        },
+      },
+    }));
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    await assert.rejects(
+      source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
+      (e: Error & { kind?: string }) =>
+        e.kind === "config" && /archive policy has no rate:mean at 300s .*set source\.granularity/.test(e.message),
+    );
+  });
+
   it("any other 400 is a config error naming the request", async () => {
     const clock = new StepClock();
     const { cloud } = await fakeCloud(clock, () => ({
