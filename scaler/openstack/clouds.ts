@@ -173,7 +173,37 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
       `cloud "${selected}" is not defined in ${where}; available: ${names.length ? names.join(", ") : "none"}`,
     );
   }
-  return normalize(selected, raw, origin[selected] ?? "environment");
+  if (origin[selected] === "environment") return normalize(selected, raw, "environment");
+  // The CLI's options default to the OS_* variables and win over the named cloud's settings (openstacksdk's
+  // get_one(argparse=…)): `OS_CLOUD=prod OS_PASSWORD=…` keeps the password out of the file.
+  const overlay = envOverlay(env);
+  if (!overlay) return normalize(selected, raw, origin[selected] ?? "environment");
+  return normalize(selected, overlayOnto(raw, overlay), `${origin[selected]} + OS_* variables`);
+}
+
+/** The OS_* variables that set a cloud's settings (not those that choose the cloud or the files). */
+function envOverlay(env: NodeJS.ProcessEnv): Raw | undefined {
+  const out: Raw = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith("OS_") || v === undefined || v === "") continue;
+    if (k.startsWith("OS_TEST") || k.startsWith("OS_STD") || k.startsWith("OS_LOG")) continue;
+    if (SELECTORS.has(k) && k !== "OS_REGION_NAME") continue;
+    out[k.slice(3).toLowerCase()] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** `overlay` laid over a cloud entry: auth keys under `auth:`, the rest at the top, each replacing the file's value. */
+function overlayOnto(entry: Raw, overlay: Raw): Raw {
+  const auth: Raw = isRecord(entry.auth) ? { ...entry.auth } : {};
+  const out: Raw = { ...entry };
+  for (const [k, v] of Object.entries(overlay)) {
+    if (AUTH_KEYS.has(k)) {
+      auth[k] = v;
+      delete out[k];
+    } else out[k] = v;
+  }
+  return { ...out, auth };
 }
 
 function readClouds(file: string): Record<string, Raw> {
@@ -307,12 +337,26 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
     name,
     authType,
     auth: stripUndefined(cloudAuth),
-    ...(str(raw, "region_name", "region_name") ? { regionName: str(raw, "region_name", "region_name") } : {}),
+    ...(regionOf(raw, field) ? { regionName: regionOf(raw, field) } : {}),
     interface: iface,
     verify,
     ...(str(raw, "cacert", "cacert") ? { cacert: str(raw, "cacert", "cacert") } : {}),
     source,
   };
+}
+
+/** `region_name`, else the first of `regions:` (a name or `{ name }`), which is what openstacksdk uses by default. */
+function regionOf(raw: Raw, field: (f: string) => string): string | undefined {
+  if (raw.region_name !== undefined && raw.region_name !== null && raw.region_name !== "") {
+    if (typeof raw.region_name !== "string") throw new CloudConfigError(`${field("region_name")}: expected a string`);
+    return raw.region_name;
+  }
+  if (raw.regions === undefined) return undefined;
+  const first: unknown = Array.isArray(raw.regions) ? raw.regions[0] : undefined;
+  const name = typeof first === "string" ? first : isRecord(first) ? first.name : undefined;
+  if (typeof name !== "string" || name === "")
+    throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name })`);
+  return name;
 }
 
 function parseBool(v: unknown, label: string): boolean {

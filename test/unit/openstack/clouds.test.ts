@@ -179,6 +179,41 @@ const rows: Row[] = [
     },
   },
   {
+    // The CLI's options default to the OS_* variables and win over the named cloud (openstacksdk get_one(argparse)).
+    name: "OS_CLOUD plus OS_PASSWORD, OS_REGION_NAME, OS_INTERFACE: laid over the named cloud, as the CLI does",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  prod:\n    auth: { auth_url: 'http://k/v3', username: u, project_name: p }\n    region_name: R1\n",
+    },
+    env: () => ({ OS_CLOUD: "prod", OS_PASSWORD: "from-env", OS_REGION_NAME: "R2", OS_INTERFACE: "internal" }),
+    expect: (c) => {
+      assert.equal(c.name, "prod");
+      assert.equal(c.auth.password, "from-env");
+      assert.equal(c.auth.username, "u", "the file's other settings stay");
+      assert.equal(c.regionName, "R2");
+      assert.equal(c.interface, "internal");
+      assert.match(c.source, /clouds\.yaml \+ OS_\* variables$/);
+    },
+  },
+  {
+    name: "an OS_* auth variable replaces the file's auth value",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
+    env: () => ({ OS_CLOUD: "a", OS_USERNAME: "other" }),
+    expect: (c) => assert.equal(c.auth.username, "other"),
+  },
+  {
+    name: "regions: the first is the region, as openstacksdk takes it",
+    files: {
+      "cwd/clouds.yaml": cloudYaml("a", "ua", "    regions:\n      - name: RegionA\n      - RegionB\n"),
+    },
+    expect: (c) => assert.equal(c.regionName, "RegionA"),
+  },
+  {
+    name: "regions that are not names: an error naming the key",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua", "    regions: [{ id: 3 }]\n") },
+    error: { type: CloudConfigError, match: /clouds\.a\.regions: expected a list of region names/ },
+  },
+  {
     name: "OS_CLOUD and OS_CLIENT_CONFIG_FILE alone do not make an envvars cloud",
     files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
     env: () => ({ OS_CLOUD: "a" }),
