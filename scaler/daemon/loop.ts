@@ -123,6 +123,7 @@ export class ScalerLoop {
     const started = clock.now();
     const endTimer = metrics?.cycleDuration.startTimer();
     this.loopState = "ticking";
+    clampFuture(state, started, logger);
 
     // 1. The stack: how many VMs, which ones.
     let stack: StackState;
@@ -415,4 +416,24 @@ export function cooldowns(
   const up = last.time + p.cooldownUp;
   const down = last.time + p.cooldownDown;
   return { ...(up > now ? { upUntil: up } : {}), ...(down > now ? { downUntil: down } : {}) };
+}
+
+/**
+ * The clock went backwards (an NTP step, a host whose clock was ahead when the state was written): history stamped
+ * in the future would hold scale-outs back for the size of the step (cooldowns measured from the future, samples
+ * "older" than the last action). It is moved to now — a cooldown then restarts from now, the safe side — and logged.
+ */
+function clampFuture(state: PersistedState, now: number, logger: Logger): void {
+  const latest = Math.max(
+    ...state.actions.map((a) => a.time),
+    ...state.observations.map((o) => o.time),
+    ...state.recommendations.map((r) => r.time),
+    -Infinity,
+  );
+  if (latest <= now) return;
+  logger.warn({ aheadMs: latest - now }, "the clock went backwards: history stamped in the future is moved to now");
+  state.actions = state.actions.map((a) => (a.time > now ? { ...a, time: now } : a));
+  state.observations = state.observations.map((o) => (o.time > now ? { ...o, time: now } : o));
+  state.recommendations = state.recommendations.map((r) => (r.time > now ? { ...r, time: now } : r));
+  for (const [id, t] of Object.entries(state.firstSeen)) if (t > now) state.firstSeen[id] = now;
 }

@@ -92,6 +92,30 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("a clock stepped back 2 h does not hold scale-outs for 2 h: history from the future is moved to now", async () => {
+    const s = await setup({ ...quick, upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    await s.loop.tick(); // 2 → 3, recorded at the clock's time
+    await s.actuator.whenIdle();
+    await s.loop.flush();
+    assert.equal(s.stack.count, 3);
+    // The same stateDir, read by a process whose clock is 2 h behind.
+    const behind = new FakeClock(s.clock.now() - 2 * 3600 * S);
+    const again = new ScalerLoop({ ...s.deps, clock: behind, source: scriptedSource([95], () => behind.now()) });
+    // The action is moved to now, so this tick's sample is not after it: one tick of hold, not 2 h of them.
+    const first = await again.tick();
+    await s.actuator.whenIdle();
+    assert.equal(first.decision.direction, "none", first.decision.reason);
+    await behind.advance(15 * S);
+    const r = await again.tick();
+    await s.actuator.whenIdle();
+    assert.equal(r.decision.direction, "up", r.decision.reason);
+    assert.equal(r.current, 3);
+    assert.ok(
+      s.log.lines.some((l) => l.msg === "the clock went backwards: history stamped in the future is moved to now"),
+    );
+    await s.done();
+  });
+
   it("state persists: a new loop on the same stateDir continues the consecutive-sample run (once)", async () => {
     // Without a stack the source is asked about an empty group and reports what it finds.
     const fixed = {
