@@ -58,6 +58,12 @@ export interface ActuatorOptions {
    * Unlimited by default (the daemon); `once` uses 1 so that it reports a failure instead of retrying forever.
    */
   readonly maxAttempts?: number;
+  /**
+   * ms: an unfinished intent older than this at start-up is not re-applied — the load it answered is gone, and the
+   * loop decides afresh; the stack is still recovered (lock, refresh) and the config set back to its applied count.
+   * Default 15 minutes: a restart by systemd comes within seconds, a host that was down for hours does not.
+   */
+  readonly intentMaxAge?: number;
   /** Called after every attempt (metrics). */
   readonly onResult?: (result: ActuationResult, count: number) => void;
 }
@@ -78,6 +84,8 @@ export interface ActuatorStatus {
 export class Actuator {
   private state: ActuatorState = "idle";
   private applied: number | undefined;
+  /** The count this process last wrote to the stack config (it can differ from `applied` after a failed up). */
+  private configCount: number | undefined;
   private wanted: number | undefined;
   private wantedReason = "";
   private failures = 0;
@@ -146,7 +154,7 @@ export class Actuator {
    * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again.
    * Returns what it found, for the log and /status.
    */
-  async reconcile(): Promise<{ found?: Intent; action: "none" | "reapplied" | "locked" | "dry-run" }> {
+  async reconcile(): Promise<{ found?: Intent; action: "none" | "reapplied" | "expired" | "locked" | "dry-run" }> {
     const intent = await this.intents.read();
     if (!intent || intent.status === "done") return { action: "none" };
     const log = this.o.logger.child({ intent: { count: intent.count, time: new Date(intent.time).toISOString() } });
@@ -167,6 +175,14 @@ export class Actuator {
       await ops.refresh({ clearPendingCreates });
     } finally {
       if (this.state === "reconciling") this.state = "idle";
+    }
+    const age = this.o.clock.now() - intent.time;
+    if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
+      log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
+      const applied = (await (await this.ops()).outputs())["desiredCount"];
+      if (typeof applied === "number") await this.restoreConfig(applied, "an expired intent");
+      else await this.intents.write({ ...intent, status: "done", reason: `expired: ${intent.reason}` });
+      return { found: intent, action: "expired" };
     }
     this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
     return { found: intent, action: "reapplied" };
@@ -247,7 +263,36 @@ export class Actuator {
         this.nextRetryAt = undefined;
       }
     }
+    // A count given up on, or replaced by the one already applied, must not stay in the config (a person's next
+    // `pulumi up` could apply it) nor in a pending intent (the next start would re-apply it).
+    if (
+      !this.stopping &&
+      this.applied !== undefined &&
+      this.configCount !== undefined &&
+      this.configCount !== this.applied
+    )
+      await this.restoreConfig(this.applied, "the count written last was not applied");
     this.state = this.stopping ? "stopped" : "idle";
+  }
+
+  /** Best effort: the config and the intent back at a count the stack has. */
+  private async restoreConfig(count: number, why: string): Promise<void> {
+    try {
+      const ops = await this.ops();
+      await ops.setConfig(this.o.countKey, String(count));
+      this.configCount = count;
+      await this.intents.write({
+        count,
+        time: this.o.clock.now(),
+        reason: `restored (${why})`,
+        status: "done",
+        attempts: 0,
+        pid: process.pid,
+      });
+      this.o.logger.warn({ count, why }, "actuator: the stack config's count set back to the applied one");
+    } catch (err) {
+      this.o.logger.error({ count, err: summarize(err) }, "actuator: could not set the stack config's count back");
+    }
   }
 
   private async applyOnce(count: number, reason: string): Promise<ActuationResult> {
@@ -272,6 +317,7 @@ export class Actuator {
       // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
       this.throwIfStopping();
       await ops.setConfig(this.o.countKey, String(count));
+      this.configCount = count;
       this.throwIfStopping();
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
       await this.up(ops, count);

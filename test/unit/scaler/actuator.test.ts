@@ -161,6 +161,22 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  it("a failed count replaced by the one already applied is taken out of the config and the intent", async () => {
+    const s = await setup({ maxAttempts: 1 });
+    s.actuator.request(3, "up");
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().applied, 3);
+    s.stack.upBehaviours = ["fail"];
+    s.actuator.request(1, "down");
+    await s.actuator.whenIdle(); // given up after one attempt: the config says 1, the stack has 3
+    assert.equal(s.stack.config.desiredCount, "3", "set back to the applied count");
+    const intent = await s.intent();
+    assert.equal(intent.status, "done", "nothing pending for the next start to re-apply");
+    assert.equal(intent.count, 3);
+    assert.ok(s.log.lines.some((l) => l.msg === "actuator: the stack config's count set back to the applied one"));
+    await s.t.cleanup();
+  });
+
   it("a conflict on a backend whose locks cannot be read (Pulumi Cloud, s3://) backs off, never retries at once", async () => {
     const s = await setup();
     s.stack.upBehaviours = ["conflict"];
@@ -258,9 +274,9 @@ describe("actuator: errors", () => {
 });
 
 describe("actuator: crash safety (intent reconcile)", () => {
-  const pendingIntent = (count: number): Intent => ({
+  const pendingIntent = (count: number, time: number): Intent => ({
     count,
-    time: 1,
+    time,
     reason: "r",
     status: "pending",
     attempts: 1,
@@ -269,7 +285,7 @@ describe("actuator: crash safety (intent reconcile)", () => {
 
   it("an unfinished intent with pending creates: refresh with clearPendingCreates, then re-apply", async () => {
     const s = await setup();
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4)));
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
     s.stack.pending = ["creating", "updating"];
     const r = await s.actuator.reconcile();
     assert.equal(r.action, "reapplied");
@@ -285,9 +301,31 @@ describe("actuator: crash safety (intent reconcile)", () => {
     await s.t.cleanup();
   });
 
+  it("an intent older than intentMaxAge is not re-applied: the stack recovered, the config set back, the loop decides", async () => {
+    const s = await setup();
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
+    await s.clock.advance(15 * 60 * S + 1); // the host was down for a while
+    s.stack.count = 2;
+    s.stack.pending = ["updating"];
+    const r = await s.actuator.reconcile();
+    assert.equal(r.action, "expired");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, [
+      "locks",
+      "pendingOperations",
+      "refresh clearPendingCreates=false",
+      "outputs",
+      "setConfig desiredCount=2",
+    ]);
+    const intent = await s.intent();
+    assert.equal(intent.status, "done");
+    assert.equal(intent.count, 2);
+    await s.t.cleanup();
+  });
+
   it("without pending creates, the refresh does not clear anything", async () => {
     const s = await setup();
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
     s.stack.pending = ["updating"];
     await s.actuator.reconcile();
     await s.actuator.whenIdle();
@@ -297,7 +335,7 @@ describe("actuator: crash safety (intent reconcile)", () => {
 
   it("a stale lock of a dead holder is cancelled before the refresh", async () => {
     const s = await setup({}, [999]);
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
     s.stack.lockList = [{ file: "/l.json", pid: 999, hostname: HOST }];
     await s.actuator.reconcile();
     await s.actuator.whenIdle();
@@ -313,7 +351,10 @@ describe("actuator: crash safety (intent reconcile)", () => {
   it("a finished intent, or none, needs nothing", async () => {
     const s = await setup();
     assert.equal((await s.actuator.reconcile()).action, "none");
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify({ ...pendingIntent(2), status: "done" }));
+    await writeFile(
+      path.join(s.t.dir, "intent.json"),
+      JSON.stringify({ ...pendingIntent(2, s.clock.now()), status: "done" }),
+    );
     assert.equal((await s.actuator.reconcile()).action, "none");
     assert.deepEqual(s.stack.calls, []);
     await s.t.cleanup();
@@ -321,7 +362,7 @@ describe("actuator: crash safety (intent reconcile)", () => {
 
   it("dryRun reports an unfinished intent but touches nothing", async () => {
     const s = await setup({ dryRun: true });
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2)));
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
     assert.equal((await s.actuator.reconcile()).action, "dry-run");
     assert.deepEqual(s.stack.calls, []);
     await s.t.cleanup();
