@@ -297,16 +297,24 @@ export class ScalerLoop {
     const { clock, logger, config } = this.d;
     await this.loaded();
     this.startedAt = clock.now();
-    this.loopState = "reconciling";
-    try {
-      await this.d.actuator.reconcile();
-    } catch (err) {
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        "reconcile failed; will retry through the actuator's backoff",
-      );
-    }
+    // Start-up recovery of an update a previous process left unfinished. If it fails (the stack cannot be opened, the
+    // refresh fails), it is tried again before every tick until it succeeds: an unfinished intent must not be left
+    // pending while the loop goes on deciding.
+    let reconciled = false;
+    const reconcile = async () => {
+      this.loopState = "reconciling";
+      try {
+        await this.d.actuator.reconcile();
+        reconciled = true;
+      } catch (err) {
+        logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          "reconcile failed; it is tried again before the next tick",
+        );
+      }
+    };
     while (!signal.aborted) {
+      if (!reconciled) await reconcile();
       const started = clock.now();
       // Each tick gets its own signal, linked to the run's for as long as the tick lasts: the HTTP client combines it
       // with a deadline per request (AbortSignal.any), and on Node 20 every such combination stays attached to a

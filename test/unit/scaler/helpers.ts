@@ -161,8 +161,11 @@ export class FakeStack implements StackOps {
     this.calls.push("pendingOperations");
     return Promise.resolve([...this.pending]);
   }
+  /** Calls of locks() that throw first (a backend that cannot be reached). */
+  locksFailures = 0;
   locks(): Promise<LockInfo[] | undefined> {
     this.calls.push("locks");
+    if (this.locksFailures-- > 0) return Promise.reject(new Error("backend unreachable"));
     return Promise.resolve(this.lockList && [...this.lockList]);
   }
 }

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { Actuator } from "../../../scaler/actuator/actuator";
 import { parseStackOutputs } from "../../../scaler/actuator/stackOps";
@@ -238,6 +240,25 @@ describe("loop: run on a fake clock", () => {
     const state = await new StateStore(s.t.dir).load();
     assert.equal(state.actuator?.state, "stopped");
     assert.equal(state.actions[0]!.result, "ok");
+    await s.done();
+  });
+
+  it("a reconcile that fails at start is tried again before the next tick, and then re-applies the intent", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const intent = { count: 4, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 };
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(intent));
+    s.stack.locksFailures = 1;
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await s.clock.waitForSleepers(1);
+    assert.ok(s.log.lines.some((l) => l.msg === "reconcile failed; it is tried again before the next tick"));
+    assert.ok(!s.stack.calls.includes("up 4"), "nothing re-applied yet");
+    await s.clock.advance(15 * S);
+    await waitFor(() => s.stack.calls.includes("up 4"));
+    await s.actuator.whenIdle();
+    stop.abort();
+    await running;
+    assert.equal(s.stack.calls.filter((c) => c === "locks").length, 2, "one failed attempt, one that worked");
     await s.done();
   });
 
