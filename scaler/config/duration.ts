@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DURATION_FIELDS } from "./fields";
 
 /**
  * Durations in scaler.yaml: `500ms`, `15s`, `5m`, `1h`, or a bare number of seconds. Parsed once, here, into
@@ -38,9 +39,6 @@ export function formatDuration(ms: number): string {
   return ms === 0 ? "0s" : `${ms}ms`;
 }
 
-/** Every schema `durationSchema` made: how `durationPaths` finds the duration fields of a config schema. */
-const durationSchemas = new WeakSet<z.ZodType>();
-
 /** A zod schema for a duration field; `min` in ms. */
 export function durationSchema(min = 0) {
   const schema = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -65,11 +63,5 @@ export function durationSchema(min = 0) {
     }
     return ms;
   });
-  durationSchemas.add(schema);
-  return schema;
-}
-
-/** Whether `schema` is one `durationSchema` made (for `pathsOf`). */
-export function isDuration(schema: z.ZodType): boolean {
-  return durationSchemas.has(schema);
+  return DURATION_FIELDS.mark(schema);
 }

@@ -1,10 +1,25 @@
 import { z } from "zod";
 
 /**
- * Fields of scaler.yaml that need handling after validation — durations printed back in human form, file paths
- * resolved against the config file's folder — are found by walking the schema, so that a field added to a source
- * cannot be missed by a hand-kept list.
+ * Fields of scaler.yaml that need handling after validation — durations printed back in human form, paths resolved
+ * against the config file's folder — are found by walking the schema, so that a field added to a source cannot be
+ * missed by a hand-kept list.
  */
+
+/** A kind of field: the schemas made for it are marked, and `has` tells `pathsOf` which they are. */
+export class FieldKind {
+  private readonly marked = new WeakSet<z.ZodType>();
+  mark<T extends z.ZodType>(schema: T): T {
+    this.marked.add(schema);
+    return schema;
+  }
+  readonly has = (schema: z.ZodType): boolean => this.marked.has(schema);
+}
+
+/** Durations (`durationSchema`): milliseconds inside, `5m` when printed. */
+export const DURATION_FIELDS = new FieldKind();
+/** Paths (`pathSchema`): relative ones are against the config file's folder. */
+export const PATH_FIELDS = new FieldKind();
 
 /** The parts of a zod 4 schema definition the walk reads. */
 interface Def {
@@ -38,15 +53,7 @@ export function pathsOf(schema: z.ZodType, test: (field: z.ZodType) => boolean):
   return paths;
 }
 
-const filePaths = new WeakSet<z.ZodType>();
-
-/** A path to a file the scaler reads (a key, a CA bundle, a token): resolved against the config file's folder. */
-export function filePathSchema() {
-  const schema = z.string().min(1);
-  filePaths.add(schema);
-  return schema;
-}
-
-export function isFilePath(schema: z.ZodType): boolean {
-  return filePaths.has(schema);
+/** A path in scaler.yaml (the stack's folder, the state folder, a key, a CA bundle): see PATH_FIELDS. */
+export function pathSchema() {
+  return PATH_FIELDS.mark(z.string().min(1));
 }

@@ -5,8 +5,8 @@ import yaml from "js-yaml";
 import type { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { REDACTED_KEYS } from "../lib/logger";
-import { formatDuration, isDuration } from "./duration";
-import { isFilePath, pathsOf } from "./fields";
+import { formatDuration } from "./duration";
+import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
 import { configSchema, modeReads, type ScalerConfig } from "./schema";
 
 /** Where each config key came from once loaded: the file, for messages and for resolving relative paths. */
@@ -55,21 +55,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error, file, raw);
-  const config = withSourceSampleAge(result.data, raw, file);
-  const dir = path.dirname(path.resolve(file));
+  const config = resolvePaths(withSourceSampleAge(result.data, raw, file), path.dirname(path.resolve(file)));
   const cloud = config.cloud ?? env.OS_CLOUD;
-  return {
-    ...config,
-    ...(cloud ? { cloud } : {}),
-    ...resolveFiles(config, dir),
-    stack: { ...config.stack, workDir: resolvePath(dir, config.stack.workDir) },
-    stateDir: resolvePath(dir, config.stateDir),
-    file: path.resolve(file),
-  };
+  return { ...config, ...(cloud ? { cloud } : {}), file: path.resolve(file) };
 }
 
-/** Every file path in scaler.yaml (`source.keyFile`, `source.caFile`, …), read from the schema. */
-const FILE_PATHS = pathsOf(configSchema, isFilePath);
+/** Every path in scaler.yaml (`stack.workDir`, `stateDir`, `source.keyFile`, …), read from the schema. */
+const PATHS = pathsOf(configSchema, PATH_FIELDS.has);
 
 /**
  * A path from scaler.yaml made absolute: `~/` is the home directory (as in ssh and the `openstack` CLI), anything else
@@ -80,18 +72,20 @@ function resolvePath(dir: string, value: string): string {
   return value === "~" || value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : path.resolve(dir, value);
 }
 
-/** The blocks holding file paths (`source.keyFile`, …), with each path made absolute by `resolvePath`. */
-function resolveFiles(config: ScalerConfig, dir: string): Partial<ScalerConfig> {
-  const blocks: Record<string, Record<string, unknown>> = {};
-  for (const at of FILE_PATHS) {
-    const [block, key, ...deeper] = at.split(".");
-    if (!block || !key || deeper.length > 0) throw new Error(`file path ${at}: only block.key paths are resolved`);
-    const current = blocks[block] ?? (config as unknown as Record<string, Record<string, unknown>>)[block];
-    const value = current?.[key];
-    if (typeof value !== "string") continue;
-    blocks[block] = { ...current, [key]: resolvePath(dir, value) };
-  }
-  return blocks;
+/** The config with every path made absolute by `resolvePath` (the objects on the way copied, not changed). */
+function resolvePaths(config: ScalerConfig, dir: string): ScalerConfig {
+  let out: unknown = config;
+  for (const at of PATHS) out = mapAt(out, at.split("."), (v) => (typeof v === "string" ? resolvePath(dir, v) : v));
+  return out as ScalerConfig;
+}
+
+/** `value` with `f` applied at the path `keys`; unchanged when the path is absent (an optional key, another source). */
+function mapAt(value: unknown, keys: readonly string[], f: (v: unknown) => unknown): unknown {
+  const [key, ...rest] = keys;
+  if (key === undefined) return f(value);
+  if (value === null || typeof value !== "object" || !(key in value)) return value;
+  const obj = value as Record<string, unknown>;
+  return { ...obj, [key]: mapAt(obj[key], rest, f) };
 }
 
 /**
@@ -201,7 +195,7 @@ function typeName(v: unknown): string {
 }
 
 /** Every duration field of scaler.yaml, read from the schema so that a new one cannot be missed. */
-const DURATIONS = pathsOf(configSchema, isDuration);
+const DURATIONS = pathsOf(configSchema, DURATION_FIELDS.has);
 
 /** `user:password@` in a URL, with the password replaced. */
 function redactUrl(value: string): string {

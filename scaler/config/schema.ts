@@ -2,6 +2,7 @@ import { z } from "zod";
 import { sourceSchema } from "../sources/config";
 import type { PolicyConfig, PolicyMode } from "../policy/types";
 import { durationSchema } from "./duration";
+import { pathSchema } from "./fields";
 
 /**
  * The whole scaler.yaml, validated in this one place. Every object is strict (an unknown key is an error: a typo
@@ -127,7 +128,7 @@ export const configSchema = z.strictObject({
   stack: z
     .strictObject({
       name: z.string().min(1, "must name the Pulumi stack, e.g. dev").default("dev"),
-      workDir: z.string().min(1).default("."),
+      workDir: pathSchema().default("."),
       countKey: z.string().min(1).default("desiredCount"),
     })
     .prefault({}),
@@ -148,7 +149,7 @@ export const configSchema = z.strictObject({
       listen: listenSchema.default("127.0.0.1:9464"),
     })
     .prefault({}),
-  stateDir: z.string().min(1).default(".scaler"),
+  stateDir: pathSchema().default(".scaler"),
   dryRun: z.boolean().default(false),
   log: z
     .strictObject({

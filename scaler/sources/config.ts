@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
-import { filePathSchema } from "../config/fields";
+import { pathSchema } from "../config/fields";
 
 /**
  * The `source:` block of scaler.yaml, one variant per CPU source. Imported by the scaler's config schema, which is the
@@ -33,11 +33,11 @@ export const prometheusSourceSchema = z
     window: duration(1000).default(120_000),
     timeout: duration(100).default(10_000),
     /** A PEM CA bundle for https URLs. */
-    caFile: filePathSchema().optional(),
+    caFile: pathSchema().optional(),
     /** Skip TLS verification (logged as a warning). Defaults to false. */
     insecureSkipVerify: z.boolean().default(false),
     /** A file whose content is sent as `Authorization: Bearer …` (read at start, never logged). */
-    bearerTokenFile: filePathSchema().optional(),
+    bearerTokenFile: pathSchema().optional(),
   })
   .strict();
 
@@ -81,11 +81,11 @@ export const sshSourceSchema = z
     user: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(22),
     /** Private key file (OpenSSH or PEM). */
-    keyFile: filePathSchema(),
+    keyFile: pathSchema(),
     /** A file holding the key's passphrase, if it has one. */
-    passphraseFile: filePathSchema().optional(),
+    passphraseFile: pathSchema().optional(),
     /** known_hosts file to verify host keys against. Defaults to ~/.ssh/known_hosts when no fingerprints are pinned. */
-    knownHosts: filePathSchema().optional(),
+    knownHosts: pathSchema().optional(),
     /** Pinned host key fingerprints (`SHA256:…`, as `ssh-keygen -lf` prints), accepted for any instance. */
     fingerprints: z
       .array(z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, "must be SHA256:<base64> as ssh-keygen -lf prints it"))

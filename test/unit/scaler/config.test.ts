@@ -3,8 +3,8 @@ import { writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { formatDuration, isDuration, parseDuration } from "../../../scaler/config/duration";
-import { isFilePath, pathsOf } from "../../../scaler/config/fields";
+import { formatDuration, parseDuration } from "../../../scaler/config/duration";
+import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "../../../scaler/config/fields";
 import { loadConfig, parseConfig, redact } from "../../../scaler/config/load";
 import { configSchema } from "../../../scaler/config/schema";
 import { ConfigError } from "../../../scaler/lib/errors";
@@ -100,12 +100,14 @@ describe("config: defaults", () => {
     });
   }
   it("paths are resolved against the config file's folder, ~/ against the home directory", () => {
-    assert.deepEqual([...pathsOf(configSchema, isFilePath)].sort(), [
+    assert.deepEqual([...pathsOf(configSchema, PATH_FIELDS.has)].sort(), [
       "source.bearerTokenFile",
       "source.caFile",
       "source.keyFile",
       "source.knownHosts",
       "source.passphraseFile",
+      "stack.workDir",
+      "stateDir",
     ]);
     const rows: { source: string; want: Record<string, string> }[] = [
       {
@@ -391,7 +393,7 @@ describe("config: redact", () => {
     }
   });
   it("finds every duration field in the schema, the sources' included", () =>
-    assert.deepEqual([...pathsOf(configSchema, isDuration)].sort(), [
+    assert.deepEqual([...pathsOf(configSchema, DURATION_FIELDS.has)].sort(), [
       "actuator.backoff",
       "actuator.maxBackoff",
       "actuator.shutdownGrace",
