@@ -52,15 +52,19 @@ async function seedGroup(
 
 describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessLab(L), () => {
   if (typeof L === "string") return;
+  /** What each test starts from: a logger, the lab user's cloud, a Keystone session on it, a server group of its own. */
+  const fresh = () => {
+    const { logger } = captureLogger();
+    const cloud = L.cloud("user");
+    const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
+    return { logger, cloud, ks, serverGroup: `it-${randomUUID().slice(0, 8)}` };
+  };
 
   it(
     "reads back the CPU % pushed the way Ceilometer pushes it, in one request for the group",
     { timeout: 120_000 },
     async () => {
-      const { logger } = captureLogger();
-      const cloud = L.cloud("user");
-      const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
-      const serverGroup = `it-${randomUUID().slice(0, 8)}`;
+      const { logger, cloud, ks, serverGroup } = fresh();
       const a = randomUUID(); // 1 vCPU at 50 %
       const b = randomUUID(); // 2 vCPUs at 80 %
       const absent = randomUUID(); // in the group's outputs, never polled by "Ceilometer"
@@ -115,10 +119,7 @@ describe("gnocchi source against the lab's Gnocchi (keystone auth)", skipUnlessL
     async () => {
       // With needed_overlap=0 Gnocchi aligns the group's series on one time grid and writes a bare NaN (Python's
       // JSON) where a series has no value: exactly the case of a VM that a scale-out has just added.
-      const { logger } = captureLogger();
-      const cloud = L.cloud("user");
-      const ks = new KeystoneSession(cloud, { clock: systemClock, logger });
-      const serverGroup = `it-${randomUUID().slice(0, 8)}`;
+      const { logger, cloud, ks, serverGroup } = fresh();
       const old = randomUUID();
       const joined = randomUUID();
       const nowS = await seedGroup(ks, L.gnocchiUrl, L.archivePolicy, serverGroup, [

@@ -188,9 +188,9 @@ describe("gnocchi source wiring", () => {
     assert.match(set.missing[0]!.reason, /no cpu measures in Gnocchi/);
   });
 
-  it("a metric whose archive policy lacks rate:mean (404 unknown aggregation) is a config error saying so", async () => {
-    const clock = new StepClock();
-    const { cloud } = await fakeCloud(clock, () => ({
+  const configErrors: { name: string; status: number; body: unknown; message: RegExp }[] = [
+    {
+      name: "a metric whose archive policy lacks rate:mean (404 unknown aggregation) is a config error saying so",
       status: 404,
       body: {
         code: 404,
@@ -199,33 +199,28 @@ describe("gnocchi source wiring", () => {
           detail: [{ metric: "m1", aggregation: "rate:mean" }],
         },
       },
-    }));
-    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
-      logger: captureLogger().logger,
-      clock,
-      cloudConfig: cloud,
-    });
-    await assert.rejects(
-      source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
-      (e: Error & { kind?: string }) =>
-        e.kind === "config" && /archive policy has no rate:mean at 300s .*set source\.granularity/.test(e.message),
-    );
-  });
-
-  it("any other 400 is a config error naming the request", async () => {
-    const clock = new StepClock();
-    const { cloud } = await fakeCloud(clock, () => ({
+      message: /archive policy has no rate:mean at 300s .*set source\.granularity/,
+    },
+    {
+      name: "any other 400 is a config error naming the request",
       status: 400,
       body: { code: 400, description: "Invalid input: resource_type" },
-    }));
-    const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
-      logger: captureLogger().logger,
-      clock,
-      cloudConfig: cloud,
+      message: /aggregates returned HTTP 400/,
+    },
+  ];
+  for (const r of configErrors) {
+    it(r.name, async () => {
+      const clock = new StepClock();
+      const { cloud } = await fakeCloud(clock, () => ({ status: r.status, body: r.body }));
+      const source = await createSource(sourceSchema.parse({ type: "gnocchi" }), {
+        logger: captureLogger().logger,
+        clock,
+        cloudConfig: cloud,
+      });
+      await assert.rejects(
+        source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
+        (e: Error & { kind?: string }) => e.kind === "config" && r.message.test(e.message),
+      );
     });
-    await assert.rejects(
-      source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
-      (e: Error & { kind?: string }) => e.kind === "config" && /aggregates returned HTTP 400/.test(e.message),
-    );
-  });
+  }
 });
