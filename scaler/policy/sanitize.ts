@@ -41,11 +41,23 @@ export interface SanitizeResult {
   readonly rejectedSamples: readonly { instance: string; reason: RejectReason; value: number }[];
 }
 
-export function rejectReason(value: number, time: number, now: number, maxSampleAge: number): RejectReason | undefined {
+/** Why a value is not a CPU percentage (NaN, ±Infinity, past the margins); undefined when it is one. */
+export function rangeReason(value: number): RejectReason | undefined {
   if (Number.isNaN(value)) return "nan";
   if (!Number.isFinite(value)) return "infinite";
   if (value < -NEGATIVE_MARGIN) return "negative";
   if (value > 100 + ABSURD_MARGIN) return "absurd";
+  return undefined;
+}
+
+/** A value within the margins, clamped to 0–100 (rounding); undefined when it is not a CPU percentage. */
+export function asPercent(value: number): number | undefined {
+  return rangeReason(value) === undefined ? Math.min(100, Math.max(0, value)) : undefined;
+}
+
+export function rejectReason(value: number, time: number, now: number, maxSampleAge: number): RejectReason | undefined {
+  const range = rangeReason(value);
+  if (range) return range;
   if (!Number.isFinite(time) || now - time > maxSampleAge) return "stale";
   return undefined;
 }
@@ -82,7 +94,7 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
     else {
       const why = rejectReason(s.value, s.time, now, input.maxSampleAge);
       if (why) reject(s.instance, why, s.value);
-      else accepted[s.instance] = Math.min(100, Math.max(0, s.value));
+      else accepted[s.instance] = asPercent(s.value)!;
     }
   }
 

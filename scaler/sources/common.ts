@@ -1,5 +1,5 @@
 import { HttpError } from "../openstack/http";
-import { ABSURD_MARGIN, NEGATIVE_MARGIN } from "../policy/sanitize";
+import { asPercent } from "../policy/sanitize";
 import { EndpointNotFoundError } from "../openstack/keystone";
 import { SourceError, type CpuSample, type MissingSample, type SourceType } from "./types";
 
@@ -44,11 +44,7 @@ export function foldOutcomes(outcomes: readonly InstanceOutcome[]): { samples: C
 }
 
 /**
- * For the sources that compute a percentage from counters (Gnocchi, Nova, SSH) and can say why one is out of range
- * (a counter reset, a wrong vcpus): clamps overshoot within the sanitizer's margins to 0–100, the same rounding
- * the sanitizer allows; a value beyond it is not a CPU percentage (undefined) and the source says why.
+ * The sanitizer's own rule, for the sources that compute a percentage from counters (Gnocchi, Nova, SSH) and can say
+ * why one is out of range (a counter reset, a wrong vcpus): undefined past the margins, and the source says why.
  */
-export function asPercent(value: number): number | undefined {
-  if (!Number.isFinite(value) || value < -NEGATIVE_MARGIN || value > 100 + ABSURD_MARGIN) return undefined;
-  return Math.min(100, Math.max(0, value));
-}
+export { asPercent };
