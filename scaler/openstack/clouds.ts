@@ -173,24 +173,19 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
       `cloud "${selected}" is not defined in ${where}; available: ${names.length ? names.join(", ") : "none"}`,
     );
   }
-  if (origin[selected] === "environment") return normalize(selected, raw, "environment");
+  const source = origin[selected] ?? "environment";
   // The CLI's options default to the OS_* variables and win over the named cloud's settings (openstacksdk's
   // get_one(argparse=…)): `OS_CLOUD=prod OS_PASSWORD=…` keeps the password out of the file.
-  const overlay = envOverlay(env);
-  if (!overlay) return normalize(selected, raw, origin[selected] ?? "environment");
-  return normalize(selected, overlayOnto(raw, overlay), `${origin[selected]} + OS_* variables`);
+  const overlay = source === "environment" ? undefined : envOverlay(env);
+  return overlay
+    ? normalize(selected, overlayOnto(raw, overlay), `${source} + OS_* variables`)
+    : normalize(selected, raw, source);
 }
 
-/** The OS_* variables that set a cloud's settings (not those that choose the cloud or the files). */
+/** The set OS_* variables, as settings to lay over a named cloud; undefined when none is set. */
 function envOverlay(env: NodeJS.ProcessEnv): Raw | undefined {
-  const out: Raw = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith("OS_") || v === undefined || v === "") continue;
-    if (k.startsWith("OS_TEST") || k.startsWith("OS_STD") || k.startsWith("OS_LOG")) continue;
-    if (SELECTORS.has(k) && k !== "OS_REGION_NAME") continue;
-    out[k.slice(3).toLowerCase()] = v;
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
+  const set = Object.entries(envSettings(env)).filter(([, v]) => v !== undefined && v !== "");
+  return set.length > 0 ? Object.fromEntries(set) : undefined;
 }
 
 /** `overlay` laid over a cloud entry: auth keys under `auth:`, the rest at the top, each replacing the file's value. */
@@ -229,18 +224,28 @@ function readClouds(file: string): Record<string, Raw> {
   return out;
 }
 
-/** openrc variables as a cloud entry: OS_AUTH_URL → auth.auth_url, OS_REGION_NAME → region_name, … */
-export function cloudFromEnv(env: NodeJS.ProcessEnv): Raw | undefined {
-  const keys = Object.keys(env).filter(
+/** The OS_* variables about a cloud: not those of test and logging tools (OS_TEST_*, OS_STDOUT_*, OS_LOG_*). */
+const cloudVariables = (env: NodeJS.ProcessEnv) =>
+  Object.keys(env).filter(
     (k) => k.startsWith("OS_") && !k.startsWith("OS_TEST") && !k.startsWith("OS_STD") && !k.startsWith("OS_LOG"),
   );
-  if (!keys.some((k) => !SELECTORS.has(k))) return undefined;
+
+/**
+ * Those variables as settings — OS_AUTH_URL → auth_url, OS_REGION_NAME → region_name, … — leaving out the ones that
+ * choose the cloud or the files.
+ */
+function envSettings(env: NodeJS.ProcessEnv): Raw {
   const entry: Raw = {};
-  for (const k of keys) {
+  for (const k of cloudVariables(env)) {
     if (SELECTORS.has(k) && k !== "OS_REGION_NAME") continue;
     entry[k.slice(3).toLowerCase()] = env[k];
   }
   return entry;
+}
+
+/** openrc variables as a cloud entry, when any besides the selectors is set. */
+export function cloudFromEnv(env: NodeJS.ProcessEnv): Raw | undefined {
+  return cloudVariables(env).some((k) => !SELECTORS.has(k)) ? envSettings(env) : undefined;
 }
 
 function normalize(name: string, raw: Raw, source: string): CloudConfig {
@@ -333,11 +338,12 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
   if (version && !version.startsWith("3")) {
     throw new CloudConfigError(`${field("identity_api_version")}: only Keystone v3 is supported, not ${version}`);
   }
+  const region = regionOf(raw, field);
   return {
     name,
     authType,
     auth: stripUndefined(cloudAuth),
-    ...(regionOf(raw, field) ? { regionName: regionOf(raw, field) } : {}),
+    ...(region ? { regionName: region } : {}),
     interface: iface,
     verify,
     ...(str(raw, "cacert", "cacert") ? { cacert: str(raw, "cacert", "cacert") } : {}),
