@@ -151,7 +151,8 @@ export class Actuator {
   /**
    * Start-up recovery. An intent left "pending" means the last process died during (or before finishing) an update:
    * cancel the stack's lock if its holder is known dead, refresh (clearing pending creates only when the state has
-   * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again.
+   * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again — unless
+   * the intent is older than `intentMaxAge`: then the config is set back to the stack's applied count instead.
    * Returns what it found, for the log and /status.
    */
   async reconcile(): Promise<{ found?: Intent; action: "none" | "reapplied" | "expired" | "locked" | "dry-run" }> {

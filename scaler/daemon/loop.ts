@@ -432,16 +432,13 @@ export function cooldowns(
  * "older" than the last action). It is moved to now — a cooldown then restarts from now, the safe side — and logged.
  */
 function clampFuture(state: PersistedState, now: number, logger: Logger): void {
-  const latest = Math.max(
-    ...state.actions.map((a) => a.time),
-    ...state.observations.map((o) => o.time),
-    ...state.recommendations.map((r) => r.time),
-    -Infinity,
-  );
+  const stamped = [...state.actions, ...state.observations, ...state.recommendations].map((x) => x.time);
+  const latest = Math.max(-Infinity, ...stamped, ...Object.values(state.firstSeen));
   if (latest <= now) return;
   logger.warn({ aheadMs: latest - now }, "the clock went backwards: history stamped in the future is moved to now");
-  state.actions = state.actions.map((a) => (a.time > now ? { ...a, time: now } : a));
-  state.observations = state.observations.map((o) => (o.time > now ? { ...o, time: now } : o));
-  state.recommendations = state.recommendations.map((r) => (r.time > now ? { ...r, time: now } : r));
+  const clamp = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => (x.time > now ? { ...x, time: now } : x));
+  state.actions = clamp(state.actions);
+  state.observations = clamp(state.observations);
+  state.recommendations = clamp(state.recommendations);
   for (const [id, t] of Object.entries(state.firstSeen)) if (t > now) state.firstSeen[id] = now;
 }
