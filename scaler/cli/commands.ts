@@ -4,6 +4,7 @@ import { loadConfig, redact, type LoadedConfig } from "../config/load";
 import { parseDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
+import { lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
@@ -79,6 +80,24 @@ export async function onceCommand(
   const loaded = await loadConfig(opts.config);
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 2);
+  const release = await lockStateDir(config.stateDir, {
+    command: "once",
+    onCompromised: (err) => log.error({ err }, "lost the stateDir lock during this tick"),
+  });
+  try {
+    return await onceLocked(config, log, count, opts.json === true, io);
+  } finally {
+    await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
+  }
+}
+
+async function onceLocked(
+  config: LoadedConfig,
+  log: Logger,
+  count: number | undefined,
+  asJson: boolean,
+  io: Io,
+): Promise<number> {
   // One attempt: `once` reports a failed update (exit 1) instead of retrying it forever.
   const scaler = await wireScaler(config, log, io.overrides, { maxAttempts: 1 });
   try {
@@ -101,7 +120,7 @@ export async function onceCommand(
       ...(r.sourceError ? { sourceError: r.sourceError } : {}),
       ...(r.decision.direction !== "none" && !r.dryRun && act.lastResult ? { actuation: act.lastResult.result } : {}),
     };
-    if (opts.json) io.out(`${JSON.stringify(json)}\n`);
+    if (asJson) io.out(`${JSON.stringify(json)}\n`);
     else {
       io.out(
         `${json.time} current ${json.current} → desired ${json.desired} (${json.direction}${json.dryRun ? ", dry run" : ""})\n  ${json.reason}\n` +
@@ -121,6 +140,24 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 1);
   log.info({ config: redact(config) }, "starting os-scaler");
+  // Lost lock: another scaler may be acting on this state now, so this one stops rather than act beside it.
+  const lost = new AbortController();
+  const release = await lockStateDir(config.stateDir, {
+    command: "run",
+    onCompromised: (err) => {
+      log.error({ err }, "lost the stateDir lock: stopping, so that two scalers never act on one stack");
+      lost.abort(err);
+    },
+  });
+  try {
+    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost.signal]), io);
+  } finally {
+    await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
+  }
+  return lost.signal.aborted ? 1 : 0;
+}
+
+async function runLocked(config: LoadedConfig, log: Logger, stop: AbortSignal, io: Io): Promise<void> {
   const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true });
   const server = config.http.enabled
     ? await startHttpServer(config.http.listen, {
@@ -131,12 +168,11 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
       })
     : undefined;
   try {
-    await scaler.loop.run(io.stop ?? new AbortController().signal);
+    await scaler.loop.run(stop);
   } finally {
     await server?.close();
     await scaler.source.close();
   }
-  return 0;
 }
 
 /** Status from the running daemon's /status when it answers, else from the state file. */

@@ -2,58 +2,111 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { runCli } from "../../../scaler/cli/main";
 import { tempDir } from "./helpers";
 
 const BIN = path.join(__dirname, "../../../bin/os-scaler");
 
+interface Daemon {
+  readonly child: ChildProcess;
+  readonly cfg: string;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+}
+
 /**
- * The real process: `os-scaler run` wires SIGTERM/SIGINT to the loop's stop and exits 0. No pulumi on PATH, so every
- * tick fails to read the stack (logged, the loop goes on) — enough to prove the daemon keeps running and stops cleanly.
+ * Starts `os-scaler run` in `dir` and waits for its first tick. No pulumi on PATH, so every tick fails to read the
+ * stack (logged, the loop goes on) — enough to prove the daemon keeps running.
  */
+async function startDaemon(dir: string): Promise<Daemon> {
+  const cfg = path.join(dir, "scaler.yaml");
+  // A project folder (stack.workDir defaults to the config's folder), so the tick gets as far as the pulumi CLI.
+  await writeFile(path.join(dir, "Pulumi.yaml"), "name: web\nruntime: nodejs\n");
+  await writeFile(
+    cfg,
+    [
+      'source: { type: prometheus, url: "http://127.0.0.1:9" }',
+      "policy: { interval: 1s }",
+      'http: { listen: "127.0.0.1:0" }',
+      "stateDir: state",
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, [BIN, "run", "-c", cfg], {
+    cwd: dir,
+    env: { PATH: path.dirname(process.execPath), HOME: dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes("tick failed") && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(out, /tick failed/, `no tick within 30 s:\n${out}`);
+  assert.match(out, /pulumi CLI was not found on PATH/);
+  return { child, cfg, output: () => out, exited };
+}
+
+async function stop(d: Daemon, signal: NodeJS.Signals): Promise<number | null> {
+  d.child.kill(signal);
+  const timer = setTimeout(() => d.child.kill("SIGKILL"), 20_000);
+  const code = await d.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** A failed assertion must not leave the daemon running (its pipes would keep this test process alive). */
+function kill(d: Daemon | undefined): void {
+  if (d && d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+}
+
 describe("os-scaler run: signals (child process)", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`${signal}: stops ticking, persists, exits 0`, async () => {
       const t = await tempDir();
-      let child: ChildProcess | undefined;
+      let d: Daemon | undefined;
       try {
-        const cfg = path.join(t.dir, "scaler.yaml");
-        // A project folder (stack.workDir defaults to the config's folder), so the tick gets as far as the pulumi CLI.
-        await writeFile(path.join(t.dir, "Pulumi.yaml"), "name: web\nruntime: nodejs\n");
-        await writeFile(
-          cfg,
-          [
-            'source: { type: prometheus, url: "http://127.0.0.1:9" }',
-            "policy: { interval: 1s }",
-            'http: { listen: "127.0.0.1:0" }',
-            "stateDir: state",
-          ].join("\n"),
-        );
-        const running = spawn(process.execPath, [BIN, "run", "-c", cfg], {
-          cwd: t.dir,
-          env: { PATH: path.dirname(process.execPath), HOME: t.dir },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        child = running;
-        let out = "";
-        running.stdout.on("data", (c: Buffer) => (out += c.toString()));
-        running.stderr.on("data", (c: Buffer) => (out += c.toString()));
-        const exited = new Promise<number | null>((resolve) => running.on("exit", (code) => resolve(code)));
-        const deadline = Date.now() + 30_000;
-        while (!out.includes("tick failed") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        assert.match(out, /tick failed/, `no tick within 30 s:\n${out}`);
-        assert.match(out, /pulumi CLI was not found on PATH/);
-        running.kill(signal);
-        const timer = setTimeout(() => running.kill("SIGKILL"), 20_000);
-        const code = await exited;
-        clearTimeout(timer);
-        assert.equal(code, 0, out);
-        assert.match(out, /"msg":"stopped"/);
+        d = await startDaemon(t.dir);
+        const code = await stop(d, signal);
+        assert.equal(code, 0, d.output());
+        assert.match(d.output(), /"msg":"stopped"/);
       } finally {
-        // A failed assertion must not leave the daemon running (its pipes would keep this test process alive).
-        if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        kill(d);
         await t.cleanup();
       }
     });
   }
+
+  it("a second scaler on the daemon's stateDir is refused, naming the daemon; after it stops, the state is free", async () => {
+    const t = await tempDir();
+    let d: Daemon | undefined;
+    try {
+      d = await startDaemon(t.dir);
+      const once = async () => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await runCli(["once", "-c", d!.cfg, "--dry-run", "--count", "1"], {
+          out: (s) => out.push(s),
+          err: (s) => err.push(s),
+          logDestination: new Writable({ write: (_c, _e, cb) => cb() }),
+        });
+        return { code, out: out.join(""), err: err.join("") };
+      };
+      const refused = await once();
+      assert.equal(refused.code, 1, refused.out);
+      assert.match(refused.err, new RegExp(`os-scaler run \\(pid ${d.child.pid} on `));
+      assert.match(refused.err, /is using stateDir .*state/);
+      assert.equal(await stop(d, "SIGTERM"), 0, d.output());
+      const after = await once();
+      assert.equal(after.code, 0, after.err);
+      assert.match(after.out, /current 1 → desired 1/);
+    } finally {
+      kill(d);
+      await t.cleanup();
+    }
+  });
 });

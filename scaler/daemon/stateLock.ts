@@ -1,0 +1,95 @@
+import { mkdir, rm, stat } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import lockfile from "proper-lockfile";
+import { readJson, writeJsonAtomic } from "../lib/jsonFile";
+
+/**
+ * One scaler per stateDir. Two daemons on one config would each decide from half the history, overwrite each other's
+ * state.json and race to `pulumi up`; a `once` run beside a daemon would do the same for one tick.
+ *
+ * The lock is proper-lockfile's: a `lock` folder (mkdir is atomic, also on NFS) whose mtime the holder refreshes
+ * every UPDATE_MS; older than STALE_MS, it is a dead holder's and the next scaler takes it. Who holds it is written
+ * beside it, for the error message only.
+ */
+export const STALE_MS = 20_000;
+export const UPDATE_MS = 5_000;
+
+export interface LockOwner {
+  readonly pid: number;
+  readonly hostname: string;
+  readonly command: string;
+  readonly since: string;
+}
+
+/** Another scaler holds the stateDir. Exit 1: nothing is wrong with the input, the other process must go first. */
+export class StateDirLockedError extends Error {
+  override name = "StateDirLockedError";
+}
+
+export interface StateLockOptions {
+  /** What the holder runs (`run`, `once`), for the other side's message. */
+  readonly command: string;
+  /** The lock was lost while held (its folder removed, or not refreshed for STALE_MS): stop acting. */
+  readonly onCompromised: (err: Error) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** Takes the stateDir's lock; resolves to its release. Waits only while the lock looks like a dead holder's. */
+export async function lockStateDir(stateDir: string, options: StateLockOptions): Promise<() => Promise<void>> {
+  await mkdir(stateDir, { recursive: true });
+  const lockPath = path.join(stateDir, "lock");
+  const ownerFile = path.join(stateDir, "lock-owner.json");
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  // A crashed holder's lock turns stale STALE_MS after its last refresh: waiting that long (plus a margin) is bounded.
+  const deadline = Date.now() + STALE_MS + UPDATE_MS;
+  for (;;) {
+    try {
+      const release = await lockfile.lock(stateDir, {
+        lockfilePath: lockPath,
+        stale: STALE_MS,
+        update: UPDATE_MS,
+        realpath: false,
+        onCompromised: options.onCompromised,
+      });
+      const owner: LockOwner = {
+        pid: process.pid,
+        hostname: os.hostname(),
+        command: options.command,
+        since: new Date().toISOString(),
+      };
+      await writeJsonAtomic(ownerFile, owner);
+      return async () => {
+        await rm(ownerFile, { force: true });
+        await release();
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
+      const age = await ageOf(lockPath);
+      // A live holder refreshed it within the last two updates: no point in waiting for it.
+      if ((age !== undefined && age < 2 * UPDATE_MS) || Date.now() >= deadline) {
+        throw new StateDirLockedError(await lockedMessage(stateDir, ownerFile));
+      }
+      await sleep(1000);
+    }
+  }
+}
+
+async function ageOf(file: string): Promise<number | undefined> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+async function lockedMessage(stateDir: string, ownerFile: string): Promise<string> {
+  const owner = await readJson<Partial<LockOwner>>(ownerFile).catch(() => undefined);
+  const who = owner?.pid
+    ? `os-scaler ${owner.command ?? ""} (pid ${owner.pid} on ${owner.hostname ?? "?"}, since ${owner.since ?? "?"})`
+    : "another os-scaler";
+  return (
+    `${who} is using stateDir ${stateDir}: only one scaler may act on a stack's state at a time. Stop it first ` +
+    `(or use \`os-scaler status\` to read what it is doing), or give this config its own stateDir`
+  );
+}

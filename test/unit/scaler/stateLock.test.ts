@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, rm, utimes, writeFile } from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { lockStateDir, STALE_MS, StateDirLockedError, UPDATE_MS } from "../../../scaler/daemon/stateLock";
+import { tempDir } from "./helpers";
+
+const noCompromise = (err: Error) => assert.fail(`compromised: ${err.message}`);
+
+/** Sets a path's mtime `ageMs` in the past, as a holder that stopped refreshing it that long ago would leave it. */
+async function age(file: string, ageMs: number): Promise<void> {
+  const t = new Date(Date.now() - ageMs);
+  await utimes(file, t, t);
+}
+
+/** Runs `fn` with a fresh `<tmp>/state` path (not created), and removes the temporary folder after. */
+async function withStateDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const t = await tempDir();
+  try {
+    await fn(path.join(t.dir, "state"));
+  } finally {
+    await t.cleanup();
+  }
+}
+
+describe("stateDir lock: one scaler per state", () => {
+  it("a second scaler on the same stateDir fails at once, naming the holder", () =>
+    withStateDir(async (dir) => {
+      const release = await lockStateDir(dir, { command: "run", onCompromised: noCompromise });
+      let slept = 0;
+      const second = lockStateDir(dir, {
+        command: "once",
+        onCompromised: noCompromise,
+        sleep: () => Promise.resolve(void slept++),
+      });
+      await assert.rejects(second, (err: Error) => {
+        assert.ok(err instanceof StateDirLockedError);
+        assert.match(err.message, new RegExp(`os-scaler run \\(pid ${process.pid} on ${os.hostname()}`));
+        assert.match(err.message, /give this config its own stateDir/);
+        return true;
+      });
+      assert.equal(slept, 0, "a live holder is not waited for");
+      await release();
+      assert.equal(existsSync(path.join(dir, "lock")), false);
+      assert.equal(existsSync(path.join(dir, "lock-owner.json")), false);
+      // Released: the next scaler gets it.
+      const again = await lockStateDir(dir, { command: "once", onCompromised: noCompromise });
+      await again();
+    }));
+
+  it("a dead holder's lock (not refreshed for longer than the stale time) is taken over without waiting", () =>
+    withStateDir(async (dir) => {
+      await mkdir(path.join(dir, "lock"), { recursive: true });
+      await writeFile(path.join(dir, "lock-owner.json"), JSON.stringify({ pid: 999999, command: "run" }));
+      await age(path.join(dir, "lock"), STALE_MS + 1000);
+      let slept = 0;
+      const release = await lockStateDir(dir, {
+        command: "run",
+        onCompromised: noCompromise,
+        sleep: () => Promise.resolve(void slept++),
+      });
+      assert.equal(slept, 0);
+      await release();
+    }));
+
+  it("a lock that stopped being refreshed recently is waited for until it is stale, then taken", () =>
+    withStateDir(async (dir) => {
+      const lock = path.join(dir, "lock");
+      await mkdir(lock, { recursive: true });
+      await age(lock, 3 * UPDATE_MS);
+      let slept = 0;
+      const release = await lockStateDir(dir, {
+        command: "run",
+        onCompromised: noCompromise,
+        // Each wait ages the lock as the real second would: here, straight past the stale time.
+        sleep: async () => {
+          slept++;
+          await age(lock, STALE_MS + 1000);
+        },
+      });
+      assert.equal(slept, 1);
+      await release();
+    }));
+
+  it("a lock taken from under the holder is reported as compromised", () =>
+    withStateDir(async (dir) => {
+      let lost: Error | undefined;
+      const release = await lockStateDir(dir, { command: "run", onCompromised: (err) => (lost = err) });
+      await rm(path.join(dir, "lock"), { recursive: true });
+      // The holder notices at its next refresh.
+      const deadline = Date.now() + UPDATE_MS * 3;
+      while (!lost && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(lost, "onCompromised was not called");
+      await release().catch(() => undefined);
+    }));
+});
