@@ -101,6 +101,9 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
     serverGroup: group,
     desiredCount: decision.count,
     countOwner: decision.owner,
+    // The scaler keeps its counts inside these: outside them this program refuses the update.
+    minCount: config.minCount,
+    maxCount: config.maxCount,
     instances: tier.instanceList,
     loadBalancer: tier.loadBalancerInfo,
   };

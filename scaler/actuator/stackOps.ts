@@ -1,3 +1,4 @@
+import type { StackBounds } from "../policy/bounds";
 import type { Instance } from "../sources/types";
 
 /**
@@ -46,6 +47,8 @@ export interface StackState {
   readonly instances: readonly Instance[];
   readonly serverGroup?: string;
   readonly countOwner?: string;
+  /** The program's own bounds (`minCount`/`maxCount` outputs); absent from stacks deployed before they existed. */
+  readonly bounds?: StackBounds;
 }
 
 /** Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. */
@@ -67,10 +70,24 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
   const dc = outputs.desiredCount;
   const count =
     typeof dc === "number" ? dc : typeof dc === "string" && /^\d+$/.test(dc) ? Number(dc) : instances.length;
+  const bounds = parseBounds(outputs.minCount, outputs.maxCount);
   return {
     count,
     instances,
     ...(typeof outputs.serverGroup === "string" ? { serverGroup: outputs.serverGroup } : {}),
     ...(typeof outputs.countOwner === "string" ? { countOwner: outputs.countOwner } : {}),
+    ...(bounds ? { bounds } : {}),
   };
+}
+
+function parseBounds(min: unknown, max: unknown): StackBounds | undefined {
+  if (min === undefined && max === undefined) return undefined;
+  const whole = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0;
+  if (!whole(min) || !whole(max) || (min as number) > (max as number)) {
+    throw new Error(
+      `stack outputs minCount/maxCount are ${JSON.stringify(min)}/${JSON.stringify(max)}, not two whole numbers ` +
+        `with minCount ≤ maxCount`,
+    );
+  }
+  return { min: min as number, max: max as number };
 }

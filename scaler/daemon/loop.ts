@@ -4,6 +4,7 @@ import type { LoadedConfig } from "../config/load";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import type { ScalerMetrics } from "../http/metrics";
+import { withStackBounds } from "../policy/bounds";
 import { decide } from "../policy/decide";
 import { observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
@@ -101,6 +102,9 @@ export class ScalerLoop {
   private consecutiveSourceFailures = 0;
   private lastTickError: { time: number; message: string } | undefined;
   private current: number | undefined;
+  /** The last note on the stack's bounds (narrowed, or in conflict), logged when it changes. */
+  private boundsNote: string | undefined;
+  private boundsConflict: string | undefined;
   private readonly store: StateStore;
   private saving: Promise<void> = Promise.resolve();
 
@@ -187,15 +191,24 @@ export class ScalerLoop {
     state.observations.push(observation);
     state.observations = state.observations.slice(-observationsKept(p));
 
-    // 4. Decide (pure).
-    const decision = decide({
-      now: started,
-      current,
-      observations: state.observations,
-      policy: p,
-      actions: state.actions,
-      recommendations: state.recommendations,
-    });
+    // 4. Decide (pure), within the bounds both the policy and the stack accept.
+    const bounded = withStackBounds(p, stack.bounds);
+    this.noteBounds(bounded.ok ? bounded.note : undefined, bounded.ok ? undefined : bounded.conflict);
+    const decision: Decision = bounded.ok
+      ? decide({
+          now: started,
+          current,
+          observations: state.observations,
+          policy: bounded.policy,
+          actions: state.actions,
+          recommendations: state.recommendations,
+        })
+      : {
+          desired: current,
+          recommended: current,
+          direction: "none",
+          reason: `hold at ${current}: ${bounded.conflict}`,
+        };
     state.recommendations.push({ time: started, count: decision.recommended });
     state.recommendations = state.recommendations.filter((r) => started - r.time <= p.stabilizationDown);
     const record: DecisionRecord = { ...decision, time: started, current, dryRun: config.dryRun };
@@ -355,8 +368,19 @@ export class ScalerLoop {
     logger.info("stopped");
   }
 
+  /** Logs the stack's bounds once per change: a warning when they narrow the policy's, an error when they conflict. */
+  private noteBounds(note: string | undefined, conflict: string | undefined): void {
+    if (note !== this.boundsNote && note !== undefined) this.d.logger.warn(`stack bounds: ${note}`);
+    if (conflict !== this.boundsConflict && conflict !== undefined) {
+      this.d.logger.error(`stack bounds: ${conflict}; holding`);
+    }
+    this.boundsNote = note;
+    this.boundsConflict = conflict;
+  }
+
   health(now = this.d.clock.now()): Health {
     const reasons: string[] = [];
+    if (this.boundsConflict !== undefined) reasons.push(`cannot scale: ${this.boundsConflict}`);
     if (this.consecutiveSourceFailures >= SOURCE_FAILURES_UNHEALTHY) {
       reasons.push(
         `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,

@@ -474,6 +474,8 @@ describe("program: outputs", () => {
       "instances",
       "keyPairName",
       "loadBalancer",
+      "maxCount",
+      "minCount",
       "networkId",
       "routerId",
       "securityGroupIds",
@@ -488,6 +490,7 @@ describe("program: outputs", () => {
     assert.equal(r.outputs["serverGroup"], "vm-dev");
     assert.equal(r.outputs["desiredCount"], 2);
     assert.equal(r.outputs["countOwner"], "config");
+    assert.deepEqual([r.outputs["minCount"], r.outputs["maxCount"]], [1, 5]);
     assert.deepEqual(r.outputs["instances"], [
       { name: "vm-0", id: mockId(`${T.instance}::vm-0`), fixedIp: "192.168.100.10", floatingIp: "203.0.113.10" },
       { name: "vm-1", id: mockId(`${T.instance}::vm-1`), fixedIp: "192.168.100.11" },

@@ -109,13 +109,20 @@ export class FakeStack implements StackOps {
   pending: string[] = [];
   count = 1;
   instances: { name: string; id: string }[] = [{ name: "web-0", id: "id-0" }];
+  /** The program's minCount/maxCount outputs; undefined: a stack deployed before they existed. */
+  bounds: { min: number; max: number } | undefined;
   upsRunning = 0;
   maxParallelUps = 0;
   readonly upEnvs: Record<string, string>[] = [];
 
   outputs(): Promise<Record<string, unknown>> {
     this.calls.push("outputs");
-    return Promise.resolve({ desiredCount: this.count, instances: this.instances, serverGroup: "web" });
+    return Promise.resolve({
+      desiredCount: this.count,
+      instances: this.instances,
+      serverGroup: "web",
+      ...(this.bounds ? { minCount: this.bounds.min, maxCount: this.bounds.max } : {}),
+    });
   }
   /** When set, setConfig waits for it (a slow backend). */
   setConfigGate: Promise<void> | undefined;

@@ -193,6 +193,45 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("the stack's minCount/maxCount narrow the policy's bounds: a warning once, the decision stays inside", async () => {
+    // Proportional: 2 VMs saturated ask for 7 at once.
+    const s = await setup({ ...quick, mode: "proportional", maxStepUp: 10, maxCount: 10 }, (c) =>
+      scriptedSource([99], () => c.now()),
+    );
+    s.stack.bounds = { min: 1, max: 3 };
+    const r = await s.loop.tick();
+    assert.equal(r.decision.desired, 3);
+    assert.match(r.decision.reason, /capped at maxCount 3/);
+    await s.actuator.whenIdle();
+    assert.equal(s.stack.config["desiredCount"], "3");
+    await s.clock.advance(15 * S);
+    await s.loop.tick();
+    const warnings = s.log.lines.filter((l) => String(l.msg).startsWith("stack bounds:"));
+    assert.equal(warnings.length, 1, "logged once, not every tick");
+    assert.match(
+      String(warnings[0]!.msg),
+      /scaling within 1–3: policy.maxCount 10 is above the stack's maxCount 3: to allow 10, `pulumi config set maxCount 10` and `pulumi up`/,
+    );
+    assert.equal(s.loop.health().ok, true);
+    await s.done();
+  });
+
+  it("bounds that do not overlap the stack's: hold, say what to change, and /healthz says it cannot scale", async () => {
+    const s = await setup({ ...quick, upSamples: 1, maxCount: 5 }, (c) => scriptedSource([99], () => c.now()));
+    s.stack.count = 6;
+    s.stack.bounds = { min: 6, max: 10 };
+    const r = await s.loop.tick();
+    assert.equal(r.decision.direction, "none");
+    assert.equal(r.decision.desired, 6);
+    assert.match(r.decision.reason, /hold at 6: .*`pulumi config set minCount 5`/);
+    assert.deepEqual(s.stack.calls, ["outputs"], "no config written, no update");
+    assert.match(
+      s.loop.health().reasons.join(),
+      /cannot scale: the policy's bounds 1–5 and the stack's minCount–maxCount 6–10 do not overlap/,
+    );
+    await s.done();
+  });
+
   it("during an update, decisions use the count being applied: a newer one is queued behind it", async () => {
     const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>
       scriptedSource([99], () => c.now()),
