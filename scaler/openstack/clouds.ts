@@ -6,8 +6,9 @@ import { UserError } from "../lib/errors";
 
 /**
  * clouds.yaml, read the way openstacksdk (and so the `openstack` CLI and the Pulumi provider's `cloud` setting) reads
- * it: the same files in the same order, secure.yaml merged over them, OS_CLOUD, the single-cloud default, and openrc
- * `OS_*` variables as a cloud named `envvars`. One file then serves the Pulumi program and the scaler.
+ * it: the same files in the same order, secure.yaml merged over them, a `profile:` from clouds-public.yaml under
+ * them, OS_CLOUD, the single-cloud default, and openrc `OS_*` variables as a cloud named `envvars`. One file then
+ * serves the Pulumi program and the scaler.
  */
 
 export class CloudsYamlError extends UserError {
@@ -69,6 +70,8 @@ export interface LoadCloudOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   readonly home?: string;
+  /** Defaults to the first of $XDG_CONFIG_DIRS (else /etc/xdg), plus /openstack. */
+  readonly siteDir?: string;
   /** Defaults to /etc/openstack. */
   readonly etcDir?: string;
 }
@@ -103,16 +106,28 @@ const AUTH_KEYS = new Set([
   "application_credential_secret",
 ]);
 
-/** The files tried, first existing one wins (openstacksdk's order: directory by directory, each suffix). */
-export function configFileCandidates(base: "clouds" | "secure", opts: LoadCloudOptions = {}): string[] {
+/**
+ * The files tried, first existing one wins (openstacksdk's order: directory by directory, each suffix). Its
+ * directories are the working directory, platformdirs' user and site config folders ($XDG_CONFIG_HOME/openstack,
+ * /etc/xdg/openstack), ~/.config/openstack and /etc/openstack.
+ */
+export function configFileCandidates(
+  base: "clouds" | "secure" | "clouds-public",
+  opts: LoadCloudOptions = {},
+): string[] {
   const env = opts.env ?? process.env;
-  const explicit = base === "clouds" ? env.OS_CLIENT_CONFIG_FILE : env.OS_CLIENT_SECURE_FILE;
-  const dirs = [
+  const explicit =
+    base === "clouds" ? env.OS_CLIENT_CONFIG_FILE : base === "secure" ? env.OS_CLIENT_SECURE_FILE : undefined;
+  const userDir = path.join(opts.home ?? os.homedir(), ".config", "openstack");
+  const siteDir = opts.siteDir ?? path.join(env.XDG_CONFIG_DIRS?.split(":")[0] || "/etc/xdg", "openstack");
+  const dirs = new Set([
     opts.cwd ?? process.cwd(),
-    path.join(opts.home ?? os.homedir(), ".config", "openstack"),
+    env.XDG_CONFIG_HOME ? path.join(env.XDG_CONFIG_HOME, "openstack") : userDir,
+    userDir,
+    siteDir,
     opts.etcDir ?? "/etc/openstack",
-  ];
-  const files = dirs.flatMap((d) => SUFFIXES.map((s) => path.join(d, base + s)));
+  ]);
+  const files = [...dirs].flatMap((d) => SUFFIXES.map((s) => path.join(d, base + s)));
   return explicit ? [explicit, ...files] : files;
 }
 
@@ -177,9 +192,43 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   // The CLI's options default to the OS_* variables and win over the named cloud's settings (openstacksdk's
   // get_one(argparse=…)): `OS_CLOUD=prod OS_PASSWORD=…` keeps the password out of the file.
   const overlay = source === "environment" ? undefined : envOverlay(env);
+  const entry = withProfile(selected, raw, source, overlay, opts);
   return overlay
-    ? normalize(selected, overlayOnto(raw, overlay), `${source} + OS_* variables`)
-    : normalize(selected, raw, source);
+    ? normalize(selected, overlayOnto(entry, overlay), `${source} + OS_* variables`)
+    : normalize(selected, entry, source);
+}
+
+/**
+ * `profile:` (or its old name `cloud:`) names a public cloud whose settings lie under the entry's: the first
+ * clouds-public.yaml found holds them under `public-clouds:`. As in openstacksdk, the entry's keys replace the
+ * profile's, except `auth:`, whose keys are merged. openstacksdk also knows vendor profiles built into it; the scaler
+ * does not bundle them, so a profile it cannot find is an error only when nothing else gives the Keystone URL.
+ */
+function withProfile(name: string, raw: Raw, source: string, overlay: Raw | undefined, opts: LoadCloudOptions): Raw {
+  const key = raw.profile !== undefined ? "profile" : raw.cloud !== undefined ? "cloud" : undefined;
+  if (!key) return raw;
+  const profile = raw[key];
+  const label = `${source}: clouds.${name}.${key}`;
+  if (typeof profile !== "string" || profile === "") throw new CloudConfigError(`${label}: expected a profile name`);
+  const { profile: _profile, cloud: _cloud, ...own } = raw;
+  const file = configFileCandidates("clouds-public", opts).find((f) => existsSync(f));
+  const base = file ? readClouds(file, "public-clouds")[profile] : undefined;
+  if (base)
+    return {
+      ...base,
+      ...own,
+      auth: { ...(isRecord(base.auth) ? base.auth : {}), ...(isRecord(own.auth) ? own.auth : {}) },
+    };
+  const hasAuthUrl = [own.auth_url, isRecord(own.auth) ? own.auth.auth_url : undefined, overlay?.auth_url].some(
+    (v) => v !== undefined && v !== "",
+  );
+  if (hasAuthUrl) return own;
+  throw new CloudConfigError(
+    `${label}: "${profile}" is not in ${file ? `${file}'s public-clouds` : "any clouds-public.yaml"} ` +
+      `(tried ${file ?? configFileCandidates("clouds-public", opts).join(", ")}). openstacksdk's built-in vendor ` +
+      `profiles are not bundled with os-scaler: define public-clouds.${profile} in a clouds-public.yaml, or put the ` +
+      `vendor's auth_url (and region_name) in the entry`,
+  );
 }
 
 /** The set OS_* variables, as settings to lay over a named cloud; undefined when none is set. */
@@ -201,7 +250,7 @@ function overlayOnto(entry: Raw, overlay: Raw): Raw {
   return { ...out, auth };
 }
 
-function readClouds(file: string): Record<string, Raw> {
+function readClouds(file: string, key: "clouds" | "public-clouds" = "clouds"): Record<string, Raw> {
   let doc: unknown;
   try {
     doc = yaml.load(readFileSync(file, "utf8"), { filename: file });
@@ -213,12 +262,13 @@ function readClouds(file: string): Record<string, Raw> {
     throw new CloudsYamlError(`cannot read ${file}: ${(err as Error).message}`);
   }
   if (doc === undefined || doc === null) return {};
-  if (!isRecord(doc) || (doc.clouds !== undefined && !isRecord(doc.clouds))) {
-    throw new CloudsYamlError(`${file}: expected a mapping with a \`clouds:\` mapping of cloud names to settings`);
+  const clouds = isRecord(doc) ? doc[key] : undefined;
+  if (!isRecord(doc) || (clouds !== undefined && !isRecord(clouds))) {
+    throw new CloudsYamlError(`${file}: expected a mapping with a \`${key}:\` mapping of cloud names to settings`);
   }
   const out: Record<string, Raw> = {};
-  for (const [name, entry] of Object.entries(doc.clouds ?? {})) {
-    if (!isRecord(entry)) throw new CloudConfigError(`${file}: clouds.${name}: expected a mapping of settings`);
+  for (const [name, entry] of Object.entries(clouds ?? {})) {
+    if (!isRecord(entry)) throw new CloudConfigError(`${file}: ${key}.${name}: expected a mapping of settings`);
     out[name] = entry;
   }
   return out;

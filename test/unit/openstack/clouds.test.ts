@@ -12,7 +12,8 @@ import {
   type CloudConfig,
 } from "../../../scaler/openstack/clouds";
 
-// Each row builds a real directory tree: <root>/cwd, <root>/home/.config/openstack, <root>/etc.
+// Each row builds a real directory tree: <root>/cwd, <root>/home/.config/openstack, <root>/xdg (the XDG site
+// folder, /etc/xdg/openstack), <root>/etc.
 type Files = Record<string, string>; // path relative to root → content
 
 const roots: string[] = [];
@@ -28,7 +29,12 @@ function setup(files: Files) {
   }
   return {
     root,
-    opts: { cwd: path.join(root, "cwd"), home: path.join(root, "home"), etcDir: path.join(root, "etc") },
+    opts: {
+      cwd: path.join(root, "cwd"),
+      home: path.join(root, "home"),
+      siteDir: path.join(root, "xdg"),
+      etcDir: path.join(root, "etc"),
+    },
   };
 }
 
@@ -264,6 +270,69 @@ const rows: Row[] = [
     name: "no clouds.yaml and no OS_*: an error listing the files tried",
     files: {},
     error: { type: CloudNotFoundError, match: /no OpenStack cloud is configured: no clouds\.yaml found \(tried / },
+  },
+  {
+    name: "$XDG_CONFIG_HOME/openstack is tried before ~/.config/openstack, as platformdirs puts it first",
+    files: {
+      "xdghome/openstack/clouds.yaml": cloudYaml("a", "from-xdg-home"),
+      "home/.config/openstack/clouds.yaml": cloudYaml("a", "from-home"),
+    },
+    env: (root) => ({ XDG_CONFIG_HOME: path.join(root, "xdghome") }),
+    expect: (c) => assert.equal(c.auth.username, "from-xdg-home"),
+  },
+  {
+    name: "the XDG site folder (/etc/xdg/openstack) is tried before /etc/openstack",
+    files: { "xdg/clouds.yaml": cloudYaml("a", "from-xdg"), "etc/clouds.yaml": cloudYaml("a", "from-etc") },
+    expect: (c) => assert.equal(c.auth.username, "from-xdg"),
+  },
+  {
+    name: "profile: the public cloud's settings from clouds-public.yaml lie under the entry's; auth keys merge",
+    files: {
+      "home/.config/openstack/clouds-public.yaml": `public-clouds:
+  vendor:
+    auth: { auth_url: "https://keystone.vendor.example/v3", user_domain_name: Default }
+    region_name: VendorOne
+    interface: internal
+    identity_api_version: 3
+`,
+      "cwd/clouds.yaml": `clouds:
+  mine:
+    profile: vendor
+    auth: { username: u, password: p, project_name: proj, project_domain_name: Default }
+    region_name: VendorTwo
+`,
+    },
+    expect: (c) => {
+      assert.equal(c.auth.authUrl, "https://keystone.vendor.example/v3");
+      assert.equal(c.auth.userDomainName, "Default", "the profile's auth keys stay");
+      assert.equal(c.auth.username, "u");
+      assert.equal(c.regionName, "VendorTwo", "the entry wins");
+      assert.equal(c.interface, "internal", "the profile fills what the entry leaves out");
+    },
+  },
+  {
+    name: "cloud: (the old name of profile) works the same",
+    files: {
+      "etc/clouds-public.yaml": 'public-clouds:\n  v: { auth: { auth_url: "https://k.v.example/v3" } }\n',
+      "cwd/clouds.yaml": "clouds:\n  mine:\n    cloud: v\n    auth: { username: u, password: p, project_name: x }\n",
+    },
+    expect: (c) => assert.equal(c.auth.authUrl, "https://k.v.example/v3"),
+  },
+  {
+    name: "a profile that is nowhere, and no auth_url: an error naming it and what to do",
+    files: { "cwd/clouds.yaml": "clouds:\n  mine:\n    profile: vexxhost\n    auth: { username: u, password: p }\n" },
+    error: {
+      type: CloudConfigError,
+      match:
+        /clouds\.mine\.profile: "vexxhost" is not in any clouds-public\.yaml \(tried .*clouds-public\.yaml.*\)\. openstacksdk's built-in vendor profiles are not bundled/,
+    },
+  },
+  {
+    name: "a profile that is nowhere, with the auth_url in the entry: loaded, as openstacksdk only warns",
+    files: {
+      "cwd/clouds.yaml": `clouds:\n  mine:\n    profile: vexxhost\n${cloudYaml("x", "u").split("\n").slice(2).join("\n")}`,
+    },
+    expect: (c) => assert.equal(c.auth.authUrl, "https://keystone.x.example:5000/v3"),
   },
   {
     name: "application credential without its secret",
