@@ -153,9 +153,12 @@ export class Actuator {
    * cancel the stack's lock if its holder is known dead, refresh (clearing pending creates only when the state has
    * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again — unless
    * the intent is older than `intentMaxAge`: then the config is set back to the stack's applied count instead.
-   * Returns what it found, for the log and /status.
+   * Returns what it found, for the log and /status. `signal` (the daemon's stop) aborts the refresh: the intent then
+   * stays pending for the next start.
    */
-  async reconcile(): Promise<{ found?: Intent; action: "none" | "reapplied" | "expired" | "locked" | "dry-run" }> {
+  async reconcile(
+    signal?: AbortSignal,
+  ): Promise<{ found?: Intent; action: "none" | "reapplied" | "expired" | "locked" | "dry-run" }> {
     const intent = await this.intents.read();
     if (!intent || intent.status === "done") return { action: "none" };
     const log = this.o.logger.child({ intent: { count: intent.count, time: new Date(intent.time).toISOString() } });
@@ -173,7 +176,11 @@ export class Actuator {
       const pending = await ops.pendingOperations();
       const clearPendingCreates = pending.includes("creating");
       log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
-      await ops.refresh({ clearPendingCreates });
+      await ops.refresh({
+        clearPendingCreates,
+        // The loop stops the actuator only after it has left reconcile: the daemon's signal is the one that matters.
+        signal: signal ?? this.stopController.signal,
+      });
     } finally {
       if (this.state === "reconciling") this.state = "idle";
     }

@@ -5,6 +5,7 @@ import type { LoadedConfig } from "../config/load";
 import { ScalerLoop } from "../daemon/loop";
 import { ScalerMetrics } from "../http/metrics";
 import { systemClock, type Clock } from "../lib/clock";
+import { singleFlight, withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import { createSource } from "../sources/index";
 import type { SourceConfig } from "../sources/config";
@@ -15,11 +16,16 @@ import type { SourceDeps } from "../sources/index";
  * Builds the scaler from a config: source, stack operations, actuator, loop, metrics. The CLI commands call this;
  * tests replace the source factory and the stack operations.
  */
+/** How long a tick waits for the stack's outputs: the CLI's start plus a slow remote backend, with a wide margin. */
+export const STACK_READ_TIMEOUT = 120_000;
+
 export interface WiringOverrides {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly createSource?: (config: SourceConfig, deps: SourceDeps) => Promise<MetricSource>;
   readonly openStack?: (options: { stackName: string; workDir: string }) => Promise<StackOps>;
+  /** Default STACK_READ_TIMEOUT. */
+  readonly stackReadTimeout?: number;
 }
 
 export interface Scaler {
@@ -27,7 +33,7 @@ export interface Scaler {
   readonly actuator: Actuator;
   readonly metrics: ScalerMetrics;
   readonly source: MetricSource;
-  readStack(): Promise<StackState>;
+  readStack(signal?: AbortSignal): Promise<StackState>;
 }
 
 export async function wireScaler(
@@ -70,7 +76,12 @@ export async function wireScaler(
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     onResult: (result, count) => late.loop?.actuationResult(result, count),
   });
-  const readStack = async () => parseStackOutputs(await (await ops()).outputs());
+  // `pulumi stack output` cannot be cancelled through the library: a hung backend must not hang the tick (nor stop
+  // SIGTERM), and must not start one more CLI process per tick either.
+  const outputs = singleFlight(async () => (await ops()).outputs());
+  const readTimeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
+  const readStack = async (signal?: AbortSignal) =>
+    parseStackOutputs(await withDeadline(outputs(), readTimeout, "pulumi stack output", signal));
   const loop = new ScalerLoop({
     config,
     clock,

@@ -32,7 +32,7 @@ export interface ActuatorPort {
   request(count: number, reason: string): void;
   status(): ActuatorStatus;
   readonly busy: boolean;
-  reconcile(): Promise<unknown>;
+  reconcile(signal?: AbortSignal): Promise<unknown>;
   stop(grace: number): Promise<{ finished: boolean }>;
   whenIdle(): Promise<void>;
 }
@@ -43,7 +43,7 @@ export interface LoopDeps {
   readonly logger: Logger;
   readonly source: MetricSource;
   /** Reads the stack's outputs. Not called when a tick is given the current count (`once --count N`). */
-  readonly readStack: () => Promise<StackState>;
+  readonly readStack: (signal?: AbortSignal) => Promise<StackState>;
   readonly actuator: ActuatorPort;
   readonly metrics?: ScalerMetrics;
 }
@@ -132,7 +132,7 @@ export class ScalerLoop {
     // 1. The stack: how many VMs, which ones.
     let stack: StackState;
     if (options.currentCount !== undefined) stack = { count: options.currentCount, instances: [] };
-    else stack = await this.d.readStack();
+    else stack = await this.d.readStack(options.signal);
     const group: Group = {
       instances: stack.instances,
       ...(stack.serverGroup ? { serverGroup: stack.serverGroup } : {}),
@@ -317,7 +317,7 @@ export class ScalerLoop {
     const reconcile = async () => {
       this.loopState = "reconciling";
       try {
-        await this.d.actuator.reconcile();
+        await this.d.actuator.reconcile(signal);
         reconciled = true;
       } catch (err) {
         logger.error(
@@ -328,6 +328,7 @@ export class ScalerLoop {
     };
     while (!signal.aborted) {
       if (!reconciled) await reconcile();
+      if (signal.aborted) break;
       const started = clock.now();
       // Each tick gets its own signal, linked to the run's for as long as the tick lasts: the HTTP client combines it
       // with a deadline per request (AbortSignal.any), and on Node 20 every such combination stays attached to a

@@ -154,10 +154,12 @@ export class FakeStack implements StackOps {
       this.upsRunning--;
     }
   }
-  refresh(options: { clearPendingCreates: boolean }): Promise<void> {
+  /** When set, refresh runs it with its signal (a refresh that hangs until aborted). */
+  refreshBehaviour: ((signal?: AbortSignal) => Promise<void>) | undefined;
+  async refresh(options: { clearPendingCreates: boolean; signal?: AbortSignal }): Promise<void> {
     this.calls.push(`refresh clearPendingCreates=${options.clearPendingCreates}`);
+    await this.refreshBehaviour?.(options.signal);
     this.pending = [];
-    return Promise.resolve();
   }
   cancel(): Promise<void> {
     this.calls.push("cancel");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { Actuator } from "../../../scaler/actuator/actuator";
@@ -298,6 +298,28 @@ describe("loop: run on a fake clock", () => {
     stop.abort();
     await running;
     assert.equal(s.stack.calls.filter((c) => c === "locks").length, 2, "one failed attempt, one that worked");
+    await s.done();
+  });
+
+  it("stopping the daemon aborts a start-up refresh that hangs; the intent stays pending for the next start", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const intent = { count: 4, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 };
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(intent));
+    let refreshing = false;
+    s.stack.refreshBehaviour = (signal) =>
+      new Promise<void>((_resolve, reject) => {
+        refreshing = true;
+        signal?.addEventListener("abort", () => reject(new Error("refresh cancelled")), { once: true });
+      });
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await waitFor(() => refreshing);
+    stop.abort(new Error("SIGTERM"));
+    await running;
+    assert.ok(!s.stack.calls.includes("up 4"));
+    assert.equal((await new StateStore(s.t.dir).load()).counters.ticks, 0, "no tick after the stop");
+    const left = JSON.parse(await readFile(path.join(s.t.dir, "intent.json"), "utf8")) as { status: string };
+    assert.equal(left.status, "pending");
     await s.done();
   });
 
