@@ -19,7 +19,7 @@ export const prometheusSourceSchema = z
     url: httpUrl,
     /**
      * PromQL returning one series per instance with the value in percent. `{{label}}` and `{{window}}` are replaced.
-     * Defaults to node_exporter's busy CPU: 100 * (1 - avg by ({{label}}) (rate(node_cpu_seconds_total{mode="idle"}[{{window}}]))).
+     * Defaults to node_exporter's busy CPU, iowait counted as idle (DEFAULT_QUERY in prometheus.ts).
      */
     query: z.string().min(1).optional(),
     /** The series label that identifies an instance. Defaults to instance_id. */

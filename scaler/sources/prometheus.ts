@@ -20,7 +20,14 @@ import {
  * label (the Nova id, the name, or the fixed IP that node_exporter's `instance` label carries).
  */
 
-export const DEFAULT_QUERY = '100 * (1 - avg by ({{label}}) (rate(node_cpu_seconds_total{mode="idle"}[{{window}}])))';
+/**
+ * node_exporter's busy CPU, in % of all the VM's CPUs. Time waiting for I/O counts as idle, as in the other sources
+ * (Ceilometer and Nova see the guest from the hypervisor, where iowait is not CPU time; the ssh source reads
+ * /proc/stat the same way) and in CloudWatch's CPUUtilization or the HPA: an I/O-bound VM does not ask for more VMs.
+ */
+export const DEFAULT_QUERY =
+  '100 * (1 - sum by ({{label}}) (rate(node_cpu_seconds_total{mode=~"idle|iowait"}[{{window}}]))' +
+  ' / count by ({{label}}) (node_cpu_seconds_total{mode="idle"}))';
 
 /** The query actually sent: placeholders replaced; the window in whole seconds, as PromQL wants. */
 export function buildQuery(config: Pick<PrometheusSourceConfig, "query" | "label" | "window">): string {

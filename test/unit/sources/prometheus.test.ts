@@ -5,10 +5,11 @@ import type { SourceError } from "../../../scaler/sources/types";
 import { type Group } from "../../../scaler/sources/types";
 
 describe("buildQuery", () => {
-  it("default: node_exporter busy CPU by the label, window in seconds", () => {
+  it("default: node_exporter busy CPU (iowait counted as idle) by the label, window in seconds", () => {
     assert.equal(
       buildQuery({ label: "instance_id", window: 120_000 }),
-      '100 * (1 - avg by (instance_id) (rate(node_cpu_seconds_total{mode="idle"}[120s])))',
+      '100 * (1 - sum by (instance_id) (rate(node_cpu_seconds_total{mode=~"idle|iowait"}[120s]))' +
+        ' / count by (instance_id) (node_cpu_seconds_total{mode="idle"}))',
     );
   });
   it("an override keeps its own text, with placeholders replaced", () => {
