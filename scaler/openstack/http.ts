@@ -1,15 +1,20 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import axios, { type AxiosInstance, type Method } from "axios";
+import { HttpProxyAgent } from "http-proxy-agent";
+import type { AgentConnectOpts } from "agent-base";
+import { HttpsProxyAgent } from "https-proxy-agent";
+import { getProxyForUrl } from "proxy-from-env";
 import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 
 /**
  * The one HTTP client every OpenStack and Prometheus call goes through: a deadline on every request, bounded retries
- * with backoff on connection errors and 5xx, TLS verification unless the user turned it off, and error messages that
- * never carry a token, a password or a response header.
+ * with backoff on connection errors and 5xx, TLS verification unless the user turned it off, the proxy variables the
+ * `openstack` CLI honours, and error messages that never carry a token, a password or a response header.
  */
 
 /** Why a request failed, in the terms a source reports (a subset of SourceErrorKind). */
@@ -77,12 +82,38 @@ export interface HttpResponse {
 
 const MAX_BODY_IN_ERROR = 300;
 
+/**
+ * HttpsProxyAgent with the client's TLS settings for the target: the library takes the target's TLS options only from
+ * each request's, which axios does not pass on, so a private CA (or `verify: false`) would be lost behind a proxy.
+ */
+class TunnelAgent extends HttpsProxyAgent<string> {
+  constructor(
+    proxy: string,
+    private readonly targetTls: https.AgentOptions,
+  ) {
+    super(proxy, { keepAlive: false });
+  }
+  override connect(req: http.ClientRequest, opts: AgentConnectOpts): ReturnType<HttpsProxyAgent<string>["connect"]> {
+    // The library leaves `host` out of the TLS upgrade, so the name check would be made against "localhost": check
+    // the certificate against the host asked for, as a direct connection does (an IP address included).
+    const host = opts.host ?? "";
+    return super.connect(req, {
+      ...opts,
+      ...this.targetTls,
+      checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
+    } as AgentConnectOpts);
+  }
+}
+
 export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly secrets: string[];
+  private readonly tls: https.AgentOptions;
+  /** Agents per proxy URL, made on first use. */
+  private readonly proxyAgents = new Map<string, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
 
   constructor(private readonly options: HttpClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -101,17 +132,47 @@ export class HttpClient {
         throw new TlsConfigError(`cannot read the CA file ${options.cacert}: ${(err as Error).message}`);
       }
     }
+    this.tls = { rejectUnauthorized: verify, ...(ca ? { ca } : {}) };
     this.axios = axios.create({
       // Keep-alive is off: some OpenStack WSGI servers close idle connections without notice, and a reused dead
       // socket would turn into a spurious ECONNRESET.
       httpAgent: new http.Agent({ keepAlive: false }),
-      httpsAgent: new https.Agent({ keepAlive: false, rejectUnauthorized: verify, ...(ca ? { ca } : {}) }),
+      httpsAgent: new https.Agent({ keepAlive: false, ...this.tls }),
       responseType: "text",
       transformResponse: [(d: unknown) => d],
       maxRedirects: 0,
       validateStatus: () => true,
+      // axios' own proxying sends https requests to the proxy without a CONNECT tunnel: the agents below do it.
       proxy: false,
     });
+  }
+
+  /**
+   * The agents for a URL: a proxy's when HTTPS_PROXY/HTTP_PROXY (or ALL_PROXY) name one and NO_PROXY does not exempt
+   * the host, as requests (so the `openstack` CLI) decides; else none, and the client's direct ones apply. Through a
+   * proxy, TLS is still end to end (a CONNECT tunnel) and verified with the same CA and `verify` setting.
+   */
+  private agentsFor(url: string): { httpAgent?: http.Agent; httpsAgent?: https.Agent } {
+    const proxy = getProxyForUrl(url);
+    if (!proxy) return {};
+    let agents = this.proxyAgents.get(proxy);
+    if (!agents) {
+      let parsed: URL;
+      try {
+        parsed = new URL(proxy);
+      } catch {
+        throw new UserError(
+          "the proxy that HTTPS_PROXY/HTTP_PROXY/ALL_PROXY names for this URL is not a URL: fix it (http://host:port), or exempt the host with NO_PROXY",
+        );
+      }
+      if (parsed.password) this.addSecret(decodeURIComponent(parsed.password));
+      agents = {
+        httpAgent: new HttpProxyAgent(proxy, { keepAlive: false }),
+        httpsAgent: new TunnelAgent(proxy, this.tls),
+      };
+      this.proxyAgents.set(proxy, agents);
+    }
+    return agents;
   }
 
   /** Adds strings to scrub from messages (a token learnt after construction). */
@@ -162,6 +223,7 @@ export class HttpClient {
         },
         timeout: timeoutMs,
         signal,
+        ...this.agentsFor(req.url),
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new Error("aborted");
@@ -187,6 +249,9 @@ export class HttpClient {
     const code = e.code ?? e.cause?.code ?? "";
     if (timedOut || code === "ECONNABORTED" || code === "ETIMEDOUT" || code === "ERR_CANCELED") {
       return new HttpError("timeout", `${what} timed out after ${timeoutMs} ms`);
+    }
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+      return new HttpError("unreachable", `${what}: the TLS certificate is not for this host (${code})`);
     }
     if (code.startsWith("CERT_") || code.includes("SELF_SIGNED") || code.startsWith("UNABLE_TO_")) {
       return new HttpError(

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,58 +22,53 @@ function hasOpenssl(): boolean {
 const skip = hasOpenssl() ? false : "openssl is not installed (apt-get install openssl)";
 if (skip) console.log(`# skipping TLS tests: ${skip}`);
 
+/** A throwaway CA (ca.pem) and a certificate for 127.0.0.1 signed by it (srv.key, srv.pem), made by openssl in `dir`. */
+function makeCertificates(dir: string): void {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  ssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=test-ca",
+  );
+  ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("srv.key"), "-out", f("srv.csr"), "-subj", "/CN=127.0.0.1");
+  writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+  ssl(
+    "x509",
+    "-req",
+    "-in",
+    f("srv.csr"),
+    "-CA",
+    f("ca.pem"),
+    "-CAkey",
+    f("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    f("srv.pem"),
+    "-days",
+    "1",
+    "-extfile",
+    f("ext.cnf"),
+  );
+}
+
 describe("HttpClient TLS", { skip }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tls-test-"));
   const f = (n: string) => path.join(dir, n);
   let server: https.Server;
   let url = "";
   before(async () => {
-    const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
-    ssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      f("ca.key"),
-      "-out",
-      f("ca.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=test-ca",
-    );
-    ssl(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      f("srv.key"),
-      "-out",
-      f("srv.csr"),
-      "-subj",
-      "/CN=127.0.0.1",
-    );
-    writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-    ssl(
-      "x509",
-      "-req",
-      "-in",
-      f("srv.csr"),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-out",
-      f("srv.pem"),
-      "-days",
-      "1",
-      "-extfile",
-      f("ext.cnf"),
-    );
+    makeCertificates(dir);
     server = https.createServer({ key: readFileSync(f("srv.key")), cert: readFileSync(f("srv.pem")) }, (_req, res) => {
       res.writeHead(200, { "Content-Type": "application/json" });
       res.end('{"ok":true}');
@@ -108,5 +104,137 @@ describe("HttpClient TLS", { skip }, () => {
     assert.equal(res.status, 200);
     logger.flush();
     assert.match(lines.join(""), /verification is disabled/);
+  });
+});
+
+/**
+ * A forward proxy on 127.0.0.1, as squid would be: absolute-URI requests for http targets, CONNECT tunnels for https.
+ * It records what it was asked.
+ */
+async function startProxy(): Promise<{
+  url: string;
+  seen: string[];
+  openTunnels: () => number;
+  close: () => Promise<void>;
+}> {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url!);
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method },
+      (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on("error", () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  const tunnels = new Set<net.Socket>();
+  server.on("connect", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = req.url!.split(":");
+    const up = net.connect(Number(port), host, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    for (const s of [socket, up]) {
+      tunnels.add(s);
+      s.on("close", () => tunnels.delete(s));
+    }
+    up.on("error", () => socket.destroy());
+    socket.on("error", () => up.destroy());
+    // When the target hangs up, pass it on and read the client's own hang-up (the pipe stops reading once `up` is
+    // gone): a tunnel then closes only when the client closes it.
+    up.on("close", () => {
+      socket.end();
+      socket.resume();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    openTunnels: () => tunnels.size,
+    close: () => {
+      // A tunnel's sockets leave the HTTP server once CONNECT is answered: closeAllConnections does not see them.
+      for (const s of tunnels) s.destroy();
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { skip }, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "proxy-test-"));
+  const f = (n: string) => path.join(dir, n);
+  const saved = { ...process.env };
+  let tlsServer: https.Server;
+  let plain: http.Server;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let httpsUrl = "";
+  let httpUrl = "";
+  before(async () => {
+    makeCertificates(dir);
+    const ok = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(200).end('{"ok":true}');
+    tlsServer = https.createServer({ key: readFileSync(f("srv.key")), cert: readFileSync(f("srv.pem")) }, ok);
+    plain = http.createServer(ok);
+    await new Promise<void>((r) => tlsServer.listen(0, "127.0.0.1", r));
+    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
+    httpsUrl = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}/v3`;
+    httpUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/api/v1/query`;
+    proxy = await startProxy();
+  });
+  after(async () => {
+    process.env = saved;
+    await proxy?.close();
+    for (const s of [tlsServer, plain]) {
+      s?.closeAllConnections();
+      await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const useProxy = (vars: Record<string, string>) => {
+    process.env = { ...saved, ...vars };
+    for (const k of ["https_proxy", "http_proxy", "all_proxy", "no_proxy"]) if (!(k in vars)) delete process.env[k];
+    for (const k of ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"]) if (!(k in vars)) delete process.env[k];
+    proxy.seen.length = 0;
+  };
+  const client = (opts: { cacert?: string } = {}) =>
+    new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 0, ...opts });
+
+  it("https through HTTPS_PROXY: a CONNECT tunnel, TLS still verified end to end with cacert", async () => {
+    useProxy({ HTTPS_PROXY: proxy.url });
+    assert.equal((await client({ cacert: f("ca.pem") }).request({ url: httpsUrl })).status, 200);
+    assert.deepEqual(proxy.seen, [`CONNECT ${new URL(httpsUrl).host}`]);
+    // No keep-alive: the tunnel is closed after the reply, as direct connections are (no socket kept per request).
+    for (let i = 0; i < 50 && proxy.openTunnels() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(proxy.openTunnels(), 0);
+    await assert.rejects(client().request({ url: httpsUrl }), /TLS certificate not trusted .*set cacert/);
+  });
+
+  it("http through HTTP_PROXY: the absolute URI is sent to the proxy", async () => {
+    useProxy({ HTTP_PROXY: proxy.url });
+    assert.equal((await client().request({ url: httpUrl, params: { query: "up" } })).status, 200);
+    assert.deepEqual(proxy.seen, [`GET ${httpUrl}?query=up`]);
+  });
+
+  it("NO_PROXY exempts a host: the request goes direct", async () => {
+    useProxy({ HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.1" });
+    assert.equal((await client({ cacert: f("ca.pem") }).request({ url: httpsUrl })).status, 200);
+    assert.equal((await client().request({ url: httpUrl })).status, 200);
+    assert.deepEqual(proxy.seen, []);
+  });
+
+  it("a proxy's password never appears in an error", async () => {
+    useProxy({ HTTP_PROXY: "http://ops:pr0xy-s3cret@127.0.0.1:9" });
+    await assert.rejects(client().request({ url: httpUrl }), (e: HttpError) => {
+      assert.equal(e.kind, "unreachable");
+      assert.doesNotMatch(e.message, /pr0xy-s3cret/);
+      return true;
+    });
   });
 });
