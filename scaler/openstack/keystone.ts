@@ -1,3 +1,4 @@
+import { redactUrl, urlSecrets } from "../config/load";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import type { CloudConfig } from "./clouds";
@@ -158,9 +159,12 @@ export class KeystoneSession {
     private readonly options: KeystoneOptions,
   ) {
     this.renewBeforeMs = options.renewBeforeMs ?? 5 * 60_000;
-    const secrets = [cloud.auth.password, cloud.auth.applicationCredentialSecret].filter(
-      (s): s is string => typeof s === "string",
-    );
+    // A password in auth_url's user info goes out as Basic auth: scrub it as well.
+    const secrets = [
+      cloud.auth.password,
+      cloud.auth.applicationCredentialSecret,
+      ...urlSecrets(cloud.auth.authUrl),
+    ].filter((s): s is string => typeof s === "string");
     this.http = new HttpClient({
       clock: options.clock,
       logger: options.logger,
@@ -193,12 +197,14 @@ export class KeystoneSession {
     opts: { interface?: string; region?: string; signal?: AbortSignal } = {},
   ): Promise<string> {
     const token = await this.getToken(opts.signal);
-    return findEndpoint(
+    const url = findEndpoint(
       token.catalog,
       serviceType,
       opts.interface ?? this.cloud.interface,
       opts.region ?? this.cloud.regionName,
     );
+    for (const secret of urlSecrets(url)) this.http.addSecret(secret);
+    return url;
   }
 
   /**
@@ -238,18 +244,20 @@ export class KeystoneSession {
         timeoutMs: this.options.authTimeoutMs ?? 30_000,
         ...(signal ? { signal } : {}),
       });
-      found = v3Link(parseJson(res, `GET ${base}`));
+      found = v3Link(parseJson(res, `GET ${redactUrl(base)}`));
     } catch (err) {
       if (signal?.aborted) throw err;
       this.options.logger.debug({ cloud: this.cloud.name, err: String(err) }, "Keystone version discovery failed");
     }
     this.v3Url = (found ?? `${base}/v3`).replace(/\/+$/, "");
-    this.options.logger.debug({ cloud: this.cloud.name, url: this.v3Url }, "Keystone v3 URL");
+    this.options.logger.debug({ cloud: this.cloud.name, url: redactUrl(this.v3Url) }, "Keystone v3 URL");
     return this.v3Url;
   }
 
   private async authenticate(signal?: AbortSignal): Promise<Token> {
     const url = `${await this.identityV3Url(signal)}/auth/tokens`;
+    // What messages show of it: auth_url may carry a password (http://user:password@host/v3).
+    const shown = redactUrl(url);
     let res: HttpResponse;
     try {
       res = await this.http.request({
@@ -263,7 +271,7 @@ export class KeystoneSession {
       if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
         throw new KeystoneAuthError(
           "auth",
-          `Keystone at ${this.cloud.auth.authUrl} refused the credentials of cloud "${this.cloud.name}" ` +
+          `Keystone at ${redactUrl(this.cloud.auth.authUrl)} refused the credentials of cloud "${this.cloud.name}" ` +
             `(${this.describeCredentials()}): HTTP ${err.status}. Check them in ${this.cloud.source}`,
           err.status,
         );
@@ -271,18 +279,18 @@ export class KeystoneSession {
       if (err instanceof HttpError && err.status === 404) {
         throw new KeystoneAuthError(
           "http",
-          `${url} does not exist (404): auth_url must be the Keystone v3 URL, usually ending in /v3`,
+          `${shown} does not exist (404): auth_url must be the Keystone v3 URL, usually ending in /v3`,
           404,
         );
       }
       throw err;
     }
     const id = res.headers["x-subject-token"];
-    const body = parseJson(res, `POST ${url}`) as { token?: Record<string, unknown> };
+    const body = parseJson(res, `POST ${shown}`) as { token?: Record<string, unknown> };
     const t = body?.token;
     const expiresAt = typeof t?.expires_at === "string" ? Date.parse(t.expires_at) : NaN;
     if (!id || !t || Number.isNaN(expiresAt) || !Array.isArray(t.catalog)) {
-      throw new HttpError("malformed", `POST ${url}: the reply has no X-Subject-Token, token.expires_at or catalog`);
+      throw new HttpError("malformed", `POST ${shown}: the reply has no X-Subject-Token, token.expires_at or catalog`);
     }
     this.http.addSecret(id);
     const issuedAt = typeof t.issued_at === "string" ? Date.parse(t.issued_at) : this.options.clock.now();

@@ -12,7 +12,7 @@ import {
   v3Link,
   type CatalogEntry,
 } from "../../../scaler/openstack/keystone";
-import { sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
+import { closedPort, sendJson, startServer, type FixtureServer, type Handler } from "../../fixtures/httpServer";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
 
 const PASSWORD = "pa55-word-never-shown";
@@ -322,5 +322,110 @@ describe("HttpClient", () => {
       () => new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, cacert: "/nonexistent/ca.pem" }),
       /cannot read the CA file \/nonexistent\/ca\.pem/,
     );
+  });
+});
+
+describe("a password in auth_url (http://user:password@host/…) never reaches a message or a log line", () => {
+  const URL_PASSWORD = "UrlPassw0rd";
+  // Each row scripts Keystone (or its absence) so that one message path is taken; `auth` is the auth_url's form.
+  const rows: {
+    name: string;
+    path: string;
+    handler?: Handler;
+    message: RegExp;
+  }[] = [
+    {
+      name: "wrong password (401)",
+      path: "/v3",
+      handler: (_req, res) => sendJson(res, 401, { error: { code: 401, message: "The request requires auth." } }),
+      message: /^Keystone at http:\/\/admin:\[redacted\]@127\.0\.0\.1:\d+\/v3 refused the credentials/,
+    },
+    {
+      name: "no token endpoint (404)",
+      path: "/v3",
+      handler: (_req, res) => sendJson(res, 404, { error: { message: "not found" } }),
+      message: /^http:\/\/admin:\[redacted\]@127\.0\.0\.1:\d+\/v3\/auth\/tokens does not exist \(404\)/,
+    },
+    {
+      name: "a token reply that is not JSON",
+      path: "/v3",
+      handler: (_req, res) => {
+        res.writeHead(201, { "X-Subject-Token": "tok-abcd" });
+        res.end("<html>proxy page</html>");
+      },
+      message: /^POST http:\/\/admin:\[redacted\]@127\.0\.0\.1:\d+\/v3\/auth\/tokens: the reply is not JSON/,
+    },
+    {
+      name: "a token reply without a token",
+      path: "/v3",
+      handler: (_req, res) => sendJson(res, 201, { ok: true }),
+      message: /: the reply has no X-Subject-Token/,
+    },
+    {
+      name: "version discovery that fails (root not JSON), then 401",
+      path: "",
+      handler: (req, res) => {
+        if (req.method === "GET") {
+          res.writeHead(200);
+          return res.end("not a version document");
+        }
+        sendJson(res, 401, { error: { message: "no" } });
+      },
+      message: /^Keystone at http:\/\/admin:\[redacted\]@127\.0\.0\.1:\d+ refused the credentials/,
+    },
+    { name: "Keystone unreachable", path: "/v3", message: /^POST http:\/\/127\.0\.0\.1:\d+\/v3\/auth\/tokens failed/ },
+  ];
+  for (const r of rows) {
+    it(r.name, async () => {
+      let port: number;
+      if (r.handler) {
+        const server = await startServer(r.handler);
+        servers.push(server);
+        port = server.port;
+      } else port = await closedPort();
+      const clock = new StepClock();
+      const { logger, lines } = captureLogger("trace");
+      const cloud: CloudConfig = {
+        name: "lab",
+        authType: "password",
+        auth: {
+          authUrl: `http://admin:${URL_PASSWORD}@127.0.0.1:${port}${r.path}`,
+          username: "alice",
+          password: PASSWORD,
+          projectName: "demo",
+        },
+        interface: "public",
+        verify: true,
+        source: "test",
+      };
+      const ks = new KeystoneSession(cloud, { clock, logger, retries: 0 });
+      await assert.rejects(ks.getToken(), (e: Error) => {
+        assert.match(e.message, r.message);
+        assert.ok(!e.message.includes(URL_PASSWORD), e.message);
+        assert.ok(!JSON.stringify(e).includes(URL_PASSWORD), "not in any enumerable property either");
+        return true;
+      });
+      logger.flush();
+      const logged = lines.join("");
+      assert.ok(!logged.includes(URL_PASSWORD), logged);
+    });
+  }
+
+  it("the password is scrubbed from a Keystone reply that echoes it", async () => {
+    const server = await startServer((_req, res) => sendJson(res, 500, { error: { message: `bad ${URL_PASSWORD}` } }));
+    servers.push(server);
+    const cloud: CloudConfig = {
+      name: "lab",
+      authType: "password",
+      auth: { authUrl: `http://admin:${URL_PASSWORD}@127.0.0.1:${server.port}/v3`, username: "a", password: PASSWORD },
+      interface: "public",
+      verify: true,
+      source: "test",
+    };
+    const ks = new KeystoneSession(cloud, { clock: new StepClock(), logger: captureLogger().logger, retries: 0 });
+    await assert.rejects(ks.getToken(), (e: HttpError) => {
+      assert.match(e.message, /HTTP 500: bad \[redacted\]/);
+      return !e.message.includes(URL_PASSWORD) && !(e.body ?? "").includes(URL_PASSWORD);
+    });
   });
 });

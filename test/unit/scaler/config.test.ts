@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { formatDuration, parseDuration } from "../../../scaler/config/duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "../../../scaler/config/fields";
-import { loadConfig, parseConfig, redact } from "../../../scaler/config/load";
+import { loadConfig, parseConfig, redact, redactUrl, urlSecrets } from "../../../scaler/config/load";
 import { configSchema } from "../../../scaler/config/schema";
 import { ConfigError } from "../../../scaler/lib/errors";
 import { S, tempDir } from "./helpers";
@@ -418,6 +418,40 @@ describe("config: redact", () => {
     it(`prints the ${Object.keys(r.want).join(" and ")} of ${r.yaml.trim()} in human form`, () => {
       const shown = redact(parseConfig(r.yaml, "/x/s.yaml", {})).source as Record<string, unknown>;
       for (const [k, v] of Object.entries(r.want)) assert.equal(shown[k], v, k);
+    });
+  }
+});
+
+describe("config: redactUrl and urlSecrets (a password in a URL's user info)", () => {
+  const rows: { name: string; url: string; shown: string; secrets: string[] }[] = [
+    {
+      name: "user and password",
+      url: "http://admin:UrlPassw0rd@127.0.0.1:15401/v3",
+      shown: "http://admin:[redacted]@127.0.0.1:15401/v3",
+      secrets: ["UrlPassw0rd"],
+    },
+    {
+      // URL parsers end the user info at the last @ before the path: an unencoded @ is part of the password.
+      name: "an @ in the password",
+      url: "https://admin:p@ss@keystone:5000/v3",
+      shown: "https://admin:[redacted]@keystone:5000/v3",
+      secrets: ["p%40ss", "p@ss"],
+    },
+    {
+      name: "a percent-encoded password",
+      url: "http://u:a%2Fb@k/v3",
+      shown: "http://u:[redacted]@k/v3",
+      secrets: ["a%2Fb", "a/b"],
+    },
+    { name: "no user info", url: "http://k:5000/v3", shown: "http://k:5000/v3", secrets: [] },
+    { name: "a user without a password", url: "http://u@k/v3", shown: "http://u@k/v3", secrets: [] },
+    { name: "an @ in the path only", url: "http://k:5000/a@b", shown: "http://k:5000/a@b", secrets: [] },
+    { name: "not a URL", url: "keystone:5000/v3", shown: "keystone:5000/v3", secrets: [] },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      assert.equal(redactUrl(r.url), r.shown);
+      assert.deepEqual(urlSecrets(r.url), r.secrets);
     });
   }
 });
