@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
+import { redactUrl } from "../config/load";
 import { UserError } from "../lib/errors";
 
 /**
@@ -324,10 +325,15 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
   }
 
   const authUrl = a("auth_url");
-  if (!authUrl)
+  const example = "e.g. https://keystone.example.com:5000/v3";
+  if (!authUrl) throw new CloudConfigError(`${field("auth.auth_url")}: missing (the Keystone URL, ${example})`);
+  // Caught here, not at the first request: `5000` or `keystone:5000/v3` would only fail there, as an invalid URL.
+  if (!isHttpUrl(authUrl)) {
+    const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(redactUrl(authUrl));
     throw new CloudConfigError(
-      `${field("auth.auth_url")}: missing (the Keystone URL, e.g. https://keystone.example.com:5000/v3)`,
+      `${field("auth.auth_url")}: ${shown} is not an http(s) URL: write the whole Keystone URL, ${example}`,
     );
+  }
   const cloudAuth: CloudAuth = {
     authUrl,
     username: a("username"),
@@ -413,6 +419,15 @@ function regionOf(raw: Raw, field: (f: string) => string): string | undefined {
   if (typeof name !== "string" || name === "")
     throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name })`);
   return name;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
 }
 
 function parseBool(v: unknown, label: string): boolean {

@@ -342,6 +342,43 @@ const rows: Row[] = [
     },
     error: { type: CloudConfigError, match: /application_credential_secret: missing/ },
   },
+  {
+    name: "auth_url: a number (a port alone) is not a URL: an error naming the key, with an example",
+    files: {
+      "cwd/clouds.yaml": "clouds:\n  a:\n    auth: { auth_url: 5000, username: u, password: p, project_name: x }\n",
+    },
+    error: {
+      type: CloudConfigError,
+      match:
+        /cwd\/clouds\.yaml: clouds\.a\.auth\.auth_url: 5000 \(a number\) is not an http\(s\) URL: write the whole Keystone URL, e\.g\. https:\/\/keystone\.example\.com:5000\/v3$/,
+    },
+  },
+  {
+    name: "auth_url without a scheme",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: 'keystone:5000/v3', username: u, password: p, project_name: x }\n",
+    },
+    error: { type: CloudConfigError, match: /clouds\.a\.auth\.auth_url: "keystone:5000\/v3" is not an http\(s\) URL/ },
+  },
+  {
+    name: "auth_url with another scheme: the value shown without its password",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: 'ftp://admin:Hunter2pw@k/v3', username: u, password: p, project_name: x }\n",
+    },
+    error: {
+      type: CloudConfigError,
+      match: /clouds\.a\.auth\.auth_url: "ftp:\/\/admin:\[redacted\]@k\/v3" is not an http\(s\) URL/,
+      notMatch: /Hunter2pw/,
+    },
+  },
+  {
+    name: "OS_AUTH_URL that is not a URL: named as the variable's cloud",
+    files: {},
+    env: () => ({ OS_AUTH_URL: "keystone", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
+    error: { type: CloudConfigError, match: /clouds\.envvars\.auth\.auth_url: "keystone" is not an http\(s\) URL/ },
+  },
 ];
 
 describe("clouds.yaml loading (openstacksdk's rules)", () => {
@@ -356,6 +393,7 @@ describe("clouds.yaml loading (openstacksdk's rules)", () => {
             `expected ${row.error!.type.name}, got ${err.name}: ${err.message}`,
           );
           assert.match(err.message, row.error!.match);
+          if (row.error!.notMatch) assert.doesNotMatch(err.message, row.error!.notMatch);
           return true;
         });
       } else {
