@@ -169,24 +169,33 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   }
 
   const names = Object.keys(clouds);
-  const where = cloudsFile ?? `no clouds.yaml found (tried ${configFileCandidates("clouds", opts).join(", ")})`;
+  const notFound = `no clouds.yaml found (tried ${configFileCandidates("clouds", opts).join(", ")})`;
+  // openstacksdk goes on to the usual places when OS_CLIENT_CONFIG_FILE names no file; an error must say so, or the
+  // user looks for the mistake in a file that was never read.
+  const explicit = env.OS_CLIENT_CONFIG_FILE;
+  const explicitNote =
+    explicit && !existsSync(explicit)
+      ? ` OS_CLIENT_CONFIG_FILE=${explicit} does not exist${cloudsFile ? `, so ${cloudsFile} was read` : ""}: correct the path, or unset it`
+      : "";
   if (!selected) {
     if (names.length === 1) selected = names[0]!;
     else if (names.length === 0) {
       throw new CloudNotFoundError(
-        `no OpenStack cloud is configured: ${where}, and no OS_* variables are set. Write a clouds.yaml or source an openrc file`,
+        `no OpenStack cloud is configured: ${cloudsFile ? `${cloudsFile} defines no clouds` : notFound}, and no OS_* ` +
+          `variables are set. Write a clouds.yaml or source an openrc file.${explicitNote}`,
       );
     } else {
       throw new AmbiguousCloudError(
         `${cloudsFile} defines ${names.length} clouds (${names.join(", ")}) and none was chosen: ` +
-          `set OS_CLOUD or the scaler's \`cloud\` setting to one of them`,
+          `set OS_CLOUD or the scaler's \`cloud\` setting to one of them.${explicitNote}`,
       );
     }
   }
   const raw = clouds[selected];
   if (!raw) {
     throw new CloudNotFoundError(
-      `cloud "${selected}" is not defined in ${where}; available: ${names.length ? names.join(", ") : "none"}`,
+      `cloud "${selected}" is not defined${cloudsFile ? ` in ${cloudsFile}` : `: ${notFound}`}; ` +
+        `available: ${names.length ? names.join(", ") : "none"}${explicitNote ? `.${explicitNote}` : ""}`,
     );
   }
   const source = origin[selected] ?? "environment";
@@ -312,6 +321,9 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
     return v;
   };
   const a = (key: string) => str(auth, key, `auth.${key}`);
+  // `user_name:` for `username:` would otherwise read as "username: missing" beside the very key the user wrote.
+  const missing = (key: string, rest = "", alternatives: readonly string[] = []) =>
+    new CloudConfigError(`${field(`auth.${key}`)}: missing${didYouMean(auth, [key, ...alternatives])}${rest}`);
 
   const rawType = str(raw, "auth_type", "auth_type") ?? "password";
   let authType: AuthType;
@@ -326,7 +338,7 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
 
   const authUrl = a("auth_url");
   const example = "e.g. https://keystone.example.com:5000/v3";
-  if (!authUrl) throw new CloudConfigError(`${field("auth.auth_url")}: missing (the Keystone URL, ${example})`);
+  if (!authUrl) throw missing("auth_url", ` (the Keystone URL, ${example})`);
   // Caught here, not at the first request: `5000` or `keystone:5000/v3` would only fail there, as an invalid URL.
   if (!isHttpUrl(authUrl)) {
     const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(redactUrl(authUrl));
@@ -356,27 +368,25 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
       const hint = cloudAuth.applicationCredentialId
         ? " (it has application_credential_id: set auth_type: v3applicationcredential)"
         : "";
-      throw new CloudConfigError(`${field("auth.username")}: missing${hint}`);
+      throw missing("username", hint, ["user_id"]);
     }
     if (!cloudAuth.password) {
-      throw new CloudConfigError(`${field("auth.password")}: missing (put it in secure.yaml or set OS_PASSWORD)`);
+      throw missing("password", " (put it in secure.yaml or set OS_PASSWORD)");
     }
     if (!cloudAuth.projectName && !cloudAuth.projectId) {
-      throw new CloudConfigError(
-        `${field("auth.project_name")}: missing (or project_id): the scaler needs a project-scoped token`,
-      );
+      throw missing("project_name", " (or project_id): the scaler needs a project-scoped token", ["project_id"]);
     }
   } else {
     if (
       !cloudAuth.applicationCredentialId &&
       !(cloudAuth.applicationCredentialName && (cloudAuth.username || cloudAuth.userId))
     ) {
-      throw new CloudConfigError(
-        `${field("auth.application_credential_id")}: missing (or application_credential_name with username)`,
-      );
+      throw missing("application_credential_id", " (or application_credential_name with username)", [
+        "application_credential_name",
+      ]);
     }
     if (!cloudAuth.applicationCredentialSecret) {
-      throw new CloudConfigError(`${field("auth.application_credential_secret")}: missing (put it in secure.yaml)`);
+      throw missing("application_credential_secret", " (put it in secure.yaml)");
     }
   }
 
@@ -419,6 +429,33 @@ function regionOf(raw: Raw, field: (f: string) => string): string | undefined {
   if (typeof name !== "string" || name === "")
     throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name })`);
   return name;
+}
+
+/**
+ * ` (auth has "user_name": did you mean username?)` when a key under auth: that the scaler does not know is a
+ * misspelling of one of `wanted`: equal once case, `_` and `-` are ignored, or at most two letters apart. Else "".
+ */
+function didYouMean(auth: Raw, wanted: readonly string[]): string {
+  const squash = (k: string) => k.toLowerCase().replace(/[-_]/g, "");
+  for (const key of Object.keys(auth)) {
+    if (AUTH_KEYS.has(key)) continue;
+    const meant = wanted.find((w) => editDistance(squash(key), squash(w)) <= 2);
+    if (meant) return ` (auth has "${key}": did you mean ${meant}?)`;
+  }
+  return "";
+}
+
+/** Levenshtein distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function isHttpUrl(value: string): boolean {

@@ -379,6 +379,89 @@ const rows: Row[] = [
     env: () => ({ OS_AUTH_URL: "keystone", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
     error: { type: CloudConfigError, match: /clouds\.envvars\.auth\.auth_url: "keystone" is not an http\(s\) URL/ },
   },
+  {
+    name: "a named cloud and no clouds.yaml anywhere: the files tried, in a sentence that reads",
+    files: {},
+    cloud: "lab",
+    error: {
+      type: CloudNotFoundError,
+      match: /^cloud "lab" is not defined: no clouds\.yaml found \(tried .*cwd\/clouds\.yaml, .*\); available: none$/,
+    },
+  },
+  {
+    name: "OS_CLIENT_CONFIG_FILE names a file that does not exist, nothing else found: said explicitly",
+    files: {},
+    env: (root) => ({ OS_CLIENT_CONFIG_FILE: path.join(root, "nope.yaml") }),
+    cloud: "lab",
+    error: {
+      type: CloudNotFoundError,
+      match:
+        /^cloud "lab" is not defined: no clouds\.yaml found \(tried .*nope\.yaml, .*\); available: none\. OS_CLIENT_CONFIG_FILE=.*\/nope\.yaml does not exist: correct the path, or unset it$/,
+    },
+  },
+  {
+    name: "OS_CLIENT_CONFIG_FILE does not exist and another clouds.yaml lacks the cloud: both said",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
+    env: (root) => ({ OS_CLIENT_CONFIG_FILE: path.join(root, "nope.yaml") }),
+    cloud: "lab",
+    error: {
+      type: CloudNotFoundError,
+      match:
+        /^cloud "lab" is not defined in .*cwd\/clouds\.yaml; available: a\. OS_CLIENT_CONFIG_FILE=.*\/nope\.yaml does not exist, so .*cwd\/clouds\.yaml was read: correct the path, or unset it$/,
+    },
+  },
+  {
+    name: "OS_CLIENT_CONFIG_FILE does not exist, no cloud chosen and none found",
+    files: {},
+    env: (root) => ({ OS_CLIENT_CONFIG_FILE: path.join(root, "nope.yaml") }),
+    error: {
+      type: CloudNotFoundError,
+      match:
+        /^no OpenStack cloud is configured: no clouds\.yaml found \(tried .*\).*OS_CLIENT_CONFIG_FILE=.*nope\.yaml does not exist/,
+    },
+  },
+  {
+    name: "a clouds.yaml with no clouds in it",
+    files: { "cwd/clouds.yaml": "clouds: {}\n" },
+    error: {
+      type: CloudNotFoundError,
+      match: /^no OpenStack cloud is configured: .*cwd\/clouds\.yaml defines no clouds, and no OS_\* variables are set/,
+    },
+  },
+  ...(
+    [
+      ["user_name", "username", "username"],
+      ["userName", "username", "username"],
+      ["pasword", "password", "password"],
+      ["passwd", "password", "password"],
+      ["projectname", "project_name", "project_name"],
+      ["project-id", "project_id", "project_name"],
+      ["authurl", "auth_url", "auth_url"],
+    ] as const
+  ).map(([typo, meant, missing]): Row => {
+    // The row writes `typo` in place of the required key `missing`; `meant` is the key the hint should name.
+    const auth: Record<string, string> = { auth_url: "http://k/v3", username: "u", password: "p", project_name: "x" };
+    delete auth[missing];
+    auth[typo] = "value";
+    return {
+      name: `auth: ${typo} (a misspelling): the missing-key error asks "did you mean ${meant}?"`,
+      files: { "cwd/clouds.yaml": `clouds:\n  a:\n    auth: ${JSON.stringify(auth)}\n` },
+      error: {
+        type: CloudConfigError,
+        match: new RegExp(
+          `clouds\\.a\\.auth\\.${missing}: missing.* \\(auth has "${typo}": did you mean ${meant}\\?\\)`,
+        ),
+      },
+    };
+  }),
+  {
+    name: "an unknown auth key far from every known one gives no hint",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: http://k/v3, password: p, project_name: x, trust_id: t }\n",
+    },
+    error: { type: CloudConfigError, match: /auth\.username: missing$/ },
+  },
 ];
 
 describe("clouds.yaml loading (openstacksdk's rules)", () => {
