@@ -4,7 +4,7 @@ import { loadConfig, redact, type LoadedConfig } from "../config/load";
 import { parseDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
-import { lockStateDir } from "../daemon/stateLock";
+import { lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
@@ -79,6 +79,7 @@ export async function onceCommand(
   const count = parseCount(opts.count);
   const loaded = await loadConfig(opts.config);
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
+  if (count !== undefined) checkCountTrial(config, "flags");
   const log = logger(config, io, 2);
   const release = await lockStateDir(config.stateDir, {
     command: "once",
@@ -91,6 +92,29 @@ export async function onceCommand(
   }
 }
 
+/** The state file of `once --count` trials: apart from state.json, so a later real run does not inherit them. */
+export const TRIAL_STATE_FILE = "trial-state.json";
+
+/**
+ * `--count N` decides from a count the user gives, for a group the source reports: a decision about no real group.
+ * Applying it would resize the real stack from a made-up count, and only the prometheus source can name the group's
+ * instances without the stack.
+ */
+function checkCountTrial(config: LoadedConfig, stage: "flags" | "source"): void {
+  if (stage === "flags" && !config.dryRun) {
+    throw new UserError(
+      "--count N decides from the count you give, not the stack's, so its decision cannot be applied: add --dry-run (or drop --count to read the stack)",
+    );
+  }
+  // Checked once the source is built, so that a broken clouds.yaml is reported first: it is what must be fixed.
+  if (stage === "source" && config.source.type !== "prometheus") {
+    throw new UserError(
+      `--count: the ${config.source.type} source reads the VMs the stack's outputs list, and --count reads no stack, so it would see no data: ` +
+        "drop --count (with a stack), or try the policy with the prometheus source",
+    );
+  }
+}
+
 async function onceLocked(
   config: LoadedConfig,
   log: Logger,
@@ -99,8 +123,12 @@ async function onceLocked(
   io: Io,
 ): Promise<number> {
   // One attempt: `once` reports a failed update (exit 1) instead of retrying it forever.
-  const scaler = await wireScaler(config, log, io.overrides, { maxAttempts: 1 });
+  const scaler = await wireScaler(config, log, io.overrides, {
+    maxAttempts: 1,
+    ...(count !== undefined ? { stateFile: TRIAL_STATE_FILE } : {}),
+  });
   try {
+    if (count !== undefined) checkCountTrial(config, "source");
     const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
     if (!config.dryRun) await scaler.actuator.whenIdle();
     await scaler.loop.flush();
@@ -128,8 +156,8 @@ async function onceLocked(
           (json.actuation ? `  actuation: ${json.actuation}\n` : ""),
       );
     }
-    // An update that did not go through is a runtime failure of `once`.
-    return json.actuation && json.actuation !== "ok" ? 1 : 0;
+    // A tick without data, or an update that did not go through, is a runtime failure of `once` (scripts check it).
+    return r.sourceError !== undefined || (json.actuation && json.actuation !== "ok") ? 1 : 0;
   } finally {
     await scaler.source.close();
   }
@@ -178,15 +206,24 @@ async function runLocked(config: LoadedConfig, log: Logger, stop: AbortSignal, i
 /** Status from the running daemon's /status when it answers, else from the state file. */
 export async function statusCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const config = await loadConfig(opts.config);
-  let status: Partial<StatusSnapshot> & { daemon: "running" | "not running" };
+  let status: Partial<StatusSnapshot> & {
+    daemon: "running" | "not running";
+    /** Where this came from: the daemon's /status, or the state file. */
+    from: "http" | "state file";
+    holder?: { command?: string; pid?: number; hostname?: string };
+  };
   const live = config.http.enabled ? await fetchStatus(config.http.listen) : undefined;
-  if (live) status = { ...live, daemon: "running" };
+  if (live) status = { ...live, daemon: "running", from: "http" };
   else {
     const s = await new StateStore(config.stateDir).load();
     const now = Date.now();
     const last = s.decisions[s.decisions.length - 1];
+    // No HTTP answer (disabled, or another address): the stateDir lock still tells whether a scaler is at work.
+    const holder = await lockHolder(config.stateDir);
     status = {
-      daemon: "not running",
+      daemon: holder ? "running" : "not running",
+      from: "state file",
+      ...(holder ? { holder: { command: holder.command, pid: holder.pid, hostname: holder.hostname } } : {}),
       time: now,
       dryRun: config.dryRun,
       stack: config.stack.name,
@@ -194,12 +231,14 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
       ...(s.observations.length ? { lastObservation: s.observations[s.observations.length - 1]! } : {}),
       decisions: s.decisions.slice(-10),
       actions: s.actions.slice(-10),
-      cooldowns: cooldowns(s, config.policy, now),
+      cooldowns: cooldowns(s, config.policy, now, config.dryRun),
       ...(s.actuator ? { actuator: s.actuator } : {}),
       counters: s.counters,
       health: {
         ok: false,
-        reasons: [`daemon not running (state from ${s.updatedAt ? new Date(s.updatedAt).toISOString() : "never"})`],
+        reasons: [
+          `${holder ? "health unknown without the HTTP endpoint" : "daemon not running"} (state from ${s.updatedAt ? new Date(s.updatedAt).toISOString() : "never"})`,
+        ],
       },
     };
   }
@@ -208,7 +247,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     return 0;
   }
   const lines = [
-    `stack ${status.stack}: ${status.daemon}${status.dryRun ? " (dry run)" : ""}`,
+    `stack ${status.stack}: ${status.daemon}${status.holder ? ` (${[status.holder.command, status.holder.pid && `pid ${status.holder.pid}`, status.holder.hostname && `on ${status.holder.hostname}`].filter(Boolean).join(", ")}; no HTTP answer: from the state file)` : ""}${status.dryRun ? " (dry run)" : ""}`,
     `count: current ${status.current ?? "?"}, desired ${status.desired ?? "?"}`,
     `health: ${status.health?.ok ? "ok" : (status.health?.reasons ?? []).join("; ")}`,
   ];

@@ -40,7 +40,7 @@ export async function wireScaler(
   config: LoadedConfig,
   logger: Logger,
   overrides: WiringOverrides = {},
-  options: { processMetrics?: boolean; maxAttempts?: number } = {},
+  options: { processMetrics?: boolean; maxAttempts?: number; stateFile?: string } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
   const source = await (overrides.createSource ?? createSource)(config.source, {
@@ -90,6 +90,7 @@ export async function wireScaler(
     readStack,
     actuator,
     metrics,
+    ...(options.stateFile ? { stateFile: options.stateFile } : {}),
   });
   late.loop = loop;
   return { loop, actuator, metrics, source, readStack };

@@ -8,7 +8,7 @@ import { withStackBounds } from "../policy/bounds";
 import { decide } from "../policy/decide";
 import { observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
-import type { Decision, Observation } from "../policy/types";
+import type { ActionRecord, Decision, Observation } from "../policy/types";
 import { SourceError, type Group, type MetricSource } from "../sources/types";
 import { StateStore, type DecisionRecord, type PersistedState } from "./state";
 
@@ -46,6 +46,8 @@ export interface LoopDeps {
   readonly readStack: (signal?: AbortSignal) => Promise<StackState>;
   readonly actuator: ActuatorPort;
   readonly metrics?: ScalerMetrics;
+  /** The state file in stateDir; default state.json (`once --count` keeps its trials apart). */
+  readonly stateFile?: string;
 }
 
 export type LoopState = "starting" | "reconciling" | "ticking" | "waiting" | "stopping" | "stopped";
@@ -109,7 +111,7 @@ export class ScalerLoop {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: LoopDeps) {
-    this.store = new StateStore(d.config.stateDir);
+    this.store = new StateStore(d.config.stateDir, d.stateFile);
   }
 
   private async loaded(): Promise<PersistedState> {
@@ -200,7 +202,7 @@ export class ScalerLoop {
           current,
           observations: state.observations,
           policy: bounded.policy,
-          actions: state.actions,
+          actions: actionsThatCount(state.actions, config.dryRun),
           recommendations: state.recommendations,
         })
       : {
@@ -424,7 +426,7 @@ export class ScalerLoop {
       ...(s?.observations.length ? { lastObservation: s.observations[s.observations.length - 1]! } : {}),
       decisions: (s?.decisions ?? []).slice(-10),
       actions: (s?.actions ?? []).slice(-10),
-      cooldowns: cooldowns(s, p, now),
+      cooldowns: cooldowns(s, p, now, this.d.config.dryRun),
       actuator: this.d.actuator.status(),
       source: {
         type: this.d.source.type,
@@ -443,8 +445,9 @@ export function cooldowns(
   s: Pick<PersistedState, "actions"> | undefined,
   p: { cooldownUp: number; cooldownDown: number },
   now: number,
+  dryRun = false,
 ): { upUntil?: number; downUntil?: number } {
-  const last = [...(s?.actions ?? [])].reverse().find((a) => a.result !== "failed");
+  const last = [...actionsThatCount(s?.actions ?? [], dryRun)].reverse().find((a) => a.result !== "failed");
   if (!last) return {};
   const up = last.time + p.cooldownUp;
   const down = last.time + p.cooldownDown;
@@ -466,4 +469,12 @@ function clampFuture(state: PersistedState, now: number, logger: Logger): void {
   state.observations = clamp(state.observations);
   state.recommendations = clamp(state.recommendations);
   for (const [id, t] of Object.entries(state.firstSeen)) if (t > now) state.firstSeen[id] = now;
+}
+
+/**
+ * The actions the policy weighs. A dry run's decisions changed nothing, so a real run ignores them (no cooldown from a
+ * trial run); a dry run counts them, to behave as the real run would have.
+ */
+export function actionsThatCount(actions: readonly ActionRecord[], dryRun: boolean): readonly ActionRecord[] {
+  return dryRun ? actions : actions.filter((a) => a.result !== "dry-run");
 }

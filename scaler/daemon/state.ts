@@ -43,8 +43,8 @@ export function emptyState(): PersistedState {
 
 export class StateStore {
   readonly file: string;
-  constructor(stateDir: string) {
-    this.file = path.join(stateDir, "state.json");
+  constructor(stateDir: string, fileName = "state.json") {
+    this.file = path.join(stateDir, fileName);
   }
   async load(): Promise<PersistedState> {
     const s = await readJson<PersistedState>(this.file);

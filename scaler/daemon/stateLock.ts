@@ -93,3 +93,10 @@ async function lockedMessage(stateDir: string, ownerFile: string): Promise<strin
     `(or use \`os-scaler status\` to read what it is doing), or give this config its own stateDir`
   );
 }
+
+/** Who holds the stateDir's lock now (its refresh is recent), or undefined: for `status` when no HTTP endpoint answers. */
+export async function lockHolder(stateDir: string): Promise<Partial<LockOwner> | undefined> {
+  const age = await ageOf(path.join(stateDir, "lock"));
+  if (age === undefined || age >= STALE_MS) return undefined;
+  return (await readJson<Partial<LockOwner>>(path.join(stateDir, "lock-owner.json")).catch(() => undefined)) ?? {};
+}

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../../../scaler/cli/main";
-import type { Io } from "../../../scaler/cli/commands";
+import { TRIAL_STATE_FILE, type Io } from "../../../scaler/cli/commands";
+import { lockStateDir } from "../../../scaler/daemon/stateLock";
 import { FakeClock } from "../../support/fakeClock";
 import { FakeSource, samplesFor } from "../../support/fakeSource";
 import type { StatusSnapshot } from "../../../scaler/daemon/loop";
@@ -176,10 +178,23 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal(j2.direction, "up");
     assert.equal(j2.desired, 3);
     assert.equal(j2.reason, "avg 88.0% > 70% for 2/2 samples → 2 → 3");
-    const state = JSON.parse(await readFile(path.join(t.dir, "state", "state.json"), "utf8")) as {
+    // --count trials keep their own state: a later real run does not inherit a made-up group's history.
+    const state = JSON.parse(await readFile(path.join(t.dir, "state", TRIAL_STATE_FILE), "utf8")) as {
       actions: { result: string }[];
     };
     assert.equal(state.actions[0]!.result, "dry-run");
+    assert.equal(existsSync(path.join(t.dir, "state", "state.json")), false);
+  });
+
+  it("--count without --dry-run is refused (its decision is about no real group); so is --count with a stack-bound source", async () => {
+    const o = io({ clock });
+    assert.equal(await runCli(["once", "-c", cfg, "--count", "2"], o), 2);
+    assert.match(o.stderr.join(""), /--count N decides from the count you give.*add --dry-run/);
+    const gnocchi = path.join(t.dir, "gnocchi.yaml");
+    await writeFile(gnocchi, "source: { type: gnocchi }\nhttp: { enabled: false }\nstateDir: state-g\n");
+    const g = io({ clock, createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 50, 0))) });
+    assert.equal(await runCli(["once", "-c", gnocchi, "--dry-run", "--count", "2"], g), 2);
+    assert.match(g.stderr.join(""), /--count: the gnocchi source reads the VMs the stack's outputs list/);
   });
 
   it("once without --dry-run applies through the stack and reports the actuation", async () => {
@@ -241,7 +256,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
       actions: unknown[];
     };
     assert.equal(s.daemon, "not running");
-    assert.ok(s.decisions.length >= 3);
+    assert.ok(s.decisions.length >= 2);
     assert.match(s.decisions[s.decisions.length - 1]!.reason, /→ 3 → 5/);
     assert.equal(s.health.ok, false);
     assert.match(s.health.reasons[0]!, /daemon not running/);
@@ -249,6 +264,21 @@ describe("os-scaler once / status (in process, fake source)", () => {
     const text = io({});
     assert.equal(await runCli(["status", "-c", cfg], text), 0);
     assert.match(text.stdout.join(""), /last decisions:/);
+  });
+
+  it("status without an HTTP endpoint still tells a running scaler by its stateDir lock", async () => {
+    const release = await lockStateDir(path.join(t.dir, "state"), { command: "run", onCompromised: () => undefined });
+    try {
+      const o = io({});
+      assert.equal(await runCli(["status", "-c", cfg, "--json"], o), 0);
+      const s = JSON.parse(o.stdout.join("")) as { daemon: string; from: string; holder: { pid: number } };
+      assert.deepEqual([s.daemon, s.from, s.holder.pid], ["running", "state file", process.pid]);
+      const text = io({});
+      assert.equal(await runCli(["status", "-c", cfg], text), 0);
+      assert.match(text.stdout.join(""), new RegExp(`running \\(run, pid ${process.pid}, on .*; no HTTP answer`));
+    } finally {
+      await release();
+    }
   });
 
   it("a missing config file → 2; --help → 0 (in process)", async () => {
@@ -327,7 +357,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
       );
       const o = io({});
       assert.equal(await runCli(["status", "-c", live, "--json"], o), 0);
-      assert.deepEqual(JSON.parse(o.stdout.join("")), { ...snapshot, daemon: "running" });
+      assert.deepEqual(JSON.parse(o.stdout.join("")), { ...snapshot, daemon: "running", from: "http" });
     } finally {
       await server.close();
     }

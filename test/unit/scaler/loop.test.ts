@@ -141,6 +141,17 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("a dry run's actions start no cooldown for a real run, and reset no consecutive-sample count", async () => {
+    const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    const store = new StateStore(s.t.dir);
+    const trial = { time: s.clock.now() - 10 * S, from: 2, to: 3, direction: "up" as const, reason: "trial" };
+    await store.save({ ...(await store.load()), actions: [{ ...trial, result: "dry-run" }] });
+    const r = await s.loop.tick();
+    assert.equal(r.decision.direction, "up", r.decision.reason);
+    assert.deepEqual(s.loop.status().cooldowns.upUntil, s.clock.now() + 60 * S, "the real action's cooldown, only");
+    await s.done();
+  });
+
   it("dryRun decides and records but never writes config or runs up", async () => {
     const s = await setup({ ...quick, upSamples: 1 }, (c) => scriptedSource([95], () => c.now()), { dryRun: true });
     const r = await s.loop.tick();
