@@ -1,6 +1,6 @@
 import yaml from "js-yaml";
 import * as http from "node:http";
-import { loadConfig, redact, type LoadedConfig } from "../config/load";
+import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
 import { parseDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
@@ -13,7 +13,7 @@ import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { scaleOutLine } from "../policy/decide";
 import { simulate } from "../policy/simulate";
-import { loadTrace } from "../policy/trace";
+import { loadTrace, tracePeak } from "../policy/trace";
 import { wireScaler, type WiringOverrides } from "./wiring";
 import { parseListen } from "../http/server";
 import pino from "pino";
@@ -304,7 +304,7 @@ export interface SimulateOptions {
 }
 
 export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<number> {
-  const config = await loadConfig(opts.config);
+  const policy = await loadPolicy(opts.config);
   const trace = loadTrace(opts.trace);
   let capacity: number | undefined;
   if (opts.capacity !== undefined) {
@@ -325,9 +325,9 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
   }
   const r = simulate({
     trace,
-    policy: config.policy,
+    policy,
     // Hot = per-VM CPU above the line the mode acts on (threshold mode: `high`).
-    hotAbove: scaleOutLine(config.policy),
+    hotAbove: scaleOutLine(policy),
     ...(capacity !== undefined ? { capacity } : {}),
     ...(boot !== undefined ? { boot } : {}),
     ...(applyTime !== undefined ? { applyTime } : {}),
@@ -344,6 +344,16 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
     maxCountSeen: r.maxCountSeen,
     actionsPerDay: r.actionsPerDay,
   };
+  // The default capacity sizes the peak for 10 VMs at 80 %: a maxCount below what the peak needs makes the overload
+  // a property of the bounds, not of the policy.
+  const peak = tracePeak(trace);
+  if (policy.maxCount * r.model.capacity < peak) {
+    io.err(
+      `# note: policy.maxCount ${policy.maxCount} × capacity ${r.model.capacity.toPrecision(4)} serves less than the ` +
+        `trace's peak ${peak.toPrecision(4)} even at 100 % CPU: the overload below is the bounds'. Raise policy.maxCount ` +
+        `(the default capacity puts the peak at ${Math.ceil(peak / r.model.capacity)} VMs at 100 %, 10 at 80 %) or pass --capacity\n`,
+    );
+  }
   if (opts.json) io.out(`${JSON.stringify({ ...summary, model: r.model })}\n`);
   else {
     io.out(

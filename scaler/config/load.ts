@@ -7,7 +7,11 @@ import { ConfigError } from "../lib/errors";
 import { REDACTED_KEYS } from "../lib/logger";
 import { formatDuration } from "./duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
+import type { PolicyConfig } from "../policy/types";
 import { configSchema, modeReads, type ScalerConfig } from "./schema";
+
+/** scaler.yaml without its `source:` block: what `simulate` needs. */
+const policyOnlySchema = configSchema.omit({ source: true });
 
 /** Where each config key came from once loaded: the file, for messages and for resolving relative paths. */
 export interface LoadedConfig extends ScalerConfig {
@@ -21,9 +25,12 @@ export interface LoadedConfig extends ScalerConfig {
  * same whatever its working directory. `cloud` defaults to $OS_CLOUD.
  */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  let text: string;
+  return parseConfig(await readConfigText(file), file, env);
+}
+
+async function readConfigText(file: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
@@ -34,13 +41,24 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       file,
     );
   }
-  return parseConfig(text, file, env);
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  let raw: unknown;
+/**
+ * The `policy:` block, for `simulate`, which samples nothing: a file that has a `source:` is validated whole (so that
+ * `simulate -c scaler.yaml` checks the same file `run` reads); a policy-only file needs no `source:` block.
+ */
+export async function loadPolicy(file: string): Promise<PolicyConfig> {
+  const text = await readConfigText(file);
+  const raw = parseYaml(text, file);
+  if (isRecord(raw) && raw.source !== undefined) return parseConfig(text, file).policy;
+  const result = policyOnlySchema.safeParse(raw ?? {});
+  if (!result.success) throw toConfigError(result.error, file, raw);
+  return result.data.policy;
+}
+
+function parseYaml(text: string, file: string): unknown {
   try {
-    raw = yaml.load(text, { filename: file });
+    return yaml.load(text, { filename: file });
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}` : "";
@@ -48,6 +66,14 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
     throw err;
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const raw = parseYaml(text, file);
   if (raw === null || raw === undefined)
     throw new ConfigError("", "the file is empty; it needs at least a source: block", file);
   if (typeof raw !== "object" || Array.isArray(raw)) {

@@ -331,6 +331,25 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal(await runCli([...args, "--apply-time", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", path.join(t.dir, "none.csv")], io({})), 2);
+
+    // A policy-only file is enough (simulate samples nothing); bounds that cannot serve the peak are pointed out.
+    const policyOnly = path.join(t.dir, "policy-only.yaml");
+    await writeFile(policyOnly, "policy: { maxCount: 3 }\n");
+    const capped = io({});
+    assert.equal(await runCli(["simulate", "-c", policyOnly, "--trace", trace, "--json"], capped), 0);
+    assert.equal((JSON.parse(capped.stdout.join("")) as { maxCountSeen: number }).maxCountSeen, 3);
+    assert.match(
+      capped.stderr.join(""),
+      /note: policy.maxCount 3 × capacity 50.00 serves less than the trace's peak 400.0/,
+    );
+    const wide = io({});
+    await writeFile(policyOnly, "policy: { maxCount: 10 }\n");
+    assert.equal(await runCli(["simulate", "-c", policyOnly, "--trace", trace, "--json"], wide), 0);
+    assert.equal(wide.stderr.join(""), "");
+    await writeFile(policyOnly, "policy: { maxCount: 0 }\n");
+    const bad = io({});
+    assert.equal(await runCli(["simulate", "-c", policyOnly, "--trace", trace], bad), 2);
+    assert.match(bad.stderr.join(""), /policy.maxCount: must be at least 1/);
   });
 
   it("status asks the running daemon's /status first", async () => {
