@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
 import { pathSchema } from "../config/fields";
+import { ConfigError } from "../lib/errors";
 
 /**
  * The `source:` block of scaler.yaml, one variant per CPU source. Imported by the scaler's config schema, which is the
@@ -109,3 +111,24 @@ export type PrometheusSourceConfig = z.infer<typeof prometheusSourceSchema>;
 export type GnocchiSourceConfig = z.infer<typeof gnocchiSourceSchema>;
 export type NovaSourceConfig = z.infer<typeof novaSourceSchema>;
 export type SshSourceConfig = z.infer<typeof sshSourceSchema>;
+
+/**
+ * A file the `source:` block names (key, passphrase, known_hosts, token), read when the source is built. A failure is
+ * a ConfigError naming the field, so `validate` reports it as it reports a bad value. `hint` ends the message.
+ */
+export function readSourceFile(file: string, field: string, hint = ""): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file; a relative path is read from the config file's folder"
+        : code === "EACCES"
+          ? "permission denied: the scaler's user must be able to read it"
+          : code === "EISDIR"
+            ? "a folder: name the file in it"
+            : (err as Error).message;
+    throw new ConfigError(field, `cannot read ${file}: ${code ? `${code} (${why})` : why}${hint}`);
+  }
+}

@@ -1,13 +1,12 @@
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { Client, type Algorithms, type ServerHostKeyAlgorithm } from "ssh2";
+import { Client, utils, type Algorithms, type ParsedKey, type ServerHostKeyAlgorithm } from "ssh2";
 import type { Clock } from "../lib/clock";
-import { UserError } from "../lib/errors";
+import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { asPercent, foldOutcomes, type InstanceOutcome } from "./common";
-import type { SshSourceConfig } from "./config";
+import { readSourceFile, type SshSourceConfig } from "./config";
 import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
 
@@ -57,22 +56,23 @@ export class SshSource implements MetricSource {
     private readonly deps: { clock: Clock; logger: Logger },
   ) {
     this.limit = pLimit(config.concurrency);
-    this.privateKey = readOrFail(config.keyFile, "source.keyFile");
+    this.privateKey = readSourceFile(config.keyFile, "source.keyFile");
     this.passphrase = config.passphraseFile
-      ? readOrFail(config.passphraseFile, "source.passphraseFile").toString("utf8").trim()
+      ? readSourceFile(config.passphraseFile, "source.passphraseFile").toString("utf8").trim()
       : undefined;
     if (config.knownHosts) {
-      this.knownHosts = parseKnownHosts(readOrFail(config.knownHosts, "source.knownHosts").toString("utf8"));
+      this.knownHosts = parseKnownHosts(readSourceFile(config.knownHosts, "source.knownHosts").toString("utf8"));
     } else if (!config.fingerprints?.length) {
       // The user set neither: say which default was tried and the two ways to trust host keys.
       const fallback = path.join(os.homedir(), ".ssh", "known_hosts");
-      const text = readOrFail(
+      const text = readSourceFile(
         fallback,
         "source.knownHosts",
         "; neither source.knownHosts nor source.fingerprints is set, so the default known_hosts was tried: set source.knownHosts to a known_hosts file holding the VMs' host keys, or pin them with source.fingerprints",
       );
       this.knownHosts = parseKnownHosts(text.toString("utf8"));
     }
+    checkPrivateKey(this.privateKey, this.passphrase, config);
   }
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
@@ -212,10 +212,42 @@ function sshError(err: unknown, where: string): SourceError {
   return new SourceError("ssh", "unreachable", `${where}: ${e?.code ?? msg}`);
 }
 
-function readOrFail(file: string, field: string, hint = ""): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UserError(`${field}: cannot read ${file}: ${(err as Error).message}${hint}`);
+/**
+ * Parses the key as ssh2 will at each connection, so that a public key, a file that is no key, or a passphrase
+ * problem is a config error at start-up (and in `validate`), not an "unreachable" on every instance at every tick.
+ */
+function checkPrivateKey(
+  key: Buffer,
+  passphrase: string | undefined,
+  config: Pick<SshSourceConfig, "keyFile" | "passphraseFile">,
+): void {
+  // ssh2 returns a list for OpenSSH's format, which its types leave out.
+  const parsed: ParsedKey | ParsedKey[] | Error = utils.parseKey(key, passphrase || undefined);
+  const file = config.keyFile;
+  if (parsed instanceof Error) {
+    // ssh2's words: "… but no passphrase given", "… integrity check failed -- bad passphrase?", "Malformed … Bad
+    // passphrase?" for OpenSSH and PEM keys.
+    if (/no passphrase given/i.test(parsed.message)) {
+      throw new ConfigError(
+        "source.keyFile",
+        `${file} is encrypted: set source.passphraseFile to a file holding its passphrase`,
+      );
+    }
+    if (passphrase && /passphrase/i.test(parsed.message)) {
+      throw new ConfigError(
+        "source.passphraseFile",
+        `the passphrase in ${config.passphraseFile} does not decrypt ${file} (${parsed.message})`,
+      );
+    }
+    throw new ConfigError(
+      "source.keyFile",
+      `${file} is not a private key (${parsed.message}): give an OpenSSH or PEM private key, as ssh-keygen writes`,
+    );
+  }
+  const first: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  // The test ssh2's client makes before it connects.
+  if (first && first.getPrivatePEM() === null) {
+    const sibling = file.endsWith(".pub") ? ` (${file.slice(0, -".pub".length)}?)` : "";
+    throw new ConfigError("source.keyFile", `${file} is a public key: point keyFile at the private key${sibling}`);
   }
 }

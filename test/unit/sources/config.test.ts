@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { sourceSchema } from "../../../scaler/sources/config";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { ConfigError } from "../../../scaler/lib/errors";
+import { readSourceFile, sourceSchema } from "../../../scaler/sources/config";
 
 describe("source: schema", () => {
   const ok = [
@@ -52,6 +56,44 @@ describe("source: schema", () => {
       const issue = res.error.issues[0]!;
       assert.equal(issue.path.join("."), r.path);
       assert.match(JSON.stringify(res.error.issues), r.match);
+    });
+  }
+});
+
+describe("readSourceFile: a file the source block names, or a ConfigError naming the field", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "source-files-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, "token"), "abc\n");
+  const rows: { name: string; file: string; field: string; hint?: string; want?: string; message?: RegExp }[] = [
+    { name: "a readable file", file: path.join(dir, "token"), field: "source.bearerTokenFile", want: "abc\n" },
+    {
+      name: "no such file: says where relative paths are read from",
+      file: path.join(dir, "absent"),
+      field: "source.keyFile",
+      message:
+        /^source\.keyFile: cannot read .*absent: ENOENT \(no such file; a relative path is read from the config file's folder\)$/,
+    },
+    {
+      name: "a folder",
+      file: dir,
+      field: "source.knownHosts",
+      message: /^source\.knownHosts: cannot read .*: EISDIR \(a folder: name the file in it\)$/,
+    },
+    {
+      name: "the caller's hint ends the message",
+      file: path.join(dir, "absent"),
+      field: "source.knownHosts",
+      hint: "; set source.knownHosts",
+      message: /ENOENT \(.*\); set source\.knownHosts$/,
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      if (r.want !== undefined) return void assert.equal(readSourceFile(r.file, r.field).toString("utf8"), r.want);
+      assert.throws(
+        () => readSourceFile(r.file, r.field, r.hint),
+        (e: Error) => e instanceof ConfigError && e.field === r.field && r.message!.test(e.message),
+      );
     });
   }
 });

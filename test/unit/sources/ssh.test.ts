@@ -5,9 +5,12 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { busyPercent, parseProcStat } from "../../../scaler/sources/ssh";
+import { ConfigError } from "../../../scaler/lib/errors";
+import { sshSourceSchema } from "../../../scaler/sources/config";
+import { busyPercent, parseProcStat, SshSource } from "../../../scaler/sources/ssh";
 import { entriesFor, fingerprint, parseKnownHosts, verifyHostKey } from "../../../scaler/sources/ssh-hostkeys";
 import type { SourceError } from "../../../scaler/sources/types";
+import { captureLogger, StepClock } from "../../fixtures/logCapture";
 
 describe("parseProcStat", () => {
   it("sums user..steal as total and idle+iowait as idle (guest is already in user)", () => {
@@ -118,4 +121,94 @@ describe("host key verification (known_hosts and pinned fingerprints)", () => {
     assert.equal(verifyHostKey(a.blob, "h", 22, {}).ok, false);
     assert.equal(verifyHostKey(a.blob, "h", 22, { knownHosts: [], fingerprints: [] }).ok, false);
   });
+});
+
+describe("SshSource at start-up: the key file is read and parsed, so validate catches what the first tick would", () => {
+  const deps = { clock: new StepClock(), logger: captureLogger().logger };
+  const file = (name: string, content: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, content, { mode: 0o600 });
+    return f;
+  };
+  const key = (name: string, passphrase: string) => {
+    const f = path.join(dir, name);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", f]);
+    return f;
+  };
+  const plain = key("plain_key", "");
+  const encrypted = key("encrypted_key", "correct horse");
+  const rows: {
+    name: string;
+    keyFile: string;
+    passphraseFile?: string;
+    error?: { field: string; message: RegExp };
+  }[] = [
+    { name: "an unencrypted private key", keyFile: plain },
+    {
+      name: "an encrypted key with its passphrase",
+      keyFile: encrypted,
+      passphraseFile: file("pass-right", "correct horse\n"),
+    },
+    {
+      name: "the public key (.pub)",
+      keyFile: `${plain}.pub`,
+      error: {
+        field: "source.keyFile",
+        message:
+          /^source\.keyFile: .*plain_key\.pub is a public key: point keyFile at the private key \(.*plain_key\?\)$/,
+      },
+    },
+    {
+      name: "a file that is no key",
+      keyFile: file("garbage", "hello, not a key\n"),
+      error: {
+        field: "source.keyFile",
+        message:
+          /^source\.keyFile: .*garbage is not a private key \(Unsupported key format\): give an OpenSSH or PEM private key/,
+      },
+    },
+    {
+      name: "an encrypted key without passphraseFile",
+      keyFile: encrypted,
+      error: {
+        field: "source.keyFile",
+        message:
+          /^source\.keyFile: .*encrypted_key is encrypted: set source\.passphraseFile to a file holding its passphrase$/,
+      },
+    },
+    {
+      name: "an encrypted key with the wrong passphrase",
+      keyFile: encrypted,
+      passphraseFile: file("pass-wrong", "battery staple\n"),
+      error: {
+        field: "source.passphraseFile",
+        message: /^source\.passphraseFile: the passphrase in .*pass-wrong does not decrypt .*encrypted_key/,
+      },
+    },
+    {
+      name: "a key file that is not there",
+      keyFile: path.join(dir, "absent_key"),
+      error: { field: "source.keyFile", message: /^source\.keyFile: cannot read .*absent_key: ENOENT \(no such file/ },
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      const config = sshSourceSchema.parse({
+        type: "ssh",
+        user: "u",
+        keyFile: r.keyFile,
+        knownHosts: "/dev/null",
+        ...(r.passphraseFile ? { passphraseFile: r.passphraseFile } : {}),
+      });
+      const build = () => new SshSource(config, deps);
+      if (!r.error) return void assert.equal(build().type, "ssh");
+      assert.throws(build, (e: Error) => {
+        assert.ok(e instanceof ConfigError, `${e.name}: ${e.message}`);
+        assert.equal(e.field, r.error!.field);
+        assert.match(e.message, r.error!.message);
+        assert.doesNotMatch(e.message, /correct horse|battery staple/, "no passphrase in the message");
+        return true;
+      });
+    });
+  }
 });
