@@ -13,12 +13,22 @@ import { ConfigError } from "../lib/errors";
 const duration = durationSchema;
 const iface = z.enum(["public", "internal", "admin"]);
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+/** The end of a Prometheus URL that names the API rather than the server (`/api/v1`, `/api/v1/query`), if any. */
+function prometheusApiPath(url: unknown): string | undefined {
+  if (typeof url !== "string" || !URL.canParse(url)) return undefined; // not a URL: httpUrl reports it
+  return /\/api\/v1(\/.*)?$/.exec(new URL(url).pathname)?.[0];
+}
 
 export const prometheusSourceSchema = z
   .object({
     type: z.literal("prometheus"),
     /** Prometheus base URL, e.g. http://prometheus:9090 (no /api/v1). */
-    url: httpUrl,
+    // Refused rather than stripped: the README and Grafana ask for the base URL, and a rewritten value would differ
+    // from what `validate` prints back.
+    url: httpUrl.refine((url) => prometheusApiPath(url) === undefined, {
+      error: (issue) =>
+        `must be the Prometheus server's base URL, e.g. http://prometheus:9090: remove "${prometheusApiPath(issue.input)}" from its end (the scaler adds /api/v1/query)`,
+    }),
     /**
      * PromQL returning one series per instance with the value in percent. `{{label}}` and `{{window}}` are replaced.
      * Defaults to node_exporter's busy CPU, iowait counted as idle (DEFAULT_QUERY in prometheus.ts).

@@ -175,6 +175,13 @@ describe("config: a table of bad files and their messages", () => {
       message: /unknown key "polcy" at the top level/,
     },
     {
+      name: "a Prometheus url that ends in the API path",
+      yaml: 'source: { type: prometheus, url: "http://admin:Hunter2pw@prom:9090/api/v1/" }\n',
+      field: "source.url",
+      message:
+        /: source\.url: must be the Prometheus server's base URL, e\.g\. http:\/\/prometheus:9090: remove "\/api\/v1\/" from its end \(the scaler adds \/api\/v1\/query\)$/,
+    },
+    {
       name: "unknown policy key (typo)",
       yaml: `${SRC}policy: { uppSamples: 3 }\n`,
       field: "policy",

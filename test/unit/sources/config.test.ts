@@ -20,6 +20,11 @@ describe("source: schema", () => {
     },
     { name: "nova defaults", input: { type: "nova" }, want: { concurrency: 4, microversion: "2.48" } },
     {
+      name: "prometheus behind a path prefix",
+      input: { type: "prometheus", url: "https://ops.example/prometheus/" },
+      want: { url: "https://ops.example/prometheus/" },
+    },
+    {
       name: "ssh with pinned fingerprints",
       input: { type: "ssh", user: "ubuntu", keyFile: "/k", fingerprints: ["SHA256:" + "A".repeat(43)] },
       want: { port: 22, address: "fixedIp", concurrency: 8, timeout: 10_000 },
@@ -48,6 +53,16 @@ describe("source: schema", () => {
       match: /SHA256/,
     },
     { name: "unknown type", input: { type: "zabbix" }, path: "type", match: /./ },
+    // The source adds /api/v1/query itself: a URL that already has it would query …/api/v1/api/v1/query (404).
+    ...["http://p:9090/api/v1", "http://p:9090/api/v1/", "http://p:9090/api/v1/query", "https://o/prom/api/v1"].map(
+      (url) => ({
+        name: `a url ending in the API path (${url})`,
+        input: { type: "prometheus", url },
+        path: "url",
+        match:
+          /must be the Prometheus server's base URL, e\.g\. http:\/\/prometheus:9090: remove \\"\/api\/v1.*\\" from its end \(the scaler adds \/api\/v1\/query\)/,
+      }),
+    ),
   ];
   for (const r of bad) {
     it(`rejects ${r.name}`, () => {
