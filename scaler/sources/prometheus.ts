@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
+import { urlSecrets } from "../config/load";
 import type { Clock } from "../lib/clock";
-import { UserError } from "../lib/errors";
+import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
-import { HttpClient, HttpError, parseJson } from "../openstack/http";
+import { HttpClient, HttpError, parseJson, TlsConfigError } from "../openstack/http";
 import { toSourceError } from "./common";
-import type { PrometheusSourceConfig } from "./config";
+import { readSourceFile, type PrometheusSourceConfig } from "./config";
 import {
   SourceError,
   type CpuSample,
@@ -166,22 +166,25 @@ export class PrometheusSource implements MetricSource {
   ) {
     let bearer: string | undefined;
     if (config.bearerTokenFile) {
-      try {
-        bearer = readFileSync(config.bearerTokenFile, "utf8").trim();
-      } catch (err) {
-        throw new UserError(`source.bearerTokenFile: cannot read ${config.bearerTokenFile}: ${(err as Error).message}`);
-      }
+      bearer = readSourceFile(config.bearerTokenFile, "source.bearerTokenFile").toString("utf8").trim();
       this.headers.Authorization = `Bearer ${bearer}`;
     }
-    this.http = new HttpClient({
-      clock: deps.clock,
-      logger: deps.logger,
-      timeoutMs: config.timeout,
-      retries: 1,
-      verify: !config.insecureSkipVerify,
-      ...(config.caFile ? { cacert: config.caFile } : {}),
-      secrets: bearer ? [bearer] : [],
-    });
+    try {
+      this.http = new HttpClient({
+        clock: deps.clock,
+        logger: deps.logger,
+        timeoutMs: config.timeout,
+        retries: 1,
+        verify: !config.insecureSkipVerify,
+        ...(config.caFile ? { cacert: config.caFile } : {}),
+        // A password in the URL's user info goes out as Basic auth: scrub it like the token.
+        secrets: [...(bearer ? [bearer] : []), ...urlSecrets(config.url)],
+      });
+    } catch (err) {
+      // The client knows the file, not the scaler.yaml key that named it.
+      if (err instanceof TlsConfigError) throw new ConfigError("source.caFile", err.message);
+      throw err;
+    }
     this.query = buildQuery(config);
   }
 

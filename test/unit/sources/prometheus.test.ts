@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildQuery, matchSeries, normalizeLabel, parseVector, promFloat } from "../../../scaler/sources/prometheus";
+import { ConfigError } from "../../../scaler/lib/errors";
+import { prometheusSourceSchema } from "../../../scaler/sources/config";
+import {
+  buildQuery,
+  matchSeries,
+  normalizeLabel,
+  parseVector,
+  PrometheusSource,
+  promFloat,
+} from "../../../scaler/sources/prometheus";
 import type { SourceError } from "../../../scaler/sources/types";
 import { type Group } from "../../../scaler/sources/types";
+import { sendJson, startServer } from "../../fixtures/httpServer";
+import { captureLogger, StepClock } from "../../fixtures/logCapture";
 
 describe("buildQuery", () => {
   it("default: node_exporter busy CPU (iowait counted as idle) by the label, window in seconds", () => {
@@ -123,5 +134,52 @@ describe("matchSeries", () => {
     assert.equal(normalizeLabel("10.1.2.3:9100", "fixedIp"), "10.1.2.3");
     assert.equal(normalizeLabel("[fd00::5]:9100", "fixedIp"), "fd00::5");
     assert.equal(normalizeLabel("web-1:9100", "name"), "web-1:9100");
+  });
+});
+
+describe("PrometheusSource at start-up and its messages", () => {
+  const deps = { clock: new StepClock(), logger: captureLogger().logger };
+  const build = (extra: Record<string, unknown>) =>
+    new PrometheusSource(
+      prometheusSourceSchema.parse({ type: "prometheus", url: "https://127.0.0.1:9", ...extra }),
+      deps,
+    );
+  const rows: { name: string; extra: Record<string, unknown>; field: string; message: RegExp }[] = [
+    {
+      name: "a CA file that is not there names source.caFile",
+      extra: { caFile: "/nonexistent/ca.pem" },
+      field: "source.caFile",
+      message: /^source\.caFile: cannot read the CA file \/nonexistent\/ca\.pem: ENOENT/,
+    },
+    {
+      name: "a token file that is not there names source.bearerTokenFile",
+      extra: { bearerTokenFile: "/nonexistent/token" },
+      field: "source.bearerTokenFile",
+      message: /^source\.bearerTokenFile: cannot read \/nonexistent\/token: ENOENT \(no such file/,
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, () =>
+      assert.throws(
+        () => build(r.extra),
+        (e: Error) => e instanceof ConfigError && e.field === r.field && r.message.test(e.message),
+      ),
+    );
+  }
+
+  it("a password in the URL's user info is scrubbed from an error reply that echoes it", async () => {
+    const server = await startServer((_req, res) => sendJson(res, 500, { error: "denied for UrlPassw0rd" }));
+    try {
+      const source = new PrometheusSource(
+        prometheusSourceSchema.parse({ type: "prometheus", url: `http://admin:UrlPassw0rd@127.0.0.1:${server.port}` }),
+        deps,
+      );
+      await assert.rejects(source.sample({ instances: [] }), (e: SourceError) => {
+        assert.match(e.message, /HTTP 500: denied for \[redacted\]/);
+        return !e.message.includes("UrlPassw0rd");
+      });
+    } finally {
+      await server.close();
+    }
   });
 });
