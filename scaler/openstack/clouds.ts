@@ -308,8 +308,13 @@ export function cloudFromEnv(env: NodeJS.ProcessEnv): Raw | undefined {
   return cloudVariables(env).some((k) => !SELECTORS.has(k)) ? envSettings(env) : undefined;
 }
 
+/** How a message names a key of a cloud entry: `<where it came from>: clouds.<name>.<key>`. */
+export function cloudKey(cloud: Pick<CloudConfig, "name" | "source">, key: string): string {
+  return `${cloud.source}: clouds.${cloud.name}.${key}`;
+}
+
 function normalize(name: string, raw: Raw, source: string): CloudConfig {
-  const field = (f: string) => `${source === "environment" ? "environment" : source}: clouds.${name}.${f}`;
+  const field = (f: string) => cloudKey({ name, source }, f);
   const auth: Raw = isRecord(raw.auth) ? { ...raw.auth } : {};
   // Top-level auth keys (how OS_* variables arrive) move under auth; auth: wins when both are given.
   for (const [k, v] of Object.entries(raw)) if (AUTH_KEYS.has(k) && auth[k] === undefined) auth[k] = v;

@@ -1,8 +1,8 @@
 import { redactUrl, urlSecrets } from "../config/load";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
-import type { CloudConfig } from "./clouds";
-import { HttpClient, HttpError, parseJson, type HttpRequest, type HttpResponse } from "./http";
+import { CloudConfigError, cloudKey, type CloudConfig } from "./clouds";
+import { HttpClient, HttpError, parseJson, TlsConfigError, type HttpRequest, type HttpResponse } from "./http";
 
 /**
  * A Keystone v3 session: one project-scoped token (password) or application-credential token, reused until shortly
@@ -165,16 +165,22 @@ export class KeystoneSession {
       cloud.auth.applicationCredentialSecret,
       ...urlSecrets(cloud.auth.authUrl),
     ].filter((s): s is string => typeof s === "string");
-    this.http = new HttpClient({
-      clock: options.clock,
-      logger: options.logger,
-      verify: cloud.verify,
-      ...(cloud.cacert ? { cacert: cloud.cacert } : {}),
-      secrets,
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
-    });
+    try {
+      this.http = new HttpClient({
+        clock: options.clock,
+        logger: options.logger,
+        verify: cloud.verify,
+        ...(cloud.cacert ? { cacert: cloud.cacert } : {}),
+        secrets,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.retries !== undefined ? { retries: options.retries } : {}),
+        ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+      });
+    } catch (err) {
+      // The client knows the file, not the clouds.yaml key that named it.
+      if (err instanceof TlsConfigError) throw new CloudConfigError(`${cloudKey(cloud, "cacert")}: ${err.message}`);
+      throw err;
+    }
   }
 
   /** A valid token: the cached one, or a new one when it is close to expiry. Concurrent callers share one request. */

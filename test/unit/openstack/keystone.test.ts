@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { CloudConfig } from "../../../scaler/openstack/clouds";
+import { CloudConfigError, type CloudConfig } from "../../../scaler/openstack/clouds";
 import type { HttpError } from "../../../scaler/openstack/http";
 import { HttpClient } from "../../../scaler/openstack/http";
 import {
@@ -427,5 +427,27 @@ describe("a password in auth_url (http://user:password@host/…) never reaches a
       assert.match(e.message, /HTTP 500: bad \[redacted\]/);
       return !e.message.includes(URL_PASSWORD) && !(e.body ?? "").includes(URL_PASSWORD);
     });
+  });
+});
+
+describe("KeystoneSession at start-up", () => {
+  it("a cacert that cannot be read names the clouds.yaml key", () => {
+    const cloud: CloudConfig = {
+      name: "lab",
+      authType: "password",
+      auth: { authUrl: "https://127.0.0.1:9/v3", username: "u", password: PASSWORD, projectName: "p" },
+      interface: "public",
+      verify: true,
+      cacert: "/nonexistent/ca.pem",
+      source: "/etc/openstack/clouds.yaml",
+    };
+    assert.throws(
+      () => new KeystoneSession(cloud, { clock: new StepClock(), logger: captureLogger().logger }),
+      (e: Error) =>
+        e instanceof CloudConfigError &&
+        /^\/etc\/openstack\/clouds\.yaml: clouds\.lab\.cacert: cannot read the CA file \/nonexistent\/ca\.pem: ENOENT/.test(
+          e.message,
+        ),
+    );
   });
 });
