@@ -423,14 +423,150 @@ export class Actuator {
   }
 }
 
-/** A one-line summary of an error for logs and /status: the CLI's stderr tail, not its whole output. */
-export function summarize(err: unknown): string {
+/** Longest summary kept: it is one line of a log, of /status and of intent.json. */
+const MAX_SUMMARY = 500;
+/** Longest single error kept, so that one long diagnostic does not crowd out the next. */
+const MAX_ERROR = 300;
+
+/**
+ * A one-line summary of an error for logs, /status, state.json and intent.json. For a failed CLI command it is the
+ * cause: the `error:` lines of the CLI's output (its Diagnostics block, or stderr), else the tail of stderr, else how
+ * the CLI ended — never the `Resources:`/`Duration:` summary the output ends with. Secrets are scrubbed from it: the
+ * CLI's output is not ours, and nothing downstream scrubs strings (the logger redacts secret keys, not text).
+ */
+export function summarize(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  let name = "Error";
+  let text: string;
   if (isCommandError(err)) {
-    const m = /stderr: ([\s\S]*?)\n err\?:/.exec(err.message);
-    const stderr = (m?.[1] ?? err.message).trim().split("\n").filter(Boolean);
-    return `${err.name}: ${(stderr.slice(-2).join(" ") || "no stderr").slice(0, 400)}`;
+    name = err.name;
+    const out = cliOutput(err);
+    const errors = errorDiagnostics(`${out.stdout}\n${out.stderr}`);
+    text =
+      errors.join("; ") ||
+      tail(out.stderr) ||
+      `pulumi ${out.outcome}${tail(out.stdout) ? `; its output ends: ${tail(out.stdout)}` : ", with no output"}`;
+  } else if (err instanceof Error) {
+    name = err.name;
+    text = err.message;
+  } else return bound(scrub(String(err), env), MAX_SUMMARY);
+  return bound(`${name}: ${scrub(text, env).replace(/\s+/g, " ").trim()}`, MAX_SUMMARY);
+}
+
+interface CliOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** How the CLI ended ("failed with exit code 255", "was killed with SIGINT (…)"), for when it printed nothing. */
+  readonly outcome: string;
+}
+
+/**
+ * The CLI's stdout and stderr, from the fields the library keeps (automation/cmd.js). On a non-zero exit, execa
+ * rejects and the library wraps its error: `commandResult.err` is execa's error with both streams as they were, and
+ * `commandResult.stderr` is only execa's message (the command line, stderr, then stdout, run together). A
+ * CommandResult built from the streams directly (the library's other path, and tests) has them in stdout/stderr.
+ */
+function cliOutput(err: Error, depth = 0): CliOutput {
+  const result = (err as { commandResult?: Record<string, unknown> }).commandResult ?? {};
+  const cause = result.err as Record<string, unknown> | undefined;
+  if (cause && typeof cause.stdout === "string" && typeof cause.stderr === "string") {
+    const short = typeof cause.shortMessage === "string" ? cause.shortMessage : "";
+    return {
+      stdout: cause.stdout,
+      stderr: cause.stderr,
+      // "Command failed with exit code 255: <command line>": the words before the command line only.
+      outcome: /^Command (.+?): /.exec(short)?.[1] ?? `failed with exit code ${String(cause.exitCode)}`,
+    };
   }
-  return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 400) : String(err).slice(0, 400);
+  if (isCommandError(cause) && depth < 3) return cliOutput(cause, depth + 1);
+  return {
+    stdout: typeof result.stdout === "string" ? result.stdout : "",
+    stderr: typeof result.stderr === "string" ? result.stderr : "",
+    outcome: `failed with exit code ${String(result.code)}`,
+  };
+}
+
+const ERROR_LINE = /^\s*error: ?(.*)$/;
+/** A line that starts another diagnostic, a resource's heading in the Diagnostics block, or a new section. */
+const NOT_CONTINUATION = /^\s*(error|warning|info|debug):|^ {0,2}\S.*\):\s*$|^\S/;
+/** A stack frame of the program's exception ("    at Object.<anonymous> (/…/index.ts:3:7)"): noise here. */
+const STACK_FRAME = /^\s*at\s/;
+/** A progress line's diagnostic: ` +  openstack:compute:Instance web-2 creating failed error: 1 error occurred:`. */
+const PROGRESS_ERROR = /\S\s+error: (.+)$/;
+/** What the CLI says after any failure: worth keeping only when nothing more specific was said. */
+const GENERIC = /^(update|refresh|preview|destroy) failed\.?$/i;
+
+/**
+ * The `error:` diagnostics of CLI output, each with its continuation lines (the exception a program threw, the
+ * `* creating server: …` items of a provider's "1 error occurred:"), de-duplicated, each bounded. The Diagnostics block
+ * indents them under their resource (`  pulumi:pulumi:Stack (web-dev):` then `    error: …`); stderr has them at the
+ * start of a line. The progress lines above the block carry their first lines mid-line: read only when there is no
+ * block.
+ */
+function errorDiagnostics(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  const found: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = ERROR_LINE.exec(lines[i]!);
+    if (!m) continue;
+    const parts = [m[1]!.trim()];
+    for (let j = i + 1; j < lines.length; j++) {
+      const line = lines[j]!;
+      if (!line.trim() || NOT_CONTINUATION.test(line)) break;
+      if (!STACK_FRAME.test(line)) parts.push(line.trim());
+    }
+    const message = bound(parts.join(" ").replace(/\s+/g, " ").trim(), MAX_ERROR);
+    if (message && !found.includes(message)) found.push(message);
+  }
+  const specific = found.filter((e) => !GENERIC.test(e));
+  if (specific.length) return specific;
+  // No Diagnostics block (the CLI was cut short): the first line of each error, as the progress lines show it.
+  const progress = lines.flatMap((l) => {
+    const m = PROGRESS_ERROR.exec(l);
+    return m && !ERROR_LINE.test(l) ? [bound(m[1]!.trim(), MAX_ERROR)] : [];
+  });
+  const fromProgress = [...new Set(progress)].filter((e) => e && !GENERIC.test(e));
+  return fromProgress.length ? fromProgress : found;
+}
+
+function tail(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .filter((l) => l.trim())
+    .slice(-2)
+    .join(" ")
+    .trim();
+}
+
+function bound(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** Environment variables whose values are secrets (OS_PASSWORD, PULUMI_CONFIG_PASSPHRASE, PULUMI_ACCESS_TOKEN, …). */
+const SECRET_ENV = /PASSWORD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY/i;
+const SECRET_WORD = "password|passphrase|secret|token|api[_-]?key|credential";
+/**
+ * Secret values written into a message: `password=…` (a query string, a flag, an env dump), `"token": "…"` (JSON),
+ * an Authorization or X-Auth-Token header. Narrow on purpose: "value 'openstack:password': incorrect passphrase" is
+ * the cause, not a secret.
+ */
+const SECRET_PAIRS: readonly [RegExp, string][] = [
+  [new RegExp(`\\b((?:\\w*_)?(?:${SECRET_WORD})=)[^\\s&"',;}]+`, "gi"), "$1[redacted]"],
+  [new RegExp(`("(?:\\w*_)?(?:${SECRET_WORD})"\\s*:\\s*)"[^"]*"`, "gi"), '$1"[redacted]"'],
+  [/\b((?:authorization|x-auth-token|x-subject-token)\s*:\s*)(?:(?:bearer|basic)\s+)?[^\s"',;}]+/gi, "$1[redacted]"],
+];
+/** The password of a URL's user info (`https://user:pass@host`). */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^/\s@]+@/gi;
+
+/** The CLI's and the program's text with the secrets this process knows of, and secret-looking values, taken out. */
+function scrub(text: string, env: NodeJS.ProcessEnv): string {
+  let out = text;
+  for (const [key, value] of Object.entries(env)) {
+    // Short values ("1", "yes") would blank out ordinary words; a real secret is longer.
+    if (value && value.length >= 6 && SECRET_ENV.test(key)) out = out.split(value).join("[redacted]");
+  }
+  out = out.replace(URL_PASSWORD, "$1[redacted]@");
+  for (const [pattern, replacement] of SECRET_PAIRS) out = out.replace(pattern, replacement);
+  return out;
 }
 
 /**
