@@ -1,4 +1,5 @@
 import type { Clock } from "../lib/clock";
+import { withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import { IntentStore, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
@@ -21,6 +22,8 @@ import * as os from "node:os";
  *      └──── stop() ─────────────── │ backoff │
  *                                   └─────────┘
  *   stop(grace): no new attempt; an update in flight gets `grace` to finish, then is aborted → "stopped".
+ *   maxAttempts failures in a row (`once`: 1): the count is given up on → the config and the intent set back to the
+ *   applied count (read from the stack's outputs if this process never applied one) → idle.
  *
  * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; the intent is
  * on disk before `up` and marked done after; a stale file-backend lock is cancelled only when its holder is known
@@ -64,7 +67,10 @@ export interface ActuatorOptions {
    * Default 15 minutes: a restart by systemd comes within seconds, a host that was down for hours does not.
    */
   readonly intentMaxAge?: number;
-  /** Called after every attempt (metrics). */
+  /**
+   * Called after every attempt (metrics, and the loop's save of status()), once the state that follows it is set: a
+   * failure is reported in "backoff" (or "idle" when given up on), never in "applying".
+   */
   readonly onResult?: (result: ActuationResult, count: number) => void;
 }
 
@@ -98,6 +104,8 @@ export class Actuator {
   private readonly stopController = new AbortController();
   private readonly intents: IntentStore;
   private opsPromise: Promise<StackOps> | undefined;
+  /** The last attempt's result, until onResult is told of it (see report()). */
+  private unreported: { result: ActuationResult; count: number } | undefined;
 
   constructor(private readonly o: ActuatorOptions) {
     this.intents = new IntentStore(o.stateDir);
@@ -132,6 +140,7 @@ export class Actuator {
     if (this.o.dryRun) {
       this.o.logger.info({ count: clamped, reason }, "dry run: would set the count and run pulumi up");
       this.record("dry-run", clamped);
+      this.report();
       return;
     }
     this.wanted = clamped;
@@ -241,9 +250,11 @@ export class Actuator {
   }
 
   private async drive(): Promise<void> {
+    let gaveUp: number | undefined;
     while (!this.stopping && this.wanted !== undefined && this.wanted !== this.applied) {
       const count = this.wanted;
       this.state = "applying";
+      this.report(); // the previous attempt's result, now that the next one is under way
       const result = await this.applyOnce(count, this.wantedReason);
       if (result === "ok") {
         this.failures = 0;
@@ -254,6 +265,7 @@ export class Actuator {
       this.failures++;
       if (this.o.maxAttempts !== undefined && this.failures >= this.o.maxAttempts) {
         this.o.logger.error({ result, count, attempts: this.failures }, "actuator: giving up on this count");
+        gaveUp = count;
         this.wanted = this.applied;
         break;
       }
@@ -262,6 +274,7 @@ export class Actuator {
       const delay = Math.round(cap / 2 + this.o.random() * (cap / 2));
       this.state = "backoff";
       this.nextRetryAt = this.o.clock.now() + delay;
+      this.report();
       this.o.logger.warn({ result, count, failures: this.failures, retryInMs: delay }, "actuator: backing off");
       try {
         await this.o.clock.sleep(delay, this.stopController.signal);
@@ -273,7 +286,8 @@ export class Actuator {
     }
     // A count given up on, or replaced by the one already applied, must not stay in the config (a person's next
     // `pulumi up` could apply it) nor in a pending intent (the next start would re-apply it).
-    if (
+    if (!this.stopping && gaveUp !== undefined) await this.abandon(gaveUp);
+    else if (
       !this.stopping &&
       this.applied !== undefined &&
       this.configCount !== undefined &&
@@ -281,6 +295,38 @@ export class Actuator {
     )
       await this.restoreConfig(this.applied, "the count written last was not applied");
     this.state = this.stopping ? "stopped" : "idle";
+    // Reported only now: onResult saves status() (the loop's state.json), and `once` exits after that save — a
+    // report made while the state still said "applying" would leave `status` showing an update that no longer runs.
+    this.report();
+  }
+
+  /**
+   * Takes a count given up on out of the config and the intent. This process may never have learnt the applied count
+   * (`once` gives up on its first attempt): the stack's `desiredCount` output says it. If even that cannot be read,
+   * nothing is closed: the intent stays pending for the next start's reconcile, and the log says so.
+   */
+  private async abandon(count: number): Promise<void> {
+    if (this.applied !== undefined) return this.restoreConfig(this.applied, `count ${count} was given up on`);
+    let stackCount: number | undefined;
+    let error: string | undefined;
+    try {
+      const outputs = await withDeadline(
+        (await this.ops()).outputs(),
+        STACK_READ_TIMEOUT,
+        "pulumi stack output (the stack's applied count)",
+      );
+      stackCount = countOutput(outputs["desiredCount"]);
+      if (stackCount === undefined) error = "the stack has no whole-number desiredCount output";
+    } catch (err) {
+      error = summarize(err);
+    }
+    if (stackCount !== undefined) return this.restoreConfig(stackCount, `count ${count} was given up on`);
+    this.o.logger.error(
+      { count, key: this.o.countKey, intent: this.intents.file, err: error },
+      "actuator: gave up on this count but cannot read the stack's applied count, so the stack config still holds " +
+        "it and its intent stays pending: the next start reconciles it (and re-applies it if it is younger than " +
+        "intentMaxAge). To drop it, `pulumi config set` the key back to the stack's count and delete the intent file",
+    );
   }
 
   /** Best effort: the config and the intent back at a count the stack has. */
@@ -419,8 +465,25 @@ export class Actuator {
 
   private record(result: ActuationResult, count: number, error?: string): void {
     this.lastResult = { result, count, time: this.o.clock.now(), ...(error ? { error } : {}) };
-    this.o.onResult?.(result, count);
+    this.unreported = { result, count };
   }
+
+  /** Tells onResult of the last attempt, once: drive() calls it when the state that follows the attempt is set. */
+  private report(): void {
+    const r = this.unreported;
+    this.unreported = undefined;
+    if (r) this.o.onResult?.(r.result, r.count);
+  }
+}
+
+/** ms to wait for the stack's outputs after giving up on a count: `once` must end even if the backend hangs. */
+const STACK_READ_TIMEOUT = 120_000;
+
+/** A `desiredCount` output as a count: a whole number, or its decimal string; undefined otherwise. */
+function countOutput(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
 }
 
 /** Longest summary kept: it is one line of a log, of /status and of intent.json. */

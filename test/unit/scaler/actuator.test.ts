@@ -239,6 +239,96 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  // `once` (maxAttempts 1) gives up before this process has applied anything: only the stack knows the applied count.
+  const givingUp: {
+    name: string;
+    up: "fail" | "conflict";
+    outputs?: () => Promise<Record<string, unknown>>;
+    config: string;
+    intent: { status: Intent["status"]; count: number };
+    log: string;
+  }[] = [
+    {
+      name: "a failed up: the config and the intent set back to the stack's desiredCount output",
+      up: "fail",
+      config: "1",
+      intent: { status: "done", count: 1 },
+      log: "actuator: the stack config's count set back to the applied one",
+    },
+    {
+      name: "a conflict with a live holder: the same (the config is a file; no lock needed to set it back)",
+      up: "conflict",
+      config: "1",
+      intent: { status: "done", count: 1 },
+      log: "actuator: the stack config's count set back to the applied one",
+    },
+    {
+      name: "the outputs cannot be read: nothing closed, the intent left pending for the next start, said in the log",
+      up: "fail",
+      outputs: () => Promise.reject(new Error("backend unreachable")),
+      config: "3",
+      intent: { status: "pending", count: 3 },
+      log: "actuator: gave up on this count but cannot read the stack's applied count",
+    },
+    {
+      name: "no whole-number desiredCount output: the same as unreadable",
+      up: "fail",
+      outputs: () => Promise.resolve({ desiredCount: "three" }),
+      config: "3",
+      intent: { status: "pending", count: 3 },
+      log: "actuator: gave up on this count but cannot read the stack's applied count",
+    },
+  ];
+  for (const row of givingUp) {
+    it(`maxAttempts 1, nothing applied by this process yet — ${row.name}`, async () => {
+      const seen: { result: ActuationResult; state: string }[] = [];
+      const box: { actuator?: Actuator } = {};
+      const s = await setup({
+        maxAttempts: 1,
+        onResult: (result) => seen.push({ result, state: box.actuator!.status().state }),
+      });
+      box.actuator = s.actuator;
+      s.stack.count = 1; // the stack was last applied with 1
+      s.stack.upBehaviours = [row.up];
+      s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: HOST }]; // alive: a conflict is not retried
+      if (row.outputs) s.stack.outputs = row.outputs;
+      s.actuator.request(3, "avg 83% > 70%");
+      await s.actuator.whenIdle();
+      assert.equal(s.stack.config.desiredCount, row.config, "the stack config");
+      const intent = await s.intent();
+      assert.deepEqual({ status: intent.status, count: intent.count }, row.intent, "the intent");
+      assert.equal(s.actuator.status().state, "idle");
+      // onResult is what the loop saves state.json from, and `once` exits after that save.
+      assert.deepEqual(seen, [{ result: row.up === "fail" ? "failed" : "conflict", state: "idle" }]);
+      assert.ok(
+        s.log.lines.some((l) => typeof l.msg === "string" && l.msg.startsWith(row.log)),
+        `logged: ${row.log}`,
+      );
+      assert.equal(s.clock.pending, 0, "no retry scheduled");
+      await s.t.cleanup();
+    });
+  }
+
+  it("onResult is told after the state that follows the attempt is set: never while it still says applying", async () => {
+    const seen: string[] = [];
+    const box: { actuator?: Actuator } = {};
+    const s = await setup({
+      onResult: (result, count) => seen.push(`${result} ${count}: ${box.actuator!.status().state}`),
+    });
+    box.actuator = s.actuator;
+    const gate = deferred();
+    s.stack.upBehaviours = ["fail", () => gate.promise];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    await s.clock.advance(22_500);
+    await waitFor(() => s.stack.upsRunning === 1);
+    s.actuator.request(4, "newer"); // applied right after 3
+    gate.resolve();
+    await s.actuator.whenIdle();
+    assert.deepEqual(seen, ["failed 3: backoff", "ok 3: applying", "ok 4: idle"]);
+    await s.t.cleanup();
+  });
+
   it("a hung up is aborted through its AbortSignal after actuator.timeout", async () => {
     const s = await setup({ timeout: 10 * 60 * S });
     s.stack.upBehaviours = ["hang"];
