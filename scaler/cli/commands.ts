@@ -8,13 +8,12 @@ import { lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
-import { createSource } from "../sources/index";
 import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { scaleOutLine } from "../policy/decide";
 import { simulate } from "../policy/simulate";
 import { loadTrace, tracePeak } from "../policy/trace";
-import { wireScaler, type WiringOverrides } from "./wiring";
+import { buildSource, wireScaler, type WiringOverrides } from "./wiring";
 import { parseListen } from "../http/server";
 import pino from "pino";
 
@@ -38,17 +37,12 @@ function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
 
 /**
  * Validates the file, then what `run` and `once` check at start without sending a request: the clouds.yaml entry
- * (gnocchi, nova) and the files the source reads (key, known_hosts, token, CA). The stack folder is only noted: `once
+ * (gnocchi, nova) and the files the source reads (the SSH key parsed, known_hosts, token, CA). The stack folder is only noted: `once
  * --count N` runs without one.
  */
 export async function validateCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const config = await loadConfig(opts.config);
-  const silent = createLogger({ level: "silent" });
-  const source = await (io.overrides?.createSource ?? createSource)(config.source, {
-    logger: silent,
-    clock: systemClock,
-    ...(config.cloud ? { cloud: config.cloud } : {}),
-  });
+  const source = await buildSource(config, createLogger({ level: "silent" }), systemClock, io.overrides?.createSource);
   await source.close();
   try {
     checkWorkDir(config.stack.workDir);

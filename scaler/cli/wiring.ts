@@ -5,6 +5,7 @@ import type { LoadedConfig } from "../config/load";
 import { ScalerLoop } from "../daemon/loop";
 import { ScalerMetrics } from "../http/metrics";
 import { systemClock, type Clock } from "../lib/clock";
+import { ConfigError } from "../lib/errors";
 import { singleFlight, withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import { createSource } from "../sources/index";
@@ -28,6 +29,25 @@ export interface WiringOverrides {
   readonly stackReadTimeout?: number;
 }
 
+/** Builds the source. Its config errors (a key file, a CA file) name the scaler.yaml file, as the schema's do. */
+export async function buildSource(
+  config: LoadedConfig,
+  logger: Logger,
+  clock: Clock,
+  create: NonNullable<WiringOverrides["createSource"]> = createSource,
+): Promise<MetricSource> {
+  try {
+    return await create(config.source, { logger, clock, ...(config.cloud ? { cloud: config.cloud } : {}) });
+  } catch (err) {
+    if (err instanceof ConfigError && err.file === undefined && err.field) {
+      const prefix = `${err.field}: `;
+      const problem = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+      throw new ConfigError(err.field, problem, config.file);
+    }
+    throw err;
+  }
+}
+
 export interface Scaler {
   readonly loop: ScalerLoop;
   readonly actuator: Actuator;
@@ -43,11 +63,7 @@ export async function wireScaler(
   options: { processMetrics?: boolean; maxAttempts?: number; stateFile?: string } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
-  const source = await (overrides.createSource ?? createSource)(config.source, {
-    logger: logger.child({ component: "source" }),
-    clock,
-    ...(config.cloud ? { cloud: config.cloud } : {}),
-  });
+  const source = await buildSource(config, logger.child({ component: "source" }), clock, overrides.createSource);
   const open = overrides.openStack ?? openPulumiStack;
   let opsPromise: Promise<StackOps> | undefined;
   // One StackOps for the process: the workspace runs one CLI command at a time, and the actuator and the stack reads

@@ -72,12 +72,12 @@ describe("bin/os-scaler as a child process: exit codes", () => {
     {
       name: "an ssh key file that is not there",
       yaml: "source: { type: ssh, user: u, keyFile: missing_key, knownHosts: /dev/null }\n",
-      stderr: /source\.keyFile: cannot read .*missing_key: ENOENT/,
+      stderr: /start\.yaml: source\.keyFile: cannot read .*missing_key: ENOENT/,
     },
     {
       name: "a bearer token file that is not there",
       yaml: 'source: { type: prometheus, url: "http://127.0.0.1:9090", bearerTokenFile: token }\n',
-      stderr: /source\.bearerTokenFile: cannot read .*token/,
+      stderr: /start\.yaml: source\.bearerTokenFile: cannot read .*token/,
     },
   ];
   for (const r of startRows) {
