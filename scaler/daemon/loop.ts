@@ -115,7 +115,16 @@ export class ScalerLoop {
   }
 
   private async loaded(): Promise<PersistedState> {
-    this.state ??= await this.store.load();
+    if (!this.state) {
+      const r = await this.store.loadOrRecover();
+      if (r.movedAside) {
+        this.d.logger.warn(
+          { movedAside: r.movedAside, problem: r.problem },
+          "state file damaged: moved aside, starting with no history (cooldowns and windows start afresh)",
+        );
+      }
+      this.state = r.state;
+    }
     return this.state;
   }
 

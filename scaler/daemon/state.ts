@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { ActuatorStatus } from "../actuator/actuator";
-import { readJson, writeJsonAtomic } from "../lib/jsonFile";
+import { rename } from "node:fs/promises";
+import { JsonSyntaxError, readJson, writeJsonAtomic } from "../lib/jsonFile";
 import type { ActionRecord, Decision, Observation, Recommendation } from "../policy/types";
 
 /**
@@ -29,6 +30,11 @@ export interface PersistedState {
   updatedAt?: number;
 }
 
+/** state.json exists but is not a state file (cut short, overwritten): see StateStore.loadOrRecover. */
+export class CorruptStateError extends Error {
+  override name = "CorruptStateError";
+}
+
 export function emptyState(): PersistedState {
   return {
     version: 1,
@@ -47,10 +53,41 @@ export class StateStore {
     this.file = path.join(stateDir, fileName);
   }
   async load(): Promise<PersistedState> {
-    const s = await readJson<PersistedState>(this.file);
-    if (!s) return emptyState();
-    if (s.version !== 1)
-      throw new Error(`${this.file} has state version ${String(s.version)}; move it away to start afresh`);
+    return (await this.read()) ?? emptyState();
+  }
+
+  /**
+   * For the loop: a file that does not parse is moved aside (`state.json.corrupt-<time>`, kept for a look) and the
+   * scaler starts as on a first run. The file is only history — cooldowns, windows, counters — so losing it costs a
+   * first-run start; refusing to start would leave the group unscaled until someone came.
+   */
+  async loadOrRecover(): Promise<{ state: PersistedState; movedAside?: string; problem?: string }> {
+    try {
+      return { state: await this.load() };
+    } catch (err) {
+      if (!(err instanceof CorruptStateError)) throw err;
+      const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      await rename(this.file, aside);
+      return { state: emptyState(), movedAside: aside, problem: err.message };
+    }
+  }
+
+  private async read(): Promise<PersistedState | undefined> {
+    let s: PersistedState | undefined;
+    try {
+      s = await readJson<PersistedState>(this.file);
+    } catch (err) {
+      if (err instanceof JsonSyntaxError) throw new CorruptStateError(err.message);
+      throw err;
+    }
+    if (s === undefined) return undefined;
+    const version = typeof s === "object" && s !== null ? (s as { version?: unknown }).version : undefined;
+    // Another version is a newer scaler's file, not a damaged one: never moved aside by this one.
+    if (version !== undefined && version !== 1)
+      throw new Error(`${this.file} has state version ${JSON.stringify(version)}; move it away to start afresh`);
+    if (version === undefined || !Array.isArray(s.observations)) {
+      throw new CorruptStateError(`${this.file} is not a state file (no version 1 and observations list)`);
+    }
     return { ...emptyState(), ...s };
   }
   save(state: PersistedState): Promise<void> {

@@ -11,6 +11,11 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { fsync: true });
 }
 
+/** A file that exists but does not parse. */
+export class JsonSyntaxError extends Error {
+  override name = "JsonSyntaxError";
+}
+
 /** The parsed file, or undefined when it does not exist. A file that does not parse is an error naming the file. */
 export async function readJson<T>(file: string): Promise<T | undefined> {
   let text: string;
@@ -23,6 +28,8 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new Error(`${file} is not valid JSON (${(err as Error).message}); move it away to start from a clean state`);
+    throw new JsonSyntaxError(
+      `${file} is not valid JSON (${(err as Error).message}); move it away to start from a clean state`,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { Actuator } from "../../../scaler/actuator/actuator";
@@ -138,6 +138,33 @@ describe("loop: one tick at a time", () => {
     assert.equal(r.decision.direction, "up");
     assert.match(r.decision.reason, /3\/3 samples/);
     await s.actuator.whenIdle();
+    await s.done();
+  });
+
+  for (const row of [
+    { name: "cut short", text: '{"version":1,"observations":[' },
+    { name: "not a state file", text: "[1, 2, 3]" },
+    { name: "no version", text: '{"observations":[]}' },
+  ]) {
+    it(`a damaged state file (${row.name}) is moved aside and the loop starts as on a first run`, async () => {
+      const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+      await writeFile(path.join(s.t.dir, "state.json"), row.text);
+      const r = await s.loop.tick();
+      assert.equal(r.decision.direction, "none");
+      const aside = (await readdir(s.t.dir)).filter((f) => f.startsWith("state.json.corrupt-"));
+      assert.equal(aside.length, 1, "the damaged file is kept for a look");
+      assert.equal(await readFile(path.join(s.t.dir, aside[0]!), "utf8"), row.text);
+      assert.equal((await new StateStore(s.t.dir).load()).counters.ticks, 1, "a fresh state, saved");
+      assert.ok(s.log.lines.some((l) => String(l.msg).startsWith("state file damaged: moved aside")));
+      await s.done();
+    });
+  }
+
+  it("a state file of another version is refused, not moved aside (a newer scaler's file)", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    await writeFile(path.join(s.t.dir, "state.json"), '{"version":2,"observations":[]}');
+    await assert.rejects(s.loop.tick(), /has state version 2; move it away/);
+    assert.deepEqual(await readdir(s.t.dir).then((f) => f.filter((n) => n.startsWith("state.json"))), ["state.json"]);
     await s.done();
   });
 
