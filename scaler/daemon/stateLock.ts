@@ -2,6 +2,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import lockfile from "proper-lockfile";
+import { pidAlive } from "../actuator/locks";
 import { readJson, writeJsonAtomic } from "../lib/jsonFile";
 
 /**
@@ -10,7 +11,8 @@ import { readJson, writeJsonAtomic } from "../lib/jsonFile";
  *
  * The lock is proper-lockfile's: a `lock` folder (mkdir is atomic, also on NFS) whose mtime the holder refreshes
  * every UPDATE_MS; older than STALE_MS, it is a dead holder's and the next scaler takes it. Who holds it is written
- * beside it, for the error message only.
+ * beside it: for the error message, and to tell a holder of this host that died within the last refreshes (its lock is
+ * still fresh, but worth waiting for) from a live one.
  */
 export const STALE_MS = 20_000;
 export const UPDATE_MS = 5_000;
@@ -66,13 +68,27 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
       const age = await ageOf(lockPath);
-      // A live holder refreshed it within the last two updates: no point in waiting for it.
-      if ((age !== undefined && age < 2 * UPDATE_MS) || Date.now() >= deadline) {
+      // A holder that refreshed it within the last two updates is alive — unless it is a process of this host that
+      // no longer exists: then the lock turns stale STALE_MS after that refresh, within the deadline.
+      const fresh = age !== undefined && age < 2 * UPDATE_MS;
+      if ((fresh && !(await holderIsDead(ownerFile))) || Date.now() >= deadline) {
         throw new StateDirLockedError(await lockedMessage(stateDir, ownerFile));
       }
       await sleep(1000);
     }
   }
+}
+
+async function readOwner(ownerFile: string): Promise<Partial<LockOwner> | undefined> {
+  return readJson<Partial<LockOwner>>(ownerFile).catch(() => undefined);
+}
+
+/** Known dead: written on this host, and `kill(pid, 0)` finds no such process. Another host's pid says nothing. */
+async function holderIsDead(ownerFile: string): Promise<boolean> {
+  const owner = await readOwner(ownerFile);
+  if (!owner || owner.hostname !== os.hostname()) return false;
+  if (typeof owner.pid !== "number" || !Number.isInteger(owner.pid) || owner.pid <= 0) return false;
+  return !pidAlive(owner.pid);
 }
 
 async function ageOf(file: string): Promise<number | undefined> {
@@ -84,7 +100,7 @@ async function ageOf(file: string): Promise<number | undefined> {
 }
 
 async function lockedMessage(stateDir: string, ownerFile: string): Promise<string> {
-  const owner = await readJson<Partial<LockOwner>>(ownerFile).catch(() => undefined);
+  const owner = await readOwner(ownerFile);
   const who = owner?.pid
     ? `os-scaler ${owner.command ?? ""} (pid ${owner.pid} on ${owner.hostname ?? "?"}, since ${owner.since ?? "?"})`
     : "another os-scaler";
@@ -98,5 +114,5 @@ async function lockedMessage(stateDir: string, ownerFile: string): Promise<strin
 export async function lockHolder(stateDir: string): Promise<Partial<LockOwner> | undefined> {
   const age = await ageOf(path.join(stateDir, "lock"));
   if (age === undefined || age >= STALE_MS) return undefined;
-  return (await readJson<Partial<LockOwner>>(path.join(stateDir, "lock-owner.json")).catch(() => undefined)) ?? {};
+  return (await readOwner(path.join(stateDir, "lock-owner.json"))) ?? {};
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
@@ -13,6 +14,27 @@ const noCompromise = (err: Error) => assert.fail(`compromised: ${err.message}`);
 async function age(file: string, ageMs: number): Promise<void> {
   const t = new Date(Date.now() - ageMs);
   await utimes(file, t, t);
+}
+
+/** The pid of a child that has exited and been reaped: no process has it (until the kernel hands it out again). */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", ""]);
+  assert.ok(child.pid > 0);
+  return child.pid;
+}
+
+/** Takes `dir`'s lock with a `sleep` that ages the lock folder to `ages[i]` at the i-th wait. */
+async function lockAging(
+  dir: string,
+  ages: readonly number[],
+): Promise<{ release: () => Promise<void>; slept: number }> {
+  let slept = 0;
+  const release = await lockStateDir(dir, {
+    command: "run",
+    onCompromised: noCompromise,
+    sleep: () => age(path.join(dir, "lock"), ages[Math.min(slept++, ages.length - 1)]!),
+  });
+  return { release, slept };
 }
 
 /** Runs `fn` with a fresh `<tmp>/state` path (not created), and removes the temporary folder after. */
@@ -70,18 +92,45 @@ describe("stateDir lock: one scaler per state", () => {
       const lock = path.join(dir, "lock");
       await mkdir(lock, { recursive: true });
       await age(lock, 3 * UPDATE_MS);
-      let slept = 0;
-      const release = await lockStateDir(dir, {
-        command: "run",
-        onCompromised: noCompromise,
-        // Each wait ages the lock as the real second would: here, straight past the stale time.
-        sleep: async () => {
-          slept++;
-          await age(lock, STALE_MS + 1000);
-        },
-      });
+      // The wait ages the lock as the real second would: here, straight past the stale time.
+      const { release, slept } = await lockAging(dir, [STALE_MS + 1000]);
       assert.equal(slept, 1);
       await release();
+    }));
+
+  it("a holder of this host that died just after a refresh is waited for until its lock is stale, then taken", () =>
+    withStateDir(async (dir) => {
+      const lock = path.join(dir, "lock");
+      await mkdir(lock, { recursive: true }); // refreshed just now
+      const pid = deadPid();
+      await writeFile(
+        path.join(dir, "lock-owner.json"),
+        JSON.stringify({ pid, hostname: os.hostname(), command: "run", since: new Date().toISOString() }),
+      );
+      // Two waits as the holder's last refresh ages, then one past the stale time.
+      const { release, slept } = await lockAging(dir, [UPDATE_MS, 2 * UPDATE_MS, STALE_MS + 1000]);
+      assert.equal(slept, 3);
+      const owner = JSON.parse(await readFile(path.join(dir, "lock-owner.json"), "utf8")) as { pid: number };
+      assert.equal(owner.pid, process.pid, "the owner file names the new holder");
+      await release();
+    }));
+
+  it("a fresh lock whose owner is on another host, or unreadable, still fails at once (its pid says nothing here)", () =>
+    withStateDir(async (dir) => {
+      await mkdir(path.join(dir, "lock"), { recursive: true });
+      for (const owner of [`{"pid": ${deadPid()}, "hostname": "elsewhere.example", "command": "run"}`, "{not json"]) {
+        await writeFile(path.join(dir, "lock-owner.json"), owner);
+        let slept = 0;
+        await assert.rejects(
+          lockStateDir(dir, {
+            command: "once",
+            onCompromised: noCompromise,
+            sleep: () => Promise.resolve(void slept++),
+          }),
+          StateDirLockedError,
+        );
+        assert.equal(slept, 0, owner);
+      }
     }));
 
   it("a lock taken from under the holder is reported as compromised", () =>
