@@ -47,12 +47,17 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
   const deadline = Date.now() + STALE_MS + UPDATE_MS;
   for (;;) {
     try {
+      // Set by the library when the lock was lost while held: the folder (and the owner file) may be another's now.
+      let compromised = false;
       const release = await lockfile.lock(stateDir, {
         lockfilePath: lockPath,
         stale: STALE_MS,
         update: UPDATE_MS,
         realpath: false,
-        onCompromised: options.onCompromised,
+        onCompromised: (err) => {
+          compromised = true;
+          options.onCompromised(err);
+        },
       });
       const owner: LockOwner = {
         pid: process.pid,
@@ -62,8 +67,13 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
       };
       await writeJsonAtomic(ownerFile, owner);
       return async () => {
-        await rm(ownerFile, { force: true });
-        await release();
+        if (!compromised && (await ownedByThisProcess(ownerFile))) await rm(ownerFile, { force: true });
+        try {
+          await release();
+        } catch (err) {
+          // A lost lock is already released as far as the library goes; the folder left is the new holder's.
+          if (!(compromised && (err as NodeJS.ErrnoException).code === "ERELEASED")) throw err;
+        }
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
@@ -81,6 +91,12 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
 
 async function readOwner(ownerFile: string): Promise<Partial<LockOwner> | undefined> {
   return readJson<Partial<LockOwner>>(ownerFile).catch(() => undefined);
+}
+
+/** The owner file names this process: after a takeover it is the new holder's, and is left to it. */
+async function ownedByThisProcess(ownerFile: string): Promise<boolean> {
+  const owner = await readOwner(ownerFile);
+  return owner?.pid === process.pid && owner.hostname === os.hostname();
 }
 
 /** Known dead: written on this host, and `kill(pid, 0)` finds no such process. Another host's pid says nothing. */

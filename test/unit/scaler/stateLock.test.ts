@@ -133,7 +133,7 @@ describe("stateDir lock: one scaler per state", () => {
       }
     }));
 
-  it("a lock taken from under the holder is reported as compromised", () =>
+  it("a lock taken from under the holder is reported as compromised; its release leaves the new holder's lock alone", () =>
     withStateDir(async (dir) => {
       let lost: Error | undefined;
       const release = await lockStateDir(dir, { command: "run", onCompromised: (err) => (lost = err) });
@@ -142,6 +142,21 @@ describe("stateDir lock: one scaler per state", () => {
       const deadline = Date.now() + UPDATE_MS * 3;
       while (!lost && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.ok(lost, "onCompromised was not called");
-      await release().catch(() => undefined);
+      // Another scaler takes the stateDir; then the old holder lets go (no error: there is nothing left to release).
+      const next = await lockStateDir(dir, { command: "once", onCompromised: noCompromise });
+      await release();
+      assert.equal(existsSync(path.join(dir, "lock")), true, "the new holder's lock folder");
+      const owner = JSON.parse(await readFile(path.join(dir, "lock-owner.json"), "utf8")) as { command: string };
+      assert.equal(owner.command, "once", "the new holder's owner file");
+      await next();
+    }));
+
+  it("a release leaves an owner file that names another process", () =>
+    withStateDir(async (dir) => {
+      const release = await lockStateDir(dir, { command: "run", onCompromised: noCompromise });
+      const other = JSON.stringify({ pid: process.pid + 1, hostname: os.hostname(), command: "run" });
+      await writeFile(path.join(dir, "lock-owner.json"), other);
+      await release();
+      assert.equal(await readFile(path.join(dir, "lock-owner.json"), "utf8"), other);
     }));
 });
