@@ -1,12 +1,9 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import axios, { type AxiosInstance, type Method } from "axios";
 import { HttpProxyAgent } from "http-proxy-agent";
-import type { AgentConnectOpts } from "agent-base";
-import { HttpsProxyAgent } from "https-proxy-agent";
-import { getProxyForUrl } from "proxy-from-env";
+import { proxyFor, proxyPassword, TunnelAgent } from "./proxy";
 import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
@@ -82,36 +79,13 @@ export interface HttpResponse {
 
 const MAX_BODY_IN_ERROR = 300;
 
-/**
- * HttpsProxyAgent with the client's TLS settings for the target: the library takes the target's TLS options only from
- * each request's, which axios does not pass on, so a private CA (or `verify: false`) would be lost behind a proxy.
- */
-class TunnelAgent extends HttpsProxyAgent<string> {
-  constructor(
-    proxy: string,
-    private readonly targetTls: https.AgentOptions,
-  ) {
-    super(proxy, { keepAlive: false });
-  }
-  override connect(req: http.ClientRequest, opts: AgentConnectOpts): ReturnType<HttpsProxyAgent<string>["connect"]> {
-    // The library leaves `host` out of the TLS upgrade, so the name check would be made against "localhost": check
-    // the certificate against the host asked for, as a direct connection does (an IP address included).
-    const host = opts.host ?? "";
-    return super.connect(req, {
-      ...opts,
-      ...this.targetTls,
-      checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
-    } as AgentConnectOpts);
-  }
-}
-
 export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly secrets: string[];
-  private readonly tls: https.AgentOptions;
+  private readonly tls: { readonly ca?: Buffer; readonly rejectUnauthorized: boolean };
   /** Agents per proxy URL, made on first use. */
   private readonly proxyAgents = new Map<string, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
 
@@ -153,24 +127,23 @@ export class HttpClient {
    * proxy, TLS is still end to end (a CONNECT tunnel) and verified with the same CA and `verify` setting.
    */
   private agentsFor(url: string): { httpAgent?: http.Agent; httpsAgent?: https.Agent } {
-    const proxy = getProxyForUrl(url);
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return {}; // not a URL: axios reports it as such
+    }
+    const proxy = proxyFor(target);
     if (!proxy) return {};
-    let agents = this.proxyAgents.get(proxy);
+    let agents = this.proxyAgents.get(proxy.href);
     if (!agents) {
-      let parsed: URL;
-      try {
-        parsed = new URL(proxy);
-      } catch {
-        throw new UserError(
-          "the proxy that HTTPS_PROXY/HTTP_PROXY/ALL_PROXY names for this URL is not a URL: fix it (http://host:port), or exempt the host with NO_PROXY",
-        );
-      }
-      if (parsed.password) this.addSecret(decodeURIComponent(parsed.password));
+      const password = proxyPassword(proxy);
+      if (password) this.addSecret(password);
       agents = {
         httpAgent: new HttpProxyAgent(proxy, { keepAlive: false }),
         httpsAgent: new TunnelAgent(proxy, this.tls),
       };
-      this.proxyAgents.set(proxy, agents);
+      this.proxyAgents.set(proxy.href, agents);
     }
     return agents;
   }
@@ -209,6 +182,8 @@ export class HttpClient {
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     const isString = typeof req.data === "string";
+    // Outside the try: a proxy variable that names no usable proxy is the user's to fix, not a transport failure.
+    const agents = this.agentsFor(req.url);
     let res;
     try {
       res = await this.axios.request<string>({
@@ -223,7 +198,7 @@ export class HttpClient {
         },
         timeout: timeoutMs,
         signal,
-        ...this.agentsFor(req.url),
+        ...agents,
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new Error("aborted");

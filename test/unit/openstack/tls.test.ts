@@ -22,8 +22,11 @@ function hasOpenssl(): boolean {
 const skip = hasOpenssl() ? false : "openssl is not installed (apt-get install openssl)";
 if (skip) console.log(`# skipping TLS tests: ${skip}`);
 
-/** A throwaway CA (ca.pem) and a certificate for 127.0.0.1 signed by it (srv.key, srv.pem), made by openssl in `dir`. */
-function makeCertificates(dir: string): void {
+/**
+ * A throwaway CA (ca.pem) and a certificate for 127.0.0.1 signed by it (srv.key, srv.pem), made by openssl in `dir`;
+ * with `otherName`, also one for that DNS name only (other.key, other.pem).
+ */
+function makeCertificates(dir: string, otherName?: string): void {
   const f = (n: string) => path.join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
   ssl(
@@ -60,6 +63,23 @@ function makeCertificates(dir: string): void {
     "-extfile",
     f("ext.cnf"),
   );
+  if (otherName) {
+    ssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      f("other.key"),
+      "-out",
+      f("other.csr"),
+      "-subj",
+      `/CN=${otherName}`,
+    );
+    writeFileSync(f("other.cnf"), `subjectAltName=DNS:${otherName}\n`);
+    const sign = ["-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1"];
+    ssl("x509", "-req", "-in", f("other.csr"), ...sign, "-out", f("other.pem"), "-extfile", f("other.cnf"));
+  }
 }
 
 describe("HttpClient TLS", { skip }, () => {
@@ -173,25 +193,41 @@ describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { ski
   const f = (n: string) => path.join(dir, n);
   const saved = { ...process.env };
   let tlsServer: https.Server;
+  let wrongName: https.Server;
   let plain: http.Server;
+  /** Accepts connections and never says a word; the sockets it holds, for the leak check. */
+  let silent: net.Server;
+  const silentSockets = new Set<net.Socket>();
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   let httpsUrl = "";
+  let wrongNameUrl = "";
   let httpUrl = "";
+  const portOf = (server: net.Server) => (server.address() as AddressInfo).port;
   before(async () => {
-    makeCertificates(dir);
+    makeCertificates(dir, "other.example");
     const ok = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(200).end('{"ok":true}');
     tlsServer = https.createServer({ key: readFileSync(f("srv.key")), cert: readFileSync(f("srv.pem")) }, ok);
+    wrongName = https.createServer({ key: readFileSync(f("other.key")), cert: readFileSync(f("other.pem")) }, ok);
     plain = http.createServer(ok);
-    await new Promise<void>((r) => tlsServer.listen(0, "127.0.0.1", r));
-    await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
-    httpsUrl = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}/v3`;
-    httpUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/api/v1/query`;
+    silent = net.createServer((socket) => {
+      socket.resume(); // reads (and drops) what comes, so that it sees the client hang up
+      silentSockets.add(socket);
+      socket.on("close", () => silentSockets.delete(socket));
+    });
+    for (const server of [tlsServer, wrongName, plain, silent]) {
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    }
+    httpsUrl = `https://127.0.0.1:${portOf(tlsServer)}/v3`;
+    wrongNameUrl = `https://127.0.0.1:${portOf(wrongName)}/v3`;
+    httpUrl = `http://127.0.0.1:${portOf(plain)}/api/v1/query`;
     proxy = await startProxy();
   });
   after(async () => {
     process.env = saved;
     await proxy?.close();
-    for (const s of [tlsServer, plain]) {
+    for (const socket of silentSockets) socket.destroy();
+    await new Promise<void>((r) => (silent ? silent.close(() => r()) : r()));
+    for (const s of [tlsServer, wrongName, plain]) {
       s?.closeAllConnections();
       await new Promise<void>((r) => (s ? s.close(() => r()) : r()));
     }
@@ -229,12 +265,62 @@ describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { ski
     assert.deepEqual(proxy.seen, []);
   });
 
-  it("a proxy's password never appears in an error", async () => {
-    useProxy({ HTTP_PROXY: "http://ops:pr0xy-s3cret@127.0.0.1:9" });
-    await assert.rejects(client().request({ url: httpUrl }), (e: HttpError) => {
-      assert.equal(e.kind, "unreachable");
-      assert.doesNotMatch(e.message, /pr0xy-s3cret/);
-      return true;
-    });
+  it("through the tunnel, a certificate for another name is refused (the name checked is the host asked for)", async () => {
+    useProxy({ HTTPS_PROXY: proxy.url });
+    await assert.rejects(
+      client({ cacert: f("ca.pem") }).request({ url: wrongNameUrl }),
+      /the TLS certificate is not for this host \(ERR_TLS_CERT_ALTNAME_INVALID\)/,
+    );
+  });
+
+  it("a proxy that hangs up at once fails the request, for every way of writing it, and never the process", async () => {
+    const hangUp = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => hangUp.listen(0, "127.0.0.1", r));
+    try {
+      for (const value of [`http://127.0.0.1:${portOf(hangUp)}`, `127.0.0.1:${portOf(hangUp)}`]) {
+        useProxy({ HTTPS_PROXY: value });
+        await assert.rejects(client({ cacert: f("ca.pem") }).request({ url: httpsUrl }), (e: HttpError) => {
+          assert.equal(e.kind, "unreachable", e.message);
+          return true;
+        });
+      }
+      useProxy({ HTTPS_PROXY: `https://127.0.0.1:${portOf(hangUp)}` });
+      await assert.rejects(client().request({ url: httpsUrl }), /only http:\/\/ proxies are supported/);
+    } finally {
+      await new Promise<void>((r) => hangUp.close(() => r()));
+    }
+  });
+
+  it("a proxy that never answers CONNECT: the request times out and its socket is closed, not left open", async () => {
+    useProxy({ HTTPS_PROXY: `http://127.0.0.1:${portOf(silent)}` });
+    const slow = new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 0, timeoutMs: 300 });
+    for (let i = 0; i < 3; i++) await assert.rejects(slow.request({ url: httpsUrl }), /timed out after 300 ms/);
+    for (let i = 0; i < 50 && silentSockets.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(silentSockets.size, 0, "every socket to the proxy was closed by the client");
+  });
+
+  it("a proxy refusing the tunnel (407) says so; a proxy's password never appears in an error", async () => {
+    const refusing = http.createServer((_req, res) => res.writeHead(407).end("denied for ops:pr0xy-s3cret"));
+    refusing.on("connect", (_req: http.IncomingMessage, socket: net.Socket) =>
+      socket.end("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
+    );
+    await new Promise<void>((r) => refusing.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://ops:pr0xy-s3cret@127.0.0.1:${portOf(refusing)}`;
+      useProxy({ HTTPS_PROXY: url, HTTP_PROXY: url });
+      await assert.rejects(client({ cacert: f("ca.pem") }).request({ url: httpsUrl }), (e: HttpError) => {
+        assert.match(e.message, /refused the tunnel to 127\.0\.0\.1:\d+: HTTP 407 \(proxy authentication required/);
+        assert.doesNotMatch(e.message, /pr0xy-s3cret/);
+        return true;
+      });
+      // Plain HTTP goes to the proxy as a request: its 407 reply is an answer, with its body in the message.
+      await assert.rejects(client().request({ url: httpUrl }), (e: HttpError) => {
+        assert.match(e.message, /returned HTTP 407.*denied for ops:\[redacted\]/);
+        return true;
+      });
+    } finally {
+      refusing.closeAllConnections();
+      await new Promise<void>((r) => refusing.close(() => r()));
+    }
   });
 });
