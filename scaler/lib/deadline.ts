@@ -24,8 +24,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, sign
         new DeadlineError(`${what} did not answer within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`),
       );
     }, ms);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // Attached before the abort check: `work` may still reject after an early return, and unhandled, that rejection
+    // would crash the process.
     work.then(
       (v) => {
         done();
@@ -36,6 +36,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, sign
         reject(err instanceof Error ? err : new Error(String(err)));
       },
     );
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

@@ -31,6 +31,22 @@ describe("withDeadline and singleFlight", () => {
     c.abort(new Error("stopping"));
     await assert.rejects(p, /stopping/);
   });
+  it("work that rejects after an abort already made before the call is still handled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let fail!: (err: Error) => void;
+      const work = new Promise<never>((_, reject) => (fail = reject));
+      await assert.rejects(withDeadline(work, 60_000, "x", AbortSignal.abort(new Error("SIGTERM"))), /SIGTERM/);
+      fail(new Error("pulumi stack output failed late"));
+      // Node reports an unhandled rejection once the microtasks have run: a macrotask later.
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
   it("singleFlight shares a running call, and starts a new one once it has settled", async () => {
     let calls = 0;
     let finish!: () => void;
