@@ -346,7 +346,7 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
   if (!authUrl) throw missing("auth_url", ` (the Keystone URL, ${example})`);
   // Caught here, not at the first request: `5000` or `keystone:5000/v3` would only fail there, as an invalid URL.
   if (!isHttpUrl(authUrl)) {
-    const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(redactUrl(authUrl));
+    const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(shownAuthUrl(authUrl));
     throw new CloudConfigError(
       `${field("auth.auth_url")}: ${shown} is not an http(s) URL: write the whole Keystone URL, ${example}`,
     );
@@ -461,6 +461,14 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
+}
+
+/**
+ * An auth_url as an error may show it: without its password. redactUrl finds user info only after `scheme://`; without
+ * one, nothing tells where a user info would end (a password may hold `/` or `@`), so all before the last `@` goes.
+ */
+function shownAuthUrl(value: string): string {
+  return value.includes("://") ? redactUrl(value) : value.replace(/^[\s\S]*@/, "[redacted]@");
 }
 
 function isHttpUrl(value: string): boolean {

@@ -374,6 +374,18 @@ const rows: Row[] = [
     },
   },
   {
+    name: "auth_url with a password and no scheme: the value shown without its user info",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: 'admin:S3cret/p@w@keystone:5000/v3', username: u, password: p, project_name: x }\n",
+    },
+    error: {
+      type: CloudConfigError,
+      match: /clouds\.a\.auth\.auth_url: "\[redacted\]@keystone:5000\/v3" is not an http\(s\) URL/,
+      notMatch: /S3cret|admin/,
+    },
+  },
+  {
     name: "OS_AUTH_URL that is not a URL: named as the variable's cloud",
     files: {},
     env: () => ({ OS_AUTH_URL: "keystone", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
