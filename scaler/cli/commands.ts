@@ -11,7 +11,7 @@ import { systemClock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { scaleOutLine } from "../policy/decide";
-import { simulate } from "../policy/simulate";
+import { PEAK_VMS_AT_80, simulate } from "../policy/simulate";
 import { loadTrace, tracePeak } from "../policy/trace";
 import { buildSource, wireScaler, type WiringOverrides } from "./wiring";
 import { parseListen } from "../http/server";
@@ -338,14 +338,20 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
     maxCountSeen: r.maxCountSeen,
     actionsPerDay: r.actionsPerDay,
   };
-  // The default capacity sizes the peak for 10 VMs at 80 %: a maxCount below what the peak needs makes the overload
-  // a property of the bounds, not of the policy.
+  // A maxCount below what the peak needs makes the overload a property of the bounds, not of the policy.
   const peak = tracePeak(trace);
   if (policy.maxCount * r.model.capacity < peak) {
+    // The 1e-9 keeps a ratio that lands on a whole number (the default capacity's 10 VMs at 80 %) from rounding up.
+    const vms = (cpu: number) => Math.ceil(peak / (cpu * r.model.capacity) - 1e-9);
+    const capacityIs =
+      opts.capacity !== undefined
+        ? `--capacity ${opts.capacity}`
+        : `the default capacity (the trace's peak / ${PEAK_VMS_AT_80 * 0.8})`;
     io.err(
       `# note: policy.maxCount ${policy.maxCount} × capacity ${r.model.capacity.toPrecision(4)} serves less than the ` +
-        `trace's peak ${peak.toPrecision(4)} even at 100 % CPU: the overload below is the bounds'. Raise policy.maxCount ` +
-        `(the default capacity puts the peak at ${Math.ceil(peak / r.model.capacity)} VMs at 100 %, 10 at 80 %) or pass --capacity\n`,
+        `trace's peak ${peak.toPrecision(4)} even at 100 % CPU: the overload below is the bounds'. With ${capacityIs}, ` +
+        `the peak needs ${vms(1)} VMs at 100 % CPU, ${vms(0.8)} at 80 %: raise policy.maxCount` +
+        (opts.capacity !== undefined ? "\n" : ", or pass --capacity (the demand one of your VMs serves)\n"),
     );
   }
   if (opts.json) io.out(`${JSON.stringify({ ...summary, model: r.model })}\n`);

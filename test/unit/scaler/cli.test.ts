@@ -340,7 +340,15 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal((JSON.parse(capped.stdout.join("")) as { maxCountSeen: number }).maxCountSeen, 3);
     assert.match(
       capped.stderr.join(""),
-      /note: policy.maxCount 3 × capacity 50.00 serves less than the trace's peak 400.0/,
+      /note: policy.maxCount 3 × capacity 50.00 serves less than the trace's peak 400.0 even at 100 % CPU: the overload below is the bounds'\. With the default capacity \(the trace's peak \/ 8\), the peak needs 8 VMs at 100 % CPU, 10 at 80 %: raise policy.maxCount, or pass --capacity/,
+    );
+    // With --capacity, the VMs needed are its own, and the note does not suggest the flag already given.
+    const given = io({});
+    const withCapacity = ["simulate", "-c", policyOnly, "--trace", trace, "--capacity", "100", "--json"];
+    assert.equal(await runCli(withCapacity, given), 0);
+    assert.match(
+      given.stderr.join(""),
+      /capacity 100.0 serves less .* With --capacity 100, the peak needs 4 VMs at 100 % CPU, 5 at 80 %: raise policy.maxCount\n$/,
     );
     const wide = io({});
     await writeFile(policyOnly, "policy: { maxCount: 10 }\n");
