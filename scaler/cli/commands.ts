@@ -75,12 +75,26 @@ export async function onceCommand(
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   if (count !== undefined) checkCountTrial(config, "flags");
   const log = logger(config, io, 2);
+  // Lost lock: another scaler may be acting on this state now, so the update in flight is stopped (see onceLocked).
+  const lost = new AbortController();
   const release = await lockStateDir(config.stateDir, {
     command: "once",
-    onCompromised: (err) => log.error({ err }, "lost the stateDir lock during this tick"),
+    onCompromised: (err) => {
+      log.error(
+        { err },
+        "lost the stateDir lock during this tick: stopping, so that two scalers never act on one stack",
+      );
+      lost.abort(err);
+    },
   });
   try {
-    return await onceLocked(config, log, count, opts.json === true, io);
+    const code = await onceLocked(config, log, count, opts.json === true, io, lost.signal);
+    if (!lost.signal.aborted) return code;
+    io.err(
+      `os-scaler: lost the lock of stateDir ${config.stateDir} during this tick (${(lost.signal.reason as Error).message}): ` +
+        "another scaler may be acting on it now, so no update was left running. Check `os-scaler status`\n",
+    );
+    return 1;
   } finally {
     await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
   }
@@ -115,12 +129,19 @@ async function onceLocked(
   count: number | undefined,
   asJson: boolean,
   io: Io,
+  lost: AbortSignal,
 ): Promise<number> {
   // One attempt: `once` reports a failed update (exit 1) instead of retrying it forever.
   const scaler = await wireScaler(config, log, io.overrides, {
     maxAttempts: 1,
     ...(count !== undefined ? { stateFile: TRIAL_STATE_FILE } : {}),
   });
+  // A `pulumi up` may run for up to actuator.timeout: not beside the scaler that holds the lock now. Stopped, the
+  // actuator also starts no update the tick asks for afterwards.
+  const stopActing = () =>
+    void scaler.actuator.stop(0).catch((err: unknown) => log.error({ err }, "could not stop the actuator"));
+  if (lost.aborted) stopActing();
+  else lost.addEventListener("abort", stopActing, { once: true });
   try {
     if (count !== undefined) checkCountTrial(config, "source");
     const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
@@ -153,6 +174,7 @@ async function onceLocked(
     // A tick without data, or an update that did not go through, is a runtime failure of `once` (scripts check it).
     return r.sourceError !== undefined || (json.actuation && json.actuation !== "ok") ? 1 : 0;
   } finally {
+    lost.removeEventListener("abort", stopActing);
     await scaler.source.close();
   }
 }

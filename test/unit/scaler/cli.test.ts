@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../../../scaler/cli/main";
 import { TRIAL_STATE_FILE, type Io } from "../../../scaler/cli/commands";
-import { lockStateDir } from "../../../scaler/daemon/stateLock";
+import { lockStateDir, UPDATE_MS } from "../../../scaler/daemon/stateLock";
 import { FakeClock } from "../../support/fakeClock";
 import { FakeSource, samplesFor } from "../../support/fakeSource";
 import type { StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
 import { startHttpServer } from "../../../scaler/http/server";
-import { captureLogger, FakeStack, tempDir } from "./helpers";
+import { captureLogger, commandError, FakeStack, tempDir } from "./helpers";
 
 const ROOT = path.join(__dirname, "../../..");
 const BIN = path.join(ROOT, "bin/os-scaler");
@@ -242,6 +242,42 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal(await runCli(["once", "-c", local, "--json"], o), 1);
     const j = JSON.parse(o.stdout.join("")) as Record<string, unknown>;
     assert.equal(j.actuation, "failed");
+    assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
+  });
+
+  it("once that loses the stateDir lock during its update stops the update and exits 1", async () => {
+    const stack = new FakeStack();
+    stack.count = 1;
+    stack.instances = group.instances;
+    let upAborted = false;
+    stack.upBehaviours = [
+      async (signal) => {
+        // Another scaler's takeover, as the holder sees it: its lock folder gone. It notices at its next refresh.
+        await rm(path.join(t.dir, "state-lost", "lock"), { recursive: true });
+        upAborted = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 3 * UPDATE_MS);
+          signal.addEventListener("abort", () => (clearTimeout(timer), resolve(true)), { once: true });
+        });
+        if (upAborted) throw commandError("error: update canceled");
+      },
+    ];
+    const local = path.join(t.dir, "lost.yaml");
+    await writeFile(
+      local,
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { mode: threshold, upSamples: 1 }\nhttp: { enabled: false }\nstateDir: state-lost\nlog: { level: silent }\n',
+    );
+    // The real clock: the actuator's stop(0) waits its grace on it.
+    const o = io({
+      createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 99, Date.now()))),
+      openStack: () => Promise.resolve(stack),
+    });
+    assert.equal(await runCli(["once", "-c", local, "--json"], o), 1);
+    assert.equal(upAborted, true, "the update went on beside the new holder");
+    assert.match(
+      o.stderr.join(""),
+      /lost the lock of stateDir .*state-lost during this tick .*no update was left running/,
+    );
+    assert.equal((JSON.parse(o.stdout.join("")) as { actuation: string }).actuation, "failed");
     assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
   });
 
