@@ -495,14 +495,17 @@ const MAX_ERROR = 300;
  * A one-line summary of an error for logs, /status, state.json and intent.json. For a failed CLI command it is the
  * cause: the `error:` lines of the CLI's output (its Diagnostics block, or stderr), else the tail of stderr, else how
  * the CLI ended — never the `Resources:`/`Duration:` summary the output ends with. Secrets are scrubbed from it: the
- * CLI's output is not ours, and nothing downstream scrubs strings (the logger redacts secret keys, not text).
+ * CLI's output is not ours, and nothing downstream scrubs strings (the logger redacts secret keys, not text). They are
+ * scrubbed before anything is cut: a secret cut in two matches neither its value nor a pattern, and half of it would
+ * stay. The joined line is scrubbed once more, for a value that a line break had split.
  */
 export function summarize(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
   let name = "Error";
   let text: string;
   if (isCommandError(err)) {
     name = err.name;
-    const out = cliOutput(err);
+    const raw = cliOutput(err);
+    const out = { stdout: scrub(raw.stdout, env), stderr: scrub(raw.stderr, env), outcome: scrub(raw.outcome, env) };
     const errors = errorDiagnostics(`${out.stdout}\n${out.stderr}`);
     text =
       errors.join("; ") ||
@@ -510,9 +513,9 @@ export function summarize(err: unknown, env: NodeJS.ProcessEnv = process.env): s
       `pulumi ${out.outcome}${tail(out.stdout) ? `; its output ends: ${tail(out.stdout)}` : ", with no output"}`;
   } else if (err instanceof Error) {
     name = err.name;
-    text = err.message;
+    text = scrub(err.message, env);
   } else return bound(scrub(String(err), env), MAX_SUMMARY);
-  return bound(`${name}: ${scrub(text, env).replace(/\s+/g, " ").trim()}`, MAX_SUMMARY);
+  return bound(`${name}: ${scrub(text.replace(/\s+/g, " ").trim(), env)}`, MAX_SUMMARY);
 }
 
 interface CliOutput {
@@ -617,8 +620,11 @@ const SECRET_PAIRS: readonly [RegExp, string][] = [
   [new RegExp(`("(?:\\w*_)?(?:${SECRET_WORD})"\\s*:\\s*)"[^"]*"`, "gi"), '$1"[redacted]"'],
   [/\b((?:authorization|x-auth-token|x-subject-token)\s*:\s*)(?:(?:bearer|basic)\s+)?[^\s"',;}]+/gi, "$1[redacted]"],
 ];
-/** The password of a URL's user info (`https://user:pass@host`). */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^/\s@]+@/gi;
+/**
+ * The password of a URL's user info (`https://user:pass@host`). It runs to the last `@` before the path, as URL parsers
+ * read it (and as redactUrl in config/load.ts does): a raw `@` in the password must not end the match early.
+ */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
 
 /** The CLI's and the program's text with the secrets this process knows of, and secret-looking values, taken out. */
 function scrub(text: string, env: NodeJS.ProcessEnv): string {

@@ -1,4 +1,4 @@
-import type { ActuationResult, ActuatorStatus } from "../actuator/actuator";
+import { summarize, type ActuationResult, type ActuatorStatus } from "../actuator/actuator";
 import type { StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import type { Clock } from "../lib/clock";
@@ -331,10 +331,8 @@ export class ScalerLoop {
         await this.d.actuator.reconcile(signal);
         reconciled = true;
       } catch (err) {
-        logger.error(
-          { err: err instanceof Error ? err.message : String(err) },
-          "reconcile failed; it is tried again before the next tick",
-        );
+        // summarize: a failed `pulumi refresh` carries the CLI's whole output in its message (secrets included).
+        logger.error({ err: summarize(err) }, "reconcile failed; it is tried again before the next tick");
       }
     };
     while (!signal.aborted) {
@@ -351,7 +349,8 @@ export class ScalerLoop {
         await this.tick({ signal: tickSignal.signal });
       } catch (err) {
         if (signal.aborted) break;
-        this.lastTickError = { time: clock.now(), message: err instanceof Error ? err.message : String(err) };
+        // summarize: a failed `pulumi stack output` carries the CLI's whole output in its message; /status shows this.
+        this.lastTickError = { time: clock.now(), message: summarize(err) };
         logger.error({ err: this.lastTickError.message }, "tick failed");
       } finally {
         signal.removeEventListener("abort", forward);

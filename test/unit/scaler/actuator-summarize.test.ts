@@ -156,6 +156,24 @@ Duration: 1s
   code: 255,
 };
 
+/**
+ * A secret where a long error is cut (at 300 characters): cut first and scrubbed after, its first half would stay —
+ * matching neither the variable's value nor any pattern.
+ */
+const SECRET_AT_THE_CUT: CliRun = {
+  stdout: `Diagnostics:
+  pulumi:pulumi:Stack (${STACK}):
+    error: ${"x".repeat(285)}Sup3rS3cretPassw0rd was rejected by keystone
+
+Resources:
+    3 unchanged
+
+Duration: 1s
+`,
+  stderr: "",
+  code: 255,
+};
+
 const rows: { name: string; run: CliRun; want: string; env?: NodeJS.ProcessEnv; absent?: RegExp[] }[] = [
   {
     name: "a program that threw: the exception from the Diagnostics block, not its stack nor the Resources summary",
@@ -205,6 +223,13 @@ const rows: { name: string; run: CliRun; want: string; env?: NodeJS.ProcessEnv; 
       'Error: auth failed for {"username": "admin", "password": "[redacted]"} at https://admin:[redacted]@keystone.example:5000/v3 ' +
       "(token=[redacted], passphrase [redacted])",
     absent: [/Tr0ub4dor/, /hunter2/, /gAAAA/, /horse/],
+  },
+  {
+    name: "a secret straddling the cut of a long error is scrubbed before the cut: none of it is left",
+    run: SECRET_AT_THE_CUT,
+    env: { OS_PASSWORD: "Sup3rS3cretPassw0rd" },
+    want: `CommandError: ${"x".repeat(285)}[redacted] was…`,
+    absent: [/Sup3r/],
   },
 ];
 
@@ -274,6 +299,8 @@ describe("summarize: the cause of a failed pulumi command, from the error the li
     assert.equal(summarize("text", {}), "text");
     const rows: [string, string][] = [
       ["bad https://u:pw@host/x", "bad https://u:[redacted]@host/x"],
+      // An `@` in the password: the user info ends at the last one, as a URL parser reads it.
+      ["bad https://u:p@ss@host/x and admin@example.org", "bad https://u:[redacted]@host/x and admin@example.org"],
       ["env: OS_PASSWORD=hunter22 OS_CLOUD=prod", "env: OS_PASSWORD=[redacted] OS_CLOUD=prod"],
       ['{"application_credential_secret": "a b c"}', '{"application_credential_secret": "[redacted]"}'],
       ["sent Authorization: Bearer eyJhbGciOi.x.y", "sent Authorization: [redacted]"],

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as automation from "@pulumi/pulumi/automation";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
@@ -68,6 +69,35 @@ async function setup(
 }
 
 const quick = { cooldownUp: 0, cooldownDown: 0, stabilizationDown: 0 };
+
+/** The library's CommandError for a CLI run that printed `stdout` and `stderr`: its message holds both, whole. */
+function cliError(stdout: string, stderr: string): Error {
+  const lib = automation as unknown as {
+    CommandResult: new (stdout: string, stderr: string, code: number) => unknown;
+    createCommandError: (r: unknown) => Error;
+  };
+  return lib.createCommandError(new lib.CommandResult(stdout, stderr, 255));
+}
+
+/** A secret of this process (summarize scrubs process.env's secret-named values) for the test `fn`, then restored. */
+async function withSecretEnv(value: string, fn: () => Promise<void>): Promise<void> {
+  const saved = process.env.OS_PASSWORD;
+  process.env.OS_PASSWORD = value;
+  try {
+    await fn();
+  } finally {
+    if (saved === undefined) delete process.env.OS_PASSWORD;
+    else process.env.OS_PASSWORD = saved;
+  }
+}
+
+const SECRET = "Sup3rS3cretPassw0rd-loop";
+/** A failed command's output: its cause on stderr, a secret in it, and the summary a refresh ends with. */
+const FAILED_OUTPUT = {
+  stdout: "Refreshing (dev):\n\nResources:\n    3 unchanged\n\nDuration: 1s\n",
+  stderr: `error: could not read the backend's state: the server refused the key ${SECRET}\n`,
+};
+const CAUSE = "CommandError: could not read the backend's state: the server refused the key [redacted]";
 
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
@@ -416,12 +446,50 @@ describe("loop: run on a fake clock", () => {
     assert.equal(h.ok, false);
     assert.match(
       h.reasons.join(),
-      /loop stalled: no tick for \d+s \(interval 15s; last error: stack output `instances` is not a list\)/,
+      /loop stalled: no tick for \d+s \(interval 15s; last error: Error: stack output `instances` is not a list\)/,
     );
     assert.match(failing.status().lastTickError?.message ?? "", /not a list/);
     stop.abort();
     await running;
     await s.done();
+  });
+
+  it("a stack read that fails with the CLI's output: /status and the log show its cause, not a secret nor the summary", async () => {
+    await withSecretEnv(SECRET, async () => {
+      const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+      const err = cliError(FAILED_OUTPUT.stdout, FAILED_OUTPUT.stderr);
+      assert.ok(err.message.includes(SECRET) && err.message.includes("Resources:"), "the message is the whole output");
+      const failing = new ScalerLoop({ ...s.deps, readStack: () => Promise.reject(err) });
+      const stop = new AbortController();
+      const running = failing.run(stop.signal);
+      await s.clock.waitForSleepers(1);
+      assert.equal(failing.status().lastTickError?.message, CAUSE);
+      assert.equal(s.log.lines.find((l) => l.msg === "tick failed")?.err, CAUSE);
+      await s.clock.advance(80 * S); // stalled: /healthz repeats the last error
+      assert.ok(failing.health().reasons.join().endsWith(`last error: ${CAUSE})`), failing.health().reasons.join());
+      stop.abort();
+      await running;
+      assert.ok(!s.log.raw.some((l) => l.includes(SECRET)), "the secret is in no log line");
+      await s.done();
+    });
+  });
+
+  it("a start-up refresh that fails with the CLI's output: the log shows its cause, not a secret nor the summary", async () => {
+    await withSecretEnv(SECRET, async () => {
+      const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+      const intent = { count: 4, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 };
+      await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(intent));
+      s.stack.refreshBehaviour = () => Promise.reject(cliError(FAILED_OUTPUT.stdout, FAILED_OUTPUT.stderr));
+      const stop = new AbortController();
+      const running = s.loop.run(stop.signal);
+      await s.clock.waitForSleepers(1);
+      const failed = s.log.lines.find((l) => l.msg === "reconcile failed; it is tried again before the next tick");
+      assert.equal(failed?.err, CAUSE);
+      stop.abort();
+      await running;
+      assert.ok(!s.log.raw.some((l) => l.includes(SECRET)), "the secret is in no log line");
+      await s.done();
+    });
   });
 
   it("health says the loop stalled when no tick happened for 3 intervals (+30 s)", async () => {
