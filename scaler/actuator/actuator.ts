@@ -1,5 +1,5 @@
 import type { Clock } from "../lib/clock";
-import { withDeadline } from "../lib/deadline";
+import { singleFlight, withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import { IntentStore, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
@@ -62,6 +62,12 @@ export interface ActuatorOptions {
    */
   readonly maxAttempts?: number;
   /**
+   * ms the actuator waits for a stack read (opening the stack, its outputs, locks, pending operations) or a `pulumi
+   * cancel`: the library cannot cancel them, and a hung backend must not hold start-up, a give-up nor a shutdown
+   * forever. Default STACK_READ_TIMEOUT (120 s).
+   */
+  readonly readTimeout?: number;
+  /**
    * ms: an unfinished intent older than this at start-up is not re-applied — the load it answered is gone, and the
    * loop decides afresh; the stack is still recovered (lock, refresh) and the config set back to its applied count.
    * Default 15 minutes: a restart by systemd comes within seconds, a host that was down for hours does not.
@@ -104,6 +110,15 @@ export class Actuator {
   private readonly stopController = new AbortController();
   private readonly intents: IntentStore;
   private opsPromise: Promise<StackOps> | undefined;
+  /**
+   * The stack reads, each shared while it runs: one that passed its deadline still runs (nothing can cancel it), and
+   * the reconcile retried before every tick must not start one more CLI beside it each time.
+   */
+  private readonly reads = {
+    outputs: singleFlight(async () => (await this.ops()).outputs()),
+    pendingOperations: singleFlight(async () => (await this.ops()).pendingOperations()),
+    locks: singleFlight(async () => (await this.ops()).locks()),
+  };
   /** The last attempt's result, until onResult is told of it (see report()). */
   private unreported: { result: ActuationResult; count: number } | undefined;
 
@@ -174,29 +189,28 @@ export class Actuator {
     log.warn("actuator: unfinished intent from a previous run; reconciling");
     if (this.o.dryRun) return { found: intent, action: "dry-run" };
     this.state = "reconciling";
+    // The loop stops the actuator only after it has left reconcile: the daemon's signal is the one that matters.
+    const stop = signal ?? this.stopController.signal;
     try {
-      const ops = await this.ops();
-      if (!(await this.clearStaleLocks(ops))) {
+      if (!(await this.clearStaleLocks(stop))) {
         log.warn("actuator: the stack is locked by a live or unknown holder; the count is re-applied once it is free");
         this.state = "idle";
         this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
         return { found: intent, action: "locked" };
       }
-      const pending = await ops.pendingOperations();
+      const pending = await this.read(this.reads.pendingOperations, "pulumi stack export (pending operations)", stop);
       const clearPendingCreates = pending.includes("creating");
       log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
-      await ops.refresh({
-        clearPendingCreates,
-        // The loop stops the actuator only after it has left reconcile: the daemon's signal is the one that matters.
-        signal: signal ?? this.stopController.signal,
-      });
+      const ops = await this.openStack(stop);
+      await ops.refresh({ clearPendingCreates, signal: stop });
     } finally {
       if (this.state === "reconciling") this.state = "idle";
     }
     const age = this.o.clock.now() - intent.time;
     if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
       log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
-      const applied = (await (await this.ops()).outputs())["desiredCount"];
+      const outputs = await this.read(this.reads.outputs, "pulumi stack output (the stack's applied count)", stop);
+      const applied = outputs["desiredCount"];
       if (typeof applied === "number") await this.restoreConfig(applied, "an expired intent");
       else await this.intents.write({ ...intent, status: "done", reason: `expired: ${intent.reason}` });
       return { found: intent, action: "expired" };
@@ -247,6 +261,20 @@ export class Actuator {
       throw err;
     });
     return this.opsPromise;
+  }
+
+  private get readTimeout(): number {
+    return this.o.readTimeout ?? STACK_READ_TIMEOUT;
+  }
+
+  /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
+  private openStack(signal: AbortSignal = this.stopController.signal): Promise<StackOps> {
+    return withDeadline(this.ops(), this.readTimeout, "opening the stack (pulumi stack select)", signal);
+  }
+
+  /** A stack read within the read deadline (opening the stack included); `signal` stops the wait, not the read. */
+  private read<T>(read: () => Promise<T>, what: string, signal = this.stopController.signal): Promise<T> {
+    return withDeadline(read(), this.readTimeout, what, signal);
   }
 
   private async drive(): Promise<void> {
@@ -310,11 +338,8 @@ export class Actuator {
     let stackCount: number | undefined;
     let error: string | undefined;
     try {
-      const outputs = await withDeadline(
-        (await this.ops()).outputs(),
-        STACK_READ_TIMEOUT,
-        "pulumi stack output (the stack's applied count)",
-      );
+      // Opening the stack included: it failed or hung in the attempt given up on, perhaps.
+      const outputs = await this.read(this.reads.outputs, "pulumi stack output (the stack's applied count)");
       stackCount = countOutput(outputs["desiredCount"]);
       if (stackCount === undefined) error = "the stack has no whole-number desiredCount output";
     } catch (err) {
@@ -332,7 +357,7 @@ export class Actuator {
   /** Best effort: the config and the intent back at a count the stack has. */
   private async restoreConfig(count: number, why: string): Promise<void> {
     try {
-      const ops = await this.ops();
+      const ops = await this.openStack();
       await ops.setConfig(this.o.countKey, String(count));
       this.configCount = count;
       await this.intents.write({
@@ -366,7 +391,7 @@ export class Actuator {
     let error: string | undefined;
     try {
       await this.intents.write(intent); // durable before anything changes
-      const ops = await this.ops();
+      const ops = await this.openStack();
       // A shutdown that arrives while the stack opens or the config is written must not be followed by an `up`: stop()
       // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
       this.throwIfStopping();
@@ -384,8 +409,7 @@ export class Actuator {
       error = summarize(err);
       if (err instanceof UpdateTimeoutError) result = "timeout";
       else if (isCommandError(err, "ConcurrentUpdateError")) {
-        const ops = await this.ops().catch(() => undefined);
-        result = ops && (await this.clearStaleLocks(ops).catch(() => false)) ? "stale-lock-cancelled" : "conflict";
+        result = (await this.clearStaleLocks().catch(() => false)) ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
       log.error({ result, error }, "actuator: update did not complete");
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
@@ -442,8 +466,8 @@ export class Actuator {
    * locks cannot be read is never "unlocked": its conflict is someone else's update, and the retry backs off (an
    * immediate one would start `pulumi up` back to back while that update runs).
    */
-  private async clearStaleLocks(ops: StackOps): Promise<boolean> {
-    const locks = await ops.locks();
+  private async clearStaleLocks(signal: AbortSignal = this.stopController.signal): Promise<boolean> {
+    const locks = await this.read(this.reads.locks, "reading the stack's lock files", signal);
     if (locks === undefined) return false;
     if (locks.length === 0) return true;
     const host = this.o.host ?? { hostname: os.hostname(), alive: pidAlive };
@@ -453,7 +477,8 @@ export class Actuator {
         { locks: verdicts.map((v) => ({ pid: v.lock.pid, hostname: v.lock.hostname, timestamp: v.lock.timestamp })) },
         "actuator: the stack's lock holder is dead; cancelling the stale lock",
       );
-      await ops.cancel();
+      const ops = await this.openStack(signal);
+      await withDeadline(ops.cancel(), this.readTimeout, "pulumi cancel (the stale lock)", signal);
       return true;
     }
     this.o.logger.warn(

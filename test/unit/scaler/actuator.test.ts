@@ -309,6 +309,33 @@ describe("actuator: errors", () => {
     });
   }
 
+  it(
+    "once gives up even when reopening the stack for its applied count hangs: the read ends at readTimeout",
+    { timeout: 10_000 },
+    async () => {
+      let opens = 0;
+      const s = await setup({
+        maxAttempts: 1,
+        readTimeout: 50,
+        // The attempt fails to open the stack; the give-up's second try hangs (a backend that stopped answering).
+        ops: () => (++opens === 1 ? Promise.reject(new Error("backend unreachable")) : new Promise(() => undefined)),
+      });
+      s.actuator.request(3, "x");
+      await s.actuator.whenIdle();
+      assert.equal(opens, 2);
+      assert.deepEqual(s.results, [["failed", 3]]);
+      const gaveUp = s.log.lines.find(
+        (l) => typeof l.msg === "string" && l.msg.startsWith("actuator: gave up on this count but cannot read"),
+      );
+      assert.match(
+        String(gaveUp?.err),
+        /^DeadlineError: pulumi stack output \(the stack's applied count\) did not answer within 50 ms$/,
+      );
+      assert.equal((await s.intent()).status, "pending");
+      await s.t.cleanup();
+    },
+  );
+
   it("onResult is told after the state that follows the attempt is set: never while it still says applying", async () => {
     const seen: string[] = [];
     const box: { actuator?: Actuator } = {};
@@ -449,6 +476,91 @@ describe("actuator: crash safety (intent reconcile)", () => {
     assert.deepEqual(s.stack.calls, []);
     await s.t.cleanup();
   });
+
+  /** A stack read that never answers (a hung CLI or backend); it records its call as the FakeStack does. */
+  const hang =
+    (s: { stack: FakeStack }, call: string) =>
+    <T>(): Promise<T> => {
+      s.stack.calls.push(call);
+      return new Promise<T>(() => undefined);
+    };
+  // withDeadline runs on real timers: readTimeout is 50 ms of real time. A test that hangs fails at its own timeout.
+  const hangs: {
+    name: string;
+    hung: "outputs" | "locks" | "pendingOperations" | "open";
+    expired?: boolean;
+    sigterm?: boolean;
+    rejects: RegExp;
+  }[] = [
+    {
+      name: "an expired intent whose stack outputs never come: rejects at readTimeout",
+      hung: "outputs",
+      expired: true,
+      rejects: /^pulumi stack output \(the stack's applied count\) did not answer within 50 ms$/,
+    },
+    {
+      name: "lock files that cannot be read: rejects at readTimeout",
+      hung: "locks",
+      rejects: /^reading the stack's lock files did not answer within 50 ms$/,
+    },
+    {
+      name: "a stack that cannot be opened: rejects at readTimeout",
+      hung: "open",
+      rejects: /did not answer within 50 ms$/,
+    },
+    {
+      name: "SIGTERM while the pending operations are read: rejects at once with the signal's reason",
+      hung: "pendingOperations",
+      sigterm: true,
+      rejects: /^SIGTERM$/,
+    },
+  ];
+  for (const row of hangs) {
+    it(
+      `a start-up read that hangs does not hang reconcile — ${row.name}; the intent stays pending`,
+      { timeout: 10_000 },
+      async () => {
+        const s = await setup({
+          readTimeout: row.sigterm ? 60 * S : 50,
+          ...(row.hung === "open" ? { ops: () => new Promise<FakeStack>(() => undefined) } : {}),
+        });
+        await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
+        if (row.expired) await s.clock.advance(15 * 60 * S + 1);
+        if (row.hung === "outputs") s.stack.outputs = hang(s, "outputs");
+        if (row.hung === "locks") s.stack.locks = hang(s, "locks");
+        if (row.hung === "pendingOperations") s.stack.pendingOperations = hang(s, "pendingOperations");
+        const stop = new AbortController();
+        const reconciling = s.actuator.reconcile(stop.signal);
+        if (row.sigterm) {
+          await waitFor(() => s.stack.calls.includes(row.hung));
+          stop.abort(new Error("SIGTERM"));
+        }
+        await assert.rejects(reconciling, (err: Error) => {
+          assert.match(err.message, row.rejects);
+          if (!row.sigterm) assert.equal(err.name, "DeadlineError");
+          return true;
+        });
+        assert.equal(s.actuator.status().state, "idle", "not left reconciling");
+        assert.equal((await s.intent()).status, "pending", "the next start (or the loop's retry) reconciles it");
+        assert.ok(!s.stack.calls.some((c) => c.startsWith("up") || c.startsWith("setConfig")), "nothing applied");
+        await s.t.cleanup();
+      },
+    );
+  }
+
+  it(
+    "a reconcile retried while its lock read still hangs shares that read: no second CLI beside it",
+    { timeout: 10_000 },
+    async () => {
+      const s = await setup({ readTimeout: 50 });
+      await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
+      s.stack.locks = hang(s, "locks");
+      await assert.rejects(s.actuator.reconcile(), { name: "DeadlineError" });
+      await assert.rejects(s.actuator.reconcile(), { name: "DeadlineError" });
+      assert.deepEqual(s.stack.calls, ["locks"]);
+      await s.t.cleanup();
+    },
+  );
 
   it("dryRun reports an unfinished intent but touches nothing", async () => {
     const s = await setup({ dryRun: true });
