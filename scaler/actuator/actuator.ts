@@ -501,8 +501,11 @@ export class Actuator {
   }
 }
 
-/** ms to wait for the stack's outputs after giving up on a count: `once` must end even if the backend hangs. */
-const STACK_READ_TIMEOUT = 120_000;
+/**
+ * How long any read of the stack (outputs, lock files, pending operations) may take: the CLI's start plus a slow remote
+ * backend, with a wide margin. The library cannot cancel these reads, so a hung backend must not hang the daemon.
+ */
+export const STACK_READ_TIMEOUT = 120_000;
 
 /** A `desiredCount` output as a count: a whole number, or its decimal string; undefined otherwise. */
 function countOutput(value: unknown): number | undefined {

@@ -1,4 +1,4 @@
-import { Actuator } from "../actuator/actuator";
+import { Actuator, STACK_READ_TIMEOUT } from "../actuator/actuator";
 import { openPulumiStack } from "../actuator/pulumiStack";
 import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
@@ -17,15 +17,12 @@ import type { SourceDeps } from "../sources/index";
  * Builds the scaler from a config: source, stack operations, actuator, loop, metrics. The CLI commands call this;
  * tests replace the source factory and the stack operations.
  */
-/** How long a tick waits for the stack's outputs: the CLI's start plus a slow remote backend, with a wide margin. */
-export const STACK_READ_TIMEOUT = 120_000;
-
 export interface WiringOverrides {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly createSource?: (config: SourceConfig, deps: SourceDeps) => Promise<MetricSource>;
   readonly openStack?: (options: { stackName: string; workDir: string }) => Promise<StackOps>;
-  /** Default STACK_READ_TIMEOUT. */
+  /** How long a read of the stack may take (outputs, locks, …); default STACK_READ_TIMEOUT (120 s). */
   readonly stackReadTimeout?: number;
 }
 
@@ -75,6 +72,7 @@ export async function wireScaler(
     });
     return opsPromise;
   };
+  const readTimeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
   const metrics = new ScalerMetrics({ processMetrics: options.processMetrics ?? false });
   const late: { loop?: ScalerLoop } = {};
   const actuator = new Actuator({
@@ -89,13 +87,13 @@ export async function wireScaler(
     maxBackoff: config.actuator.maxBackoff,
     bounds: config.policy,
     dryRun: config.dryRun,
+    readTimeout,
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     onResult: (result, count) => late.loop?.actuationResult(result, count),
   });
   // `pulumi stack output` cannot be cancelled through the library: a hung backend must not hang the tick (nor stop
   // SIGTERM), and must not start one more CLI process per tick either.
   const outputs = singleFlight(async () => (await ops()).outputs());
-  const readTimeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
   const readStack = async (signal?: AbortSignal) =>
     parseStackOutputs(await withDeadline(outputs(), readTimeout, "pulumi stack output", signal));
   const loop = new ScalerLoop({
