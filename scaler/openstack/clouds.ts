@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
-import { redactUrl } from "../config/load";
 import { UserError } from "../lib/errors";
 
 /**
@@ -464,11 +463,17 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
- * An auth_url as an error may show it: without its password. redactUrl finds user info only after `scheme://`; without
- * one, nothing tells where a user info would end (a password may hold `/` or `@`), so all before the last `@` goes.
+ * An auth_url that is not an http(s) URL, as its error may show it: without a password. redactUrl stops at a `/` or
+ * `#` in the password (where a URL parser would), and finds no user info without `scheme://`; in a value that is
+ * wrong anyway, everything up to the last `@` is hidden instead (but for the user of a `scheme://user:`).
  */
 function shownAuthUrl(value: string): string {
-  return value.includes("://") ? redactUrl(value) : value.replace(/^[\s\S]*@/, "[redacted]@");
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
+  const rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return value;
+  const user = scheme ? (/^[^/?#\s:@]*:/.exec(rest)?.[0] ?? "") : "";
+  return `${scheme}${user}[redacted]@${rest.slice(at + 1)}`;
 }
 
 function isHttpUrl(value: string): boolean {

@@ -386,6 +386,18 @@ const rows: Row[] = [
     },
   },
   {
+    name: "auth_url that does not parse for a / in its password: the value shown without the password",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  a:\n    auth: { auth_url: 'http://admin:Pa/ss#w@keystone:5000/v3', username: u, password: p, project_name: x }\n",
+    },
+    error: {
+      type: CloudConfigError,
+      match: /clouds\.a\.auth\.auth_url: "http:\/\/admin:\[redacted\]@keystone:5000\/v3" is not an http\(s\) URL/,
+      notMatch: /Pa\/ss/,
+    },
+  },
+  {
     name: "OS_AUTH_URL that is not a URL: named as the variable's cloud",
     files: {},
     env: () => ({ OS_AUTH_URL: "keystone", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
