@@ -75,7 +75,11 @@ export async function onceCommand(
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   if (count !== undefined) checkCountTrial(config, "flags");
   const log = logger(config, io, 2);
-  // Lost lock: another scaler may be acting on this state now, so the update in flight is stopped (see onceLocked).
+  // A trial (`--count N`, always a dry run) writes only trial-state.json, never the stack, state.json or the intent:
+  // it takes no lock, so a policy can be tried beside the running daemon. Two trials at once may drop each other's
+  // sample (the file is replaced atomically: the last writer wins), which a try-out can afford.
+  if (count !== undefined) return onceTick(config, log, count, opts.json === true, io);
+  // Lost lock: another scaler may be acting on this state now, so the update in flight is stopped (see onceTick).
   const lost = new AbortController();
   const release = await lockStateDir(config.stateDir, {
     command: "once",
@@ -88,7 +92,7 @@ export async function onceCommand(
     },
   });
   try {
-    const code = await onceLocked(config, log, count, opts.json === true, io, lost.signal);
+    const code = await onceTick(config, log, undefined, opts.json === true, io, lost.signal);
     if (!lost.signal.aborted) return code;
     io.err(
       `os-scaler: lost the lock of stateDir ${config.stateDir} during this tick (${(lost.signal.reason as Error).message}): ` +
@@ -123,13 +127,14 @@ function checkCountTrial(config: LoadedConfig, stage: "flags" | "source"): void 
   }
 }
 
-async function onceLocked(
+/** One tick, printed. `lost`: the stateDir lock was lost (a trial takes none). */
+async function onceTick(
   config: LoadedConfig,
   log: Logger,
   count: number | undefined,
   asJson: boolean,
   io: Io,
-  lost: AbortSignal,
+  lost?: AbortSignal,
 ): Promise<number> {
   // One attempt: `once` reports a failed update (exit 1) instead of retrying it forever.
   const scaler = await wireScaler(config, log, io.overrides, {
@@ -140,8 +145,8 @@ async function onceLocked(
   // actuator also starts no update the tick asks for afterwards.
   const stopActing = () =>
     void scaler.actuator.stop(0).catch((err: unknown) => log.error({ err }, "could not stop the actuator"));
-  if (lost.aborted) stopActing();
-  else lost.addEventListener("abort", stopActing, { once: true });
+  if (lost?.aborted) stopActing();
+  else lost?.addEventListener("abort", stopActing, { once: true });
   try {
     if (count !== undefined) checkCountTrial(config, "source");
     const r = await scaler.loop.tick(count === undefined ? {} : { currentCount: count });
@@ -174,7 +179,7 @@ async function onceLocked(
     // A tick without data, or an update that did not go through, is a runtime failure of `once` (scripts check it).
     return r.sourceError !== undefined || (json.actuation && json.actuation !== "ok") ? 1 : 0;
   } finally {
-    lost.removeEventListener("abort", stopActing);
+    lost?.removeEventListener("abort", stopActing);
     await scaler.source.close();
   }
 }

@@ -186,6 +186,33 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal(existsSync(path.join(t.dir, "state", "state.json")), false);
   });
 
+  it("a --count trial runs beside the scaler that holds the stateDir; a real once is refused, naming it", async () => {
+    const local = path.join(t.dir, "beside.yaml");
+    await writeFile(
+      local,
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\nhttp: { enabled: false }\nstateDir: state-beside\nlog: { level: silent }\n',
+    );
+    const release = await lockStateDir(path.join(t.dir, "state-beside"), {
+      command: "run",
+      onCompromised: () => undefined,
+    });
+    try {
+      const overrides = {
+        clock,
+        createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 50, clock.now()))),
+        openStack: () => Promise.reject(new Error("a trial opens no stack")),
+      };
+      const trial = io(overrides);
+      assert.equal(await runCli(["once", "-c", local, "--dry-run", "--count", "2"], trial), 0, trial.stderr.join(""));
+      assert.ok(existsSync(path.join(t.dir, "state-beside", TRIAL_STATE_FILE)));
+      const real = io(overrides);
+      assert.equal(await runCli(["once", "-c", local, "--dry-run"], real), 1);
+      assert.match(real.stderr.join(""), new RegExp(`os-scaler run \\(pid ${process.pid} .* is using stateDir`));
+    } finally {
+      await release();
+    }
+  });
+
   it("--count without --dry-run is refused (its decision is about no real group); so is --count with a stack-bound source", async () => {
     const o = io({ clock });
     assert.equal(await runCli(["once", "-c", cfg, "--count", "2"], o), 2);
