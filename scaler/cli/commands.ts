@@ -48,7 +48,7 @@ export async function validateCommand(opts: { config: string; json?: boolean }, 
     checkWorkDir(config.stack.workDir);
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
-    io.err(`# note: ${err.message} (run and once need the stack; once --count N does not)\n`);
+    io.err(`# note: ${err.message} (run and once need the stack; a once --count N --dry-run trial does not)\n`);
   }
   const shown = redact(config);
   io.out(

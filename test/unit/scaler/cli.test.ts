@@ -96,7 +96,7 @@ describe("bin/os-scaler as a child process: exit codes", () => {
     const out = await spawnCli(["validate", "-c", file]);
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /: valid/);
-    assert.match(out.stderr, /# note: stack\.workDir .* has no Pulumi\.yaml.*once --count N does not/);
+    assert.match(out.stderr, /# note: stack\.workDir .* has no Pulumi\.yaml.*once --count N --dry-run trial does not/);
   });
   it("an unknown command or a bad flag value → 2", async () => {
     assert.equal((await spawnCli(["frobnicate"])).code, 2);
