@@ -1,9 +1,10 @@
 import type { Clock } from "../lib/clock";
 import { singleFlight, withDeadline } from "../lib/deadline";
+import { redactUrl } from "../lib/redact";
 import type { Logger } from "../lib/logger";
 import { IntentStore, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
-import type { StackOps } from "./stackOps";
+import { countOutput, type StackOps } from "./stackOps";
 import * as os from "node:os";
 
 /**
@@ -210,8 +211,8 @@ export class Actuator {
     if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
       log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
       const outputs = await this.read(this.reads.outputs, "pulumi stack output (the stack's applied count)", stop);
-      const applied = outputs["desiredCount"];
-      if (typeof applied === "number") await this.restoreConfig(applied, "an expired intent");
+      const applied = countOutput(outputs["desiredCount"]);
+      if (applied !== undefined) await this.restoreConfig(applied, "an expired intent");
       else await this.intents.write({ ...intent, status: "done", reason: `expired: ${intent.reason}` });
       return { found: intent, action: "expired" };
     }
@@ -507,13 +508,6 @@ export class Actuator {
  */
 export const STACK_READ_TIMEOUT = 120_000;
 
-/** A `desiredCount` output as a count: a whole number, or its decimal string; undefined otherwise. */
-function countOutput(value: unknown): number | undefined {
-  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
-  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
-  return undefined;
-}
-
 /** Longest summary kept: it is one line of a log, of /status and of intent.json. */
 const MAX_SUMMARY = 500;
 /** Longest single error kept, so that one long diagnostic does not crowd out the next. */
@@ -648,12 +642,6 @@ const SECRET_PAIRS: readonly [RegExp, string][] = [
   [new RegExp(`("(?:\\w*_)?(?:${SECRET_WORD})"\\s*:\\s*)"[^"]*"`, "gi"), '$1"[redacted]"'],
   [/\b((?:authorization|x-auth-token|x-subject-token)\s*:\s*)(?:(?:bearer|basic)\s+)?[^\s"',;}]+/gi, "$1[redacted]"],
 ];
-/**
- * The password of a URL's user info (`https://user:pass@host`). It runs to the last `@` before the path, as URL parsers
- * read it (and as redactUrl in config/load.ts does): a raw `@` in the password must not end the match early.
- */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
-
 /** The CLI's and the program's text with the secrets this process knows of, and secret-looking values, taken out. */
 function scrub(text: string, env: NodeJS.ProcessEnv): string {
   let out = text;
@@ -661,7 +649,7 @@ function scrub(text: string, env: NodeJS.ProcessEnv): string {
     // Short values ("1", "yes") would blank out ordinary words; a real secret is longer.
     if (value && value.length >= 6 && SECRET_ENV.test(key)) out = out.split(value).join("[redacted]");
   }
-  out = out.replace(URL_PASSWORD, "$1[redacted]@");
+  out = redactUrl(out);
   for (const [pattern, replacement] of SECRET_PAIRS) out = out.replace(pattern, replacement);
   return out;
 }

@@ -51,6 +51,13 @@ export interface StackState {
   readonly bounds?: StackBounds;
 }
 
+/** A `desiredCount` output as a count: a whole number, or its decimal string; undefined otherwise. */
+export function countOutput(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
 /** Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. */
 export function parseStackOutputs(outputs: Record<string, unknown>): StackState {
   const raw = outputs.instances;
@@ -67,9 +74,7 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
       ...(typeof o.floatingIp === "string" ? { floatingIp: o.floatingIp } : {}),
     };
   });
-  const dc = outputs.desiredCount;
-  const count =
-    typeof dc === "number" ? dc : typeof dc === "string" && /^\d+$/.test(dc) ? Number(dc) : instances.length;
+  const count = countOutput(outputs.desiredCount) ?? instances.length;
   const bounds = parseBounds(outputs.minCount, outputs.maxCount);
   return {
     count,

@@ -5,6 +5,7 @@ import yaml from "js-yaml";
 import type { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { REDACTED_KEYS } from "../lib/logger";
+import { redactUrl } from "../lib/redact";
 import { formatDuration } from "./duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
 import type { PolicyConfig } from "../policy/types";
@@ -222,35 +223,6 @@ function typeName(v: unknown): string {
 
 /** Every duration field of scaler.yaml, read from the schema so that a new one cannot be missed. */
 const DURATIONS = pathsOf(configSchema, DURATION_FIELDS.has);
-
-/**
- * `scheme://user:password@…` with the password replaced, for any text that may hold a URL (one that does not parse
- * included). The password runs to the last `@` before the path, as URL parsers read it, so an `@` in it hides nothing.
- */
-export function redactUrl(value: string): string {
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/i, "$1[redacted]@");
-}
-
-/**
- * The password of a URL's user info, as written and decoded: what an HTTP client must scrub from its messages, since
- * it sends the user info as Basic auth. Empty when there is none (or the URL does not parse).
- */
-export function urlSecrets(url: string): string[] {
-  let password: string;
-  try {
-    password = new URL(url).password;
-  } catch {
-    return [];
-  }
-  if (!password) return [];
-  let decoded = password;
-  try {
-    decoded = decodeURIComponent(password);
-  } catch {
-    // a stray % in it: the written form is all there is
-  }
-  return [...new Set([password, decoded])];
-}
 
 const SECRET_KEY = new RegExp(
   `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`,

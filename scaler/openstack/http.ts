@@ -3,7 +3,8 @@ import http from "node:http";
 import https from "node:https";
 import axios, { type AxiosInstance, type Method } from "axios";
 import { HttpProxyAgent } from "http-proxy-agent";
-import { proxyFor, proxyPassword, TunnelAgent } from "./proxy";
+import { urlSecrets } from "../lib/redact";
+import { proxyFor, TunnelAgent } from "./proxy";
 import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
@@ -137,8 +138,7 @@ export class HttpClient {
     if (!proxy) return {};
     let agents = this.proxyAgents.get(proxy.href);
     if (!agents) {
-      const password = proxyPassword(proxy);
-      if (password) this.addSecret(password);
+      for (const secret of urlSecrets(proxy.href)) this.addSecret(secret);
       agents = {
         httpAgent: new HttpProxyAgent(proxy, { keepAlive: false }),
         httpsAgent: new TunnelAgent(proxy, this.tls),

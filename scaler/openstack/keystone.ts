@@ -1,4 +1,4 @@
-import { redactUrl, urlSecrets } from "../config/load";
+import { redactUrl, urlSecrets } from "../lib/redact";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { CloudConfigError, cloudKey, type CloudConfig } from "./clouds";

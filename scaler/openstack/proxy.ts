@@ -90,11 +90,6 @@ function parseProxy(name: string, value: string): URL {
   return url;
 }
 
-/** The proxy's password as sent, for the secrets a client scrubs from its messages. */
-export function proxyPassword(proxy: URL): string | undefined {
-  return proxy.password ? safeDecode(proxy.password) : undefined;
-}
-
 function safeDecode(s: string): string {
   try {
     return decodeURIComponent(s);

@@ -1,4 +1,4 @@
-import { urlSecrets } from "../config/load";
+import { urlSecrets } from "../lib/redact";
 import type { Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";

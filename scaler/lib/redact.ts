@@ -1,0 +1,36 @@
+/**
+ * Passwords written in URLs (`scheme://user:password@host`), kept out of messages: the one pattern the config's
+ * messages, the Keystone client, the sources and the actuator's summaries of CLI output all use.
+ */
+
+/** The user info's password: it runs to the last `@` before the path, as URL parsers read it. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
+
+/**
+ * `scheme://user:password@…` with the password replaced, for any text that may hold a URL (one that does not parse
+ * included). The password runs to the last `@` before the path, as URL parsers read it, so an `@` in it hides nothing.
+ */
+export function redactUrl(text: string): string {
+  return text.replace(URL_PASSWORD, "$1[redacted]@");
+}
+
+/**
+ * The password of a URL's user info, as written and decoded: what an HTTP client must scrub from its messages, since
+ * it sends the user info as Basic auth. Empty when there is none (or the URL does not parse).
+ */
+export function urlSecrets(url: string): string[] {
+  let password: string;
+  try {
+    password = new URL(url).password;
+  } catch {
+    return [];
+  }
+  if (!password) return [];
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // a stray % in it: the written form is all there is
+  }
+  return [...new Set([password, decoded])];
+}
