@@ -2,7 +2,7 @@ import { mkdir, rm, stat } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import lockfile from "proper-lockfile";
-import { pidAlive } from "../actuator/locks";
+import { lockHolder as liveness } from "../actuator/locks";
 import { readJson, writeJsonAtomic } from "../lib/jsonFile";
 
 /**
@@ -99,12 +99,14 @@ async function ownedByThisProcess(ownerFile: string): Promise<boolean> {
   return owner?.pid === process.pid && owner.hostname === os.hostname();
 }
 
-/** Known dead: written on this host, and `kill(pid, 0)` finds no such process. Another host's pid says nothing. */
+/**
+ * Known dead, by the rule the actuator applies to Pulumi's own lock files: written on this host, and `kill(pid, 0)`
+ * finds no such process. Another host's pid says nothing.
+ */
 async function holderIsDead(ownerFile: string): Promise<boolean> {
   const owner = await readOwner(ownerFile);
-  if (!owner || owner.hostname !== os.hostname()) return false;
-  if (typeof owner.pid !== "number" || !Number.isInteger(owner.pid) || owner.pid <= 0) return false;
-  return !pidAlive(owner.pid);
+  if (typeof owner?.pid !== "number" || typeof owner.hostname !== "string") return false;
+  return liveness({ file: ownerFile, pid: owner.pid, hostname: owner.hostname }) === "dead";
 }
 
 async function ageOf(file: string): Promise<number | undefined> {
