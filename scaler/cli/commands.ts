@@ -79,26 +79,38 @@ export async function onceCommand(
   // it takes no lock, so a policy can be tried beside the running daemon. Two trials at once may drop each other's
   // sample (the file is replaced atomically: the last writer wins), which a try-out can afford.
   if (count !== undefined) return onceTick(config, log, count, opts.json === true, io);
-  // Lost lock: another scaler may be acting on this state now, so the update in flight is stopped (see onceTick).
+  // A lost lock stops the update in flight (see onceTick).
+  return withStateLock(config, log, "once", async (lost) => {
+    const code = await onceTick(config, log, undefined, opts.json === true, io, lost);
+    if (!lost.aborted) return code;
+    io.err(
+      `os-scaler: lost the lock of stateDir ${config.stateDir} during this tick (${(lost.reason as Error).message}): ` +
+        "another scaler may be acting on it now, so no update was left running. Check `os-scaler status`\n",
+    );
+    return 1;
+  });
+}
+
+/**
+ * Runs `fn` holding the stateDir lock, and releases it after. A lost lock aborts the signal `fn` gets: another
+ * scaler may be acting on this state now, so this one must stop rather than act beside it.
+ */
+async function withStateLock(
+  config: LoadedConfig,
+  log: Logger,
+  command: "run" | "once",
+  fn: (lost: AbortSignal) => Promise<number>,
+): Promise<number> {
   const lost = new AbortController();
   const release = await lockStateDir(config.stateDir, {
-    command: "once",
+    command,
     onCompromised: (err) => {
-      log.error(
-        { err },
-        "lost the stateDir lock during this tick: stopping, so that two scalers never act on one stack",
-      );
+      log.error({ err }, "lost the stateDir lock: stopping, so that two scalers never act on one stack");
       lost.abort(err);
     },
   });
   try {
-    const code = await onceTick(config, log, undefined, opts.json === true, io, lost.signal);
-    if (!lost.signal.aborted) return code;
-    io.err(
-      `os-scaler: lost the lock of stateDir ${config.stateDir} during this tick (${(lost.signal.reason as Error).message}): ` +
-        "another scaler may be acting on it now, so no update was left running. Check `os-scaler status`\n",
-    );
-    return 1;
+    return await fn(lost.signal);
   } finally {
     await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
   }
@@ -189,21 +201,10 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 1);
   log.info({ config: redact(config) }, "starting os-scaler");
-  // Lost lock: another scaler may be acting on this state now, so this one stops rather than act beside it.
-  const lost = new AbortController();
-  const release = await lockStateDir(config.stateDir, {
-    command: "run",
-    onCompromised: (err) => {
-      log.error({ err }, "lost the stateDir lock: stopping, so that two scalers never act on one stack");
-      lost.abort(err);
-    },
+  return withStateLock(config, log, "run", async (lost) => {
+    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), io);
+    return lost.aborted ? 1 : 0;
   });
-  try {
-    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost.signal]), io);
-  } finally {
-    await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
-  }
-  return lost.signal.aborted ? 1 : 0;
 }
 
 async function runLocked(config: LoadedConfig, log: Logger, stop: AbortSignal, io: Io): Promise<void> {
