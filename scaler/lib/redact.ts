@@ -26,11 +26,14 @@ export function urlSecrets(url: string): string[] {
     return [];
   }
   if (!password) return [];
-  let decoded = password;
+  return [...new Set([password, decodeOrKeep(password)])];
+}
+
+/** A URL component decoded; as written when it does not decode (a stray `%`): the written form is all there is. */
+export function decodeOrKeep(component: string): string {
   try {
-    decoded = decodeURIComponent(password);
+    return decodeURIComponent(component);
   } catch {
-    // a stray % in it: the written form is all there is
+    return component;
   }
-  return [...new Set([password, decoded])];
 }

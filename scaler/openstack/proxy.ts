@@ -3,6 +3,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Agent, type AgentConnectOpts } from "agent-base";
 import { UserError } from "../lib/errors";
+import { decodeOrKeep } from "../lib/redact";
 
 /**
  * The proxy variables, read as Python's requests (so the `openstack` CLI) reads them, and an HTTPS tunnel through an
@@ -90,14 +91,6 @@ function parseProxy(name: string, value: string): URL {
   return url;
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
 /** How long a proxy may take to open a tunnel, whatever the request's own deadline. */
 const CONNECT_DEADLINE_MS = 60_000;
 
@@ -132,7 +125,7 @@ export class TunnelAgent extends Agent {
     socket.on("error", () => undefined);
     try {
       const auth = this.proxy.username
-        ? `Proxy-Authorization: Basic ${Buffer.from(`${safeDecode(this.proxy.username)}:${safeDecode(this.proxy.password)}`).toString("base64")}\r\n`
+        ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeOrKeep(this.proxy.username)}:${decodeOrKeep(this.proxy.password)}`).toString("base64")}\r\n`
         : "";
       socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`);
       const status = await connectReply(socket);
