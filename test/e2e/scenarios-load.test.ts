@@ -137,7 +137,7 @@ describe("scenario 1: scale-out under real load (stress-ng → node_exporter →
         assert.equal(exit.code, 0, daemon.output());
       } finally {
         if (stress?.pid && stress.exitCode === null) process.kill(stress.pid, "SIGTERM");
-        if (daemon?.alive) await daemon.stop("SIGKILL");
+        await daemon?.killTree();
         tmp.cleanup();
         ws.cleanup();
       }

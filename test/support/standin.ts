@@ -191,7 +191,8 @@ function makeWorkspace(w: {
     lockFiles: () => backend().listLocks(w.projectName, w.stackName),
     backend,
     cleanup: () => {
-      if (w.root) fs.rmSync(w.root, { recursive: true, force: true });
+      // Retried: a `pulumi` process that was killed just before may still be going away.
+      if (w.root) fs.rmSync(w.root, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

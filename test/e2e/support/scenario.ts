@@ -132,7 +132,7 @@ export function configuredCount(ws: StandinWorkspace): string | undefined {
 /** A temporary directory for one scenario's scaler.yaml and stateDir. */
 export function tempDir(prefix = "scenario-"): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 /** Writes `scaler.yaml` (HTTP on a free port, state in `<dir>/state`) and returns its path. */
@@ -166,10 +166,13 @@ export class Daemon {
   }
 
   static async start(configFile: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Daemon> {
+    // Its own process group: the `pulumi` processes it starts are in it too, so killTree() reaches those a SIGKILLed
+    // daemon left behind (they would go on writing into the backend a test is removing).
     const child = spawn(process.execPath, [BIN, "run", "-c", configFile, ...args], {
       cwd: path.dirname(configFile),
       env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     const d = new Daemon(child);
     const started = await until("the daemon's HTTP server", 60_000, () => {
@@ -226,6 +229,25 @@ export class Daemon {
 
   async metrics(): Promise<string> {
     return (await this.get("/metrics")).body;
+  }
+
+  /**
+   * SIGKILLs the daemon's process group — the daemon and every process it started, even after it died — and waits
+   * (bounded) until none is left.
+   */
+  async killTree(ms = 10_000): Promise<void> {
+    const signal = (sig: NodeJS.Signals | 0): boolean => {
+      try {
+        process.kill(-this.pid, sig);
+        return true;
+      } catch {
+        return false; // ESRCH: nothing left in the group
+      }
+    };
+    signal("SIGKILL");
+    const deadline = Date.now() + ms;
+    while (signal(0) && Date.now() < deadline) await sleep(50);
+    await this.exited;
   }
 
   /** Sends `signal` to the daemon's pid and waits (bounded) for it to exit; SIGKILL after `ms`. */
@@ -410,6 +432,7 @@ export async function createRig(
     actuator: { backoff: "500ms", maxBackoff: "2s", ...options.actuator },
     ...options.extra,
   });
+  const started: Daemon[] = [];
   const rig: Rig = {
     ws,
     stack,
@@ -421,10 +444,12 @@ export async function createRig(
     daemon: undefined,
     start: async (extraEnv = {}) => {
       rig.daemon = await Daemon.start(config, ws.childEnv(extraEnv));
+      started.push(rig.daemon);
       return rig.daemon;
     },
     cleanup: async () => {
-      if (rig.daemon?.alive) await rig.daemon.stop("SIGKILL");
+      // Every daemon, not only the last: a scenario that killed one may have left its `pulumi` processes running.
+      for (const d of started) await d.killTree();
       await fake.stop();
       tmp.cleanup();
       ws.cleanup();
