@@ -63,9 +63,9 @@ export interface ActuatorOptions {
    */
   readonly maxAttempts?: number;
   /**
-   * ms the actuator waits for a stack read (opening the stack, its outputs, locks, pending operations) or a `pulumi
-   * cancel`: the library cannot cancel them, and a hung backend must not hold start-up, a give-up nor a shutdown
-   * forever. Default STACK_READ_TIMEOUT (120 s).
+   * ms the actuator waits for a stack read (opening the stack, its outputs, locks, pending operations), a `pulumi
+   * cancel` or a `pulumi config set` of the count: the library cannot cancel them, and a hung backend must not hold
+   * start-up, an update, a give-up nor a shutdown forever. Default STACK_READ_TIMEOUT (120 s).
    */
   readonly readTimeout?: number;
   /**
@@ -111,6 +111,8 @@ export class Actuator {
   private readonly stopController = new AbortController();
   private readonly intents: IntentStore;
   private opsPromise: Promise<StackOps> | undefined;
+  /** The last `pulumi config set` of the count: the next one starts after it (see setCount). */
+  private configWrite: Promise<void> = Promise.resolve();
   /**
    * The stack reads, each shared while it runs: one that passed its deadline still runs (nothing can cancel it), and
    * the reconcile retried before every tick must not start one more CLI beside it each time.
@@ -359,7 +361,7 @@ export class Actuator {
   private async restoreConfig(count: number, why: string): Promise<void> {
     try {
       const ops = await this.openStack();
-      await ops.setConfig(this.o.countKey, String(count));
+      await this.setCount(ops, count, this.stopController.signal);
       this.configCount = count;
       await this.intents.write({
         count,
@@ -390,17 +392,20 @@ export class Actuator {
     };
     let result: ActuationResult;
     let error: string | undefined;
+    // What stop() aborts once its grace is over: the wait for the config write, then the `up`.
+    const controller = new AbortController();
+    this.inFlight = controller;
     try {
       await this.intents.write(intent); // durable before anything changes
       const ops = await this.openStack();
       // A shutdown that arrives while the stack opens or the config is written must not be followed by an `up`: stop()
       // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
       this.throwIfStopping();
-      await ops.setConfig(this.o.countKey, String(count));
+      await this.setCount(ops, count, controller.signal);
       this.configCount = count;
       this.throwIfStopping();
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
-      await this.up(ops, count);
+      await this.up(ops, count, controller);
       await this.intents.write({ ...intent, status: "done" });
       this.applied = count;
       this.lastSuccessAt = clock.now();
@@ -414,16 +419,27 @@ export class Actuator {
       } else result = "failed";
       log.error({ result, error }, "actuator: update did not complete");
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
+    } finally {
+      this.inFlight = undefined;
     }
     this.record(result, count, error);
     return result;
   }
 
+  /**
+   * `pulumi config set` of the count, within the read deadline; `signal` stops the wait. The library cannot cancel the
+   * CLI, so a write that ran out may still land: the next one starts only after it, or that late write could put an
+   * older count in the file than the one the next `up` applied.
+   */
+  private setCount(ops: StackOps, count: number, signal: AbortSignal): Promise<void> {
+    const write = this.configWrite.catch(() => undefined).then(() => ops.setConfig(this.o.countKey, String(count)));
+    this.configWrite = write;
+    return withDeadline(write, this.readTimeout, `pulumi config set ${this.o.countKey}`, signal);
+  }
+
   /** `up` with a watchdog: abort after `timeout`; if the CLI still has not exited `abortGrace` later, give up on it. */
-  private async up(ops: StackOps, count: number): Promise<void> {
+  private async up(ops: StackOps, count: number, controller: AbortController): Promise<void> {
     const { clock } = this.o;
-    const controller = new AbortController();
-    this.inFlight = controller;
     const timers = new AbortController();
     const abortGrace = this.o.abortGrace ?? 60_000;
     const upPromise = ops.up({
@@ -458,7 +474,6 @@ export class Actuator {
     } finally {
       timers.abort();
       void watchdog;
-      this.inFlight = undefined;
     }
   }
 

@@ -161,6 +161,48 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  // withDeadline runs on real timers: readTimeout is 50 ms of real time; the backoff is on the fake clock.
+  it(
+    "a `pulumi config set` that hangs fails the attempt at readTimeout; the retry's write waits for it, so the newer count lands last",
+    { timeout: 10_000 },
+    async () => {
+      const s = await setup({ readTimeout: 50 });
+      const hung = deferred();
+      s.stack.setConfigGate = hung.promise;
+      s.actuator.request(3, "x");
+      await waitFor(() => s.results.length === 1);
+      assert.deepEqual(s.results, [["failed", 3]]);
+      assert.match(
+        s.actuator.status().lastResult?.error ?? "",
+        /pulumi config set desiredCount did not answer within 50 ms/,
+      );
+      assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"], "no up without the count in the config");
+      assert.equal((await s.intent()).status, "pending");
+
+      // The retry, for a newer count, must not start a second CLI beside the hung one: it waits, and runs out too.
+      s.actuator.request(4, "y");
+      await s.clock.advance(30 * S);
+      await waitFor(() => s.results.length === 2);
+      assert.deepEqual(s.results[1], ["failed", 4]);
+      assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"]);
+
+      // The hung write lands at last, then the newer one after it; the next retry applies 4.
+      hung.resolve();
+      await waitFor(() => s.stack.calls.length === 2);
+      assert.equal(s.stack.config.desiredCount, "4", "the older write never lands after the newer one");
+      await s.clock.advance(60 * S);
+      await s.actuator.whenIdle();
+      assert.deepEqual(s.stack.calls, [
+        "setConfig desiredCount=3",
+        "setConfig desiredCount=4",
+        "setConfig desiredCount=4",
+        "up 4",
+      ]);
+      assert.equal(s.actuator.status().applied, 4);
+      await s.t.cleanup();
+    },
+  );
+
   it("a failed count replaced by the one already applied is taken out of the config and the intent", async () => {
     const s = await setup({ maxAttempts: 1 });
     s.actuator.request(3, "up");
@@ -599,6 +641,23 @@ describe("actuator: stop", () => {
     assert.equal((await s.intent()).status, "pending");
     await s.t.cleanup();
   });
+  it(
+    "a `pulumi config set` still hanging after the grace period no longer holds the stop",
+    { timeout: 10_000 },
+    async () => {
+      const s = await setup(); // readTimeout 120 s: only the grace can end the wait
+      s.stack.setConfigGate = new Promise(() => undefined);
+      s.actuator.request(2, "x");
+      await waitFor(() => s.stack.calls.includes("setConfig desiredCount=2"));
+      const stopping = s.actuator.stop(60 * S);
+      await s.clock.advance(60 * S);
+      assert.deepEqual(await stopping, { finished: false });
+      assert.deepEqual(s.stack.calls, ["setConfig desiredCount=2"], "no up");
+      assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+      assert.equal(s.actuator.status().state, "stopped");
+      await s.t.cleanup();
+    },
+  );
 });
 
 describe("file-backend locks", () => {
