@@ -3,6 +3,7 @@ import type { StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
+import { redactUrl } from "../lib/redact";
 import type { ScalerMetrics } from "../http/metrics";
 import { withStackBounds } from "../policy/bounds";
 import { decide } from "../policy/decide";
@@ -184,7 +185,8 @@ export class ScalerLoop {
       for (const m of set.missing) logger.warn({ instance: m.instance, reason: m.reason }, "no sample");
     } catch (err) {
       if (options.signal?.aborted) throw err;
-      sourceError = err instanceof Error ? err.message : String(err);
+      // The sources' own errors are scrubbed already; this covers any other (a bug, a library's message).
+      sourceError = redactUrl(err instanceof Error ? err.message : String(err));
       const kind = err instanceof SourceError ? err.kind : "unexpected";
       observation = failedObservation(started, p.aggregate, stack.instances.length);
       this.consecutiveSourceFailures++;

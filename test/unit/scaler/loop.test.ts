@@ -261,6 +261,26 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("a source error that quotes a URL with a password shows it nowhere: tick, /status, /healthz, log", async () => {
+    // Not a SourceError (those come from the HTTP client, which scrubs them): a bug or a library's own message.
+    const err = new Error("fetch http://scaler:s3cret@prom.example:9090/api/v1/query failed");
+    const s = await setup({ ...quick }, (c) => scriptedSource([err, err, err], () => c.now()));
+    let r = await s.loop.tick();
+    for (let i = 0; i < 2; i++) {
+      await s.clock.advance(15 * S);
+      r = await s.loop.tick();
+    }
+    const shown = [
+      r.sourceError,
+      s.loop.status().source.lastError?.message,
+      ...s.loop.health().reasons,
+      ...s.log.raw,
+    ].join("\n");
+    assert.match(shown, /http:\/\/scaler:\[redacted\]@prom\.example:9090/);
+    assert.doesNotMatch(shown, /s3cret/);
+    await s.done();
+  });
+
   it("the stack's minCount/maxCount narrow the policy's bounds: a warning once, the decision stays inside", async () => {
     // Proportional: 2 VMs saturated ask for 7 at once.
     const s = await setup({ ...quick, mode: "proportional", maxStepUp: 10, maxCount: 10 }, (c) =>
