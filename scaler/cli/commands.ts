@@ -10,6 +10,7 @@ import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
 import { UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
+import { VERSION } from "../lib/version";
 import { scaleOutLine } from "../policy/decide";
 import { PEAK_VMS_AT_80, simulate } from "../policy/simulate";
 import { loadTrace, tracePeak } from "../policy/trace";
@@ -200,7 +201,7 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
   const loaded = await loadConfig(opts.config);
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 1);
-  log.info({ config: redact(config) }, "starting os-scaler");
+  log.info({ version: VERSION, config: redact(config) }, "starting os-scaler");
   return withStateLock(config, log, "run", async (lost) => {
     await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), io);
     return lost.aborted ? 1 : 0;

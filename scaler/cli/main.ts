@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { UserError } from "../lib/errors";
+import { VERSION } from "../lib/version";
 import {
   onceCommand,
   runCommand,
@@ -18,6 +19,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   let code = 0;
   const program = new Command("os-scaler")
     .description("Scales an OpenStack web tier declared with Pulumi from its CPU metrics.")
+    .version(VERSION, "-V, --version", "print the version")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError("(run os-scaler --help for usage)");

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { VERSION } from "../lib/version";
 
 /**
  * The scaler's Prometheus metrics, on its own Registry (never the global one: tests and several loops in one process
@@ -63,7 +64,16 @@ export class ScalerMetrics {
     registers: [this.registry],
   });
 
+  /** Always 1: the version is in the label, so a dashboard can tell which release each scaler runs. */
+  readonly buildInfo = new Gauge({
+    name: "os_scaler_build_info",
+    help: "Always 1; the label says which os-scaler version is running",
+    labelNames: ["version"],
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
+    this.buildInfo.set({ version: VERSION }, 1);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "os_scaler_" });
   }
 }

@@ -353,6 +353,17 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.match(h.stdout.join(""), /validate[\s\S]*once[\s\S]*simulate/);
   });
 
+  it("--version prints package.json's version and exits 0", async () => {
+    const { version } = JSON.parse(await readFile(path.join(__dirname, "../../../package.json"), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-V"]) {
+      const o = io({});
+      assert.equal(await runCli([flag], o), 0);
+      assert.equal(o.stdout.join(""), `${version}\n`);
+    }
+  });
+
   it("simulate --json prints the documented summary; a bad --boot is bad input", async () => {
     const trace = path.join(t.dir, "demand.csv");
     const rows = ["timestamp,value"];

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { Health, StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
 import { explainListenError, parseListen, startHttpServer } from "../../../scaler/http/server";
 import { UserError } from "../../../scaler/lib/errors";
 import { captureLogger } from "./helpers";
+
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(path.join(__dirname, "../../../package.json"), "utf8")) as { version: string }
+).version;
 
 /** Bounded GET against 127.0.0.1 only. */
 async function get(url: string): Promise<{ status: number; type: string; body: string }> {
@@ -55,6 +61,7 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
         'os_scaler_rejected_samples_total{reason="stale"} 2',
         "# TYPE os_scaler_cycle_duration_seconds histogram",
         "# TYPE os_scaler_source_errors_total counter",
+        `os_scaler_build_info{version="${PACKAGE_VERSION}"} 1`,
       ]) {
         assert.ok(m.body.includes(line), `missing: ${line}`);
       }
