@@ -348,7 +348,9 @@ describe(
         value: () => "50",
         policy: { upSamples: 1, high: 70, low: 30, downSamples: 1, maxCount: 3 },
       });
-      await rig.start();
+      const d = await rig.start();
+      // The first rows read /status at once: a daemon still loading the Automation API answers slowly.
+      await until("the first tick", 30_000, async () => ((await d.status()).counters.ticks >= 1 ? true : undefined));
     });
     after(async () => {
       await rig?.cleanup();
@@ -377,8 +379,10 @@ describe(
         const q = rig.fake.queries;
         // Two ticks that read the garbage (the one in flight when it was set may still have read a good value).
         const s = await until("two ticks on the garbage", 30_000, async () => {
+          // Counted before the snapshot: three queries served means two ticks on the garbage were saved before it.
+          const served = rig.fake.queries;
           const st = await d.status();
-          return rig.fake.queries >= q + 3 && st.counters.ticks >= before.counters.ticks + 2 ? st : undefined;
+          return served >= q + 3 && st.counters.ticks >= before.counters.ticks + 2 ? st : undefined;
         });
         const m = await d.metrics();
         const delta = (name: string, labels: Record<string, string> = {}) =>

@@ -175,10 +175,17 @@ export class Daemon {
       detached: true,
     });
     const d = new Daemon(child);
-    const started = await until("the daemon's HTTP server", 60_000, () => {
-      if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}:\n${d.output()}`);
-      return d.lines().find((l) => typeof l.msg === "string" && l.msg.startsWith("http:"));
-    });
+    let started: LogLine;
+    try {
+      started = await until("the daemon's HTTP server", 60_000, () => {
+        if (!d.alive) throw new Error(`the daemon exited with ${child.exitCode ?? child.signalCode}:\n${d.output()}`);
+        return d.lines().find((l) => typeof l.msg === "string" && l.msg.startsWith("http:"));
+      });
+    } catch (err) {
+      // No caller holds this daemon yet: left running, it (and its pipes) would keep the test process alive.
+      await d.killTree();
+      throw err;
+    }
     d.url_ = `http://${String(started["listen"])}`;
     return d;
   }
