@@ -175,16 +175,20 @@ export class Daemon {
       detached: true,
     });
     const d = new Daemon(child);
-    let started: LogLine;
+    let started: LogLine | "exited";
     try {
-      started = await until("the daemon's HTTP server", 60_000, () => {
-        if (!d.alive) throw new Error(`the daemon exited with ${child.exitCode ?? child.signalCode}:\n${d.output()}`);
-        return d.lines().find((l) => typeof l.msg === "string" && l.msg.startsWith("http:"));
-      });
+      // "exited" ends the wait at once (until() retries on errors, so a throw here would wait out the 60 s).
+      started = await until("the daemon's HTTP server", 60_000, () =>
+        d.alive ? d.lines().find((l) => typeof l.msg === "string" && l.msg.startsWith("http:")) : "exited",
+      );
     } catch (err) {
       // No caller holds this daemon yet: left running, it (and its pipes) would keep the test process alive.
       await d.killTree();
       throw err;
+    }
+    if (started === "exited") {
+      await d.exited; // its output is complete once it has exited
+      throw new Error(`the daemon exited with ${child.exitCode ?? child.signalCode}:\n${d.output()}`);
     }
     d.url_ = `http://${String(started["listen"])}`;
     return d;
