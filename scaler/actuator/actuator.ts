@@ -97,7 +97,7 @@ export interface ActuatorStatus {
 export class Actuator {
   private state: ActuatorState = "idle";
   private applied: number | undefined;
-  /** The count this process last wrote to the stack config (it can differ from `applied` after a failed up). */
+  /** The count this process last wrote (or began writing) to the stack config; it can differ from `applied`. */
   private configCount: number | undefined;
   private wanted: number | undefined;
   private wantedReason = "";
@@ -359,9 +359,12 @@ export class Actuator {
 
   /** Best effort: the config and the intent back at a count the stack has. */
   private async restoreConfig(count: number, why: string): Promise<void> {
+    // In flight like an update: a stop that arrives meanwhile gives it the grace period, not an immediate abort.
+    const controller = new AbortController();
+    this.inFlight = controller;
     try {
-      const ops = await this.openStack();
-      await this.setCount(ops, count, this.stopController.signal);
+      const ops = await this.openStack(controller.signal);
+      await this.setCount(ops, count, controller.signal);
       this.configCount = count;
       await this.intents.write({
         count,
@@ -374,6 +377,8 @@ export class Actuator {
       this.o.logger.warn({ count, why }, "actuator: the stack config's count set back to the applied one");
     } catch (err) {
       this.o.logger.error({ count, err: summarize(err) }, "actuator: could not set the stack config's count back");
+    } finally {
+      this.inFlight = undefined;
     }
   }
 
@@ -401,8 +406,9 @@ export class Actuator {
       // A shutdown that arrives while the stack opens or the config is written must not be followed by an `up`: stop()
       // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
       this.throwIfStopping();
-      await this.setCount(ops, count, controller.signal);
+      // Before the write: one that runs out may still land, and must then be set back like any count not applied.
       this.configCount = count;
+      await this.setCount(ops, count, controller.signal);
       this.throwIfStopping();
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
       await this.up(ops, count, controller);

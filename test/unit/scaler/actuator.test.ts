@@ -203,6 +203,31 @@ describe("actuator: errors", () => {
     },
   );
 
+  it(
+    "a count whose config write ran out, then replaced by the applied one: the late write is set back and the intent closed",
+    { timeout: 10_000 },
+    async () => {
+      const s = await setup({ readTimeout: 50 });
+      s.actuator.request(2, "up");
+      await s.actuator.whenIdle();
+      const hung = deferred();
+      s.stack.setConfigGate = hung.promise;
+      s.actuator.request(4, "up again");
+      await waitFor(() => s.results.length === 2);
+      assert.deepEqual(s.results[1], ["failed", 4]);
+      // The load is gone: the next decision asks for the count the stack has.
+      s.actuator.request(2, "down");
+      await s.clock.advance(30 * S);
+      await waitFor(() => s.stack.calls.filter((c) => c.startsWith("setConfig")).length === 2);
+      hung.resolve(); // the late write (4) lands, then the restore (2) after it
+      await s.actuator.whenIdle();
+      assert.equal(s.stack.config.desiredCount, "2", "the abandoned count is not left in the config");
+      const intent = await s.intent();
+      assert.deepEqual([intent.count, intent.status], [2, "done"], "nothing pending for the next start to re-apply");
+      await s.t.cleanup();
+    },
+  );
+
   it("a failed count replaced by the one already applied is taken out of the config and the intent", async () => {
     const s = await setup({ maxAttempts: 1 });
     s.actuator.request(3, "up");
@@ -641,6 +666,29 @@ describe("actuator: stop", () => {
     assert.equal((await s.intent()).status, "pending");
     await s.t.cleanup();
   });
+
+  it("a stop while a failed count is being taken out of the config lets that finish within the grace", async () => {
+    const s = await setup();
+    s.actuator.request(2, "up");
+    await s.actuator.whenIdle();
+    s.stack.upBehaviours = ["fail"];
+    s.actuator.request(4, "up again");
+    await waitFor(() => s.results.length === 2);
+    const gate = deferred();
+    s.stack.setConfigGate = gate.promise;
+    s.actuator.request(2, "down"); // what the stack has: the backoff ends in a restore of the config
+    await s.clock.advance(30 * S);
+    await waitFor(() => s.stack.calls.at(-1) === "setConfig desiredCount=2");
+    const stopping = s.actuator.stop(60 * S);
+    await s.clock.advance(10 * S);
+    gate.resolve();
+    assert.deepEqual(await stopping, { finished: true });
+    assert.equal(s.stack.config.desiredCount, "2");
+    const intent = await s.intent();
+    assert.deepEqual([intent.count, intent.status], [2, "done"], "the next start has nothing to re-apply");
+    await s.t.cleanup();
+  });
+
   it(
     "a `pulumi config set` still hanging after the grace period no longer holds the stop",
     { timeout: 10_000 },
