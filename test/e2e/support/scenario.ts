@@ -157,12 +157,15 @@ export class Daemon {
   private out = "";
   private err = "";
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its stdout and stderr fully read ('exit' may come before the last output). */
+  readonly closed: Promise<void>;
   private url_: string | undefined;
 
   private constructor(readonly child: ChildProcess) {
     child.stdout!.on("data", (c: Buffer) => (this.out += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (this.err += c.toString()));
     this.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    this.closed = new Promise((resolve) => child.on("close", () => resolve()));
   }
 
   static async start(configFile: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Daemon> {
@@ -187,7 +190,8 @@ export class Daemon {
       throw err;
     }
     if (started === "exited") {
-      await d.exited; // its output is complete once it has exited
+      await d.killTree(); // whatever it started
+      await Promise.race([d.closed, sleep(5000)]);
       throw new Error(`the daemon exited with ${child.exitCode ?? child.signalCode}:\n${d.output()}`);
     }
     d.url_ = `http://${String(started["listen"])}`;
