@@ -115,7 +115,7 @@ export class Actuator {
   private configWrite: Promise<void> = Promise.resolve();
   /**
    * The stack reads, each shared while it runs: one that passed its deadline still runs (nothing can cancel it), and
-   * the reconcile retried before every tick must not start one more CLI beside it each time.
+   * neither the ticks nor the reconcile retried before each of them may start one more CLI beside it each time.
    */
   private readonly reads = {
     outputs: singleFlight(async () => (await this.ops()).outputs()),
@@ -201,7 +201,11 @@ export class Actuator {
         this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
         return { found: intent, action: "locked" };
       }
-      const pending = await this.read(this.reads.pendingOperations, "pulumi stack export (pending operations)", stop);
+      const pending = await this.bounded(
+        this.reads.pendingOperations(),
+        "pulumi stack export (pending operations)",
+        stop,
+      );
       const clearPendingCreates = pending.includes("creating");
       log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
       const ops = await this.openStack(stop);
@@ -212,7 +216,7 @@ export class Actuator {
     const age = this.o.clock.now() - intent.time;
     if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
       log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
-      const outputs = await this.read(this.reads.outputs, "pulumi stack output (the stack's applied count)", stop);
+      const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, stop);
       const applied = countOutput(outputs["desiredCount"]);
       if (applied !== undefined) await this.restoreConfig(applied, "an expired intent");
       else await this.intents.write({ ...intent, status: "done", reason: `expired: ${intent.reason}` });
@@ -270,14 +274,25 @@ export class Actuator {
     return this.o.readTimeout ?? STACK_READ_TIMEOUT;
   }
 
-  /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
-  private openStack(signal: AbortSignal = this.stopController.signal): Promise<StackOps> {
-    return withDeadline(this.ops(), this.readTimeout, "opening the stack (pulumi stack select)", signal);
+  /**
+   * The stack's outputs, within the read deadline; `signal` stops the wait. The loop's ticks read them through here,
+   * so a tick and the actuator share one `pulumi stack output` rather than run two side by side.
+   */
+  stackOutputs(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.bounded(this.reads.outputs(), "pulumi stack output", signal);
   }
 
-  /** A stack read within the read deadline (opening the stack included); `signal` stops the wait, not the read. */
-  private read<T>(read: () => Promise<T>, what: string, signal = this.stopController.signal): Promise<T> {
-    return withDeadline(read(), this.readTimeout, what, signal);
+  /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
+  private openStack(signal: AbortSignal = this.stopController.signal): Promise<StackOps> {
+    return this.bounded(this.ops(), "opening the stack (pulumi stack select)", signal);
+  }
+
+  /**
+   * CLI work the library cannot cancel, within the read deadline: `signal` stops the wait, not the work (hence the
+   * shared reads and the chained config writes).
+   */
+  private bounded<T>(work: Promise<T>, what: string, signal: AbortSignal | undefined): Promise<T> {
+    return withDeadline(work, this.readTimeout, what, signal);
   }
 
   private async drive(): Promise<void> {
@@ -342,7 +357,7 @@ export class Actuator {
     let error: string | undefined;
     try {
       // Opening the stack included: it failed or hung in the attempt given up on, perhaps.
-      const outputs = await this.read(this.reads.outputs, "pulumi stack output (the stack's applied count)");
+      const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, this.stopController.signal);
       stackCount = countOutput(outputs["desiredCount"]);
       if (stackCount === undefined) error = "the stack has no whole-number desiredCount output";
     } catch (err) {
@@ -440,7 +455,7 @@ export class Actuator {
   private setCount(ops: StackOps, count: number, signal: AbortSignal): Promise<void> {
     const write = this.configWrite.catch(() => undefined).then(() => ops.setConfig(this.o.countKey, String(count)));
     this.configWrite = write;
-    return withDeadline(write, this.readTimeout, `pulumi config set ${this.o.countKey}`, signal);
+    return this.bounded(write, `pulumi config set ${this.o.countKey}`, signal);
   }
 
   /** `up` with a watchdog: abort after `timeout`; if the CLI still has not exited `abortGrace` later, give up on it. */
@@ -489,7 +504,7 @@ export class Actuator {
    * immediate one would start `pulumi up` back to back while that update runs).
    */
   private async clearStaleLocks(signal: AbortSignal = this.stopController.signal): Promise<boolean> {
-    const locks = await this.read(this.reads.locks, "reading the stack's lock files", signal);
+    const locks = await this.bounded(this.reads.locks(), "reading the stack's lock files", signal);
     if (locks === undefined) return false;
     if (locks.length === 0) return true;
     const host = this.o.host ?? { hostname: os.hostname(), alive: pidAlive };
@@ -500,7 +515,7 @@ export class Actuator {
         "actuator: the stack's lock holder is dead; cancelling the stale lock",
       );
       const ops = await this.openStack(signal);
-      await withDeadline(ops.cancel(), this.readTimeout, "pulumi cancel (the stale lock)", signal);
+      await this.bounded(ops.cancel(), "pulumi cancel (the stale lock)", signal);
       return true;
     }
     this.o.logger.warn(
@@ -528,6 +543,9 @@ export class Actuator {
  * backend, with a wide margin. The library cannot cancel these reads, so a hung backend must not hang the daemon.
  */
 export const STACK_READ_TIMEOUT = 120_000;
+
+/** What a read of the outputs for the stack's applied count is called in messages. */
+const APPLIED_COUNT_READ = "pulumi stack output (the stack's applied count)";
 
 /** Longest summary kept: it is one line of a log, of /status and of intent.json. */
 const MAX_SUMMARY = 500;

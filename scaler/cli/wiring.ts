@@ -1,4 +1,4 @@
-import { Actuator, STACK_READ_TIMEOUT } from "../actuator/actuator";
+import { Actuator } from "../actuator/actuator";
 import { openPulumiStack } from "../actuator/pulumiStack";
 import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
@@ -6,7 +6,6 @@ import { ScalerLoop } from "../daemon/loop";
 import { ScalerMetrics } from "../http/metrics";
 import { systemClock, type Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
-import { singleFlight, withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/logger";
 import { createSource } from "../sources/index";
 import type { SourceConfig } from "../sources/config";
@@ -72,7 +71,6 @@ export async function wireScaler(
     });
     return opsPromise;
   };
-  const readTimeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
   const metrics = new ScalerMetrics({ processMetrics: options.processMetrics ?? false });
   const late: { loop?: ScalerLoop } = {};
   const actuator = new Actuator({
@@ -87,15 +85,12 @@ export async function wireScaler(
     maxBackoff: config.actuator.maxBackoff,
     bounds: config.policy,
     dryRun: config.dryRun,
-    readTimeout,
+    ...(overrides.stackReadTimeout !== undefined ? { readTimeout: overrides.stackReadTimeout } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     onResult: (result, count) => late.loop?.actuationResult(result, count),
   });
-  // `pulumi stack output` cannot be cancelled through the library: a hung backend must not hang the tick (nor stop
-  // SIGTERM), and must not start one more CLI process per tick either.
-  const outputs = singleFlight(async () => (await ops()).outputs());
-  const readStack = async (signal?: AbortSignal) =>
-    parseStackOutputs(await withDeadline(outputs(), readTimeout, "pulumi stack output", signal));
+  // Through the actuator: one `pulumi stack output` at a time, within the read deadline, for ticks and actuator alike.
+  const readStack = async (signal?: AbortSignal) => parseStackOutputs(await actuator.stackOutputs(signal));
   const loop = new ScalerLoop({
     config,
     clock,
