@@ -10,6 +10,7 @@ import { formatDuration } from "./duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
 import type { PolicyConfig } from "../policy/types";
 import { configSchema, modeReads, type ScalerConfig } from "./schema";
+import { isRecord } from "../lib/isRecord";
 
 /** scaler.yaml without its `source:` block: what `simulate` needs. */
 const policyOnlySchema = configSchema.omit({ source: true });
@@ -67,10 +68,6 @@ function parseYaml(text: string, file: string): unknown {
     }
     throw err;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
 import { UserError } from "../lib/errors";
+import { isRecord } from "../lib/isRecord";
 
 /**
  * clouds.yaml, read the way openstacksdk (and so the `openstack` CLI and the Pulumi provider's `cloud` setting) reads
@@ -490,10 +491,6 @@ function parseBool(v: unknown, label: string): boolean {
   if (typeof v === "string" && /^(true|yes|1)$/i.test(v)) return true;
   if (typeof v === "string" && /^(false|no|0)$/i.test(v)) return false;
   throw new CloudConfigError(`${label}: expected true or false`);
-}
-
-function isRecord(v: unknown): v is Raw {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Mappings merge key by key; anything else from `over` replaces `base`. */

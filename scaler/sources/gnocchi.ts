@@ -12,6 +12,7 @@ import {
   type MissingSample,
   type SampleSet,
 } from "./types";
+import { isRecord } from "../lib/isRecord";
 
 /**
  * CPU % from Gnocchi, where Ceilometer stores each VM's cumulative guest CPU time (`cpu`, nanoseconds). One aggregates
@@ -217,8 +218,4 @@ function isMetricsNotFound(err: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
