@@ -15,6 +15,20 @@ export function redactUrl(text: string): string {
 }
 
 /**
+ * A value that should have been a URL but does not parse, as an error may show it: without a password. redactUrl
+ * stops at a `/` or `#` in the password (where a URL parser would), and finds no user info without `scheme://`; in a
+ * value that is wrong anyway, everything up to the last `@` is hidden instead (but for the user of a `scheme://user:`).
+ */
+export function redactBadUrl(value: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
+  const rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at < 0) return value;
+  const user = scheme ? (/^[^/?#\s:@]*:/.exec(rest)?.[0] ?? "") : "";
+  return `${scheme}${user}[redacted]@${rest.slice(at + 1)}`;
+}
+
+/**
  * The password of a URL's user info, as written and decoded: what an HTTP client must scrub from its messages, since
  * it sends the user info as Basic auth. Empty when there is none (or the URL does not parse).
  */

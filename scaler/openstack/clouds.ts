@@ -4,6 +4,7 @@ import path from "node:path";
 import yaml from "js-yaml";
 import { UserError } from "../lib/errors";
 import { isRecord } from "../lib/isRecord";
+import { redactBadUrl } from "../lib/redact";
 
 /**
  * clouds.yaml, read the way openstacksdk (and so the `openstack` CLI and the Pulumi provider's `cloud` setting) reads
@@ -346,7 +347,7 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
   if (!authUrl) throw missing("auth_url", ` (the Keystone URL, ${example})`);
   // Caught here, not at the first request: `5000` or `keystone:5000/v3` would only fail there, as an invalid URL.
   if (!isHttpUrl(authUrl)) {
-    const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(shownAuthUrl(authUrl));
+    const shown = typeof auth.auth_url === "number" ? `${authUrl} (a number)` : JSON.stringify(redactBadUrl(authUrl));
     throw new CloudConfigError(
       `${field("auth.auth_url")}: ${shown} is not an http(s) URL: write the whole Keystone URL, ${example}`,
     );
@@ -461,20 +462,6 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
-}
-
-/**
- * An auth_url that is not an http(s) URL, as its error may show it: without a password. redactUrl stops at a `/` or
- * `#` in the password (where a URL parser would), and finds no user info without `scheme://`; in a value that is
- * wrong anyway, everything up to the last `@` is hidden instead (but for the user of a `scheme://user:`).
- */
-function shownAuthUrl(value: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
-  const rest = value.slice(scheme.length);
-  const at = rest.lastIndexOf("@");
-  if (at < 0) return value;
-  const user = scheme ? (/^[^/?#\s:@]*:/.exec(rest)?.[0] ?? "") : "";
-  return `${scheme}${user}[redacted]@${rest.slice(at + 1)}`;
 }
 
 function isHttpUrl(value: string): boolean {
