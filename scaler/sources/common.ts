@@ -1,7 +1,8 @@
 import { HttpError } from "../openstack/http";
 import { asPercent } from "../policy/sanitize";
 import { EndpointNotFoundError } from "../openstack/keystone";
-import { SourceError, type CpuSample, type MissingSample, type SourceType } from "./types";
+import type { Clock } from "../lib/clock";
+import { SourceError, type CpuSample, type Instance, type MissingSample, type SourceType } from "./types";
 
 /** Shared by the sources: error translation and the rule for when per-instance failures fail the whole tick. */
 
@@ -15,10 +16,48 @@ export function toSourceError(source: SourceType, err: unknown): SourceError {
   return new SourceError(source, "config", message);
 }
 
-/** Per-instance outcome of a source that asks each instance separately (nova, ssh). */
+/**
+ * Per-instance outcome of a source that asks each instance separately (nova, ssh). `firstReading`: a counter read
+ * with no earlier reading of this instance to compare it with, so no CPU % yet.
+ */
 export type InstanceOutcome =
-  | { readonly ok: true; readonly sample?: CpuSample; readonly missing?: MissingSample }
+  | { readonly ok: true; readonly sample?: CpuSample; readonly missing?: MissingSample; readonly firstReading?: true }
   | { readonly ok: false; readonly instance: string; readonly error: SourceError };
+
+/** What a counter source reports for an instance it has read once. */
+export function firstReading(instance: string): InstanceOutcome {
+  return { ok: true, missing: { instance, reason: "first reading: CPU % needs two readings" }, firstReading: true };
+}
+
+/** How long a fresh counter source waits between its two readings of an instance (see readCounters). */
+export const FIRST_READING_GAP_MS = 5_000;
+
+/**
+ * Reads every instance of a counter source (nova, ssh: CPU % is the difference of two readings). When no instance
+ * gave a CPU % and some were read for the first time — the daemon's first tick after a start, every `once`, a group
+ * replaced whole — those are read again FIRST_READING_GAP_MS later, as `vmstat 1 2` does. Otherwise the tick would
+ * have no value at all: a `once` could never get past it, and `onMissing: assumeHigh` would read it as 100 % and
+ * scale out on every restart. A new VM beside others that report is not read twice: its first tick falls within its
+ * warmup, when its value is ignored anyway.
+ */
+export async function readCounters(
+  instances: readonly Instance[],
+  read: (instance: Instance) => Promise<InstanceOutcome>,
+  options: { readonly clock: Clock; readonly signal?: AbortSignal | undefined },
+): Promise<{ outcomes: InstanceOutcome[]; requests: number }> {
+  const outcomes = await Promise.all(instances.map(read));
+  const isFirst = (o: InstanceOutcome) => o.ok && o.firstReading === true;
+  const anyValue = outcomes.some((o) => o.ok && o.sample !== undefined);
+  const again = anyValue ? [] : instances.filter((_, i) => isFirst(outcomes[i]!));
+  if (again.length === 0) return { outcomes, requests: instances.length };
+  await options.clock.sleep(FIRST_READING_GAP_MS, options.signal);
+  const second = await Promise.all(again.map(read));
+  const byId = new Map(again.map((inst, i) => [inst.id, second[i]!]));
+  return {
+    outcomes: instances.map((inst, i) => byId.get(inst.id) ?? outcomes[i]!),
+    requests: instances.length + again.length,
+  };
+}
 
 /**
  * Folds per-instance outcomes into samples and gaps. When every instance failed at the transport or auth level the

@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { HttpError, parseJson } from "../openstack/http";
 import type { KeystoneSession } from "../openstack/keystone";
-import { asPercent, foldOutcomes, toSourceError, type InstanceOutcome } from "./common";
+import { asPercent, firstReading, foldOutcomes, readCounters, toSourceError, type InstanceOutcome } from "./common";
 import type { NovaSourceConfig } from "./config";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
 
@@ -104,12 +104,16 @@ export class NovaSource implements MetricSource {
     } catch (err) {
       throw toSourceError("nova", err);
     }
-    const outcomes = await Promise.all(group.instances.map((inst) => this.limit(() => this.one(base, inst, signal))));
+    const { outcomes, requests } = await readCounters(
+      group.instances,
+      (inst) => this.limit(() => this.one(base, inst, signal)),
+      { clock: this.deps.clock, signal },
+    );
     // Forget instances that left the group, so a returning id starts afresh.
     const ids = new Set(group.instances.map((i) => i.id));
     for (const id of this.previous.keys()) if (!ids.has(id)) this.previous.delete(id);
     const { samples, missing } = foldOutcomes(outcomes);
-    return { time: now, samples, missing, requests: group.instances.length };
+    return { time: now, samples, missing, requests };
   }
 
   private async one(base: string, inst: Instance, signal?: AbortSignal): Promise<InstanceOutcome> {
@@ -154,7 +158,7 @@ export class NovaSource implements MetricSource {
     const cur = { totalNs: parsed.totalNs, wallMs };
     const prev = this.previous.get(inst.id);
     this.previous.set(inst.id, cur);
-    if (!prev) return { ok: true, missing: { instance: inst.id, reason: "first reading: CPU % needs two ticks" } };
+    if (!prev) return firstReading(inst.id);
     const pct = cpuPercentBetween(prev, cur, parsed.numCpus);
     const value = pct === undefined ? undefined : asPercent(pct);
     if (value === undefined) {

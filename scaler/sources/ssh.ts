@@ -5,7 +5,7 @@ import { Client, utils, type Algorithms, type ParsedKey, type ServerHostKeyAlgor
 import type { Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
-import { asPercent, foldOutcomes, type InstanceOutcome } from "./common";
+import { asPercent, firstReading, foldOutcomes, readCounters, type InstanceOutcome } from "./common";
 import { readSourceFile, type SshSourceConfig } from "./config";
 import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
@@ -77,11 +77,15 @@ export class SshSource implements MetricSource {
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
     const now = this.deps.clock.now();
-    const outcomes = await Promise.all(group.instances.map((inst) => this.limit(() => this.one(inst, signal))));
+    const { outcomes, requests } = await readCounters(
+      group.instances,
+      (inst) => this.limit(() => this.one(inst, signal)),
+      { clock: this.deps.clock, signal },
+    );
     const ids = new Set(group.instances.map((i) => i.id));
     for (const id of this.previous.keys()) if (!ids.has(id)) this.previous.delete(id);
     const { samples, missing } = foldOutcomes(outcomes);
-    return { time: now, samples, missing, requests: group.instances.length };
+    return { time: now, samples, missing, requests };
   }
 
   private async one(inst: Instance, signal?: AbortSignal): Promise<InstanceOutcome> {
@@ -98,7 +102,7 @@ export class SshSource implements MetricSource {
     const time = this.deps.clock.now();
     const prev = this.previous.get(inst.id);
     this.previous.set(inst.id, stat);
-    if (!prev) return { ok: true, missing: { instance: inst.id, reason: "first reading: CPU % needs two ticks" } };
+    if (!prev) return firstReading(inst.id);
     const pct = busyPercent(prev, stat);
     const value = pct === undefined ? undefined : asPercent(pct);
     if (value === undefined) {

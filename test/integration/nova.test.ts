@@ -4,27 +4,40 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { sourceSchema } from "../../scaler/sources/config";
 import { createSource } from "../../scaler/sources/index";
-import { SourceError, type Group } from "../../scaler/sources/types";
+import { FIRST_READING_GAP_MS } from "../../scaler/sources/common";
+import { SourceError, type Group, type SampleSet } from "../../scaler/sources/types";
 import { sendJson, startServer, type FixtureServer } from "../fixtures/httpServer";
 import { captureLogger, StepClock } from "../fixtures/logCapture";
 import { lab, skipUnlessLab } from "./helpers/lab";
 
 /**
  * No Nova here can report changing CPU time, so a fixture server on 127.0.0.1 serves the Compute API reference's
- * diagnostics samples, adding CPU time on every call; the token comes from the lab's real Keystone.
+ * diagnostics samples, with CPU time that accrues at a set share of the test clock's time; the token comes from the
+ * lab's real Keystone.
  */
 const L = lab();
 const sample = (name: string) =>
   JSON.parse(readFileSync(path.join(__dirname, "../fixtures/nova", name), "utf8")) as Record<string, unknown>;
 
 interface FakeServer {
-  /** ns of CPU added per call */
-  perCall: number;
-  calls: number;
+  /** Share of each vCPU the server keeps busy. */
+  busy: number;
   vcpus: 1 | 2;
 }
 
-async function fakeNova(servers: Record<string, FakeServer | "403" | "404" | "406" | "501">): Promise<FixtureServer> {
+/** A StepClock whose sleep takes its time: the source's wait between two first readings moves the fixture's CPU time. */
+class SleepingClock extends StepClock {
+  override sleep(ms: number): Promise<void> {
+    this.t += ms;
+    return super.sleep(ms);
+  }
+}
+
+async function fakeNova(
+  servers: Record<string, FakeServer | "403" | "404" | "406" | "501">,
+  clock: StepClock = new StepClock(),
+): Promise<FixtureServer> {
+  const start = clock.t;
   return startServer((req, res) => {
     const m = /^\/v2\.1\/servers\/([^/]+)\/diagnostics$/.exec(req.url ?? "");
     const s = m ? servers[m[1]!] : undefined;
@@ -42,8 +55,7 @@ async function fakeNova(servers: Record<string, FakeServer | "403" | "404" | "40
       return sendJson(res, 501, {
         computeFault: { code: 501, message: "Unable to get diagnostics, functionality not implemented" },
       });
-    s.calls++;
-    const total = 17300000000 + s.calls * s.perCall;
+    const total = 17300000000 + (clock.t - start) * 1e6 * s.busy * s.vcpus;
     const wants248 = /compute 2\.48/.test(String(req.headers["openstack-api-version"] ?? ""));
     if (wants248) {
       const body = sample("diagnostics-2.48.json");
@@ -68,14 +80,15 @@ describe("nova source: diagnostics fixture server + the lab's Keystone", skipUnl
   if (typeof L === "string") return;
 
   for (const microversion of ["2.48", "legacy"] as const) {
-    it(`CPU % from the delta of cumulative time between ticks (${microversion} format)`, async () => {
-      const fixtures = {
-        "vm-1": { perCall: 5e9, calls: 0, vcpus: 1 } as FakeServer, // 5 s per 10 s on 1 vCPU = 50 %
-        "vm-2": { perCall: 16e9, calls: 0, vcpus: 2 } as FakeServer, // 16 s per 10 s on 2 vCPUs = 80 %
+    it(`CPU % from the delta of cumulative time: twice on the first tick, then between ticks (${microversion} format)`, async () => {
+      const clock = new SleepingClock(Date.now());
+      const fixtures: Record<string, FakeServer> = {
+        "vm-1": { busy: 0.5, vcpus: 1 },
+        "vm-2": { busy: 0.8, vcpus: 2 },
+        "vm-3": { busy: 0.3, vcpus: 1 },
       };
-      const nova = await fakeNova({ ...fixtures, "vm-gone": "404" });
+      const nova = await fakeNova({ ...fixtures, "vm-gone": "404" }, clock);
       servers.push(nova);
-      const clock = new StepClock(Date.now());
       const source = await createSource(
         sourceSchema.parse({ type: "nova", endpoint: `${nova.url}/v2.1`, microversion, concurrency: 2 }),
         { logger: captureLogger().logger, clock, cloudConfig: L.cloud("user") },
@@ -87,19 +100,28 @@ describe("nova source: diagnostics fixture server + the lab's Keystone", skipUnl
           { id: "vm-gone", name: "c" },
         ],
       };
+      // A fresh source (a start, a `once`) reads each VM twice, FIRST_READING_GAP_MS apart: the tick has a value.
       const first = await source.sample(group);
-      assert.equal(first.samples.length, 0, "one reading is not a rate");
-      assert.match(first.missing.find((m) => m.instance === "vm-1")!.reason, /first reading/);
+      const value = (set: SampleSet, id: string) => set.samples.find((s) => s.instance === id)?.value;
+      assert.ok(Math.abs(value(first, "vm-1")! - 50) < 1e-6, `vm-1: ${value(first, "vm-1")}`);
+      assert.ok(Math.abs(value(first, "vm-2")! - 80) < 1e-6, `vm-2: ${value(first, "vm-2")}`);
       assert.match(first.missing.find((m) => m.instance === "vm-gone")!.reason, /server not found/);
-      assert.equal(first.requests, 3);
+      assert.deepEqual(clock.sleeps, [FIRST_READING_GAP_MS]);
+      assert.equal(first.requests, 5, "three reads, and a second one of each VM read for the first time");
 
       clock.t += 10_000;
       const second = await source.sample(group);
-      const v1 = second.samples.find((s) => s.instance === "vm-1")?.value;
-      const v2 = second.samples.find((s) => s.instance === "vm-2")?.value;
-      assert.ok(v1 !== undefined && Math.abs(v1 - 50) < 1e-6, `vm-1: ${v1}`);
-      assert.ok(v2 !== undefined && Math.abs(v2 - 80) < 1e-6, `vm-2: ${v2}`);
+      assert.ok(Math.abs(value(second, "vm-1")! - 50) < 1e-6, `vm-1: ${value(second, "vm-1")}`);
+      assert.ok(Math.abs(value(second, "vm-2")! - 80) < 1e-6, `vm-2: ${value(second, "vm-2")}`);
       assert.equal(second.samples.find((s) => s.instance === "vm-1")!.time, clock.t);
+      assert.equal(second.requests, 3);
+
+      // A new VM beside VMs that report is read once: its first tick is within its warmup anyway.
+      clock.t += 10_000;
+      const third = await source.sample({ instances: [...group.instances, { id: "vm-3", name: "d" }] });
+      assert.match(third.missing.find((m) => m.instance === "vm-3")!.reason, /first reading/);
+      assert.equal(third.requests, 4);
+      assert.deepEqual(clock.sleeps, [FIRST_READING_GAP_MS], "no second wait");
 
       // The headers Nova needs: the Keystone token, and the microversion when asked for.
       const req = nova.requests.find((r) => r.path === "/v2.1/servers/vm-1/diagnostics")!;
