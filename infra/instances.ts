@@ -10,7 +10,7 @@ export interface InstancesArgs {
   readonly namePrefix: string;
   /** Number of VMs, the baseline (index 0) included. */
   readonly count: number;
-  /** Stack-unique group name: metadata `metering.server_group` and the server group's name. */
+  /** Group name (groupName()): metadata `metering.server_group` and the server group's name. */
   readonly groupName: string;
   /** `none` → no server group and no scheduler hint. */
   readonly serverGroupPolicy: ServerGroupPolicy;

@@ -16,11 +16,18 @@ export function vmNames(namePrefix: string, count: number): string[] {
 }
 
 /**
- * The stack-unique group name carried by every VM as metadata `metering.server_group` (what Ceilometer/Gnocchi and
- * Prometheus' OpenStack discovery group by) and used as the Nova server group's name.
+ * The group name carried by every VM as metadata `metering.server_group` (what Ceilometer/Gnocchi and Prometheus'
+ * OpenStack discovery group by), used as the Nova server group's name and as the stem of every OpenStack name the
+ * tier gives (network, security group, keypair, load balancer).
+ *
+ * The Pulumi project is part of it: two projects with a stack `dev` in one OpenStack project would otherwise share a
+ * security-group name (VMs refer to it by name: Nova answers 409 "Multiple security_group matches found") and a
+ * metering group (the scaler would read both tiers' VMs as one). Pulumi limits project and stack names to 100 of
+ * `A-Za-z0-9_.-` and namePrefix is at most 40, so the name is at most 242 characters and the longest derived name
+ * (`-lb-listener`) 254: within the 255 Nova, Neutron and Octavia allow, in the characters Nova's keypair names accept.
  */
-export function groupName(namePrefix: string, stack: string): string {
-  return `${namePrefix}-${stack}`;
+export function groupName(namePrefix: string, project: string, stack: string): string {
+  return `${namePrefix}-${project}-${stack}`;
 }
 
 export type FloatingIpMode = "none" | "baseline" | "all";

@@ -58,7 +58,7 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
   const rendered = loadUserData(config.userData, { appPort: config.appPort }, deps.baseDir);
   // The user's own file may carry tokens; the built-in one carries nothing secret.
   const userData = config.userData === undefined ? rendered : pulumi.secret(rendered);
-  const group = groupName(config.namePrefix, pulumi.getStack());
+  const group = groupName(config.namePrefix, pulumi.getProject(), pulumi.getStack());
 
   const decision = resolveCount({
     configCount: config.desiredCount,

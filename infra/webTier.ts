@@ -15,7 +15,7 @@ export interface WebTierArgs {
   readonly config: ProgramConfig;
   /** Number of VMs to run, as resolved by the count-ownership rule (may differ from config.desiredCount). */
   readonly count: number;
-  /** Stack-unique group name (groupName()). */
+  /** Group name, unique per Pulumi project and stack (groupName()). */
   readonly groupName: string;
   /** Ids found by the up-front lookups. */
   readonly imageId: string;

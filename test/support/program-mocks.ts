@@ -192,6 +192,8 @@ export interface RunOptions extends ProgramMockOptions {
   readonly env?: Record<string, string | undefined>;
   /** Stack name. Default: a fresh one per call. */
   readonly stack?: string;
+  /** Pulumi project name (Pulumi.yaml's `name`; also the config namespace). Default: openstack-autoscaler. */
+  readonly project?: string;
   /** Directory relative userData paths resolve against. Default: the repository root. */
   readonly baseDir?: string;
   /**
@@ -280,11 +282,12 @@ export async function resolveDeep(value: unknown): Promise<unknown> {
 /** Runs the program once under fresh mocks and config; never throws — a failure is in `error`. */
 export async function runProgramUnderMocks(options: RunOptions = {}): Promise<RunResult> {
   const stack = options.stack ?? `test${++runCounter}`;
+  const project = options.project ?? PROJECT;
   const { mocks, registrations, calls } = createProgramMocks(options);
-  await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, MOCK_ORGANIZATION);
+  await pulumi.runtime.setMocks(mocks, project, stack, false, MOCK_ORGANIZATION);
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.config ?? {})) {
-    if (v !== undefined) all[`${PROJECT}:${k}`] = toConfigValue(v);
+    if (v !== undefined) all[`${project}:${k}`] = toConfigValue(v);
   }
   for (const [k, v] of Object.entries(options.openstackConfig ?? {})) {
     if (v !== undefined) all[`openstack:${k}`] = toConfigValue(v);

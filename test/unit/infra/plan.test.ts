@@ -22,7 +22,10 @@ describe("names", () => {
     it(`${row.name}: ${row.expected}`, () => assert.equal(vmName(row.prefix, row.index), row.expected));
   }
   it("vmNames lists the baseline first", () => assert.deepEqual(vmNames("vm", 3), ["vm-0", "vm-1", "vm-2"]));
-  it("groupName is <namePrefix>-<stack>", () => assert.equal(groupName("web", "dev"), "web-dev"));
+  it("groupName is <namePrefix>-<project>-<stack>", () =>
+    assert.equal(groupName("web", "shop", "dev"), "web-shop-dev"));
+  it("two Pulumi projects with the same stack name get different group names", () =>
+    assert.notEqual(groupName("vm", "shop", "dev"), groupName("vm", "blog", "dev")));
 
   it("names are unique, count-long, baseline first, and a smaller group is a prefix of a larger one", () => {
     fc.assert(

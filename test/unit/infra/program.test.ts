@@ -98,12 +98,12 @@ describe("program: resources per config", () => {
         `${T.webTier} > ${T.sgC} vm-secgroups`,
       ].sort(),
     );
-    // OpenStack-side names derive from the stack-unique group name.
-    assert.equal(one(r, T.network).inputs["name"], "vm-dev-net");
-    assert.equal(one(r, T.subnet).inputs["name"], "vm-dev-subnet");
-    assert.equal(one(r, T.router).inputs["name"], "vm-dev-router");
-    assert.equal(one(r, T.secGroup).inputs["name"], "vm-dev-instances");
-    assert.equal(one(r, T.serverGroup).inputs["name"], "vm-dev");
+    // OpenStack-side names derive from the group name <namePrefix>-<project>-<stack>.
+    assert.equal(one(r, T.network).inputs["name"], `vm-${PROJECT}-dev-net`);
+    assert.equal(one(r, T.subnet).inputs["name"], `vm-${PROJECT}-dev-subnet`);
+    assert.equal(one(r, T.router).inputs["name"], `vm-${PROJECT}-dev-router`);
+    assert.equal(one(r, T.secGroup).inputs["name"], `vm-${PROJECT}-dev-instances`);
+    assert.equal(one(r, T.serverGroup).inputs["name"], `vm-${PROJECT}-dev`);
     assert.deepEqual(one(r, T.serverGroup).inputs["policies"], ["soft-anti-affinity"]);
     assert.equal(one(r, T.stackRef).inputs["name"], `${MOCK_ORGANIZATION}/${PROJECT}/dev`);
   });
@@ -162,6 +162,50 @@ describe("program: resources per config", () => {
     assert.deepEqual(one(r, T.serverGroup).inputs["policies"], ["anti-affinity"]);
   });
 
+  it("two Pulumi projects with a stack of the same name in one OpenStack project share no group name", async () => {
+    const both = (project: string) =>
+      ok({
+        config: { image: IMAGE, publicKey: PUBLIC_KEY, ...lbConfig },
+        openstackConfig: { useOctavia: true },
+        project,
+        stack: "dev",
+      });
+    const [shop, blog] = [await both("shop"), await both("blog")];
+    // VM and member names may repeat in OpenStack; every other name is the group's (security groups are looked up
+    // by name, keypair names are unique per user, the server group and metering group must not mix two tiers).
+    const groupNames = (r: RunResult) =>
+      r.resources
+        .filter((x) => ![T.stackRef, T.instance, T.member].includes(x.type as never))
+        .map((x) => x.inputs["name"])
+        .filter((n): n is string => typeof n === "string");
+    assert.ok(groupNames(shop).length >= 8, groupNames(shop).join(","));
+    assert.deepEqual(
+      groupNames(shop).filter((n) => groupNames(blog).includes(n)),
+      [],
+    );
+    assert.equal(shop.outputs["serverGroup"], "vm-shop-dev");
+    assert.equal(blog.outputs["serverGroup"], "vm-blog-dev");
+    const metering = (r: RunResult) =>
+      ofType(r, T.instance).map((v) => (v.inputs["metadata"] as Record<string, string>)["metering.server_group"]);
+    assert.deepEqual(metering(shop), ["vm-shop-dev"]);
+    assert.deepEqual(metering(blog), ["vm-blog-dev"]);
+  });
+
+  it("the longest project, stack and namePrefix Pulumi and the config allow keep every OpenStack name within 255", async () => {
+    // Pulumi: project and stack names of at most 100 of A-Za-z0-9_.- ; namePrefix: at most 40.
+    const r = await ok({
+      config: { image: IMAGE, namePrefix: "a".repeat(40), publicKey: PUBLIC_KEY, ...lbConfig },
+      openstackConfig: { useOctavia: true },
+      project: "P.".repeat(50),
+      stack: "s_".repeat(50),
+    });
+    const names = r.resources.map((x) => x.inputs["name"]).filter((n): n is string => typeof n === "string");
+    const tooLong = names.filter((n) => n !== one(r, T.stackRef).inputs["name"] && n.length > 255);
+    assert.deepEqual(tooLong, []);
+    // Nova's keypair names: letters, digits, space, "_", "-", "." (and "@" from microversion 2.92).
+    assert.match(String(one(r, T.keypair).inputs["name"]), /^[A-Za-z0-9 _.-]{1,255}$/);
+  });
+
   for (const count of [1, 3, 5]) {
     it(`desiredCount ${count} → ${count} VMs named vm-0…vm-${count - 1}, and the outputs list them baseline first`, async () => {
       const r = await ok({ config: { image: IMAGE, desiredCount: count } });
@@ -210,7 +254,7 @@ describe("program: every VM", () => {
     const serverGroup = one(r, T.serverGroup);
     const network = one(r, T.network);
     for (const vm of ofType(r, T.instance)) {
-      assert.deepEqual(vm.inputs["metadata"], { "metering.server_group": "web-staging" }, vm.name);
+      assert.deepEqual(vm.inputs["metadata"], { "metering.server_group": `web-${PROJECT}-staging` }, vm.name);
       assert.deepEqual(vm.inputs["schedulerHints"], [{ group: serverGroup.id }]);
       assert.deepEqual(vm.inputs["securityGroups"], [sg.inputs["name"]]);
       assert.deepEqual(vm.inputs["networks"], [{ uuid: network.id }]);
@@ -220,7 +264,7 @@ describe("program: every VM", () => {
       const userData = String(vm.inputs["userData"]);
       assert.ok(userData.startsWith("#cloud-config") && userData.includes("http.server 80 "));
     }
-    assert.equal(r.outputs["serverGroup"], "web-staging");
+    assert.equal(r.outputs["serverGroup"], `web-${PROJECT}-staging`);
   });
 
   it("a user-data file is rendered and sent as a secret", async () => {
@@ -236,12 +280,12 @@ describe("program: every VM", () => {
     }
   });
 
-  it("publicKey → a new keypair <namePrefix>-<stack>-key used by every VM", async () => {
+  it("publicKey → a new keypair <namePrefix>-<project>-<stack>-key used by every VM", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, publicKey: PUBLIC_KEY }, stack: "dev" });
     const kp = one(r, T.keypair);
-    assert.deepEqual(kp.inputs, { name: "vm-dev-key", publicKey: PUBLIC_KEY });
-    for (const vm of ofType(r, T.instance)) assert.equal(vm.inputs["keyPair"], "vm-dev-key");
-    assert.equal(r.outputs["keyPairName"], "vm-dev-key");
+    assert.deepEqual(kp.inputs, { name: `vm-${PROJECT}-dev-key`, publicKey: PUBLIC_KEY });
+    for (const vm of ofType(r, T.instance)) assert.equal(vm.inputs["keyPair"], `vm-${PROJECT}-dev-key`);
+    assert.equal(r.outputs["keyPairName"], `vm-${PROJECT}-dev-key`);
   });
 
   it("keyPairName → the existing keypair is looked up and used, none is created", async () => {
@@ -408,7 +452,7 @@ describe("program: load balancer", () => {
       const lb = one(r, T.lb);
       const subnet = one(r, T.subnet);
       assert.equal(lb.inputs["vipSubnetId"], subnet.id);
-      assert.equal(lb.inputs["name"], "vm-dev-lb");
+      assert.equal(lb.inputs["name"], `vm-${PROJECT}-dev-lb`);
       const listener = one(r, T.listener);
       assert.deepEqual(
         [listener.inputs["loadbalancerId"], listener.inputs["protocol"], listener.inputs["protocolPort"]],
@@ -487,7 +531,7 @@ describe("program: outputs", () => {
     assert.equal(r.outputs["routerId"], one(r, T.router).id);
     assert.deepEqual(r.outputs["securityGroupIds"], { instances: one(r, T.secGroup).id });
     assert.equal(r.outputs["keyPairName"], "ops-key");
-    assert.equal(r.outputs["serverGroup"], "vm-dev");
+    assert.equal(r.outputs["serverGroup"], `vm-${PROJECT}-dev`);
     assert.equal(r.outputs["desiredCount"], 2);
     assert.equal(r.outputs["countOwner"], "config");
     assert.deepEqual([r.outputs["minCount"], r.outputs["maxCount"]], [1, 5]);
@@ -739,7 +783,7 @@ describe("program: a key change does not rebuild the VMs", () => {
         vm?.dependencies.some((d) => d.endsWith("::vm-keypair-key")),
         "ordered after the keypair",
       );
-      assert.equal(r.resources.find((x) => x.name === name)?.inputs["keyPair"], "vm-dev-key");
+      assert.equal(r.resources.find((x) => x.name === name)?.inputs["keyPair"], `vm-${PROJECT}-dev-key`);
     }
     // Property dependencies are what Pulumi unknowns when the keypair is replaced delete-first; keyPair must have none.
     const vm0 = r.options.find((o) => o.name === "vm-0");
