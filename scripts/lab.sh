@@ -22,7 +22,9 @@ SSH_PORT=$((BASE + 5))
 HOST=127.0.0.1
 # The system python and the Debian OpenStack tools, ahead of any pyenv shim on PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-PGBIN=/usr/lib/postgresql/15/bin
+# The PostgreSQL server's tools, of whatever major version the distribution ships (15 on Debian 12); looked up when
+# used, since the package may be installed by this very run.
+pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 # Throwaway credentials of a lab that only listens on loopback.
 ADMIN_PASS=lab-admin-pass
@@ -106,14 +108,14 @@ start_postgres() {
     chown postgres:postgres "$root"
     chmod 700 "$root"
     install -d -o postgres -g postgres -m 700 "$root/run"
-    runuser -u postgres -- "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$LAB/log/initdb.log"
+    runuser -u postgres -- "$(pgbin)/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >"$LAB/log/initdb.log"
   fi
   if ! alive postgres; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -l "$root/postgres.log" -w -t 60 \
+    runuser -u postgres -- "$(pgbin)/pg_ctl" -D "$data" -l "$root/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -k $root/run -c listen_addresses=$HOST" start >/dev/null
     head -n1 "$data/postmaster.pid" >"$LAB/run/postgres.pid"
   fi
-  wait_for postgres 30 "$PGBIN/pg_isready" -h $HOST -p $PG_PORT
+  wait_for postgres 30 "$(pgbin)/pg_isready" -h $HOST -p $PG_PORT
   if [ ! -e "$LAB/state/pg-db" ]; then
     psql() { runuser -u postgres -- /usr/bin/psql -h $HOST -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -q "$@"; }
     psql -c "CREATE ROLE gnocchi LOGIN PASSWORD 'gnocchi';" -c "CREATE DATABASE gnocchi OWNER gnocchi;" \
@@ -449,7 +451,7 @@ cmd_down() {
   stop_one gnocchi-api INT
   stop_one keystone INT
   if alive postgres; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$(cat "$LAB/state/pg-root")/data" -m fast -w stop >/dev/null || true
+    runuser -u postgres -- "$(pgbin)/pg_ctl" -D "$(cat "$LAB/state/pg-root")/data" -m fast -w stop >/dev/null || true
   fi
   stop_one postgres TERM
 }
