@@ -31,6 +31,11 @@ export interface LoadBalancerConfig {
   readonly port: number;
   /** Health-monitor URL path (HTTP only). */
   readonly healthPath: string;
+  /**
+   * Octavia provider (`openstack loadbalancer provider list`), passed to Octavia as is; undefined → the cloud's
+   * default provider.
+   */
+  readonly provider?: string;
 }
 
 export interface ProgramConfig {
@@ -133,8 +138,16 @@ const loadBalancerSchema = z
       .string({ error: 'must be a URL path starting with "/"' })
       .startsWith("/", { error: 'must be a URL path starting with "/"' })
       .default(DEFAULTS.loadBalancer.healthPath),
+    provider: z
+      .string({ error: "must be the name of an Octavia provider, e.g. amphora or ovn" })
+      .trim()
+      .min(1, { error: "must be the name of an Octavia provider, e.g. amphora or ovn" })
+      .optional(),
   })
   .strict();
+
+/** The Octavia provider of OVN (the only one Canonical's Sunbeam/MicroStack offers): TCP/UDP, SOURCE_IP_PORT only. */
+export const OVN_PROVIDER = "ovn";
 
 const show = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
@@ -270,12 +283,12 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
         if (issue.code === "unrecognized_keys") {
           fail(
             "loadBalancer",
-            `loadBalancer has unknown key(s) ${issue.keys.join(", ")}: the keys are enabled, protocol, port, healthPath`,
+            `loadBalancer has unknown key(s) ${issue.keys.join(", ")}: the keys are enabled, protocol, port, healthPath, provider`,
           );
         } else if (path === "") {
           fail(
             "loadBalancer",
-            `loadBalancer (${show(lbRaw)}) must be an object { enabled, protocol, port, healthPath }`,
+            `loadBalancer (${show(lbRaw)}) must be an object { enabled, protocol, port, healthPath, provider }`,
           );
         } else {
           const value = (lbRaw as Record<string, unknown>)[path];
@@ -283,6 +296,16 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
         }
       }
     }
+  }
+  // OVN's Octavia provider has no HTTP listener or HTTP monitor: Octavia would refuse the listener half-way through.
+  if (loadBalancer?.provider === OVN_PROVIDER && loadBalancer.protocol === "HTTP") {
+    const explicit = (lbRaw as Record<string, unknown>)["protocol"] !== undefined;
+    fail(
+      "loadBalancer.protocol",
+      `loadBalancer.protocol ("HTTP"${explicit ? "" : ", the default"}) is not available with loadBalancer.provider ovn, ` +
+        "which balances TCP and UDP only (no HTTP listener, no HTTP health monitor): " +
+        "pulumi config set --path loadBalancer.protocol TCP",
+    );
   }
   if (subnetCidr !== undefined) {
     if (subnetCidr.version !== 4) {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { LoadBalancerProtocol } from "./config";
 import type { MemberSpec } from "./plan";
+import { poolMethod } from "./plan";
 
 export interface LoadBalancerArgs {
   /** Name of the OpenStack objects. */
@@ -12,6 +13,8 @@ export interface LoadBalancerArgs {
   readonly port: number;
   /** HTTP health-check path (ignored for TCP). */
   readonly healthPath: string;
+  /** Octavia provider, e.g. amphora or ovn. Defaults to the cloud's default provider. */
+  readonly provider?: string;
   /** One member per VM, from planMembers; members are on the VIP subnet. */
   readonly members: readonly MemberSpec<pulumi.Input<string>>[];
   /** Name of the external network: the pool of the VIP's floating IP. */
@@ -44,7 +47,11 @@ export class LoadBalancer extends pulumi.ComponentResource {
     // An amphora VM boots behind the LB: creation takes minutes on a small cloud.
     this.loadBalancer = new openstack.loadbalancer.LoadBalancer(
       `${name}-lb`,
-      { name: args.resourceName, vipSubnetId: args.vipSubnetId },
+      {
+        name: args.resourceName,
+        vipSubnetId: args.vipSubnetId,
+        ...(args.provider !== undefined ? { loadbalancerProvider: args.provider } : {}),
+      },
       { ...child, customTimeouts: { create: "30m", update: "15m", delete: "15m" } },
     );
     this.listener = new openstack.loadbalancer.Listener(
@@ -63,7 +70,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         name: `${args.resourceName}-pool`,
         listenerId: this.listener.id,
         protocol: args.protocol,
-        lbMethod: "ROUND_ROBIN",
+        lbMethod: poolMethod(args.provider),
       },
       child,
     );

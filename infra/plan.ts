@@ -4,6 +4,7 @@
  * stable, every VM is a member, SSH is never open to the world) are tested here without Pulumi.
  */
 import type { Cidr } from "./cidr";
+import { OVN_PROVIDER } from "./config";
 
 /** `<namePrefix>-<index>`; index 0 is the baseline VM. Scaling down removes the highest indexes first. */
 export function vmName(namePrefix: string, index: number): string {
@@ -56,6 +57,14 @@ export interface MemberSpec<A = string> {
 /** One pool member per VM, in VM order, on the app port. */
 export function planMembers<A>(vms: readonly { name: string; fixedIp: A }[], appPort: number): MemberSpec<A>[] {
   return vms.map((vm) => ({ name: `${vm.name}-member`, vmName: vm.name, address: vm.fixedIp, protocolPort: appPort }));
+}
+
+/**
+ * The pool's balancing algorithm: round robin, except with OVN's provider, whose only algorithm is SOURCE_IP_PORT
+ * (Octavia refuses any other there).
+ */
+export function poolMethod(provider: string | undefined): "ROUND_ROBIN" | "SOURCE_IP_PORT" {
+  return provider === OVN_PROVIDER ? "SOURCE_IP_PORT" : "ROUND_ROBIN";
 }
 
 export interface RuleSpec {

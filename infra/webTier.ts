@@ -110,6 +110,7 @@ export class WebTier extends pulumi.ComponentResource {
           protocol: config.loadBalancer.protocol,
           port: config.loadBalancer.port,
           healthPath: config.loadBalancer.healthPath,
+          ...(config.loadBalancer.provider !== undefined ? { provider: config.loadBalancer.provider } : {}),
           members: planMembers(
             this.instances.vms.map((vm) => ({ name: vm.name, fixedIp: vm.fixedIp })),
             config.appPort,

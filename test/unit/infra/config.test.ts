@@ -75,6 +75,27 @@ describe("parseProgramConfig: defaults and parsing", () => {
     assert.equal(c.keyPairName, "ops-key");
   });
 
+  it("loadBalancer.provider: unset → the cloud's default (no key); any name is passed through; ovn with TCP", () => {
+    assert.equal(parseProgramConfig(minimal).loadBalancer.provider, undefined);
+    assert.ok(!("provider" in parseProgramConfig(minimal).loadBalancer));
+    const amphora = parseProgramConfig({ ...minimal, loadBalancer: '{"provider":"amphora"}' });
+    assert.deepEqual(amphora.loadBalancer, {
+      enabled: false,
+      protocol: "HTTP",
+      port: 80,
+      healthPath: "/",
+      provider: "amphora",
+    });
+    const ovn = parseProgramConfig({ ...minimal, loadBalancer: { provider: " ovn ", protocol: "TCP", port: 5432 } });
+    assert.deepEqual(ovn.loadBalancer, {
+      enabled: false,
+      protocol: "TCP",
+      port: 5432,
+      healthPath: "/",
+      provider: "ovn",
+    });
+  });
+
   it('empty strings mean "not set" (Pulumi.yaml declares optional keys with default "")', () => {
     const c = parseProgramConfig({
       ...minimal,
@@ -378,13 +399,13 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       name: "loadBalancer not an object",
       raw: { ...minimal, loadBalancer: true },
       key: "loadBalancer",
-      message: "loadBalancer (true) must be an object { enabled, protocol, port, healthPath }",
+      message: "loadBalancer (true) must be an object { enabled, protocol, port, healthPath, provider }",
     },
     {
       name: "loadBalancer unknown key",
       raw: { ...minimal, loadBalancer: { enabled: false, algorithm: "LEAST_CONNECTIONS" } },
       key: "loadBalancer",
-      message: "loadBalancer has unknown key(s) algorithm: the keys are enabled, protocol, port, healthPath",
+      message: "loadBalancer has unknown key(s) algorithm: the keys are enabled, protocol, port, healthPath, provider",
     },
     {
       name: "loadBalancer.protocol",
@@ -403,6 +424,28 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       raw: { ...minimal, loadBalancer: { healthPath: "health" } },
       key: "loadBalancer.healthPath",
       message: 'loadBalancer.healthPath ("health") must be a URL path starting with "/"',
+    },
+    {
+      name: "loadBalancer.provider empty",
+      raw: { ...minimal, loadBalancer: { provider: " " } },
+      key: "loadBalancer.provider",
+      message: 'loadBalancer.provider (" ") must be the name of an Octavia provider, e.g. amphora or ovn',
+    },
+    {
+      name: "loadBalancer.provider ovn with the default protocol HTTP",
+      raw: { ...minimal, loadBalancer: { provider: "ovn" } },
+      key: "loadBalancer.protocol",
+      message:
+        'loadBalancer.protocol ("HTTP", the default) is not available with loadBalancer.provider ovn, which balances ' +
+        "TCP and UDP only (no HTTP listener, no HTTP health monitor): pulumi config set --path loadBalancer.protocol TCP",
+    },
+    {
+      name: "loadBalancer.provider ovn with protocol HTTP set",
+      raw: { ...minimal, loadBalancer: { provider: "ovn", protocol: "HTTP" } },
+      key: "loadBalancer.protocol",
+      message:
+        'loadBalancer.protocol ("HTTP") is not available with loadBalancer.provider ovn, which balances ' +
+        "TCP and UDP only (no HTTP listener, no HTTP health monitor): pulumi config set --path loadBalancer.protocol TCP",
     },
     {
       name: "loadBalancer.enabled not boolean",

@@ -502,6 +502,40 @@ describe("program: load balancer", () => {
     assert.equal(one(r, T.listener).inputs["protocolPort"], 5432);
   });
 
+  const providerRows = [
+    { provider: undefined, protocol: "HTTP", lbProvider: undefined, lbMethod: "ROUND_ROBIN" },
+    { provider: "amphora", protocol: "HTTP", lbProvider: "amphora", lbMethod: "ROUND_ROBIN" },
+    // OVN's provider knows SOURCE_IP_PORT only, and TCP/UDP only.
+    { provider: "ovn", protocol: "TCP", lbProvider: "ovn", lbMethod: "SOURCE_IP_PORT" },
+  ];
+  for (const row of providerRows) {
+    it(`provider ${row.provider ?? "unset"}: loadbalancerProvider ${row.lbProvider ?? "unset"}, pool ${row.lbMethod}`, async () => {
+      const r = await ok({
+        config: {
+          image: IMAGE,
+          loadBalancer: { enabled: true, protocol: row.protocol, ...(row.provider ? { provider: row.provider } : {}) },
+        },
+        openstackConfig: { useOctavia: true },
+      });
+      const lb = one(r, T.lb);
+      assert.equal(lb.inputs["loadbalancerProvider"], row.lbProvider);
+      assert.equal("loadbalancerProvider" in lb.inputs, row.lbProvider !== undefined);
+      assert.deepEqual(
+        [one(r, T.pool).inputs["lbMethod"], one(r, T.pool).inputs["protocol"], one(r, T.monitor).inputs["type"]],
+        [row.lbMethod, row.protocol, row.protocol],
+      );
+    });
+  }
+
+  it("provider ovn with HTTP stops before any OpenStack resource, saying to use TCP", async () => {
+    const r = await run({
+      config: { image: IMAGE, loadBalancer: { enabled: true, provider: "ovn" } },
+      openstackConfig: { useOctavia: true },
+    });
+    assert.match(r.error?.message ?? "", /pulumi config set --path loadBalancer\.protocol TCP$/);
+    assert.equal(r.resources.length, 0);
+  });
+
   it("disabled: no LB resources and the output is null", async () => {
     const r = await ok({ config: { image: IMAGE } });
     for (const type of [T.lb, T.listener, T.pool, T.monitor, T.member, T.lbC]) assert.equal(ofType(r, type).length, 0);
