@@ -9,26 +9,29 @@ export interface ConfigIssue {
   readonly message: string;
 }
 
+/** One issue's message as it is, several as a count and a list: every problem is reported in one go. */
+function issuesMessage(issues: readonly ConfigIssue[], what: string): string {
+  return issues.length === 1
+    ? (issues[0]?.message ?? "")
+    : `${issues.length} ${what}:\n${issues.map((i) => `- ${i.message}`).join("\n")}`;
+}
+
 /** One or more config values are wrong. Thrown before any resource is registered. */
 export class ProgramConfigError extends Error {
   override name = "ProgramConfigError";
   constructor(readonly issues: readonly ConfigIssue[]) {
-    super(
-      issues.length === 1
-        ? (issues[0]?.message ?? "")
-        : `${issues.length} config problems:\n${issues.map((i) => `- ${i.message}`).join("\n")}`,
-    );
+    super(issuesMessage(issues, "config problems"));
   }
 }
 
-/** A name in the config (image, flavor, external network, keypair) does not exist in the cloud. */
+/**
+ * Cloud objects the config names (image, flavor, external network, keypair) that could not be looked up: missing,
+ * ambiguous, or the lookup itself failed (credentials, endpoint, TLS). Every failing lookup is listed.
+ */
 export class LookupError extends Error {
   override name = "LookupError";
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(message);
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(issuesMessage(issues, "lookups failed"));
   }
 }
 

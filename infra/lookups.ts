@@ -2,8 +2,14 @@
  * Up-front lookups of the cloud objects the config names. They run before any resource is created, so a typo in
  * `image`, `flavor`, `externalNetwork` or `keyPairName` stops the update with a message that names the key and how to
  * list what exists, instead of failing half-way through.
+ *
+ * A failed lookup is one of three things, and the advice differs: nothing has that name (not found), several objects
+ * have it (ambiguous), or the lookup itself failed — bad credentials, an unreachable endpoint, an untrusted
+ * certificate — where "upload it" would send the user the wrong way. All lookups run; every failure is reported.
  */
 import * as openstack from "@pulumi/openstack";
+import { redactUrl } from "../scaler/lib/redact";
+import type { ConfigIssue } from "./errors";
 import { LookupError } from "./errors";
 
 export interface CloudIds {
@@ -12,13 +18,91 @@ export interface CloudIds {
   readonly externalNetworkId: string;
 }
 
-const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
+export type LookupKey = "image" | "flavor" | "externalNetwork" | "keyPairName";
+export type LookupFailure = "not-found" | "ambiguous" | "failed";
 
-async function lookup<T>(key: string, run: () => Promise<T>, message: (cause: string) => string): Promise<T> {
+/** What Pulumi's engine, its gRPC layer, the Terraform bridge and go-multierror put before the provider's words. */
+const WRAPPER =
+  /^(?:\*\s*|Invoke of '[^']*' failed:\s*|invocation of \S+ returned an error:\s*|rpc error: code = \w+ desc =\s*|invoking \S+:\s*)/;
+
+/** Longest provider message quoted: enough for any OpenStack error, short of an HTML error page. */
+const MAX_REASON = 500;
+
+/**
+ * The provider's error as one line. Pulumi wraps a data source's error ("invocation of <token> returned an error:
+ * invoking <token>: …", Terraform's "1 error occurred: * …" list), which is dropped; every remaining line is kept,
+ * not only the first. The provider's errors carry Keystone/Nova/Neutron/Glance response texts, URLs of the catalog's
+ * endpoints and Go's network and TLS errors — never the request body with the password or the token — so only a
+ * password written in a URL (`https://user:pass@…`) is redacted.
+ */
+export function providerReason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text
+    .split("\n")
+    .map((line) => {
+      let rest = line.trim().replace(/\b\d+ errors? occurred:$/, "");
+      for (let before = ""; before !== rest;) {
+        before = rest;
+        rest = rest.replace(WRAPPER, "").trim();
+      }
+      return rest;
+    })
+    .filter((line) => line !== "");
+  const reason = redactUrl(lines.join("; "));
+  return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason;
+}
+
+/**
+ * What a failed lookup means. The provider's data sources say "Your query returned no results" and "Your query
+ * returned more than one result"; the keypair one is a GET by name, whose miss is Nova's 404 (gophercloud's
+ * "Resource not found"). Anything else is the lookup failing, whatever the name.
+ */
+export function classifyLookupFailure(key: LookupKey, reason: string): LookupFailure {
+  if (/returned no results/i.test(reason)) return "not-found";
+  if (/more than one result/i.test(reason)) return "ambiguous";
+  if (key === "keyPairName" && /\bResource not found\b|\b404\b/i.test(reason)) return "not-found";
+  return "failed";
+}
+
+interface LookupSpec<T> {
+  readonly key: LookupKey;
+  /** The name as configured. */
+  readonly name: string;
+  /** `openstack …` command that lists the candidates. */
+  readonly list: string;
+  readonly run: () => Promise<T>;
+  /** `<key> "<name>" …` for a name that does not exist. */
+  readonly notFound: (reason: string) => string;
+  /** Advice for a name several objects share. Defaults to picking a name the list shows once. */
+  readonly ambiguous?: string;
+}
+
+/** The message for one failed lookup. */
+export function lookupMessage(spec: Omit<LookupSpec<unknown>, "run">, reason: string): string {
+  const subject = `${spec.key} "${spec.name}"`;
+  switch (classifyLookupFailure(spec.key, reason)) {
+    case "not-found":
+      return spec.notFound(reason);
+    case "ambiguous":
+      return (
+        `${subject} is ambiguous: more than one has that name (${reason}): ` +
+        (spec.ambiguous ?? `set ${spec.key} to a name that ${spec.list} shows only once`)
+      );
+    case "failed":
+      return (
+        `${subject} could not be looked up: the lookup itself failed (${reason}). This is not about the name: ` +
+        "check the credentials (openstack:cloud or OS_CLOUD and its clouds.yaml entry, or the OS_* variables), " +
+        `that the endpoint is reachable, and that its TLS certificate is trusted (cacert); ${spec.list} with the ` +
+        "same settings shows the same error"
+      );
+  }
+}
+
+async function settle<T>(spec: LookupSpec<T>): Promise<{ value: T } | { issue: ConfigIssue }> {
   try {
-    return await run();
+    return { value: await spec.run() };
   } catch (err) {
-    throw new LookupError(key, message(reason(err)));
+    return { issue: { key: spec.key, message: lookupMessage(spec, providerReason(err)) } };
   }
 }
 
@@ -28,35 +112,58 @@ export async function lookupCloudIds(names: {
   externalNetwork: string;
   keyPairName?: string;
 }): Promise<CloudIds> {
-  const [image, flavor, network] = await Promise.all([
-    lookup(
-      "image",
-      () => openstack.images.getImage({ name: names.image, mostRecent: true }),
-      (cause) =>
-        `image "${names.image}" was not found (${cause}): upload it (openstack image create --disk-format qcow2 ` +
+  const keyPairName = names.keyPairName;
+  const [image, flavor, network, keypair] = await Promise.all([
+    settle({
+      key: "image",
+      name: names.image,
+      list: "openstack image list",
+      run: () => openstack.images.getImage({ name: names.image, mostRecent: true }),
+      notFound: (reason) =>
+        `image "${names.image}" was not found (${reason}): upload it (openstack image create --disk-format qcow2 ` +
         `--file <file> ${names.image}) or set image to a name from openstack image list`,
-    ),
-    lookup(
-      "flavor",
-      () => openstack.compute.getFlavor({ name: names.flavor }),
-      (cause) => `flavor "${names.flavor}" was not found (${cause}): set flavor to a name from openstack flavor list`,
-    ),
-    lookup(
-      "externalNetwork",
-      () => openstack.networking.getNetwork({ name: names.externalNetwork, external: true }),
-      (cause) =>
-        `externalNetwork "${names.externalNetwork}" was not found as an external network (${cause}): ` +
+    }),
+    settle({
+      key: "flavor",
+      name: names.flavor,
+      list: "openstack flavor list",
+      run: () => openstack.compute.getFlavor({ name: names.flavor }),
+      notFound: (reason) =>
+        `flavor "${names.flavor}" was not found (${reason}): set flavor to a name from openstack flavor list`,
+    }),
+    settle({
+      key: "externalNetwork",
+      name: names.externalNetwork,
+      list: "openstack network list --external",
+      run: () => openstack.networking.getNetwork({ name: names.externalNetwork, external: true }),
+      notFound: (reason) =>
+        `externalNetwork "${names.externalNetwork}" was not found as an external network (${reason}): ` +
         `set externalNetwork to a name from openstack network list --external`,
-    ),
-    names.keyPairName === undefined
+      // Floating IPs are allocated from the pool by this name too, so an id would not help: the name must be unique.
+      ambiguous:
+        "floating IPs are allocated from the pool by this name as well, so it must be unique: set externalNetwork to " +
+        "a name openstack network list --external shows only once, or have the cloud's admin rename one " +
+        "(openstack network set --name <new> <id>)",
+    }),
+    keyPairName === undefined
       ? Promise.resolve(undefined)
-      : lookup(
-          "keyPairName",
-          () => openstack.compute.getKeypair({ name: names.keyPairName! }),
-          (cause) =>
-            `keyPairName "${names.keyPairName}" was not found (${cause}): set keyPairName to a name from ` +
+      : settle({
+          key: "keyPairName",
+          name: keyPairName,
+          list: "openstack keypair list",
+          run: () => openstack.compute.getKeypair({ name: keyPairName }),
+          notFound: (reason) =>
+            `keyPairName "${keyPairName}" was not found (${reason}): set keyPairName to a name from ` +
             `openstack keypair list, or set publicKey instead to import one`,
-        ),
+        }),
   ]);
-  return { imageId: image.id, flavorId: flavor.flavorId ?? flavor.id, externalNetworkId: network.id };
+  const issues = [image, flavor, network, keypair].flatMap((r) => (r && "issue" in r ? [r.issue] : []));
+  if (issues.length > 0 || !("value" in image) || !("value" in flavor) || !("value" in network)) {
+    throw new LookupError(issues);
+  }
+  return {
+    imageId: image.value.id,
+    flavorId: flavor.value.flavorId ?? flavor.value.id,
+    externalNetworkId: network.value.id,
+  };
 }

@@ -30,7 +30,23 @@ export interface ProgramMockOptions {
   readonly keypairs?: readonly string[];
   /** Block fixed IPs and the VIP are taken from. Default: 192.168.100.0/24 (the config default). */
   readonly subnetCidr?: string;
+  /**
+   * Lookups that fail with this provider message whatever the name, as with bad credentials ("Authentication
+   * failed") or an unreachable endpoint.
+   */
+  readonly lookupErrors?: Partial<Record<MockLookup, string>>;
+  /** Names several flavors or external networks share: those data sources answer "more than one result". */
+  readonly ambiguousNames?: readonly string[];
 }
+
+export type MockLookup = "image" | "flavor" | "externalNetwork" | "keypair";
+
+const LOOKUP_TOKENS: Record<string, MockLookup> = {
+  "openstack:images/getImage:getImage": "image",
+  "openstack:compute/getFlavor:getFlavor": "flavor",
+  "openstack:networking/getNetwork:getNetwork": "externalNetwork",
+  "openstack:compute/getKeypair:getKeypair": "keypair",
+};
 
 export interface Registration {
   readonly type: string;
@@ -103,7 +119,11 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
   const subnet = parsed.cidr;
   // The runtime rethrows a failed invoke as new Error(err.details), as for a gRPC error from the engine.
   const grpcError = (message: string) => Object.assign(new Error(message), { details: message });
+  // The provider's data sources' own words (terraform-provider-openstack 1.54).
   const notFound = () => grpcError("Your query returned no results. Please change your search criteria and try again.");
+  const ambiguous = () =>
+    grpcError("Your query returned more than one result. Please try a more specific search criteria");
+  const ambiguousNames = options.ambiguousNames ?? [];
 
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
@@ -146,6 +166,10 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
       const inputs = (args.inputs ?? {}) as Record<string, unknown>;
       calls.push({ token: args.token, inputs });
       const name = typeof inputs["name"] === "string" ? inputs["name"] : "";
+      const lookup = LOOKUP_TOKENS[args.token];
+      const failure = lookup !== undefined ? options.lookupErrors?.[lookup] : undefined;
+      if (failure !== undefined) throw grpcError(failure);
+      if (ambiguousNames.includes(name) && (lookup === "flavor" || lookup === "externalNetwork")) throw ambiguous();
       switch (args.token) {
         case "openstack:images/getImage:getImage":
           if (!images.includes(name)) throw notFound();
@@ -173,7 +197,9 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
           return { ...inputs, id: mockId(`port::${vm.name}`), portId: mockId(`port::${vm.name}`) };
         }
         case "openstack:compute/getKeypair:getKeypair":
-          if (!keypairs.includes(name)) throw notFound();
+          // A GET by name: Nova's 404, as gophercloud words it.
+          if (!keypairs.includes(name))
+            throw grpcError(`Error retrieving openstack_compute_keypair_v2 ${name}: Resource not found`);
           return { ...inputs, id: name, name, publicKey: "ssh-ed25519 AAAAmock", fingerprint: "mock" };
         default:
           throw grpcError(`program-mocks: no mock for data source ${args.token}`);

@@ -645,7 +645,7 @@ describe("program: bad input stops it before any resource is registered", () => 
       name: "unknown keypair",
       options: { config: { image: IMAGE, keyPairName: "nobody" } },
       message:
-        'keyPairName "nobody" was not found (Your query returned no results. Please change your search criteria and try again.): ' +
+        'keyPairName "nobody" was not found (Error retrieving openstack_compute_keypair_v2 nobody: Resource not found): ' +
         "set keyPairName to a name from openstack keypair list, or set publicKey instead to import one",
     },
   ];
@@ -659,6 +659,85 @@ describe("program: bad input stops it before any resource is registered", () => 
       );
     });
   }
+});
+
+describe("program: failed lookups are told apart and all reported", () => {
+  const onlyStackRef = (r: RunResult) =>
+    assert.deepEqual(
+      r.resources.map((x) => x.type),
+      [T.stackRef],
+    );
+
+  it("two missing names: both reported, each with its own advice", async () => {
+    const r = await run({ config: { image: "centos-9", flavor: "m9.huge" } });
+    const lines = (r.error?.message ?? "").split("\n");
+    assert.equal(r.error?.name, "LookupError");
+    assert.equal(lines[0], "2 lookups failed:");
+    assert.match(lines[1] ?? "", /^- image "centos-9" was not found \(.*\): upload it /);
+    assert.match(
+      lines[2] ?? "",
+      /^- flavor "m9\.huge" was not found \(.*\): set flavor to a name from openstack flavor list$/,
+    );
+    onlyStackRef(r);
+  });
+
+  it("bad credentials: every lookup says the lookup itself failed, with the provider's error, and no not-found advice", async () => {
+    const r = await run({
+      config: { image: IMAGE, keyPairName: "ops-key" },
+      lookupErrors: {
+        image: "Authentication failed",
+        flavor: "Authentication failed",
+        externalNetwork: "Authentication failed",
+        keypair: "Authentication failed",
+      },
+    });
+    const message = r.error?.message ?? "";
+    const lines = message.split("\n");
+    assert.equal(lines[0], "4 lookups failed:");
+    assert.deepEqual(
+      lines.slice(1).map((l) => /^- (\w+) "/.exec(l)?.[1]),
+      ["image", "flavor", "externalNetwork", "keyPairName"],
+    );
+    for (const line of lines.slice(1)) {
+      assert.match(line, /could not be looked up: the lookup itself failed \(Authentication failed\)\. /);
+      assert.match(line, /check the credentials \(openstack:cloud or OS_CLOUD/);
+    }
+    assert.doesNotMatch(message, /was not found|upload it/);
+    onlyStackRef(r);
+  });
+
+  it("an unreachable endpoint: the provider's own words, unwrapped, with a password in a URL redacted", async () => {
+    const r = await run({
+      config: { image: IMAGE },
+      lookupErrors: {
+        image:
+          "invocation of openstack:images/getImage:getImage returned an error: invoking openstack:images/getImage:getImage: " +
+          '1 error occurred:\n\t* Post "https://admin:s3cret@10.20.20.1:5000/v3/auth/tokens": dial tcp 10.20.20.1:5000: ' +
+          "connect: connection refused\n\n",
+      },
+    });
+    assert.equal(
+      r.error?.message,
+      'image "ubuntu-22.04" could not be looked up: the lookup itself failed (Post "https://admin:[redacted]@10.20.20.1:5000' +
+        '/v3/auth/tokens": dial tcp 10.20.20.1:5000: connect: connection refused). This is not about the name: check the ' +
+        "credentials (openstack:cloud or OS_CLOUD and its clouds.yaml entry, or the OS_* variables), that the endpoint is " +
+        "reachable, and that its TLS certificate is trusted (cacert); openstack image list with the same settings shows " +
+        "the same error",
+    );
+    assert.doesNotMatch(r.error?.message ?? "", /s3cret/);
+  });
+
+  it("two external networks of that name: says so and how to disambiguate, not 'not found'", async () => {
+    const r = await run({ config: { image: IMAGE }, ambiguousNames: ["external"] });
+    assert.equal(
+      r.error?.message,
+      'externalNetwork "external" is ambiguous: more than one has that name (Your query returned more than one result. ' +
+        "Please try a more specific search criteria): floating IPs are allocated from the pool by this name as well, so " +
+        "it must be unique: set externalNetwork to a name openstack network list --external shows only once, or have " +
+        "the cloud's admin rename one (openstack network set --name <new> <id>)",
+    );
+    onlyStackRef(r);
+  });
 });
 
 describe("program: count ownership under mocks (previous outputs served to the StackReference)", () => {
