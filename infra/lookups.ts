@@ -16,6 +16,42 @@ export interface CloudIds {
   readonly imageId: string;
   readonly flavorId: string;
   readonly externalNetworkId: string;
+  /** What the image needs (Glance's min_disk, min_ram; 0 = nothing) and what the flavor gives. */
+  readonly imageMinDiskGb: number;
+  readonly imageMinRamMb: number;
+  /** The flavor's root disk; 0 = sized to the image (or a boot volume). */
+  readonly flavorDiskGb?: number;
+  readonly flavorRamMb?: number;
+}
+
+/**
+ * Nova refuses to boot an image on a flavor smaller than the image's min_ram or min_disk — only when the VM is
+ * created, half-way through an update. A flavor disk of 0 means "the size of the image" (or a boot volume): Nova does
+ * not check min_disk against it, and neither does this.
+ */
+export function imageFlavorIssues(names: { image: string; flavor: string }, cloud: CloudIds): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const flavor = `flavor "${names.flavor}"`;
+  const image = `image "${names.image}"`;
+  if (cloud.flavorRamMb !== undefined && cloud.flavorRamMb < cloud.imageMinRamMb) {
+    issues.push({
+      key: "flavor",
+      message:
+        `${flavor} has ${cloud.flavorRamMb} MB of RAM but ${image} needs at least ${cloud.imageMinRamMb} MB ` +
+        `(its min_ram): set flavor to one with ${cloud.imageMinRamMb} MB or more (openstack flavor list), or lower ` +
+        `the image's min_ram (openstack image set --min-ram ${cloud.flavorRamMb} ${cloud.imageId})`,
+    });
+  }
+  if (cloud.flavorDiskGb !== undefined && cloud.flavorDiskGb > 0 && cloud.flavorDiskGb < cloud.imageMinDiskGb) {
+    issues.push({
+      key: "flavor",
+      message:
+        `${flavor} has a ${cloud.flavorDiskGb} GB disk but ${image} needs at least ${cloud.imageMinDiskGb} GB ` +
+        `(its min_disk): set flavor to one with a disk of ${cloud.imageMinDiskGb} GB or more (openstack flavor ` +
+        `list), or lower the image's min_disk (openstack image set --min-disk ${cloud.flavorDiskGb} ${cloud.imageId})`,
+    });
+  }
+  return issues;
 }
 
 export type LookupKey = "image" | "flavor" | "externalNetwork" | "keyPairName";
@@ -165,5 +201,9 @@ export async function lookupCloudIds(names: {
     imageId: image.value.id,
     flavorId: flavor.value.flavorId ?? flavor.value.id,
     externalNetworkId: network.value.id,
+    imageMinDiskGb: image.value.minDiskGb ?? 0,
+    imageMinRamMb: image.value.minRamMb ?? 0,
+    ...(flavor.value.disk !== undefined ? { flavorDiskGb: flavor.value.disk } : {}),
+    ...(flavor.value.ram !== undefined ? { flavorRamMb: flavor.value.ram } : {}),
   };
 }

@@ -13,7 +13,8 @@ import type { RawConfig } from "./config";
 import { CONFIG_KEYS, USE_OCTAVIA_KEY, parseProgramConfig } from "./config";
 import type { PreviousCount } from "./countOwnership";
 import { APPLY_COUNT_ENV, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
-import { lookupCloudIds } from "./lookups";
+import { imageFlavorIssues, lookupCloudIds } from "./lookups";
+import { ProgramConfigError } from "./errors";
 import { groupName } from "./plan";
 import { WebTier } from "./webTier";
 
@@ -81,6 +82,8 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
     externalNetwork: config.externalNetwork,
     ...(config.keyPairName !== undefined ? { keyPairName: config.keyPairName } : {}),
   });
+  const misfits = imageFlavorIssues(config, ids);
+  if (misfits.length > 0) throw new ProgramConfigError(misfits);
 
   const tier = new WebTier(config.namePrefix, {
     config,

@@ -37,7 +37,17 @@ export interface ProgramMockOptions {
   readonly lookupErrors?: Partial<Record<MockLookup, string>>;
   /** Names several flavors or external networks share: those data sources answer "more than one result". */
   readonly ambiguousNames?: readonly string[];
+  /** Glance's min_disk (GB) and min_ram (MB) per image name. Default: 0 and 0 (no minimum). */
+  readonly imageMinimums?: Readonly<Record<string, { minDiskGb: number; minRamMb: number }>>;
+  /** Size per flavor name. Default: DEFAULT_FLAVOR_SIZES, else 1 vCPU, 2048 MB, 20 GB. */
+  readonly flavorSizes?: Readonly<Record<string, { vcpus: number; ramMb: number; diskGb: number }>>;
 }
+
+/** The sizes of the default flavors, as a stock DevStack/MicroStack defines them. */
+export const DEFAULT_FLAVOR_SIZES = {
+  "m1.small": { vcpus: 1, ramMb: 2048, diskGb: 20 },
+  "m1.medium": { vcpus: 2, ramMb: 4096, diskGb: 40 },
+} as const;
 
 export type MockLookup = "image" | "flavor" | "externalNetwork" | "keypair";
 
@@ -173,17 +183,31 @@ export function createProgramMocks(options: ProgramMockOptions = {}): {
       switch (args.token) {
         case "openstack:images/getImage:getImage":
           if (!images.includes(name)) throw notFound();
-          return { ...inputs, id: mockId(`image::${name}`), name };
-        case "openstack:compute/getFlavor:getFlavor":
+          return {
+            ...inputs,
+            id: mockId(`image::${name}`),
+            name,
+            minDiskGb: options.imageMinimums?.[name]?.minDiskGb ?? 0,
+            minRamMb: options.imageMinimums?.[name]?.minRamMb ?? 0,
+          };
+        case "openstack:compute/getFlavor:getFlavor": {
           if (!flavors.includes(name)) throw notFound();
+          const size = options.flavorSizes?.[name] ??
+            (DEFAULT_FLAVOR_SIZES as Record<string, { vcpus: number; ramMb: number; diskGb: number }>)[name] ?? {
+              vcpus: 1,
+              ramMb: 2048,
+              diskGb: 20,
+            };
           return {
             ...inputs,
             id: mockId(`flavor::${name}`),
             flavorId: mockId(`flavor::${name}`),
             name,
-            vcpus: 1,
-            ram: 2048,
+            vcpus: size.vcpus,
+            ram: size.ramMb,
+            disk: size.diskGb,
           };
+        }
         case "openstack:networking/getNetwork:getNetwork":
           if (!externalNetworks.includes(name) || inputs["external"] !== true) throw notFound();
           return { ...inputs, id: mockId(`network::${name}`), name, external: true };

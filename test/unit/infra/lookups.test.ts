@@ -4,8 +4,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { LookupFailure, LookupKey } from "../../../infra/lookups";
-import { classifyLookupFailure, providerReason } from "../../../infra/lookups";
+import type { CloudIds, LookupFailure, LookupKey } from "../../../infra/lookups";
+import { classifyLookupFailure, imageFlavorIssues, providerReason } from "../../../infra/lookups";
 
 const NO_RESULTS = "Your query returned no results. Please change your search criteria and try again.";
 const MORE_THAN_ONE = "Your query returned more than one result. Please try a more specific search criteria";
@@ -87,4 +87,54 @@ describe("classifyLookupFailure", () => {
     it(`${row.key}: ${row.reason.slice(0, 60)} → ${row.expected}`, () =>
       assert.equal(classifyLookupFailure(row.key, row.reason), row.expected));
   }
+});
+
+describe("imageFlavorIssues: the image's min_disk/min_ram against the flavor", () => {
+  const base: CloudIds = {
+    imageId: "img-1",
+    flavorId: "fl-1",
+    externalNetworkId: "net-1",
+    imageMinDiskGb: 0,
+    imageMinRamMb: 0,
+    flavorDiskGb: 20,
+    flavorRamMb: 2048,
+  };
+  const names = { image: "ubuntu-22.04", flavor: "m1.small" };
+  const rows: { name: string; cloud: Partial<CloudIds>; keys: string[] }[] = [
+    { name: "no minimums", cloud: {}, keys: [] },
+    { name: "minimums met exactly", cloud: { imageMinDiskGb: 20, imageMinRamMb: 2048 }, keys: [] },
+    { name: "too little RAM", cloud: { imageMinRamMb: 4096 }, keys: ["flavor"] },
+    { name: "too small a disk", cloud: { imageMinDiskGb: 40 }, keys: ["flavor"] },
+    { name: "both", cloud: { imageMinDiskGb: 40, imageMinRamMb: 4096 }, keys: ["flavor", "flavor"] },
+    // Disk 0: the root disk takes the image's size (or the VM boots from a volume); Nova does not check min_disk.
+    { name: "flavor disk 0 is never too small", cloud: { flavorDiskGb: 0, imageMinDiskGb: 40 }, keys: [] },
+    {
+      name: "sizes the provider did not report",
+      cloud: { flavorDiskGb: undefined, flavorRamMb: undefined, imageMinDiskGb: 40, imageMinRamMb: 4096 },
+      keys: [],
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () =>
+      assert.deepEqual(
+        imageFlavorIssues(names, { ...base, ...row.cloud }).map((i) => i.key),
+        row.keys,
+      ),
+    );
+  }
+
+  it("the messages name both values and what to change", () => {
+    const issues = imageFlavorIssues(names, { ...base, imageMinDiskGb: 40, imageMinRamMb: 4096 });
+    assert.deepEqual(
+      issues.map((i) => i.message),
+      [
+        'flavor "m1.small" has 2048 MB of RAM but image "ubuntu-22.04" needs at least 4096 MB (its min_ram): set ' +
+          "flavor to one with 4096 MB or more (openstack flavor list), or lower the image's min_ram " +
+          "(openstack image set --min-ram 2048 img-1)",
+        'flavor "m1.small" has a 20 GB disk but image "ubuntu-22.04" needs at least 40 GB (its min_disk): set ' +
+          "flavor to one with a disk of 40 GB or more (openstack flavor list), or lower the image's min_disk " +
+          "(openstack image set --min-disk 20 img-1)",
+      ],
+    );
+  });
 });

@@ -740,6 +740,34 @@ describe("program: failed lookups are told apart and all reported", () => {
   });
 });
 
+describe("program: the image must fit the flavor (Nova would refuse the VM half-way through)", () => {
+  it("an image whose min_ram exceeds the flavor's RAM stops before any OpenStack resource", async () => {
+    const r = await run({
+      config: { image: IMAGE, flavor: "m1.small" },
+      imageMinimums: { [IMAGE]: { minDiskGb: 0, minRamMb: 4096 } },
+    });
+    assert.equal(r.error?.name, "ProgramConfigError");
+    assert.match(
+      r.error?.message ?? "",
+      /^flavor "m1\.small" has 2048 MB of RAM but image "ubuntu-22\.04" needs at least 4096 MB \(its min_ram\)/,
+    );
+    assert.deepEqual(
+      r.resources.map((x) => x.type),
+      [T.stackRef],
+    );
+  });
+
+  it("a flavor with disk 0 (sized to the image) takes an image with any min_disk", async () => {
+    const r = await ok({
+      config: { image: IMAGE, flavor: "m1.boot-from-volume" },
+      flavors: ["m1.boot-from-volume"],
+      flavorSizes: { "m1.boot-from-volume": { vcpus: 1, ramMb: 2048, diskGb: 0 } },
+      imageMinimums: { [IMAGE]: { minDiskGb: 40, minRamMb: 1024 } },
+    });
+    assert.equal(ofType(r, T.instance).length, 1);
+  });
+});
+
 describe("program: count ownership under mocks (previous outputs served to the StackReference)", () => {
   it("first deploy: no previous outputs → the config's count, owner config", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2 } });
