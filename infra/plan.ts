@@ -4,6 +4,7 @@
  * stable, every VM is a member, SSH is never open to the world) are tested here without Pulumi.
  */
 import type { Cidr } from "./cidr";
+import type { ServerGroupPolicy } from "./config";
 import { OVN_PROVIDER } from "./config";
 
 /** `<namePrefix>-<index>`; index 0 is the baseline VM. Scaling down removes the highest indexes first. */
@@ -29,6 +30,25 @@ export function vmNames(namePrefix: string, count: number): string[] {
  */
 export function groupName(namePrefix: string, project: string, stack: string): string {
   return `${namePrefix}-${project}-${stack}`;
+}
+
+/** Nova's default quota of VMs per server group (`[quota] server_group_members`). */
+export const NOVA_SERVER_GROUP_MEMBERS_DEFAULT = 10;
+
+/**
+ * Every VM joins the one server group, and Nova's quota caps a group at 10 members unless the project's quota was
+ * raised: a scale-out past it fails with a quota error, the group then stuck at 10. The program cannot see the
+ * project's quota (reading it may need an admin), so this is a warning, given as soon as maxCount allows more.
+ */
+export function serverGroupQuotaWarning(policy: ServerGroupPolicy, maxCount: number): string | undefined {
+  if (policy === "none" || maxCount <= NOVA_SERVER_GROUP_MEMBERS_DEFAULT) return undefined;
+  return (
+    `serverGroupPolicy ${policy} puts every VM in one Nova server group, and maxCount is ${maxCount}: Nova's ` +
+    `default quota is ${NOVA_SERVER_GROUP_MEMBERS_DEFAULT} members per server group (server_group_members), so a ` +
+    `count above ${NOVA_SERVER_GROUP_MEMBERS_DEFAULT} fails unless the project's quota was raised. Check it with ` +
+    `openstack quota show; an admin raises it with openstack quota set --server-group-members ${maxCount} <project> ` +
+    "(with Nova's unified limits: a Keystone limit on server_group_members). Or set serverGroupPolicy none"
+  );
 }
 
 export type FloatingIpMode = "none" | "baseline" | "all";

@@ -15,7 +15,7 @@ import type { PreviousCount } from "./countOwnership";
 import { APPLY_COUNT_ENV, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
 import { imageFlavorIssues, lookupCloudIds } from "./lookups";
 import { ProgramConfigError } from "./errors";
-import { groupName } from "./plan";
+import { groupName, serverGroupQuotaWarning } from "./plan";
 import { WebTier } from "./webTier";
 
 export interface ProgramDeps {
@@ -72,6 +72,8 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
   });
   if (decision.warning !== undefined) void pulumi.log.warn(decision.warning);
   void pulumi.log.info(`count: ${decision.reason}`);
+  const quota = serverGroupQuotaWarning(config.serverGroupPolicy, config.maxCount);
+  if (quota !== undefined) void pulumi.log.warn(quota);
   if (config.publicKey === undefined && config.keyPairName === undefined) {
     void pulumi.log.warn("neither publicKey nor keyPairName is set: the VMs get no SSH key (set one to log in)");
   }

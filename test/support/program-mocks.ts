@@ -261,6 +261,8 @@ export interface RunResult {
   readonly calls: CallRecord[];
   /** Options and dependencies of each registration, in registration order. */
   readonly options: RegistrationOptions[];
+  /** What the program passed to pulumi.log.warn, in order. */
+  readonly warnings: string[];
   /** Stack outputs, resolved to plain values; undefined when the program failed. */
   readonly outputs?: Record<string, unknown>;
   readonly error?: Error;
@@ -346,6 +348,15 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   const options_: RegistrationOptions[] = [];
   recordOptions(options_);
 
+  // The program's warnings, recorded besides being printed as usual.
+  const warnings: string[] = [];
+  const log = pulumi.log as { warn: typeof pulumi.log.warn };
+  const printWarning = log.warn;
+  log.warn = (message, ...rest) => {
+    warnings.push(message);
+    return printWarning(message, ...rest);
+  };
+
   let outputs: Record<string, unknown> | undefined;
   let error: Error | undefined;
   try {
@@ -356,6 +367,8 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
     outputs = (await resolveDeep(raw)) as Record<string, unknown>;
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
+  } finally {
+    log.warn = printWarning;
   }
   // Resources that no output depends on (rules, associations, members) register asynchronously: drain the runtime's
   // RPC queue before reading the list.
@@ -370,6 +383,7 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   );
   return {
     options: options_,
+    warnings,
     resources: [...registrations],
     urns,
     calls: [...calls],

@@ -4,7 +4,15 @@ import fc from "fast-check";
 import type { Cidr } from "../../../infra/cidr";
 import { isWorldOpen, parseCidr } from "../../../infra/cidr";
 import type { FloatingIpMode, RulePlanInput } from "../../../infra/plan";
-import { floatingIpIndexes, groupName, planMembers, planSecurityRules, vmName, vmNames } from "../../../infra/plan";
+import {
+  floatingIpIndexes,
+  groupName,
+  planMembers,
+  planSecurityRules,
+  serverGroupQuotaWarning,
+  vmName,
+  vmNames,
+} from "../../../infra/plan";
 
 const cidr = (t: string): Cidr => {
   const r = parseCidr(t);
@@ -44,6 +52,25 @@ describe("names", () => {
         },
       ),
     );
+  });
+});
+
+describe("serverGroupQuotaWarning (Nova's default server_group_members quota is 10)", () => {
+  const rows = [
+    { policy: "soft-anti-affinity", maxCount: 10, warns: false },
+    { policy: "soft-anti-affinity", maxCount: 11, warns: true },
+    { policy: "anti-affinity", maxCount: 50, warns: true },
+    { policy: "none", maxCount: 50, warns: false },
+  ] as const;
+  for (const row of rows) {
+    it(`${row.policy}, maxCount ${row.maxCount} → ${row.warns ? "a warning" : "none"}`, () =>
+      assert.equal(serverGroupQuotaWarning(row.policy, row.maxCount) !== undefined, row.warns));
+  }
+  it("says what the limit is, how to check it and how to raise it to maxCount", () => {
+    const w = serverGroupQuotaWarning("soft-anti-affinity", 12) ?? "";
+    assert.match(w, /maxCount is 12: Nova's default quota is 10 members per server group \(server_group_members\)/);
+    assert.match(w, /openstack quota show/);
+    assert.match(w, /openstack quota set --server-group-members 12 <project>/);
   });
 });
 

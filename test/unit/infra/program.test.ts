@@ -231,6 +231,16 @@ describe("program: resources per config", () => {
     });
   }
 
+  it("a server group and maxCount above Nova's default 10 members: the update warns (and goes on)", async () => {
+    const quota = /Nova's default quota is 10 members per server group/;
+    const warned = await ok({ config: { image: IMAGE, maxCount: 12 } });
+    assert.equal(warned.warnings.filter((w) => quota.test(w)).length, 1, warned.warnings.join("\n"));
+    const within = await ok({ config: { image: IMAGE, maxCount: 10 } });
+    assert.ok(!within.warnings.some((w) => quota.test(w)));
+    const noGroup = await ok({ config: { image: IMAGE, maxCount: 12, serverGroupPolicy: "none" } });
+    assert.ok(!noGroup.warnings.some((w) => quota.test(w)));
+  });
+
   it("serverGroupPolicy none: no server group and no scheduler hint", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, serverGroupPolicy: "none" } });
     assert.equal(ofType(r, T.serverGroup).length, 0);
