@@ -14,6 +14,7 @@ import { isWorldOpen, parseCidr, usableSubnetAddresses } from "./cidr";
 import type { ConfigIssue } from "./errors";
 import { ProgramConfigError } from "./errors";
 import type { FloatingIpMode } from "./plan";
+import { OVN_PROVIDER, duplicateRules, planSecurityRules } from "./plan";
 
 export const PROJECT = "openstack-autoscaler";
 
@@ -145,9 +146,6 @@ const loadBalancerSchema = z
       .optional(),
   })
   .strict();
-
-/** The Octavia provider of OVN (the only one Canonical's Sunbeam/MicroStack offers): TCP/UDP, SOURCE_IP_PORT only. */
-export const OVN_PROVIDER = "ovn";
 
 const show = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
@@ -405,6 +403,29 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
       "loadBalancer.enabled is true but openstack:useOctavia is not: pulumi config set openstack:useOctavia true " +
         "(otherwise the provider talks to Neutron LBaaS v2, which current clouds no longer have)",
     );
+  }
+
+  // Neutron's duplicate-rule check compares the rule's tuple (not its description): two keys that open the same
+  // port to the same block make the second rule fail with 409 half-way through the update.
+  if (appPort !== undefined && subnetCidr !== undefined && loadBalancer !== undefined) {
+    const rules = planSecurityRules({
+      appPort,
+      nodeExporterPort: NODE_EXPORTER_PORT,
+      ...(sshAllowedCidr ? { sshAllowedCidr } : {}),
+      ...(appAllowedCidr ? { appAllowedCidr } : {}),
+      ...(metricsAllowedCidr ? { metricsAllowedCidr } : {}),
+      ...(loadBalancer.enabled ? { loadBalancerSubnet: subnetCidr } : {}),
+    });
+    for (const [first, second] of duplicateRules(rules)) {
+      const { cidr, configKey } = second.remote;
+      fail(
+        configKey,
+        `${configKey} (${show(cidr)}) asks for the rule ${first.remote.configKey} already makes ` +
+          `(${first.description}: ${second.protocol} ${second.portRangeMin} from ${cidr}), and Neutron refuses a ` +
+          `second identical rule (409 "Security group rule already exists"); that rule admits the block already: ` +
+          `pulumi config rm ${configKey}`,
+      );
+    }
   }
 
   if (issues.length > 0) throw new ProgramConfigError(issues);

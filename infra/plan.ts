@@ -5,7 +5,6 @@
  */
 import type { Cidr } from "./cidr";
 import type { ServerGroupPolicy } from "./config";
-import { OVN_PROVIDER } from "./config";
 
 /** `<namePrefix>-<index>`; index 0 is the baseline VM. Scaling down removes the highest indexes first. */
 export function vmName(namePrefix: string, index: number): string {
@@ -79,6 +78,9 @@ export function planMembers<A>(vms: readonly { name: string; fixedIp: A }[], app
   return vms.map((vm) => ({ name: `${vm.name}-member`, vmName: vm.name, address: vm.fixedIp, protocolPort: appPort }));
 }
 
+/** The Octavia provider of OVN (the only one Canonical's Sunbeam/MicroStack offers): TCP/UDP, SOURCE_IP_PORT only. */
+export const OVN_PROVIDER = "ovn";
+
 /**
  * The pool's balancing algorithm: round robin, except with OVN's provider, whose only algorithm is SOURCE_IP_PORT
  * (Octavia refuses any other there).
@@ -95,9 +97,15 @@ export interface RuleSpec {
   readonly protocol: "tcp" | "icmp" | "ipv6-icmp";
   readonly portRangeMin?: number;
   readonly portRangeMax?: number;
-  /** Either an address block or the group itself (`remoteGroupId` = the group's own id). */
-  readonly remote: { readonly cidr: string } | { readonly self: true };
+  /**
+   * Either an address block, with the config key it comes from, or the group itself (`remoteGroupId` = the group's
+   * own id).
+   */
+  readonly remote: { readonly cidr: string; readonly configKey: string } | { readonly self: true };
 }
+
+/** A rule from an address block. */
+export type CidrRuleSpec = RuleSpec & { readonly remote: { readonly cidr: string; readonly configKey: string } };
 
 export interface RulePlanInput {
   readonly appPort: number;
@@ -140,7 +148,7 @@ export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
       description: `app port ${input.appPort}/tcp from the load balancer's subnet`,
       ethertype: ethertype(input.loadBalancerSubnet),
       ...tcp(input.appPort),
-      remote: { cidr: input.loadBalancerSubnet.text },
+      remote: { cidr: input.loadBalancerSubnet.text, configKey: "loadBalancer.enabled" },
     });
   }
   if (input.appAllowedCidr) {
@@ -149,7 +157,7 @@ export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
       description: `app port ${input.appPort}/tcp from appAllowedCidr`,
       ethertype: ethertype(input.appAllowedCidr),
       ...tcp(input.appPort),
-      remote: { cidr: input.appAllowedCidr.text },
+      remote: { cidr: input.appAllowedCidr.text, configKey: "appAllowedCidr" },
     });
   }
   if (input.sshAllowedCidr) {
@@ -158,7 +166,7 @@ export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
       description: "SSH 22/tcp from sshAllowedCidr",
       ethertype: ethertype(input.sshAllowedCidr),
       ...tcp(22),
-      remote: { cidr: input.sshAllowedCidr.text },
+      remote: { cidr: input.sshAllowedCidr.text, configKey: "sshAllowedCidr" },
     });
   }
   if (input.metricsAllowedCidr) {
@@ -167,8 +175,22 @@ export function planSecurityRules(input: RulePlanInput): RuleSpec[] {
       description: `node_exporter ${input.nodeExporterPort}/tcp from metricsAllowedCidr`,
       ethertype: ethertype(input.metricsAllowedCidr),
       ...tcp(input.nodeExporterPort),
-      remote: { cidr: input.metricsAllowedCidr.text },
+      remote: { cidr: input.metricsAllowedCidr.text, configKey: "metricsAllowedCidr" },
     });
   }
   return rules;
+}
+
+/**
+ * Pairs of rules Neutron would see as one (same direction, ethertype, protocol, ports and remote block; it ignores
+ * the description), the earlier rule first. Only rules from an address block can coincide: the group's own rules
+ * differ in protocol.
+ */
+export function duplicateRules(rules: readonly RuleSpec[]): [CidrRuleSpec, CidrRuleSpec][] {
+  const fromBlocks = rules.filter((r): r is CidrRuleSpec => "cidr" in r.remote);
+  const tuple = (r: CidrRuleSpec) => [r.ethertype, r.protocol, r.portRangeMin, r.portRangeMax, r.remote.cidr].join(" ");
+  return fromBlocks.flatMap((rule, i): [CidrRuleSpec, CidrRuleSpec][] => {
+    const first = fromBlocks.slice(0, i).find((earlier) => tuple(earlier) === tuple(rule));
+    return first ? [[first, rule]] : [];
+  });
 }

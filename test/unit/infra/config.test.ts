@@ -96,6 +96,20 @@ describe("parseProgramConfig: defaults and parsing", () => {
     });
   });
 
+  it("appAllowedCidr equal to the subnet is fine without a load balancer, and another block is fine with one", () => {
+    assert.equal(
+      parseProgramConfig({ ...minimal, appAllowedCidr: "192.168.100.0/24" }).appAllowedCidr?.text,
+      "192.168.100.0/24",
+    );
+    const c = parseProgramConfig({
+      ...minimal,
+      appAllowedCidr: "192.168.0.0/16",
+      loadBalancer: { enabled: true },
+      "openstack:useOctavia": true,
+    });
+    assert.equal(c.appAllowedCidr?.text, "192.168.0.0/16");
+  });
+
   it('empty strings mean "not set" (Pulumi.yaml declares optional keys with default "")', () => {
     const c = parseProgramConfig({
       ...minimal,
@@ -460,6 +474,35 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       message:
         "loadBalancer.enabled is true but openstack:useOctavia is not: pulumi config set openstack:useOctavia true " +
         "(otherwise the provider talks to Neutron LBaaS v2, which current clouds no longer have)",
+    },
+    {
+      name: "appAllowedCidr equal to the subnet with a load balancer (two identical rules: Neutron 409)",
+      raw: {
+        ...minimal,
+        appAllowedCidr: "192.168.100.0/24",
+        loadBalancer: { enabled: true },
+        "openstack:useOctavia": true,
+      },
+      key: "appAllowedCidr",
+      message:
+        'appAllowedCidr ("192.168.100.0/24") asks for the rule loadBalancer.enabled already makes (app port 80/tcp ' +
+        "from the load balancer's subnet: tcp 80 from 192.168.100.0/24), and Neutron refuses a second identical rule " +
+        '(409 "Security group rule already exists"); that rule admits the block already: pulumi config rm appAllowedCidr',
+    },
+    {
+      name: "metricsAllowedCidr equal to appAllowedCidr when appPort is node_exporter's 9100",
+      raw: {
+        ...minimal,
+        appPort: 9100,
+        userData: "init.sh",
+        appAllowedCidr: "10.0.0.0/24",
+        metricsAllowedCidr: "10.0.0.0/24",
+      },
+      key: "metricsAllowedCidr",
+      message:
+        'metricsAllowedCidr ("10.0.0.0/24") asks for the rule appAllowedCidr already makes (app port 9100/tcp from ' +
+        'appAllowedCidr: tcp 9100 from 10.0.0.0/24), and Neutron refuses a second identical rule (409 "Security group ' +
+        'rule already exists"); that rule admits the block already: pulumi config rm metricsAllowedCidr',
     },
     {
       name: "openstack:useOctavia not a boolean",

@@ -5,6 +5,7 @@ import type { Cidr } from "../../../infra/cidr";
 import { isWorldOpen, parseCidr } from "../../../infra/cidr";
 import type { FloatingIpMode, RulePlanInput } from "../../../infra/plan";
 import {
+  duplicateRules,
   floatingIpIndexes,
   groupName,
   planMembers,
@@ -207,7 +208,7 @@ describe("planSecurityRules", () => {
           const rules = planSecurityRules(input);
           const sshRules = rules.filter((r) => r.portRangeMin === 22 && r.key === "ssh");
           assert.equal(sshRules.length, ssh ? 1 : 0);
-          if (ssh) assert.deepEqual(sshRules[0]?.remote, { cidr: ssh.text });
+          if (ssh) assert.deepEqual(sshRules[0]?.remote, { cidr: ssh.text, configKey: "sshAllowedCidr" });
           // Every CIDR-based rule comes from a block the input named; nothing else reaches outside the group.
           const given = [ssh, app, lb].filter((c): c is Cidr => c !== undefined);
           for (const r of rules) {
@@ -221,4 +222,35 @@ describe("planSecurityRules", () => {
       ),
     );
   });
+});
+
+describe("duplicateRules (Neutron refuses a rule identical to one the group has, whatever its description)", () => {
+  const base = { appPort: 80, nodeExporterPort: 9100 };
+  const pairs = (input: RulePlanInput) => duplicateRules(planSecurityRules(input)).map(([a, b]) => `${a.key}=${b.key}`);
+  const rows: { name: string; input: RulePlanInput; expected: string[] }[] = [
+    { name: "nothing from a block", input: base, expected: [] },
+    {
+      name: "appAllowedCidr = the load balancer's subnet",
+      input: { ...base, loadBalancerSubnet: cidr("192.168.100.0/24"), appAllowedCidr: cidr("192.168.100.0/24") },
+      expected: ["app-lb=app-allowed"],
+    },
+    {
+      name: "a wider appAllowedCidr is another rule",
+      input: { ...base, loadBalancerSubnet: cidr("192.168.100.0/24"), appAllowedCidr: cidr("192.168.0.0/16") },
+      expected: [],
+    },
+    {
+      name: "the same block for SSH and the app: other ports",
+      input: { ...base, sshAllowedCidr: cidr("10.0.0.0/24"), appAllowedCidr: cidr("10.0.0.0/24") },
+      expected: [],
+    },
+    {
+      name: "appPort 9100 and metricsAllowedCidr = appAllowedCidr",
+      input: { ...base, appPort: 9100, appAllowedCidr: cidr("10.0.0.0/24"), metricsAllowedCidr: cidr("10.0.0.0/24") },
+      expected: ["app-allowed=node-exporter"],
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => assert.deepEqual(pairs(row.input), row.expected));
+  }
 });

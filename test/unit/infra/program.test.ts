@@ -403,6 +403,18 @@ describe("program: security rules", () => {
     );
   });
 
+  it("appAllowedCidr equal to the subnet with a load balancer stops before any resource (Neutron would 409)", async () => {
+    const r = await run({
+      config: { image: IMAGE, appAllowedCidr: "192.168.100.0/24", ...lbConfig },
+      openstackConfig: { useOctavia: true },
+    });
+    assert.match(
+      r.error?.message ?? "",
+      /^appAllowedCidr \("192\.168\.100\.0\/24"\) asks for the rule loadBalancer\.enabled/,
+    );
+    assert.equal(r.resources.length, 0);
+  });
+
   it("metricsAllowedCidr opens node_exporter's 9100/tcp to that block", async () => {
     const r = await ok({ config: { image: IMAGE, metricsAllowedCidr: "10.20.20.1/32" } });
     assert.deepEqual(
