@@ -7,16 +7,25 @@
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
 
 /**
+ * A password with an unencoded `/`, `?` or `#` (a URL parser would take it for a port and a path): it runs to the
+ * last `@` before whitespace. Not after a number (`host:8080/a@b` is a port and a path), nor where URL_PASSWORD has
+ * already replaced one.
+ */
+const URL_PASSWORD_WITH_PATH_CHARS = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)(?!\d*[/?#])(?![^/?#\s]*@)\S*@/gi;
+
+/**
  * `scheme://user:password@…` with the password replaced, for any text that may hold a URL (one that does not parse
- * included). The password runs to the last `@` before the path, as URL parsers read it, so an `@` in it hides nothing.
+ * included). The password runs to the last `@` before the path, as URL parsers read it, so an `@` in it hides nothing;
+ * one written with an unencoded `/`, `?` or `#`, which no parser reads as a password, is hidden up to the last `@` of
+ * its word.
  */
 export function redactUrl(text: string): string {
-  return text.replace(URL_PASSWORD, "$1[redacted]@");
+  return text.replace(URL_PASSWORD, "$1[redacted]@").replace(URL_PASSWORD_WITH_PATH_CHARS, "$1[redacted]@");
 }
 
 /**
  * A value that should have been a URL but does not parse, as an error may show it: without a password. redactUrl
- * stops at a `/` or `#` in the password (where a URL parser would), and finds no user info without `scheme://`; in a
+ * finds no user info without `scheme://`, nor a password that starts with digits and a `/` (a port, to it); in a
  * value that is wrong anyway, everything up to the last `@` is hidden instead (but for the user of a `scheme://user:`).
  */
 export function redactBadUrl(value: string): string {

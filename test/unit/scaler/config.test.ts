@@ -451,6 +451,26 @@ describe("config: redactUrl and urlSecrets (a password in a URL's user info)", (
       shown: "http://u:[redacted]@k/v3",
       secrets: ["a%2Fb", "a/b"],
     },
+    // No URL parser reads these as passwords (the host would be "u", with port "pa"), but a user meant them as one.
+    {
+      name: "an unencoded / in the password",
+      url: "http://u:pa/ss@k/v3",
+      shown: "http://u:[redacted]@k/v3",
+      secrets: [],
+    },
+    {
+      name: "an unencoded # in the password",
+      url: "http://u:p#ss@k:5000",
+      shown: "http://u:[redacted]@k:5000",
+      secrets: [],
+    },
+    {
+      name: "an unencoded ? in the password, in a sentence",
+      url: "GET http://u:p?ss@k/v3 failed: 401 (user u)",
+      shown: "GET http://u:[redacted]@k/v3 failed: 401 (user u)",
+      secrets: [],
+    },
+    { name: "an @ in the path after a port", url: "http://k:5000/a@b c", shown: "http://k:5000/a@b c", secrets: [] },
     { name: "no user info", url: "http://k:5000/v3", shown: "http://k:5000/v3", secrets: [] },
     { name: "a user without a password", url: "http://u@k/v3", shown: "http://u@k/v3", secrets: [] },
     { name: "an @ in the path only", url: "http://k:5000/a@b", shown: "http://k:5000/a@b", secrets: [] },
