@@ -51,7 +51,10 @@ export class SecurityGroups extends pulumi.ComponentResource {
               : {}),
             ...("self" in rule.remote ? { remoteGroupId: this.instances.id } : { remoteIpPrefix: rule.remote.cidr }),
           },
-          { parent: this },
+          // Every input of a rule replaces it, and Neutron's duplicate check ignores the description: replaced
+          // create-first, a rule whose tuple stays (a new description, say) would collide with itself (409). The
+          // price is a moment without the rule while it is replaced.
+          { parent: this, deleteBeforeReplace: true },
         ),
     );
 

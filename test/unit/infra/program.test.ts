@@ -934,6 +934,12 @@ describe("program: ordering and resource options (what the runtime sends besides
     assert.ok(opts("vm-lb-vip-fip-assoc").deps.includes("vm-network-router-if"));
     assert.equal(opts("vm-lb-lb").customTimeouts?.create, "30m");
     assert.equal(opts("vm-keypair-key").deleteBeforeReplace, true, "Nova refuses a second keypair of the same name");
+    // Neutron's duplicate-rule check ignores the description: a rule replaced create-first would collide with itself.
+    const ruleOptions = r.options.filter((o) => o.type === T.rule);
+    assert.deepEqual(
+      ruleOptions.map((o) => `${o.name} ${o.deleteBeforeReplace}`).sort(),
+      ["app-group", "app-lb", "icmp-group"].map((k) => `vm-secgroups-${k} true`),
+    );
   });
 });
 
