@@ -47,6 +47,8 @@ export interface InstanceInfo {
 /** The group's VMs, its Nova server group, and the floating IPs of the VMs that get one. */
 export class Instances extends pulumi.ComponentResource {
   readonly serverGroup?: openstack.compute.ServerGroup;
+  /** The server group's id; null with serverGroupPolicy none. */
+  readonly serverGroupId: pulumi.Output<string | null>;
   readonly vms: readonly Vm[];
   /** `{ name, id, fixedIp, floatingIp? }` per VM, baseline first. */
   readonly instances: pulumi.Output<InstanceInfo[]>;
@@ -61,6 +63,7 @@ export class Instances extends pulumi.ComponentResource {
         { parent: this },
       );
     }
+    this.serverGroupId = this.serverGroup ? this.serverGroup.id : pulumi.output(null);
     const fipIndexes = new Set(args.floatingIpIndexes);
 
     this.vms = vmNames(args.namePrefix, args.count).map((vmName, index) => {
@@ -122,6 +125,6 @@ export class Instances extends pulumi.ComponentResource {
           })),
       ),
     );
-    this.registerOutputs({ instances: this.instances });
+    this.registerOutputs({ instances: this.instances, serverGroupId: this.serverGroupId });
   }
 }

@@ -28,6 +28,9 @@ export interface LoadBalancerInfo {
   vip: string;
   floatingIp: string;
   poolId: string;
+  /** The listener's port and protocol: what a client needs besides the address. */
+  port: number;
+  protocol: LoadBalancerProtocol;
 }
 
 /** An Octavia load balancer with listener, pool, health monitor, one member per VM, and a floating IP on the VIP. */
@@ -121,7 +124,14 @@ export class LoadBalancer extends pulumi.ComponentResource {
 
     this.info = pulumi
       .all([this.loadBalancer.id, this.loadBalancer.vipAddress, this.floatingIp.address, this.pool.id])
-      .apply(([id, vip, floatingIp, poolId]) => ({ id, vip, floatingIp, poolId }));
+      .apply(([id, vip, floatingIp, poolId]) => ({
+        id,
+        vip,
+        floatingIp,
+        poolId,
+        port: args.port,
+        protocol: args.protocol,
+      }));
     this.registerOutputs({ info: this.info });
   }
 }

@@ -104,6 +104,7 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
     securityGroupIds: tier.securityGroups.ids,
     keyPairName: tier.keyPairName,
     serverGroup: group,
+    serverGroupId: tier.instances.serverGroupId,
     desiredCount: decision.count,
     countOwner: decision.owner,
     // The scaler keeps its counts inside these: outside them this program refuses the update.

@@ -245,6 +245,8 @@ describe("program: resources per config", () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, serverGroupPolicy: "none" } });
     assert.equal(ofType(r, T.serverGroup).length, 0);
     for (const vm of ofType(r, T.instance)) assert.equal(vm.inputs["schedulerHints"], undefined);
+    assert.equal(r.outputs["serverGroupId"], null);
+    assert.equal(r.outputs["serverGroup"], `vm-${PROJECT}-${r.stack}`, "the metering group is there all the same");
   });
 
   it("ids are derived from names: the same VM keeps its id across runs and stacks", async () => {
@@ -509,6 +511,8 @@ describe("program: load balancer", () => {
         vip: "192.168.100.250",
         floatingIp: "203.0.113.250",
         poolId: pool.id,
+        port: 80,
+        protocol: "HTTP",
       });
     });
   }
@@ -522,6 +526,9 @@ describe("program: load balancer", () => {
     assert.equal(monitor.inputs["type"], "TCP");
     assert.equal(monitor.inputs["urlPath"], undefined);
     assert.equal(one(r, T.listener).inputs["protocolPort"], 5432);
+    // What a client needs to connect, in the output: not http://<address>/ for a TCP listener on 5432.
+    const lb = r.outputs["loadBalancer"] as { floatingIp: string; port: number; protocol: string };
+    assert.deepEqual([lb.floatingIp, lb.port, lb.protocol], ["203.0.113.250", 5432, "TCP"]);
   });
 
   const providerRows = [
@@ -580,6 +587,7 @@ describe("program: outputs", () => {
       "routerId",
       "securityGroupIds",
       "serverGroup",
+      "serverGroupId",
       "subnetId",
     ]);
     assert.equal(r.outputs["networkId"], one(r, T.network).id);
@@ -588,6 +596,7 @@ describe("program: outputs", () => {
     assert.deepEqual(r.outputs["securityGroupIds"], { instances: one(r, T.secGroup).id });
     assert.equal(r.outputs["keyPairName"], "ops-key");
     assert.equal(r.outputs["serverGroup"], `vm-${PROJECT}-dev`);
+    assert.equal(r.outputs["serverGroupId"], one(r, T.serverGroup).id);
     assert.equal(r.outputs["desiredCount"], 2);
     assert.equal(r.outputs["countOwner"], "config");
     assert.deepEqual([r.outputs["minCount"], r.outputs["maxCount"]], [1, 5]);
