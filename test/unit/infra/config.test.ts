@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import fc from "fast-check";
-import type { RawConfig } from "../../../infra/config";
+import type { ConfigKey, RawConfig } from "../../../infra/config";
 import { CONFIG_KEYS, DEFAULTS, PROJECT, parseProgramConfig } from "../../../infra/config";
 import { ProgramConfigError } from "../../../infra/errors";
 
@@ -146,6 +146,32 @@ describe("parseProgramConfig: defaults and parsing", () => {
       assert.deepEqual(project.config[key]?.default, value, `default of ${key}`);
     }
     assert.equal(project.config["image"]?.default, undefined, "image is required: no default");
+  });
+
+  it("every CIDR a Pulumi.yaml description quotes as accepted is accepted by the parser", () => {
+    const project = yaml.load(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { description?: string }>;
+    };
+    // The key a description's CIDRs are values of (allowSshFromAnywhere describes sshAllowedCidr's values).
+    const valuesOf: Record<string, ConfigKey> = {
+      sshAllowedCidr: "sshAllowedCidr",
+      allowSshFromAnywhere: "sshAllowedCidr",
+      appAllowedCidr: "appAllowedCidr",
+      metricsAllowedCidr: "metricsAllowedCidr",
+      subnetCidr: "subnetCidr",
+    };
+    const quoted: string[] = [];
+    for (const [key, target] of Object.entries(valuesOf)) {
+      const description = project.config[key]?.description ?? "";
+      for (const [cidr] of description.matchAll(
+        /(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]*)\/\d{1,3}\b/gi,
+      )) {
+        quoted.push(cidr);
+        const world = target === "sshAllowedCidr" ? { allowSshFromAnywhere: true } : {};
+        assert.doesNotThrow(() => parseProgramConfig({ ...minimal, ...world, [target]: cidr }), `${key}: ${cidr}`);
+      }
+    }
+    assert.ok(quoted.includes("0.0.0.0/0"), quoted.join(", "));
   });
 
   it("Pulumi.dev.yaml is a valid example stack with openstack:useOctavia set explicitly", () => {
