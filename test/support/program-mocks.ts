@@ -256,8 +256,14 @@ export interface RunOptions extends ProgramMockOptions {
 export interface RunResult {
   /** Every resource the program registered, in order (the StackReference included). */
   readonly resources: Registration[];
-  /** URN of each registration, in the same order; the type chain in it shows the parents. */
+  /** URN of each registration as the mock monitor makes it: only the immediate parent's type is in it. */
   readonly urns: string[];
+  /**
+   * URN of each registration as the engine makes it: the types of every ancestor, outermost first
+   * (`…::WebTier$Instances$Instance::vm-0`; the engine puts the parent's whole qualified type before the type). What
+   * a real stack's state is keyed by: a VM whose chain changes is a new VM, and the old one is deleted.
+   */
+  readonly engineUrns: string[];
   readonly calls: CallRecord[];
   /** Options and dependencies of each registration, in registration order. */
   readonly options: RegistrationOptions[];
@@ -383,6 +389,7 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
   );
   return {
     options: options_,
+    engineUrns: engineUrns(registrations, urns, options_, stack, project),
     warnings,
     resources: [...registrations],
     urns,
@@ -391,6 +398,24 @@ export async function runProgramUnderMocks(options: RunOptions = {}): Promise<Ru
     ...(error ? { error } : {}),
     stack,
   };
+}
+
+/** Rebuilds the engine's URNs from the parents the runtime sent (the mock monitor keeps only the last parent type). */
+function engineUrns(
+  registrations: readonly Registration[],
+  mockUrns: readonly string[],
+  options: readonly RegistrationOptions[],
+  stack: string,
+  project: string,
+): string[] {
+  const typeChain = (i: number, seen: number): string[] => {
+    const r = registrations[i];
+    if (r === undefined || seen > registrations.length) return [];
+    const parentUrn = options.find((o) => o.name === r.name && o.type === r.type)?.parent ?? "";
+    const parent = parentUrn === "" ? -1 : mockUrns.indexOf(parentUrn);
+    return [...(parent >= 0 ? typeChain(parent, seen + 1) : []), r.type];
+  };
+  return registrations.map((r, i) => `urn:pulumi:${stack}::${project}::${typeChain(i, 0).join("$")}::${r.name}`);
 }
 
 /** JSON-safe summary of a run, what the command-line mode below prints. */

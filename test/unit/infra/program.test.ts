@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
@@ -14,6 +14,7 @@ import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import type { Registration, RunOptions, RunResult } from "../../support/program-mocks";
 import { MOCK_ORGANIZATION, mockFloatingIp, mockId, runProgramUnderMocks } from "../../support/program-mocks";
 import { PROJECT } from "../../../infra/config";
+import { renderCloudInit } from "../../../infra/cloudInit";
 
 const T = {
   stackRef: "pulumi:pulumi:StackReference",
@@ -249,9 +250,26 @@ describe("program: resources per config", () => {
     assert.equal(r.outputs["serverGroup"], `vm-${PROJECT}-${r.stack}`, "the metering group is there all the same");
   });
 
-  it("ids are derived from names: the same VM keeps its id across runs and stacks", async () => {
-    const a = await ok({ config: { image: IMAGE, desiredCount: 2 } });
-    const b = await ok({ config: { image: IMAGE, desiredCount: 3 } });
+  it("the same VM keeps its URN — its whole parent chain — and its id across runs of different counts", async () => {
+    // A real stack's state is keyed by the URN, which carries the type of every ancestor: a VM moved to another
+    // parent (Instances out of WebTier, say) is a new resource, and every real VM would be replaced. The mock
+    // monitor's URNs keep only the immediate parent, so the chain is rebuilt from the parents the runtime sent.
+    const a = await ok({ config: { image: IMAGE, desiredCount: 2 }, stack: "dev" });
+    const b = await ok({ config: { image: IMAGE, desiredCount: 3 }, stack: "dev" });
+    const vmUrns = (r: RunResult) =>
+      r.resources.flatMap((x, i) => (x.type === T.instance ? [r.engineUrns[i] ?? ""] : [])).sort();
+    const chain = `${T.webTier}$${T.instancesC}$${T.instance}`;
+    assert.deepEqual(
+      vmUrns(a),
+      [0, 1].map((i) => `urn:pulumi:dev::${PROJECT}::${chain}::vm-${i}`),
+    );
+    assert.deepEqual(
+      vmUrns(b),
+      [0, 1, 2].map((i) => `urn:pulumi:dev::${PROJECT}::${chain}::vm-${i}`),
+    );
+    // Their floating IPs and associations keep their chain too (replacing one changes the VM's address).
+    const fipUrn = a.engineUrns[a.resources.findIndex((x) => x.name === "vm-0-fip")];
+    assert.equal(fipUrn, `urn:pulumi:dev::${PROJECT}::${T.webTier}$${T.instancesC}$${T.fip}::vm-0-fip`);
     assert.deepEqual(
       (b.outputs["instances"] as { id: string }[]).slice(0, 2),
       (a.outputs["instances"] as { id: string }[]).map((i) => ({ ...i })),
@@ -871,14 +889,33 @@ describe("program: count ownership under mocks (previous outputs served to the S
 describe("index.ts", () => {
   it("exports the async program Pulumi calls; it reads the environment and resolves userData from the project dir", async () => {
     // Runs index.ts's export under the same mocks: the entry point wires runProgram to process.env and __dirname.
+    // The working directory is elsewhere, so a userData resolved against it (not the project dir) would not be found.
     const saved = process.env["OS_AUTOSCALER_APPLY_COUNT"];
+    const cwd = process.cwd();
+    const elsewhere = mkdtempSync(path.join(tmpdir(), "program-cwd-"));
     process.env["OS_AUTOSCALER_APPLY_COUNT"] = "3";
+    process.chdir(elsewhere);
     try {
-      const r = await runProgramUnderMocks({ config: { image: IMAGE, desiredCount: 3 }, entry: "index" });
+      const userData = "infra/cloud-init/default.yaml";
+      const r = await runProgramUnderMocks({
+        config: { image: IMAGE, desiredCount: 3, appPort: 8080, userData },
+        entry: "index",
+      });
       assert.equal(r.error, undefined);
       assert.deepEqual([r.outputs?.["desiredCount"], r.outputs?.["countOwner"]], [3, "scaler"]);
-      assert.equal(r.resources.filter((x) => x.type === T.instance).length, 3);
+      const vms = r.resources.filter((x) => x.type === T.instance);
+      assert.equal(vms.length, 3);
+      const template = readFileSync(path.resolve(__dirname, "../../..", userData), "utf8");
+      const expected = renderCloudInit(template, { appPort: 8080 }, userData);
+      assert.ok(expected.includes("8080") && !expected.includes("{{appPort}}"));
+      for (const vm of vms) {
+        const sent = vm.inputs["userData"];
+        assert.ok(isSecret(sent), "a userData file of one's own is a secret");
+        assert.equal((sent as { value: string }).value, expected);
+      }
     } finally {
+      process.chdir(cwd);
+      rmSync(elsewhere, { recursive: true, force: true });
       if (saved === undefined) delete process.env["OS_AUTOSCALER_APPLY_COUNT"];
       else process.env["OS_AUTOSCALER_APPLY_COUNT"] = saved;
     }
