@@ -149,7 +149,7 @@ describe("scenario 3: scale-out through Gnocchi, measures pushed as Ceilometer d
         extra: { cloud: CLOUD },
       });
       const serverGroup = rig.initial.serverGroup!;
-      assert.equal(serverGroup, `${prefix}-dev`);
+      assert.equal(serverGroup, `${prefix}-openstack-autoscaler-dev`);
       const ceilometer = new Ceilometer(serverGroup);
       try {
         for (const i of rig.initial.instances) await ceilometer.add(i);
