@@ -42,6 +42,8 @@ export interface ActuatorOptions {
   readonly ops: () => Promise<StackOps>;
   readonly countKey: string;
   readonly stateDir: string;
+  /** Aborted when the stateDir lock was lost: the intent file is then another scaler's, and is no longer written. */
+  readonly lockLost?: AbortSignal;
   readonly clock: Clock;
   readonly logger: Logger;
   /** [0, 1): the backoff jitter. Injected so tests are deterministic. */
@@ -126,7 +128,7 @@ export class Actuator {
   private unreported: { result: ActuationResult; count: number } | undefined;
 
   constructor(private readonly o: ActuatorOptions) {
-    this.intents = new IntentStore(o.stateDir);
+    this.intents = new IntentStore(o.stateDir, o.lockLost);
   }
 
   status(): ActuatorStatus {

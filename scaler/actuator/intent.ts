@@ -19,13 +19,18 @@ export interface Intent {
 
 export class IntentStore {
   readonly file: string;
-  constructor(stateDir: string) {
+  /** `lockLost`: aborted when this process lost the stateDir lock (see StateStore). */
+  constructor(
+    stateDir: string,
+    private readonly lockLost?: AbortSignal,
+  ) {
     this.file = path.join(stateDir, "intent.json");
   }
   read(): Promise<Intent | undefined> {
     return readJson<Intent>(this.file);
   }
   write(intent: Intent): Promise<void> {
+    if (this.lockLost?.aborted) return Promise.resolve(); // the file is the new holder's now
     return writeJsonAtomic(this.file, intent);
   }
 }

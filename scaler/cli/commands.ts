@@ -153,6 +153,7 @@ async function onceTick(
   const scaler = await wireScaler(config, log, io.overrides, {
     maxAttempts: 1,
     ...(count !== undefined ? { stateFile: TRIAL_STATE_FILE } : {}),
+    ...(lost ? { lockLost: lost } : {}),
   });
   // A `pulumi up` may run for up to actuator.timeout: not beside the scaler that holds the lock now. Stopped, the
   // actuator also starts no update the tick asks for afterwards.
@@ -203,13 +204,19 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
   const log = logger(config, io, 1);
   log.info({ version: VERSION, config: redact(config) }, "starting os-scaler");
   return withStateLock(config, log, "run", async (lost) => {
-    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), io);
+    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), lost, io);
     return lost.aborted ? 1 : 0;
   });
 }
 
-async function runLocked(config: LoadedConfig, log: Logger, stop: AbortSignal, io: Io): Promise<void> {
-  const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true });
+async function runLocked(
+  config: LoadedConfig,
+  log: Logger,
+  stop: AbortSignal,
+  lockLost: AbortSignal,
+  io: Io,
+): Promise<void> {
+  const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true, lockLost });
   const server = config.http.enabled
     ? await startHttpServer(config.http.listen, {
         metrics: scaler.metrics,

@@ -56,7 +56,13 @@ export async function wireScaler(
   config: LoadedConfig,
   logger: Logger,
   overrides: WiringOverrides = {},
-  options: { processMetrics?: boolean; maxAttempts?: number; stateFile?: string } = {},
+  options: {
+    processMetrics?: boolean;
+    maxAttempts?: number;
+    stateFile?: string;
+    /** Aborted when the stateDir lock was lost: the state and intent files are then left alone. */
+    lockLost?: AbortSignal;
+  } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
   const source = await buildSource(config, logger.child({ component: "source" }), clock, overrides.createSource);
@@ -77,6 +83,7 @@ export async function wireScaler(
     ops,
     countKey: config.stack.countKey,
     stateDir: config.stateDir,
+    ...(options.lockLost ? { lockLost: options.lockLost } : {}),
     clock,
     logger: logger.child({ component: "actuator" }),
     random: overrides.random ?? Math.random,
@@ -100,6 +107,7 @@ export async function wireScaler(
     actuator,
     metrics,
     ...(options.stateFile ? { stateFile: options.stateFile } : {}),
+    ...(options.lockLost ? { lockLost: options.lockLost } : {}),
   });
   late.loop = loop;
   return { loop, actuator, metrics, source, readStack };

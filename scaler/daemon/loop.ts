@@ -49,6 +49,8 @@ export interface LoopDeps {
   readonly metrics?: ScalerMetrics;
   /** The state file in stateDir; default state.json (`once --count` keeps its trials apart). */
   readonly stateFile?: string;
+  /** Aborted when the stateDir lock was lost: the state file is then another scaler's, and is no longer written. */
+  readonly lockLost?: AbortSignal;
 }
 
 export type LoopState = "starting" | "reconciling" | "ticking" | "waiting" | "stopping" | "stopped";
@@ -112,7 +114,7 @@ export class ScalerLoop {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: LoopDeps) {
-    this.store = new StateStore(d.config.stateDir, d.stateFile);
+    this.store = new StateStore(d.config.stateDir, d.stateFile, d.lockLost);
   }
 
   private async loaded(): Promise<PersistedState> {

@@ -49,7 +49,15 @@ export function emptyState(): PersistedState {
 
 export class StateStore {
   readonly file: string;
-  constructor(stateDir: string, fileName = "state.json") {
+  /**
+   * `lockLost`: aborted when this process lost the stateDir lock (it stalled past the lock's staleness, and another
+   * scaler took it). From then on the files are the new holder's: a save is skipped, not written over its state.
+   */
+  constructor(
+    stateDir: string,
+    fileName = "state.json",
+    private readonly lockLost?: AbortSignal,
+  ) {
     this.file = path.join(stateDir, fileName);
   }
   async load(): Promise<PersistedState> {
@@ -91,6 +99,7 @@ export class StateStore {
     return { ...emptyState(), ...s };
   }
   save(state: PersistedState): Promise<void> {
+    if (this.lockLost?.aborted) return Promise.resolve();
     return writeJsonAtomic(this.file, state);
   }
 }

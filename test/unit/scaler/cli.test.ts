@@ -272,7 +272,8 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
   });
 
-  it("once that loses the stateDir lock during its update stops the update and exits 1", async () => {
+  it("once that loses the stateDir lock during its update stops the update, leaves the files alone, exits 1", async () => {
+    const NEW_HOLDER = '{"written by":"the scaler that took the lock"}\n';
     const stack = new FakeStack();
     stack.count = 1;
     stack.instances = group.instances;
@@ -285,6 +286,9 @@ describe("os-scaler once / status (in process, fake source)", () => {
           const timer = setTimeout(() => resolve(false), 3 * UPDATE_MS);
           signal.addEventListener("abort", () => (clearTimeout(timer), resolve(true)), { once: true });
         });
+        // The new holder's files, written once it holds the lock: this process must not write over them.
+        await writeFile(path.join(t.dir, "state-lost", "state.json"), NEW_HOLDER);
+        await writeFile(path.join(t.dir, "state-lost", "intent.json"), NEW_HOLDER);
         if (upAborted) throw commandError("error: update canceled");
       },
     ];
@@ -306,6 +310,9 @@ describe("os-scaler once / status (in process, fake source)", () => {
     );
     assert.equal((JSON.parse(o.stdout.join("")) as { actuation: string }).actuation, "failed");
     assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
+    for (const file of ["state.json", "intent.json"]) {
+      assert.equal(await readFile(path.join(t.dir, "state-lost", file), "utf8"), NEW_HOLDER, `${file} written over`);
+    }
   });
 
   it("status --json (no daemon running) reads the state file: last decisions, cooldowns, health", async () => {
