@@ -115,6 +115,8 @@ export class Actuator {
   private opsPromise: Promise<StackOps> | undefined;
   /** The last `pulumi config set` of the count: the next one starts after it (see setCount). */
   private configWrite: Promise<void> = Promise.resolve();
+  /** That write has not returned yet: a new one waits for it (and says so if its deadline runs out). */
+  private configWriteRunning = false;
   /**
    * The stack reads, each shared while it runs: one that passed its deadline still runs (nothing can cancel it), and
    * neither the ticks nor the reconcile retried before each of them may start one more CLI beside it each time.
@@ -455,9 +457,19 @@ export class Actuator {
    * older count in the file than the one the next `up` applied.
    */
   private setCount(ops: StackOps, count: number, signal: AbortSignal): Promise<void> {
-    const write = this.configWrite.catch(() => undefined).then(() => ops.setConfig(this.o.countKey, String(count)));
+    const queued = this.configWriteRunning;
+    const write = this.configWrite
+      .catch(() => undefined)
+      .then(() => {
+        this.configWriteRunning = true;
+        return ops.setConfig(this.o.countKey, String(count));
+      })
+      .finally(() => {
+        if (this.configWrite === write) this.configWriteRunning = false;
+      });
     this.configWrite = write;
-    return this.bounded(write, `pulumi config set ${this.o.countKey}`, signal);
+    const what = `pulumi config set ${this.o.countKey}${queued ? " (queued behind an earlier one that has not returned)" : ""}`;
+    return this.bounded(write, what, signal);
   }
 
   /** `up` with a watchdog: abort after `timeout`; if the CLI still has not exited `abortGrace` later, give up on it. */

@@ -185,6 +185,11 @@ describe("actuator: errors", () => {
       await waitFor(() => s.results.length === 2);
       assert.deepEqual(s.results[1], ["failed", 4]);
       assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"]);
+      assert.match(
+        s.actuator.status().lastResult?.error ?? "",
+        /pulumi config set desiredCount \(queued behind an earlier one that has not returned\) did not answer/,
+        "a write that never started says why",
+      );
 
       // The hung write lands at last, then the newer one after it; the next retry applies 4.
       hung.resolve();
