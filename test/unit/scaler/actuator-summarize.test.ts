@@ -317,4 +317,16 @@ describe("summarize: the cause of a failed pulumi command, from the error the li
     ];
     for (const [message, want] of rows) assert.equal(summarize(new TypeError(message), {}), `TypeError: ${want}`);
   });
+
+  // Values of secret-named variables are scrubbed from 6 characters on: a 6-character password is short, not harmless;
+  // shorter values ("1", "admin") would blank out ordinary words of the message.
+  const lengths: { name: string; value: string; want: string }[] = [
+    { name: "6 characters: scrubbed", value: "pw4321", want: "Error: keystone refused [redacted] for admin" },
+    { name: "5 characters: kept", value: "admin", want: "Error: keystone refused pw4321 for admin" },
+  ];
+  for (const row of lengths) {
+    it(`a secret variable's value of ${row.name}`, () => {
+      assert.equal(summarize(new Error("keystone refused pw4321 for admin"), { OS_PASSWORD: row.value }), row.want);
+    });
+  }
 });

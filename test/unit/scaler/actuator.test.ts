@@ -59,13 +59,21 @@ describe("actuator: applying a count", () => {
     await s.t.cleanup();
   });
 
-  it("clamps a count outside the bounds before writing it", async () => {
-    const s = await setup();
-    s.actuator.request(9, "x");
-    await s.actuator.whenIdle();
-    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=5", "up 5"]);
-    await s.t.cleanup();
-  });
+  // The bounds are the policy's (wiring.ts). A count below minCount reaches request() when an intent written before
+  // minCount was raised is re-applied at start-up: the stack must not be taken below the new minimum.
+  const clamping: { name: string; bounds: ActuatorOptions["bounds"]; count: number; want: number }[] = [
+    { name: "above maxCount", bounds: { minCount: 1, maxCount: 5 }, count: 9, want: 5 },
+    { name: "below minCount", bounds: { minCount: 2, maxCount: 5 }, count: 1, want: 2 },
+  ];
+  for (const row of clamping) {
+    it(`clamps a count ${row.name} before writing it`, async () => {
+      const s = await setup({ bounds: row.bounds });
+      s.actuator.request(row.count, "x");
+      await s.actuator.whenIdle();
+      assert.deepEqual(s.stack.calls, [`setConfig desiredCount=${row.want}`, `up ${row.want}`]);
+      await s.t.cleanup();
+    });
+  }
 
   it("one update at a time: newer counts asked during an update are applied after it, only the newest", async () => {
     const s = await setup();
@@ -262,6 +270,21 @@ describe("actuator: errors", () => {
     await s.t.cleanup();
   });
 
+  it("a lock is cancelled only when every holder is dead: one live holder among dead ones is a running update", async () => {
+    const s = await setup({}, [4242]);
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [
+      { file: "/dead.json", pid: 4242, hostname: HOST },
+      { file: "/live.json", pid: 4343, hostname: HOST },
+    ];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.results.length === 1);
+    assert.deepEqual(s.results, [["conflict", 3]]);
+    assert.ok(!s.stack.calls.includes("cancel"), "cancelling would let a second pulumi up run beside the live one");
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
   it("a lock held from another host is never cancelled, even if that pid is dead here", async () => {
     const s = await setup({}, [4242]);
     s.stack.upBehaviours = ["conflict"];
@@ -296,6 +319,22 @@ describe("actuator: errors", () => {
     );
     assert.equal((await s.intent()).attempts, 3);
     assert.equal((await s.intent()).status, "done");
+    await s.t.cleanup();
+  });
+
+  it("the doubling backoff stops at maxBackoff", async () => {
+    const s = await setup({ backoff: 30 * S, maxBackoff: 60 * S });
+    s.stack.upBehaviours = ["fail", "fail", "fail", "fail"];
+    s.actuator.request(4, "x");
+    // random 0.5: ¾ of the cap. Caps 30 s, 60 s, then 60 s (not 120 s, 240 s) however long the failures go on.
+    const delays = [22_500, 45_000, 45_000, 45_000];
+    for (const [i, delay] of delays.entries()) {
+      await waitFor(() => s.actuator.status().failures === i + 1 && s.actuator.status().state === "backoff");
+      assert.equal(s.actuator.status().nextRetryAt! - s.clock.now(), delay, `after failure ${i + 1}`);
+      await s.clock.advance(delay);
+    }
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().applied, 4);
     await s.t.cleanup();
   });
 
