@@ -8,6 +8,7 @@ import { parseStackOutputs } from "../../../scaler/actuator/stackOps";
 import { ScalerLoop, type LoopDeps } from "../../../scaler/daemon/loop";
 import { StateStore } from "../../../scaler/daemon/state";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
+import { observationsKept } from "../../../scaler/policy/history";
 import type { PolicyConfig } from "../../../scaler/policy/types";
 import { SourceError } from "../../../scaler/sources/types";
 import { FakeClock, waitFor } from "../../support/fakeClock";
@@ -261,6 +262,22 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("one good tick after a failing run makes /healthz healthy again: it counts failures in a row, not in total", async () => {
+    const err = new SourceError("prometheus", "unreachable", "connect ECONNREFUSED 127.0.0.1:9090");
+    const s = await setup(quick, (c) => scriptedSource([err, err, err, 50], () => c.now()));
+    for (let i = 0; i < 3; i++) {
+      await s.loop.tick();
+      await s.clock.advance(15 * S);
+    }
+    assert.equal(s.loop.health().ok, false);
+    const r = await s.loop.tick();
+    assert.equal(r.sourceError, undefined);
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
+    assert.equal(s.loop.status().source.consecutiveFailures, 0);
+    assert.equal(s.loop.status().counters.sourceErrors, 3, "the total is kept");
+    await s.done();
+  });
+
   it("a source error that quotes a URL with a password shows it nowhere: tick, /status, /healthz, log", async () => {
     // Not a SourceError (those come from the HTTP client, which scrubs them): a bug or a library's own message.
     const err = new Error("fetch http://scaler:s3cret@prom.example:9090/api/v1/query failed");
@@ -340,6 +357,39 @@ describe("loop: one tick at a time", () => {
       ["up 3", "up 4"],
     );
     assert.equal(s.stack.maxParallelUps, 1);
+    await s.done();
+  });
+
+  it("an action whose first attempt failed and whose retry succeeded is ok: it starts the cooldown", async () => {
+    // A failed action starts no cooldown; left "failed" after its retry applied it, the next scale-out would not wait.
+    const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: "other-host" }]; // never cancelled: back off
+    const t0 = s.clock.now();
+    const r = await s.loop.tick();
+    assert.equal(r.decision.desired, 3);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.equal(s.loop.status().actions[0]!.result, "failed");
+    await s.clock.advance(15 * S); // random 0: half the first backoff
+    await s.actuator.whenIdle();
+    await s.loop.flush();
+    assert.equal(s.stack.count, 3);
+    assert.equal((await new StateStore(s.t.dir).load()).actions[0]!.result, "ok");
+    assert.equal(s.loop.status().cooldowns.upUntil, t0 + 60 * S);
+    await s.done();
+  });
+
+  it("the observations kept are trimmed to what the policy can use, not grown with every tick", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const kept = observationsKept(s.deps.config.policy);
+    for (let i = 0; i < kept + 5; i++) {
+      await s.loop.tick();
+      await s.clock.advance(15 * S);
+    }
+    await s.loop.flush();
+    const state = await new StateStore(s.t.dir).load();
+    assert.equal(state.observations.length, kept);
+    assert.equal(state.observations.at(-1)!.time, s.clock.now() - 15 * S, "the newest are the ones kept");
     await s.done();
   });
 });
