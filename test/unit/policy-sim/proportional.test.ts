@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { decide } from "../../../scaler/policy/decide";
+import { observationsKept, TREND_SAMPLES } from "../../../scaler/policy/history";
 import { DEFAULT_TUNING, proportional, proportionalWith } from "../../../scaler/policy/proportional";
 import type { ActionRecord, DecideInput, Observation, PolicyConfig } from "../../../scaler/policy/types";
 import { policy as basePolicy, replayDecide, S } from "../scaler/helpers";
@@ -128,6 +129,24 @@ describe("proportional mode: the rules (target 60 % → scale-out trigger 80 %, 
       reason: /hold at 4/,
     },
     {
+      // 97.5 % → 85 % on 4 VMs: still above the trigger now. Projected with the falling slope it would read 78.75 %
+      // and hold; only a rising slope is added, so the need of now is met.
+      name: "a falling trend is not projected: a load above the trigger now still scales out",
+      in: input(4, ramp(21, 3.9, -0.025, 4)),
+      recommended: 6, // 3.40 / 60 % = 5.67 → 6
+      reason: /avg 85\.0%, load 3\.40 VMs: 85\.0% of 4 VMs > 80\.0% → ceil\(3\.40 \/ 60%\) → 4 → 6$/,
+    },
+    {
+      // The third newest tick had an instance missing: its load is not measured, so only two samples remain — no trend.
+      name: "a sample with an instance missing ends the trend window",
+      in: input(
+        4,
+        ramp(20, 2.0, 0.05, 4).map((o, i) => (i === 17 ? { ...o, samples: 3, missing: 1 } : o)),
+      ),
+      recommended: 4,
+      reason: /^(?!.*rising).*within the band 48\.0%–80\.0% → hold at 4$/,
+    },
+    {
       name: "a falling trend never removes a VM by itself",
       in: input(4, ramp(20, 3.0, -0.05, 4)),
       recommended: 4, // 2.05 VMs: 51 %, inside the band
@@ -148,6 +167,19 @@ describe("proportional mode: the rules (target 60 % → scale-out trigger 80 %, 
   it("without the trend, the same ramp holds (the trend is what acted)", () => {
     const flat = proportionalWith({ ...DEFAULT_TUNING, trendSamples: 0 });
     assert.equal(flat(input(4, ramp(20, 2.0, 0.05, 4))).recommended, 4);
+  });
+
+  it("the history the loop keeps holds the trend's whole window", () => {
+    // The mode ignores upSamples/downSamples (3 and 6 by default): a history sized by them alone would cut the trend
+    // to its newest 6 samples. Here 14 rising ticks then 6 flat ones: the rise is only seen over all 20.
+    const p = policy();
+    const history = [
+      ...ramp(14, 2.0, 0.05, 4),
+      ...ramp(6, 2.65, 0, 4).map((o, i) => ({ ...o, time: T0 + (i + 1) * I })),
+    ];
+    const kept = history.slice(-observationsKept(p));
+    assert.match(proportional(input(4, kept)).reason, /rising to/);
+    assert.ok(observationsKept(p) >= 2 * TREND_SAMPLES, `kept ${observationsKept(p)}`);
   });
 });
 
@@ -202,6 +234,16 @@ describe("proportional mode through decide: the limits around it", () => {
       in: input(10, [obs(20, { expected: 10 })], { policy: policy({ maxStepDown: 2 }) }),
       desired: 8,
       reason: /limited by maxStepDown 2/,
+    },
+    {
+      // The minimum release (5 of 10) is lowered to maxStepDown 2, so the window's 8 is worth an action.
+      name: "a maxStepDown below the minimum release lowers it after stabilization too",
+      in: input(10, [obs(20, { expected: 10 })], {
+        policy: policy({ maxStepDown: 2 }),
+        recommendations: [{ time: T0 - 200 * S, count: 8 }],
+      }),
+      desired: 8,
+      reason: /stabilized at 8.*→ 10 → 8$/,
     },
     {
       name: "a quiet window: the whole scale-in in one action",

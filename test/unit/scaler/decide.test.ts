@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { clampCount } from "../../../scaler/policy/clamp";
 import { decide } from "../../../scaler/policy/decide";
+import { failedObservation } from "../../../scaler/policy/sanitize";
 import type { ActionRecord, Decision, Observation, PolicyConfig, Recommendation } from "../../../scaler/policy/types";
 import { policy, replayDecide, S } from "./helpers";
 
@@ -213,6 +214,16 @@ describe("decide: threshold rules (defaults: high 70, low 30, up 3, down 6, avg)
       reason: /no usable samples/,
     },
     {
+      // `once --count N` reads no stack, so a source that fails knows of no instance: missing 0. assumeHigh must still
+      // count the failure as high, or an outage of the metrics pipeline would hold instead of adding VMs.
+      name: "onMissing assumeHigh: a source failure with no known instances counts as above high",
+      p: { ...noCool, onMissing: "assumeHigh" },
+      start: 3,
+      ticks: [failedObservation(0, "avg", 0), failedObservation(0, "avg", 0), failedObservation(0, "avg", 0)],
+      counts: [3, 3, 5],
+      reason: /with the source failing counted as 100% \(onMissing assumeHigh\) > 70% for 3\/3 samples → 3 → 5$/,
+    },
+    {
       name: "a source failure holds",
       p: noCool,
       start: 2,
@@ -277,10 +288,11 @@ describe("decide: cooldowns, stabilization, bounds", () => {
       want: { desired: 3, direction: "none", reason: /cooldownUp: 75s left → hold at 3/ },
     },
     {
-      name: "scale-out after cooldownUp is allowed",
-      p: { cooldownUp: 30 * S },
+      // The cooldown is a half-open interval: the first tick at exactly lastAction + cooldownUp may act.
+      name: "scale-out once cooldownUp is over is allowed, from exactly its end",
+      p: { cooldownUp: 45 * S },
       current: 3,
-      observations: highRun(5),
+      observations: highRun(1),
       actions: [actionAt(0)],
       want: { desired: 4, direction: "up", reason: /→ 3 → 4/ },
     },

@@ -31,13 +31,15 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
     { name: "a broken query's -3 % (not idle)", value: -3, reason: "negative" },
     { name: "absurd (> 105 %)", value: 180, reason: "absurd" },
     { name: "stale (measured 60 s ago, max age 45 s)", value: 50, time: NOW - 60 * S, reason: "stale" },
+    // now − NaN > maxSampleAge is false: without its own check a reading of unknown age would pass as fresh.
+    { name: "a time that is not a number (unknown age) is stale", value: 50, time: NaN, reason: "stale" },
   ];
   for (const r of rows) {
     it(r.name, () => {
       const out = sanitize({
         ...base,
         set: set([
-          { instance: "a", value: r.value, ...(r.time ? { time: r.time } : {}) },
+          { instance: "a", value: r.value, ...(r.time !== undefined ? { time: r.time } : {}) },
           { instance: "b", value: 40 },
           { instance: "c", value: 60 },
         ]),
@@ -84,6 +86,20 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
     assert.equal(out.observation.expected, 2);
     assert.equal(out.observation.missing, 0);
     assert.deepEqual(out.observation.rejected, { warmup: 1 });
+  });
+  it("two readings for one instance: the first is used, the other neither counted nor rejected", () => {
+    const out = sanitize({
+      ...base,
+      aggregate: "max",
+      set: set([
+        { instance: "a", value: 10 },
+        { instance: "a", value: 90 },
+      ]),
+    });
+    assert.deepEqual(out.accepted, { a: 10 });
+    assert.equal(out.observation.value, 10);
+    assert.equal(out.observation.samples, 1);
+    assert.deepEqual(out.observation.rejected, {});
   });
   it("samples of instances outside the group are rejected", () => {
     const out = sanitize({ ...base, set: set([{ instance: "zzz", value: 10 }]) });
