@@ -119,6 +119,20 @@ const rows: Row[] = [
     },
   },
   {
+    // openstacksdk merges secure.yaml only into clouds clouds.yaml defines: a name there alone is no cloud, so it
+    // neither appears in the list nor spoils the single-cloud default.
+    name: "a cloud only in secure.yaml is not a cloud: the single cloud of clouds.yaml is still the default",
+    files: {
+      "cwd/clouds.yaml": cloudYaml("a", "ua"),
+      "home/.config/openstack/secure.yaml":
+        "clouds:\n  a:\n    auth: { password: s }\n  ghost:\n    auth: { password: g }\n",
+    },
+    expect: (c) => {
+      assert.equal(c.name, "a");
+      assert.equal(c.auth.password, "s");
+    },
+  },
+  {
     name: "OS_CLOUD picks one of several clouds",
     files: { "cwd/clouds.yaml": cloudYaml("a", "ua") + cloudYaml("b", "ub").replace("clouds:\n", "") },
     env: () => ({ OS_CLOUD: "b" }),
@@ -255,6 +269,25 @@ const rows: Row[] = [
       assert.equal(c.auth.projectId, "t-1");
       assert.equal(c.interface, "public", "interface defaults to public");
     },
+  },
+  {
+    name: "insecure: true turns TLS verification off, as openstacksdk reads it",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "u", "    insecure: true\n") },
+    expect: (c) => assert.equal(c.verify, false),
+  },
+  {
+    name: "identity_api_version 2: refused, naming v3",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "u", "    identity_api_version: 2\n") },
+    error: {
+      type: CloudConfigError,
+      match: /cwd\/clouds\.yaml: clouds\.a\.identity_api_version: only Keystone v3 is supported, not 2$/,
+    },
+  },
+  {
+    // openstacksdk's _validate_auth: a plugin option under auth: wins; the top-level one only fills a gap.
+    name: "a key both at the top level and under auth: the one under auth wins",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "from-auth", "    username: from-top\n") },
+    expect: (c) => assert.equal(c.auth.username, "from-auth"),
   },
   {
     name: "TLS verification is on by default",
