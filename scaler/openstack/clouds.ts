@@ -309,8 +309,12 @@ export function cloudFromEnv(env: NodeJS.ProcessEnv): Raw | undefined {
   return cloudVariables(env).some((k) => !SELECTORS.has(k)) ? envSettings(env) : undefined;
 }
 
-/** How a message names a key of a cloud entry: `<where it came from>: clouds.<name>.<key>`. */
+/**
+ * How a message names a key of a cloud entry: `<where it came from>: clouds.<name>.<key>`, or the variable the user
+ * set (`environment: OS_AUTH_URL`) for the cloud openrc variables make: no file holds a `clouds.envvars` to look at.
+ */
 export function cloudKey(cloud: Pick<CloudConfig, "name" | "source">, key: string): string {
+  if (cloud.source === "environment") return `environment: OS_${(key.split(".").pop() ?? key).toUpperCase()}`;
   return `${cloud.source}: clouds.${cloud.name}.${key}`;
 }
 

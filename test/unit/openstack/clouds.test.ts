@@ -431,10 +431,16 @@ const rows: Row[] = [
     },
   },
   {
-    name: "OS_AUTH_URL that is not a URL: named as the variable's cloud",
+    name: "OS_AUTH_URL that is not a URL: named as the variable the user set",
     files: {},
     env: () => ({ OS_AUTH_URL: "keystone", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
-    error: { type: CloudConfigError, match: /clouds\.envvars\.auth\.auth_url: "keystone" is not an http\(s\) URL/ },
+    error: { type: CloudConfigError, match: /^environment: OS_AUTH_URL: "keystone" is not an http\(s\) URL/ },
+  },
+  {
+    name: "openrc variables without a username: the variable to set",
+    files: {},
+    env: () => ({ OS_AUTH_URL: "http://k/v3", OS_PASSWORD: "p", OS_PROJECT_NAME: "x" }),
+    error: { type: CloudConfigError, match: /^environment: OS_USERNAME\b/ },
   },
   {
     name: "a named cloud and no clouds.yaml anywhere: the files tried, in a sentence that reads",
