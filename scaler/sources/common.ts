@@ -2,7 +2,15 @@ import { HttpError } from "../openstack/http";
 import { asPercent } from "../policy/sanitize";
 import { EndpointNotFoundError } from "../openstack/keystone";
 import type { Clock } from "../lib/clock";
-import { SourceError, type CpuSample, type Instance, type MissingSample, type SourceType } from "./types";
+import {
+  SourceError,
+  type CpuSample,
+  type Group,
+  type Instance,
+  type MissingSample,
+  type SampleSet,
+  type SourceType,
+} from "./types";
 
 /** Shared by the sources: error translation and the rule for when per-instance failures fail the whole tick. */
 
@@ -57,6 +65,22 @@ export async function readCounters(
     outcomes: instances.map((inst, i) => byId.get(inst.id) ?? outcomes[i]!),
     requests: instances.length + again.length,
   };
+}
+
+/**
+ * One tick of a counter source (nova, ssh): every instance read (twice where readCounters says so), the earlier
+ * readings of instances that left the group forgotten — so a returning id starts afresh — and the outcomes folded.
+ */
+export async function sampleCounters(
+  group: Group,
+  previous: Pick<Map<string, unknown>, "keys" | "delete">,
+  read: (instance: Instance) => Promise<InstanceOutcome>,
+  options: { readonly clock: Clock; readonly signal?: AbortSignal | undefined },
+): Promise<Omit<SampleSet, "time">> {
+  const { outcomes, requests } = await readCounters(group.instances, read, options);
+  const ids = new Set(group.instances.map((i) => i.id));
+  for (const id of previous.keys()) if (!ids.has(id)) previous.delete(id);
+  return { ...foldOutcomes(outcomes), requests };
 }
 
 /**

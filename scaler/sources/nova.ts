@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { HttpError, parseJson } from "../openstack/http";
 import type { KeystoneSession } from "../openstack/keystone";
-import { asPercent, firstReading, foldOutcomes, readCounters, toSourceError, type InstanceOutcome } from "./common";
+import { asPercent, firstReading, sampleCounters, toSourceError, type InstanceOutcome } from "./common";
 import type { NovaSourceConfig } from "./config";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
 
@@ -104,16 +104,9 @@ export class NovaSource implements MetricSource {
     } catch (err) {
       throw toSourceError("nova", err);
     }
-    const { outcomes, requests } = await readCounters(
-      group.instances,
-      (inst) => this.limit(() => this.one(base, inst, signal)),
-      { clock: this.deps.clock, signal },
-    );
-    // Forget instances that left the group, so a returning id starts afresh.
-    const ids = new Set(group.instances.map((i) => i.id));
-    for (const id of this.previous.keys()) if (!ids.has(id)) this.previous.delete(id);
-    const { samples, missing } = foldOutcomes(outcomes);
-    return { time: now, samples, missing, requests };
+    const read = (inst: Instance) => this.limit(() => this.one(base, inst, signal));
+    const tick = await sampleCounters(group, this.previous, read, { clock: this.deps.clock, signal });
+    return { time: now, ...tick };
   }
 
   private async one(base: string, inst: Instance, signal?: AbortSignal): Promise<InstanceOutcome> {

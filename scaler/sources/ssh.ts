@@ -5,7 +5,7 @@ import { Client, utils, type Algorithms, type ParsedKey, type ServerHostKeyAlgor
 import type { Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
-import { asPercent, firstReading, foldOutcomes, readCounters, type InstanceOutcome } from "./common";
+import { asPercent, firstReading, sampleCounters, type InstanceOutcome } from "./common";
 import { readSourceFile, type SshSourceConfig } from "./config";
 import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
@@ -77,15 +77,9 @@ export class SshSource implements MetricSource {
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
     const now = this.deps.clock.now();
-    const { outcomes, requests } = await readCounters(
-      group.instances,
-      (inst) => this.limit(() => this.one(inst, signal)),
-      { clock: this.deps.clock, signal },
-    );
-    const ids = new Set(group.instances.map((i) => i.id));
-    for (const id of this.previous.keys()) if (!ids.has(id)) this.previous.delete(id);
-    const { samples, missing } = foldOutcomes(outcomes);
-    return { time: now, samples, missing, requests };
+    const read = (inst: Instance) => this.limit(() => this.one(inst, signal));
+    const tick = await sampleCounters(group, this.previous, read, { clock: this.deps.clock, signal });
+    return { time: now, ...tick };
   }
 
   private async one(inst: Instance, signal?: AbortSignal): Promise<InstanceOutcome> {
