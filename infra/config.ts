@@ -14,7 +14,7 @@ import { isWorldOpen, parseCidr, usableSubnetAddresses } from "./cidr";
 import type { ConfigIssue } from "./errors";
 import { ProgramConfigError } from "./errors";
 import type { FloatingIpMode } from "./plan";
-import { OVN_PROVIDER, duplicateRules, planSecurityRules } from "./plan";
+import { OVN_PROVIDER, duplicateRules, planSecurityRules, type RuleSpec } from "./plan";
 
 export const PROJECT = "openstack-autoscaler";
 
@@ -151,6 +151,28 @@ const show = (value: unknown): string =>
   typeof value === "string" ? JSON.stringify(value) : String(JSON.stringify(value));
 
 /** Parses and validates every key; throws ProgramConfigError listing every problem. */
+/**
+ * The instances' ingress rules for these settings: what the tier creates, and what the config checks for rules
+ * Neutron would see as one.
+ */
+export function tierRules(c: {
+  readonly appPort: number;
+  readonly subnetCidr: Cidr;
+  readonly loadBalancer: Pick<LoadBalancerConfig, "enabled">;
+  readonly sshAllowedCidr?: Cidr | undefined;
+  readonly appAllowedCidr?: Cidr | undefined;
+  readonly metricsAllowedCidr?: Cidr | undefined;
+}): RuleSpec[] {
+  return planSecurityRules({
+    appPort: c.appPort,
+    nodeExporterPort: NODE_EXPORTER_PORT,
+    ...(c.sshAllowedCidr ? { sshAllowedCidr: c.sshAllowedCidr } : {}),
+    ...(c.appAllowedCidr ? { appAllowedCidr: c.appAllowedCidr } : {}),
+    ...(c.metricsAllowedCidr ? { metricsAllowedCidr: c.metricsAllowedCidr } : {}),
+    ...(c.loadBalancer.enabled ? { loadBalancerSubnet: c.subnetCidr } : {}),
+  });
+}
+
 export function parseProgramConfig(raw: RawConfig): ProgramConfig {
   const issues: ConfigIssue[] = [];
   const fail = (key: string, message: string) => {
@@ -408,14 +430,7 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
   // Neutron's duplicate-rule check compares the rule's tuple (not its description): two keys that open the same
   // port to the same block make the second rule fail with 409 half-way through the update.
   if (appPort !== undefined && subnetCidr !== undefined && loadBalancer !== undefined) {
-    const rules = planSecurityRules({
-      appPort,
-      nodeExporterPort: NODE_EXPORTER_PORT,
-      ...(sshAllowedCidr ? { sshAllowedCidr } : {}),
-      ...(appAllowedCidr ? { appAllowedCidr } : {}),
-      ...(metricsAllowedCidr ? { metricsAllowedCidr } : {}),
-      ...(loadBalancer.enabled ? { loadBalancerSubnet: subnetCidr } : {}),
-    });
+    const rules = tierRules({ appPort, subnetCidr, loadBalancer, sshAllowedCidr, appAllowedCidr, metricsAllowedCidr });
     for (const [first, second] of duplicateRules(rules)) {
       const { cidr, configKey } = second.remote;
       fail(

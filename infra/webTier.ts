@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ProgramConfig } from "./config";
-import { NODE_EXPORTER_PORT } from "./config";
+import { tierRules } from "./config";
 import { Instances } from "./instances";
 import type { InstanceInfo } from "./instances";
 import { Keypair } from "./keypair";
 import { LoadBalancer } from "./loadBalancer";
 import type { LoadBalancerInfo } from "./loadBalancer";
 import { Network } from "./network";
-import { floatingIpIndexes, planMembers, planSecurityRules } from "./plan";
+import { floatingIpIndexes, planMembers } from "./plan";
 import { SecurityGroups } from "./securityGroups";
 
 export interface WebTierArgs {
@@ -55,14 +55,7 @@ export class WebTier extends pulumi.ComponentResource {
       `${name}-secgroups`,
       {
         groupName: `${args.groupName}-instances`,
-        rules: planSecurityRules({
-          appPort: config.appPort,
-          nodeExporterPort: NODE_EXPORTER_PORT,
-          ...(config.sshAllowedCidr ? { sshAllowedCidr: config.sshAllowedCidr } : {}),
-          ...(config.appAllowedCidr ? { appAllowedCidr: config.appAllowedCidr } : {}),
-          ...(config.metricsAllowedCidr ? { metricsAllowedCidr: config.metricsAllowedCidr } : {}),
-          ...(config.loadBalancer.enabled ? { loadBalancerSubnet: config.subnetCidr } : {}),
-        }),
+        rules: tierRules(config),
       },
       child,
     );
