@@ -4,7 +4,7 @@ import type { LoadedConfig } from "../config/load";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { redactUrl } from "../lib/redact";
-import type { ScalerMetrics } from "../http/metrics";
+import type { HealthCheck, ScalerMetrics } from "../http/metrics";
 import { withStackBounds } from "../policy/bounds";
 import { decide } from "../policy/decide";
 import { observationsKept } from "../policy/history";
@@ -115,6 +115,7 @@ export class ScalerLoop {
 
   constructor(private readonly d: LoopDeps) {
     this.store = new StateStore(d.config.stateDir, d.stateFile, d.lockLost);
+    d.metrics?.observeHealth(() => this.failingChecks().map((c) => c.check));
   }
 
   private async loaded(): Promise<PersistedState> {
@@ -209,6 +210,10 @@ export class ScalerLoop {
     // 4. Decide (pure), within the bounds both the policy and the stack accept.
     const bounded = withStackBounds(p, stack.bounds);
     this.noteBounds(bounded.ok ? bounded.note : undefined, bounded.ok ? undefined : bounded.conflict);
+    if (bounded.ok) {
+      metrics?.minCount.set(bounded.policy.minCount);
+      metrics?.maxCount.set(bounded.policy.maxCount);
+    }
     const decision: Decision = bounded.ok
       ? decide({
           now: started,
@@ -394,18 +399,27 @@ export class ScalerLoop {
   }
 
   health(now = this.d.clock.now()): Health {
-    const reasons: string[] = [];
-    if (this.boundsConflict !== undefined) reasons.push(`cannot scale: ${this.boundsConflict}`);
+    const reasons = this.failingChecks(now).map((c) => c.reason);
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  /** The /healthz checks that fail now, each with its reason (also the `os_scaler_health_check_ok` gauge). */
+  failingChecks(now = this.d.clock.now()): { check: HealthCheck; reason: string }[] {
+    const failing: { check: HealthCheck; reason: string }[] = [];
+    if (this.boundsConflict !== undefined)
+      failing.push({ check: "bounds", reason: `cannot scale: ${this.boundsConflict}` });
     if (this.consecutiveSourceFailures >= SOURCE_FAILURES_UNHEALTHY) {
-      reasons.push(
-        `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
-      );
+      failing.push({
+        check: "source",
+        reason: `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
+      });
     }
     const act = this.d.actuator.status();
     if (act.failures >= ACTUATOR_FAILURES_UNHEALTHY) {
-      reasons.push(
-        `actuator failing: ${act.failures} updates in a row (${act.lastResult?.error ?? act.lastResult?.result ?? "?"})`,
-      );
+      failing.push({
+        check: "actuator",
+        reason: `actuator failing: ${act.failures} updates in a row (${act.lastResult?.error ?? act.lastResult?.result ?? "?"})`,
+      });
     }
     const interval = this.d.config.policy.interval;
     const since = this.lastTickAt ?? this.startedAt;
@@ -416,11 +430,12 @@ export class ScalerLoop {
       now - since > 3 * interval + 30_000
     ) {
       const why = this.lastTickError ? `; last error: ${this.lastTickError.message}` : "";
-      reasons.push(
-        `loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s${why})`,
-      );
+      failing.push({
+        check: "loop",
+        reason: `loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s${why})`,
+      });
     }
-    return { ok: reasons.length === 0, reasons };
+    return failing;
   }
 
   status(): StatusSnapshot {

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { VERSION } from "../lib/version";
 
+/** The checks behind /healthz, one `os_scaler_health_check_ok` series each. */
+export const HEALTH_CHECKS = ["bounds", "source", "actuator", "loop"] as const;
+export type HealthCheck = (typeof HEALTH_CHECKS)[number];
+
 /**
  * The scaler's Prometheus metrics, on its own Registry (never the global one: tests and several loops in one process
  * must not share counters). Names are documented in the README ("The scaler").
@@ -63,6 +67,40 @@ export class ScalerMetrics {
     help: "Requests (HTTP or SSH commands) the source made",
     registers: [this.registry],
   });
+
+  readonly minCount = new Gauge({
+    name: "os_scaler_min_count",
+    help: "Fewest VMs the policy may ask for (policy.minCount, raised by the stack's minCount output)",
+    registers: [this.registry],
+  });
+  readonly maxCount = new Gauge({
+    name: "os_scaler_max_count",
+    help: "Most VMs the policy may ask for (policy.maxCount, lowered by the stack's maxCount output)",
+    registers: [this.registry],
+  });
+
+  /** The checks failing now; set by the loop (see observeHealth). */
+  private healthProbe: (() => readonly HealthCheck[]) | undefined;
+  /**
+   * /healthz as a metric, computed at scrape time (a stalled loop cannot update a gauge): Prometheus cannot read the
+   * endpoint's 503, and one series per check lets an alert say which one fails.
+   */
+  readonly healthCheckOk = new Gauge({
+    name: "os_scaler_health_check_ok",
+    help: "1 while the /healthz check passes, 0 while it fails (bounds, source, actuator, loop)",
+    labelNames: ["check"],
+    registers: [this.registry],
+    collect: () => {
+      if (!this.healthProbe) return;
+      const failing = new Set(this.healthProbe());
+      for (const check of HEALTH_CHECKS) this.healthCheckOk.set({ check }, failing.has(check) ? 0 : 1);
+    },
+  });
+
+  /** Makes `os_scaler_health_check_ok` report `probe()`, the checks that fail at scrape time. */
+  observeHealth(probe: () => readonly HealthCheck[]): void {
+    this.healthProbe = probe;
+  }
 
   /** Always 1: the version is in the label, so a dashboard can tell which release each scaler runs. */
   readonly buildInfo = new Gauge({

@@ -100,6 +100,15 @@ const FAILED_OUTPUT = {
 };
 const CAUSE = "CommandError: could not read the backend's state: the server refused the key [redacted]";
 
+/** The `os_scaler_health_check_ok` series as scraped: check → value. */
+async function healthGauge(metrics: ScalerMetrics): Promise<Record<string, number>> {
+  const text = await metrics.registry.metrics();
+  return Object.fromEntries(
+    [...text.matchAll(/^os_scaler_health_check_ok\{check="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
+  );
+}
+const ALL_OK = { bounds: 1, source: 1, actuator: 1, loop: 1 };
+
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
     const s = await setup(quick, (c) => scriptedSource([90], () => c.now()));
@@ -249,6 +258,7 @@ describe("loop: one tick at a time", () => {
     const s = await setup({ ...quick, downSamples: 1 }, (c) => scriptedSource([err], () => c.now()));
     for (let i = 0; i < 3; i++) {
       assert.equal(s.loop.health().ok, true);
+      assert.deepEqual(await healthGauge(s.metrics), ALL_OK);
       const r = await s.loop.tick();
       assert.equal(r.decision.direction, "none");
       assert.match(r.sourceError ?? "", /ECONNREFUSED/);
@@ -257,6 +267,7 @@ describe("loop: one tick at a time", () => {
     const h = s.loop.health();
     assert.equal(h.ok, false);
     assert.match(h.reasons[0]!, /source failing: 3 ticks in a row \(prometheus: connect ECONNREFUSED/);
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, source: 0 }, "the gauge says which check fails");
     assert.match(await s.metrics.registry.metrics(), /os_scaler_source_errors_total\{kind="unreachable"\} 3/);
     assert.equal(s.loop.status().counters.sourceErrors, 3);
     await s.done();
@@ -273,6 +284,7 @@ describe("loop: one tick at a time", () => {
     const r = await s.loop.tick();
     assert.equal(r.sourceError, undefined);
     assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
+    assert.deepEqual(await healthGauge(s.metrics), ALL_OK);
     assert.equal(s.loop.status().source.consecutiveFailures, 0);
     assert.equal(s.loop.status().counters.sourceErrors, 3, "the total is kept");
     await s.done();
@@ -313,6 +325,9 @@ describe("loop: one tick at a time", () => {
     await s.loop.tick();
     const warnings = s.log.lines.filter((l) => String(l.msg).startsWith("stack bounds:"));
     assert.equal(warnings.length, 1, "logged once, not every tick");
+    const scraped = await s.metrics.registry.metrics();
+    assert.match(scraped, /^os_scaler_min_count 1$/m);
+    assert.match(scraped, /^os_scaler_max_count 3$/m, "the bounds the policy scales within, not policy.maxCount");
     assert.match(
       String(warnings[0]!.msg),
       /scaling within 1–3: policy.maxCount 10 is above the stack's maxCount 3: to allow 10, `pulumi config set maxCount 10` and `pulumi up`/,
@@ -334,6 +349,7 @@ describe("loop: one tick at a time", () => {
       s.loop.health().reasons.join(),
       /cannot scale: the policy's bounds 1–5 and the stack's minCount–maxCount 6–10 do not overlap/,
     );
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, bounds: 0 });
     await s.done();
   });
 
@@ -376,6 +392,23 @@ describe("loop: one tick at a time", () => {
     assert.equal(s.stack.count, 3);
     assert.equal((await new StateStore(s.t.dir).load()).actions[0]!.result, "ok");
     assert.equal(s.loop.status().cooldowns.upUntil, t0 + 60 * S);
+    await s.done();
+  });
+
+  it("three failed updates in a row: /healthz and its gauge say the actuator fails, with the cause", async () => {
+    const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    s.stack.upBehaviours = ["fail", "fail", "fail"];
+    await s.loop.tick();
+    // random 0: each backoff is half its cap (15, 30 s); the third failure leaves the actuator backing off again.
+    for (const wait of [15 * S, 30 * S]) {
+      await waitFor(() => s.actuator.status().state === "backoff");
+      assert.deepEqual(await healthGauge(s.metrics), ALL_OK, "one or two failures are not an outage");
+      await s.clock.advance(wait);
+    }
+    await waitFor(() => s.actuator.status().failures === 3);
+    assert.match(s.loop.health().reasons.join(), /actuator failing: 3 updates in a row \(.*quota exceeded/);
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, actuator: 0 });
+    await s.actuator.stop(0);
     await s.done();
   });
 
@@ -519,6 +552,7 @@ describe("loop: run on a fake clock", () => {
       /loop stalled: no tick for \d+s \(interval 15s; last error: Error: stack output `instances` is not a list\)/,
     );
     assert.match(failing.status().lastTickError?.message ?? "", /not a list/);
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, loop: 0 }, "computed at scrape time, with no tick");
     stop.abort();
     await running;
     await s.done();
