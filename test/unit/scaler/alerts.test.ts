@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import yaml from "js-yaml";
+import { ScalerMetrics } from "../../../scaler/http/metrics";
+
+/**
+ * The example alerting rules name only metrics the scaler exports: a renamed metric would otherwise leave an alert
+ * that never fires. (test/integration/alerts.test.ts runs the rules through promtool.)
+ */
+describe("examples/prometheus-alerts.yml", () => {
+  it("uses only metric names the scaler's registry exports", async () => {
+    const file = path.resolve(__dirname, "../../../examples/prometheus-alerts.yml");
+    const doc = yaml.load(readFileSync(file, "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const metrics = await new ScalerMetrics().registry.getMetricsAsJSON();
+    const exported = new Set(
+      metrics.flatMap((m) =>
+        m.type === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
+      ),
+    );
+    const used = doc.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bos_scaler_\w+/g) ?? []));
+    assert.ok(used.length >= 3, `the rules use the scaler's metrics: ${used.join(", ")}`);
+    for (const name of used) assert.ok(exported.has(name), `${name} is not a metric of ScalerMetrics`);
+  });
+});
