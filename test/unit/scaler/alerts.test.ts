@@ -16,7 +16,7 @@ describe("examples/prometheus-alerts.yml", () => {
     const metrics = await new ScalerMetrics().registry.getMetricsAsJSON();
     const exported = new Set(
       metrics.flatMap((m) =>
-        m.type === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
+        String(m.type) === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
       ),
     );
     const used = doc.groups.flatMap((g) => g.rules.flatMap((r) => r.expr.match(/\bos_scaler_\w+/g) ?? []));
