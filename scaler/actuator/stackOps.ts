@@ -1,3 +1,4 @@
+import { UserError } from "../lib/errors";
 import type { StackBounds } from "../policy/bounds";
 import type { Instance } from "../sources/types";
 
@@ -58,11 +59,22 @@ export function countOutput(value: unknown): number | undefined {
   return undefined;
 }
 
-/** Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. */
+/**
+ * Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. A stack without
+ * them is not deployed (or was destroyed): reading it as a group of 0 would have the bounds lift it to minCount, and
+ * the scaler's `up` would create the whole tier again.
+ */
 export function parseStackOutputs(outputs: Record<string, unknown>): StackState {
   const raw = outputs.instances;
-  if (raw !== undefined && !Array.isArray(raw)) throw new Error("stack output `instances` is not a list");
-  const instances: Instance[] = (raw ?? []).map((i: unknown, n: number) => {
+  if (outputs.desiredCount === undefined && raw === undefined) {
+    throw new UserError(
+      "the stack has no desiredCount and no instances outputs: it is not deployed, or was destroyed. os-scaler " +
+        "never creates a stack: run `pulumi up` in stack.workDir first (and stop os-scaler before `pulumi destroy`)",
+    );
+  }
+  if (raw === undefined) throw new UserError(MISSING_OUTPUT("instances"));
+  if (!Array.isArray(raw)) throw new Error("stack output `instances` is not a list");
+  const instances: Instance[] = raw.map((i: unknown, n: number) => {
     const o = i as Record<string, unknown>;
     if (!o || typeof o.id !== "string" || typeof o.name !== "string") {
       throw new Error(`stack output instances[${n}] lacks a string name and id`);
@@ -74,7 +86,11 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
       ...(typeof o.floatingIp === "string" ? { floatingIp: o.floatingIp } : {}),
     };
   });
-  const count = countOutput(outputs.desiredCount) ?? instances.length;
+  const count = countOutput(outputs.desiredCount);
+  if (outputs.desiredCount === undefined) throw new UserError(MISSING_OUTPUT("desiredCount"));
+  if (count === undefined) {
+    throw new Error(`stack output desiredCount is ${JSON.stringify(outputs.desiredCount)}, not a whole number`);
+  }
   const bounds = parseBounds(outputs.minCount, outputs.maxCount);
   return {
     count,
@@ -84,6 +100,10 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
     ...(bounds ? { bounds } : {}),
   };
 }
+
+const MISSING_OUTPUT = (name: string) =>
+  `the stack has no \`${name}\` output: check that stack.name and stack.workDir name this project's stack, and that ` +
+  "its last `pulumi up` succeeded with this version of the program";
 
 function parseBounds(min: unknown, max: unknown): StackBounds | undefined {
   if (min === undefined && max === undefined) return undefined;

@@ -95,3 +95,20 @@ describe("parseStackOutputs: minCount/maxCount", () => {
     });
   }
 });
+
+describe("parseStackOutputs: a stack without the program's outputs is an error, never a group of 0", () => {
+  const instances = [{ name: "web-0", id: "id-0" }];
+  const cases: { name: string; outputs: Record<string, unknown>; error: RegExp }[] = [
+    { name: "no outputs (not deployed, or destroyed)", outputs: {}, error: /not deployed, or was destroyed/ },
+    { name: "no desiredCount", outputs: { instances }, error: /no `desiredCount` output: check that stack.name/ },
+    { name: "no instances", outputs: { desiredCount: 1 }, error: /no `instances` output/ },
+    { name: "desiredCount not a count", outputs: { desiredCount: "two", instances }, error: /"two", not a whole/ },
+    { name: "instances not a list", outputs: { desiredCount: 1, instances: "web-0" }, error: /not a list/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.throws(() => parseStackOutputs(c.outputs), c.error));
+  }
+  it("a deployed group of 0 is still read (desiredCount 0, no instances)", () => {
+    assert.equal(parseStackOutputs({ desiredCount: 0, instances: [] }).count, 0);
+  });
+});

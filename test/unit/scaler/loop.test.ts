@@ -395,6 +395,18 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("a stack destroyed under the daemon: the tick fails saying so, and nothing is written or applied", async () => {
+    const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    await s.loop.tick();
+    await s.actuator.whenIdle();
+    const before = s.stack.calls.length;
+    s.stack.outputs = () => Promise.resolve({}); // `pulumi destroy` leaves the stack without outputs
+    await s.clock.advance(120 * S);
+    await assert.rejects(s.loop.tick(), /not deployed, or was destroyed/);
+    assert.deepEqual(s.stack.calls.slice(before), [], "no config written, no up (it would re-create the tier)");
+    await s.done();
+  });
+
   it("three failed updates in a row: /healthz and its gauge say the actuator fails, with the cause", async () => {
     const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
     s.stack.upBehaviours = ["fail", "fail", "fail"];
