@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
@@ -106,6 +106,24 @@ const AUTH_KEYS = new Set([
   "application_credential_id",
   "application_credential_name",
   "application_credential_secret",
+  "user_name",
+  "default_domain_id",
+  "default_domain_name",
+]);
+// The OS_* variables the `openstack` CLI reads into its options, which then win over the named cloud's settings:
+// osc-lib shell.py build_option_parser (OS_REGION_NAME, OS_CACERT, OS_CERT, OS_KEY, OS_DEFAULT_DOMAIN,
+// OS_INTERFACE), keystoneauth's auth-plugin options (OS_<OPTION>, e.g. OS_PASSWORD) and OS_AUTH_TYPE,
+// OS_IDENTITY_API_VERSION. Others, such as OS_INSECURE, count only in the cloud the variables make (`envvars`).
+const CLI_OPTIONS = new Set([
+  ...AUTH_KEYS,
+  "auth_type",
+  "region_name",
+  "cacert",
+  "cert",
+  "key",
+  "default_domain",
+  "interface",
+  "identity_api_version",
 ]);
 
 /**
@@ -120,7 +138,8 @@ export function configFileCandidates(
   const env = opts.env ?? process.env;
   const explicit =
     base === "clouds" ? env.OS_CLIENT_CONFIG_FILE : base === "secure" ? env.OS_CLIENT_SECURE_FILE : undefined;
-  const userDir = path.join(opts.home ?? os.homedir(), ".config", "openstack");
+  // A snap sets $HOME inside the snap; openstacksdk then reads the real home's ~/.config/openstack.
+  const userDir = path.join(env.SNAP_REAL_HOME || (opts.home ?? os.homedir()), ".config", "openstack");
   const siteDir = opts.siteDir ?? path.join(env.XDG_CONFIG_DIRS?.split(":")[0] || "/etc/xdg", "openstack");
   const dirs = new Set([
     opts.cwd ?? process.cwd(),
@@ -135,11 +154,27 @@ export function configFileCandidates(
 
 type Raw = Record<string, unknown>;
 
+/**
+ * The first candidate that exists and can be read. openstacksdk (loader.py _load_yaml_json_file) goes on to the next
+ * file when one cannot be opened for lack of permission, so an unreadable /etc/openstack copy does not hide ~'s.
+ */
+function firstReadable(candidates: readonly string[]): string | undefined {
+  return candidates.find((f) => {
+    if (!existsSync(f)) return false;
+    try {
+      accessSync(f, constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Resolves and validates one cloud. Throws a CloudsYamlError subclass whose message says how to fix it. */
 export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   const env = opts.env ?? process.env;
-  const cloudsFile = configFileCandidates("clouds", opts).find((f) => existsSync(f));
-  const secureFile = configFileCandidates("secure", opts).find((f) => existsSync(f));
+  const cloudsFile = firstReadable(configFileCandidates("clouds", opts));
+  const secureFile = firstReadable(configFileCandidates("secure", opts));
   const clouds: Record<string, Raw> = {};
   const origin: Record<string, string> = {};
   if (cloudsFile) {
@@ -149,26 +184,29 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
     }
   }
   if (secureFile) {
+    // openstacksdk merges secure.yaml over clouds.yaml with _util.merge_clouds, which also adds clouds that only
+    // secure.yaml defines.
     for (const [name, entry] of Object.entries(readClouds(secureFile))) {
-      // secure.yaml only adds secrets to clouds defined in clouds.yaml, as in openstacksdk.
-      if (clouds[name]) clouds[name] = deepMerge(clouds[name], entry);
+      clouds[name] = clouds[name] ? deepMerge(clouds[name], entry) : entry;
+      origin[name] ??= secureFile;
     }
   }
 
   const envKey = env.OS_CLOUD_NAME || "envvars";
+  // openstacksdk (OpenStackConfig.__init__) refuses a file cloud with this name whether or not OS_* variables are set.
+  if (clouds[envKey]) {
+    throw new CloudsYamlError(
+      `${origin[envKey]} defines a cloud named "${envKey}", which is reserved for the OS_* variables: rename it` +
+        (env.OS_CLOUD_NAME ? `, or set OS_CLOUD_NAME to another name` : ""),
+    );
+  }
   let selected = opts.cloud || env.OS_CLOUD || undefined;
   const envCloud = cloudFromEnv(env);
   if (envCloud) {
-    if (clouds[envKey]) {
-      throw new CloudsYamlError(
-        `${origin[envKey]} defines a cloud named "${envKey}", which is reserved for the OS_* variables: rename it`,
-      );
-    }
     clouds[envKey] = envCloud;
     origin[envKey] = "environment";
     selected ??= envKey;
   }
-
   const names = Object.keys(clouds);
   const notFound = `no clouds.yaml found (tried ${configFileCandidates("clouds", opts).join(", ")})`;
   // openstacksdk goes on to the usual places when OS_CLIENT_CONFIG_FILE names no file; an error must say so, or the
@@ -202,11 +240,80 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   const source = origin[selected] ?? "environment";
   // The CLI's options default to the OS_* variables and win over the named cloud's settings (openstacksdk's
   // get_one(argparse=…)): `OS_CLOUD=prod OS_PASSWORD=…` keeps the password out of the file.
-  const overlay = source === "environment" ? undefined : envOverlay(env);
+  const overlay = cliOverlay(env);
   const entry = withProfile(selected, raw, source, overlay, opts);
-  return overlay
-    ? normalize(selected, overlayOnto(entry, overlay), `${source} + OS_* variables`)
-    : normalize(selected, entry, source);
+  const label = overlay && source !== "environment" ? `${source} + OS_* variables` : source;
+  // The region is chosen before the options are laid over the entry (get_one → _get_region): OS_REGION_NAME selects
+  // one of the cloud's regions; its `values:` go under the options.
+  const region = selectRegion(selected, raw, entry, overlay?.region_name, (f) =>
+    cloudKey({ name: selected, source }, f),
+  );
+  let config = region.values ? authUpdate(entry, region.values) : entry;
+  if (overlay && source !== "environment") config = authUpdate(config, overlay);
+  return normalize(selected, { ...config, region_name: region.name }, label, {
+    defaultDomain: env.OS_DEFAULT_DOMAIN || "default",
+  });
+}
+
+/**
+ * openstacksdk's _auth_update: `over`'s keys replace `base`'s, except `auth:`, whose keys are merged one level deep.
+ * It lays the profile under the entry, a region's `values:` over it, and the CLI's options over both.
+ */
+function authUpdate(base: Raw, over: Raw): Raw {
+  const auth = isRecord(over.auth) ? { ...(isRecord(base.auth) ? base.auth : {}), ...over.auth } : base.auth;
+  return { ...base, ...over, ...(auth !== undefined ? { auth } : {}) };
+}
+
+interface Region {
+  readonly name?: string;
+  readonly values?: Raw;
+}
+
+/**
+ * openstacksdk's _get_known_regions + _get_region: a cloud's regions are `regions:` if present, else `region_name`
+ * (a list or comma-separated), else its profile's. The region asked for (OS_REGION_NAME) must be one of them; none
+ * asked for → the first; no known regions → whatever was asked for.
+ */
+function selectRegion(name: string, own: Raw, merged: Raw, wanted: unknown, field: (f: string) => string): Region {
+  const known = knownRegions(own, field) ?? knownRegions(merged, field) ?? [];
+  const asked = typeof wanted === "string" && wanted !== "" ? wanted : undefined;
+  if (known.length === 0) return asked ? { name: asked } : {};
+  if (!asked) return known[0]!;
+  const hit = known.find((r) => r.name === asked);
+  if (hit) return hit;
+  throw new CloudConfigError(
+    `OS_REGION_NAME=${asked} is not a region of cloud "${name}" (it has: ${known.map((r) => r.name).join(", ")}; ` +
+      `names are case-sensitive): set OS_REGION_NAME to one of them, or unset it to use ${known[0]!.name}`,
+  );
+}
+
+function knownRegions(entry: Raw, field: (f: string) => string): Region[] | undefined {
+  if (entry.regions !== undefined && entry.regions !== null) {
+    if (!Array.isArray(entry.regions))
+      throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name, values })`);
+    return entry.regions.map((r: unknown) => {
+      if (typeof r === "string" && r !== "") return { name: r };
+      // openstacksdk's _expand_regions: a mapping must have `name` and nothing but `name` and `values`.
+      if (
+        isRecord(r) &&
+        typeof r.name === "string" &&
+        r.name !== "" &&
+        Object.keys(r).every((k) => k === "name" || k === "values") &&
+        (r.values === undefined || isRecord(r.values))
+      ) {
+        return { name: r.name, ...(isRecord(r.values) ? { values: r.values } : {}) };
+      }
+      throw new CloudConfigError(
+        `${field("regions")}: ${JSON.stringify(r)} is not a region: write a name, or { name: <region>, values: { … } }`,
+      );
+    });
+  }
+  const rn = entry.region_name;
+  if (rn === undefined || rn === null || rn === "") return undefined;
+  const names = Array.isArray(rn) ? rn : typeof rn === "string" ? rn.split(",") : undefined;
+  if (!names || names.some((n) => typeof n !== "string" || n === ""))
+    throw new CloudConfigError(`${field("region_name")}: expected a region name`);
+  return (names as string[]).map((n) => ({ name: n }));
 }
 
 /**
@@ -242,23 +349,10 @@ function withProfile(name: string, raw: Raw, source: string, overlay: Raw | unde
   );
 }
 
-/** The set OS_* variables, as settings to lay over a named cloud; undefined when none is set. */
-function envOverlay(env: NodeJS.ProcessEnv): Raw | undefined {
-  const set = Object.entries(envSettings(env)).filter(([, v]) => v !== undefined && v !== "");
+/** The OS_* variables the CLI reads into its options, as top-level settings; undefined when none is set. */
+function cliOverlay(env: NodeJS.ProcessEnv): Raw | undefined {
+  const set = Object.entries(envSettings(env)).filter(([k, v]) => CLI_OPTIONS.has(k) && v !== undefined && v !== "");
   return set.length > 0 ? Object.fromEntries(set) : undefined;
-}
-
-/** `overlay` laid over a cloud entry: auth keys under `auth:`, the rest at the top, each replacing the file's value. */
-function overlayOnto(entry: Raw, overlay: Raw): Raw {
-  const auth: Raw = isRecord(entry.auth) ? { ...entry.auth } : {};
-  const out: Raw = { ...entry };
-  for (const [k, v] of Object.entries(overlay)) {
-    if (AUTH_KEYS.has(k)) {
-      auth[k] = v;
-      delete out[k];
-    } else out[k] = v;
-  }
-  return { ...out, auth };
 }
 
 function readClouds(file: string, key: "clouds" | "public-clouds" = "clouds"): Record<string, Raw> {
@@ -280,7 +374,7 @@ function readClouds(file: string, key: "clouds" | "public-clouds" = "clouds"): R
   const out: Record<string, Raw> = {};
   for (const [name, entry] of Object.entries(clouds ?? {})) {
     if (!isRecord(entry)) throw new CloudConfigError(`${file}: ${key}.${name}: expected a mapping of settings`);
-    out[name] = entry;
+    out[name] = normalizeKeys(entry);
   }
   return out;
 }
@@ -318,11 +412,25 @@ export function cloudKey(cloud: Pick<CloudConfig, "name" | "source">, key: strin
   return `${cloud.source}: clouds.${cloud.name}.${key}`;
 }
 
-function normalize(name: string, raw: Raw, source: string): CloudConfig {
+interface NormalizeOptions {
+  /** The CLI's --os-default-domain: $OS_DEFAULT_DOMAIN, else "default" (osc-lib shell.py). */
+  readonly defaultDomain: string;
+}
+
+// Services os-scaler calls. openstacksdk honours per-service settings for them (cloud_region.py get_interface,
+// get_endpoint: `<service>_interface`, `<service>_endpoint_override`), which os-scaler does not.
+const SERVICE_KEYS = ["compute", "metric"].flatMap((s) =>
+  ["interface", "endpoint_type", "endpoint_override", "endpoint"].map((k) => `${s}_${k}`),
+);
+
+function normalize(name: string, raw: Raw, source: string, opts: NormalizeOptions): CloudConfig {
   const field = (f: string) => cloudKey({ name, source }, f);
+  const present = (v: unknown) => v !== undefined && v !== null && v !== "";
+  // A key given both at the top level (where OS_* variables and CLI options land) and under auth: takes the top
+  // level's value: loader.py _fix_backwards_auth does so for project_*, tenant_* and *domain_*, and osc-lib's
+  // OSC_Config._validate_auth ("if it's in config, win") for every other auth option.
   const auth: Raw = isRecord(raw.auth) ? { ...raw.auth } : {};
-  // Top-level auth keys (how OS_* variables arrive) move under auth; auth: wins when both are given.
-  for (const [k, v] of Object.entries(raw)) if (AUTH_KEYS.has(k) && auth[k] === undefined) auth[k] = v;
+  for (const k of AUTH_KEYS) if (present(raw[k])) auth[k] = raw[k];
   const str = (obj: Raw, key: string, label: string): string | undefined => {
     const v = obj[key];
     if (v === undefined || v === null || v === "") return undefined;
@@ -335,18 +443,20 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
   const missing = (key: string, rest = "", alternatives: readonly string[] = []) =>
     new CloudConfigError(`${field(`auth.${key}`)}: missing${didYouMean(auth, [key, ...alternatives])}${rest}`);
 
-  const rawType = str(raw, "auth_type", "auth_type") ?? "password";
+  // loader.py _fix_backwards_auth_plugin: auth_plugin is the old name of auth_type, which wins when both are set.
+  const typeKey = present(raw.auth_type) ? "auth_type" : present(raw.auth_plugin) ? "auth_plugin" : "auth_type";
+  const rawType = str(raw, typeKey, typeKey) ?? "password";
   let authType: AuthType;
   if (rawType === "password" || rawType === "v3password") authType = "password";
   else if (rawType === "v3applicationcredential" || rawType === "applicationcredential") {
     authType = "v3applicationcredential";
   } else {
     throw new CloudConfigError(
-      `${field("auth_type")}: "${rawType}" is not supported; use password or v3applicationcredential`,
+      `${field(typeKey)}: "${rawType}" is not supported; use password or v3applicationcredential`,
     );
   }
 
-  const authUrl = a("auth_url");
+  const authUrl = formatAuthUrl(a("auth_url"), raw, field);
   const example = "e.g. https://keystone.example.com:5000/v3";
   if (!authUrl) throw missing("auth_url", ` (the Keystone URL, ${example})`);
   // Caught here, not at the first request: `5000` or `keystone:5000/v3` would only fail there, as an invalid URL.
@@ -356,22 +466,47 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
       `${field("auth.auth_url")}: ${shown} is not an http(s) URL: write the whole Keystone URL, ${example}`,
     );
   }
+  // project_* wins over its old name tenant_* wherever each is written (_fix_backwards_auth lists tenant_* first).
+  const projectName = a("project_name") ?? a("tenant_name");
+  const projectId = a("project_id") ?? a("tenant_id");
+  const domainName = a("domain_name");
+  const domainId = a("domain_id");
+  // _handle_domain_id: with a project, domain_name/domain_id stand for the user's and the project's domain where
+  // those are not given. Without one they ask for a domain-scoped token, which the scaler cannot use.
+  if (!projectName && !projectId && (domainName || domainId)) {
+    const key = domainName ? "domain_name" : "domain_id";
+    throw new CloudConfigError(
+      `${field(`auth.${key}`)}: without project_name or project_id this asks for a domain-scoped token ` +
+        `(as the openstack CLI reads it), which os-scaler cannot use: for the user's domain write ` +
+        `user_${key}${authType === "password" ? ", and give the project (project_name or project_id)" : ""}`,
+    );
+  }
   const cloudAuth: CloudAuth = {
     authUrl,
-    username: a("username"),
+    username: a("username") ?? a("user_name"),
     userId: a("user_id"),
     password: a("password"),
-    projectName: a("project_name") ?? a("tenant_name"),
-    projectId: a("project_id") ?? a("tenant_id"),
-    // domain_name/domain_id stand for both domains when the specific ones are absent (keystoneauth's rule).
-    userDomainName: a("user_domain_name") ?? a("domain_name"),
-    userDomainId: a("user_domain_id") ?? a("domain_id"),
-    projectDomainName: a("project_domain_name") ?? a("domain_name"),
-    projectDomainId: a("project_domain_id") ?? a("domain_id"),
+    projectName,
+    projectId,
+    userDomainName: a("user_domain_name") ?? domainName,
+    userDomainId: a("user_domain_id") ?? domainId,
+    projectDomainName: a("project_domain_name") ?? domainName,
+    projectDomainId: a("project_domain_id") ?? domainId,
     applicationCredentialId: a("application_credential_id"),
     applicationCredentialName: a("application_credential_name"),
     applicationCredentialSecret: a("application_credential_secret"),
   };
+  const version = str(raw, "identity_api_version", "identity_api_version");
+  if (version && !version.startsWith("3")) {
+    throw new CloudConfigError(`${field("identity_api_version")}: only Keystone v3 is supported, not ${version}`);
+  }
+  const domains = withDefaultDomains(cloudAuth, {
+    // osc-lib OSC_Config._auth_default_domain: only with identity_api_version exactly "3", for password auth.
+    cliDefault: version === "3" && authType === "password" ? opts.defaultDomain : undefined,
+    // keystoneauth's generic `password` plugin: default_domain_id/_name stand for the user's and project's domain.
+    pluginDefaultId: rawType === "password" ? a("default_domain_id") : undefined,
+    pluginDefaultName: rawType === "password" ? a("default_domain_name") : undefined,
+  });
 
   if (authType === "password") {
     if (!cloudAuth.username && !cloudAuth.userId) {
@@ -400,45 +535,65 @@ function normalize(name: string, raw: Raw, source: string): CloudConfig {
     }
   }
 
+  // cloud_region.py get_requests_verify_args: insecure wins over verify; cacert counts only while verifying.
+  const fromEnv = source === "environment";
   let verify = true;
-  if (raw.verify !== undefined) verify = parseBool(raw.verify, field("verify"));
-  if (raw.insecure !== undefined && parseBool(raw.insecure, field("insecure"))) verify = false;
-  const iface = (str(raw, "interface", "interface") ?? str(raw, "endpoint_type", "endpoint_type") ?? "public").replace(
-    /URL$/,
-    "",
-  );
+  if (present(raw.verify)) verify = parseVerify(raw.verify, field("verify"), fromEnv);
+  if (present(raw.insecure) && parseBool(raw.insecure, field("insecure"), fromEnv)) verify = false;
+  for (const k of SERVICE_KEYS) {
+    if (present(raw[k])) {
+      throw new CloudConfigError(
+        `${field(k)}: per-service settings are not supported by os-scaler: use the cloud-wide ` +
+          `${k.endsWith("interface") || k.endsWith("endpoint_type") ? "interface" : "setting, or the source's endpoint in scaler.yaml"}`,
+      );
+    }
+  }
+  // loader.py _fix_backwards_interface renames endpoint_type to interface after the defaults have put `interface`
+  // first, so endpoint_type wins when both are set.
+  const ifaceKey = present(raw.endpoint_type) ? "endpoint_type" : "interface";
+  const iface = (str(raw, ifaceKey, ifaceKey) ?? "public").replace(/URL$/, "");
   if (!["public", "internal", "admin"].includes(iface)) {
-    throw new CloudConfigError(`${field("interface")}: "${iface}" is not one of public, internal, admin`);
+    throw new CloudConfigError(`${field(ifaceKey)}: "${iface}" is not one of public, internal, admin`);
   }
-  const version = str(raw, "identity_api_version", "identity_api_version");
-  if (version && !version.startsWith("3")) {
-    throw new CloudConfigError(`${field("identity_api_version")}: only Keystone v3 is supported, not ${version}`);
-  }
-  const region = regionOf(raw, field);
+  const region = str(raw, "region_name", "region_name");
+  const cacert = verify ? str(raw, "cacert", "cacert") : undefined;
   return {
     name,
     authType,
-    auth: stripUndefined(cloudAuth),
+    auth: stripUndefined({ ...cloudAuth, ...domains }),
     ...(region ? { regionName: region } : {}),
     interface: iface,
     verify,
-    ...(str(raw, "cacert", "cacert") ? { cacert: str(raw, "cacert", "cacert") } : {}),
+    ...(cacert ? { cacert } : {}),
     source,
   };
 }
 
-/** `region_name`, else the first of `regions:` (a name or `{ name }`), which is what openstacksdk uses by default. */
-function regionOf(raw: Raw, field: (f: string) => string): string | undefined {
-  if (raw.region_name !== undefined && raw.region_name !== null && raw.region_name !== "") {
-    if (typeof raw.region_name !== "string") throw new CloudConfigError(`${field("region_name")}: expected a string`);
-    return raw.region_name;
+/** The user's and project's domain after the CLI's default domain and then the plugin's default_domain_*. */
+function withDefaultDomains(
+  a: CloudAuth,
+  d: { cliDefault?: string; pluginDefaultId?: string; pluginDefaultName?: string },
+): Pick<CloudAuth, "userDomainId" | "userDomainName" | "projectDomainId" | "projectDomainName"> {
+  let { userDomainId, userDomainName, projectDomainId, projectDomainName } = a;
+  if (d.cliDefault) {
+    if (!userDomainId && !userDomainName) userDomainId = d.cliDefault;
+    if (!projectDomainId && !projectDomainName) projectDomainId = d.cliDefault;
   }
-  if (raw.regions === undefined) return undefined;
-  const first: unknown = Array.isArray(raw.regions) ? raw.regions[0] : undefined;
-  const name = typeof first === "string" ? first : isRecord(first) ? first.name : undefined;
-  if (typeof name !== "string" || name === "")
-    throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name })`);
-  return name;
+  // keystoneauth generic password: user_domain_id or default_domain_id, user_domain_name or default_domain_name.
+  userDomainId ??= d.pluginDefaultId;
+  userDomainName ??= d.pluginDefaultName;
+  projectDomainId ??= d.pluginDefaultId;
+  projectDomainName ??= d.pluginDefaultName;
+  return { userDomainId, userDomainName, projectDomainId, projectDomainName };
+}
+
+/** magic_fixes: auth_url.format(**config), so a profile's `https://identity.{region_name}.example/v3` works. */
+function formatAuthUrl(url: string | undefined, raw: Raw, field: (f: string) => string): string | undefined {
+  return url?.replace(/\{(\w+)\}/g, (_m, key: string) => {
+    const v = raw[key];
+    if (typeof v === "string" || typeof v === "number") return String(v);
+    throw new CloudConfigError(`${field("auth.auth_url")}: refers to {${key}}, which the cloud does not set`);
+  });
 }
 
 /**
@@ -477,11 +632,38 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function parseBool(v: unknown, label: string): boolean {
+// PyYAML, which openstacksdk reads clouds.yaml with, takes these unquoted words as booleans (YAML 1.1).
+const YAML11_TRUE = /^(true|yes|on)$/i;
+const YAML11_FALSE = /^(false|no|off)$/i;
+
+/**
+ * A boolean setting. From a file, as PyYAML reads it. From an OS_* variable, as loader.py get_boolean does: only
+ * "true" is true, so `OS_INSECURE=1` leaves TLS checks on in the CLI; anything but true/false is an error here.
+ */
+function parseBool(v: unknown, label: string, fromEnv: boolean): boolean {
   if (typeof v === "boolean") return v;
-  if (typeof v === "string" && /^(true|yes|1)$/i.test(v)) return true;
-  if (typeof v === "string" && /^(false|no|0)$/i.test(v)) return false;
-  throw new CloudConfigError(`${label}: expected true or false`);
+  if (typeof v === "string") {
+    if (fromEnv ? /^true$/i.test(v) : YAML11_TRUE.test(v)) return true;
+    if (fromEnv ? /^false$/i.test(v) : YAML11_FALSE.test(v)) return false;
+  }
+  throw new CloudConfigError(
+    `${label}: expected true or false` +
+      (fromEnv ? ` (the openstack CLI reads only "true" as true, so ${JSON.stringify(v)} would mean false)` : ""),
+  );
+}
+
+/** `verify`: a boolean. openstacksdk hands an OS_VERIFY string to requests as a CA-bundle path, never as false. */
+function parseVerify(v: unknown, label: string, fromEnv: boolean): boolean {
+  if (fromEnv) {
+    throw new CloudConfigError(
+      `${label}: the openstack CLI takes OS_VERIFY as a CA-bundle path, not a boolean: ` +
+        `set OS_INSECURE=true to skip TLS checks, or OS_CACERT to trust a CA bundle`,
+    );
+  }
+  if (typeof v === "string" && !YAML11_TRUE.test(v) && !YAML11_FALSE.test(v)) {
+    throw new CloudConfigError(`${label}: expected true or false; to trust a CA bundle, set cacert: ${v}`);
+  }
+  return parseBool(v, label, false);
 }
 
 /** Mappings merge key by key; anything else from `over` replaces `base`. */
@@ -490,6 +672,20 @@ export function deepMerge(base: Raw, over: Raw): Raw {
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
     out[k] = isRecord(b) && isRecord(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+/**
+ * _util.normalize_keys: `-` in keys becomes `_` (`project-name`, `region-name`), at every depth. The dashed spelling
+ * wins over the underscored one, as in _fix_backwards_auth, which lists it last.
+ */
+function normalizeKeys(o: Raw): Raw {
+  const out: Raw = {};
+  const keys = Object.keys(o).sort((x, y) => Number(x.includes("-")) - Number(y.includes("-")));
+  for (const k of keys) {
+    const v = o[k];
+    out[k.replace(/-/g, "_")] = isRecord(v) ? normalizeKeys(v) : v;
   }
   return out;
 }

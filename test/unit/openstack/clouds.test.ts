@@ -7,6 +7,7 @@ import {
   AmbiguousCloudError,
   CloudConfigError,
   CloudNotFoundError,
+  CloudsYamlError,
   CloudsYamlSyntaxError,
   loadCloud,
   type CloudConfig,
@@ -119,18 +120,26 @@ const rows: Row[] = [
     },
   },
   {
-    // openstacksdk merges secure.yaml only into clouds clouds.yaml defines: a name there alone is no cloud, so it
-    // neither appears in the list nor spoils the single-cloud default.
-    name: "a cloud only in secure.yaml is not a cloud: the single cloud of clouds.yaml is still the default",
+    // loader.py OpenStackConfig.__init__ merges secure.yaml with _util.merge_clouds, which adds new keys too: a cloud
+    // only secure.yaml defines is a cloud.
+    name: "a cloud only in secure.yaml is a cloud (merge_clouds adds it)",
     files: {
       "cwd/clouds.yaml": cloudYaml("a", "ua"),
-      "home/.config/openstack/secure.yaml":
-        "clouds:\n  a:\n    auth: { password: s }\n  ghost:\n    auth: { password: g }\n",
+      "home/.config/openstack/secure.yaml": cloudYaml("ghost", "ug"),
     },
-    expect: (c) => {
-      assert.equal(c.name, "a");
-      assert.equal(c.auth.password, "s");
+    env: () => ({ OS_CLOUD: "ghost" }),
+    expect: (c, root) => {
+      assert.equal(c.auth.username, "ug");
+      assert.equal(c.source, path.join(root, "home/.config/openstack/secure.yaml"));
     },
+  },
+  {
+    name: "a cloud only in secure.yaml counts among the clouds: with two, none is the default",
+    files: {
+      "cwd/clouds.yaml": cloudYaml("a", "ua"),
+      "home/.config/openstack/secure.yaml": "clouds:\n  ghost:\n    auth: { password: g }\n",
+    },
+    error: { type: AmbiguousCloudError, match: /defines 2 clouds \(a, ghost\)/ },
   },
   {
     name: "OS_CLOUD picks one of several clouds",
@@ -203,7 +212,7 @@ const rows: Row[] = [
     name: "OS_CLOUD plus OS_PASSWORD, OS_REGION_NAME, OS_INTERFACE: laid over the named cloud, as the CLI does",
     files: {
       "cwd/clouds.yaml":
-        "clouds:\n  prod:\n    auth: { auth_url: 'http://k/v3', username: u, project_name: p }\n    region_name: R1\n",
+        "clouds:\n  prod:\n    auth: { auth_url: 'http://k/v3', username: u, project_name: p }\n    regions: [R1, R2]\n",
     },
     env: () => ({ OS_CLOUD: "prod", OS_PASSWORD: "from-env", OS_REGION_NAME: "R2", OS_INTERFACE: "internal" }),
     expect: (c) => {
@@ -231,7 +240,10 @@ const rows: Row[] = [
   {
     name: "regions that are not names: an error naming the key",
     files: { "cwd/clouds.yaml": cloudYaml("a", "ua", "    regions: [{ id: 3 }]\n") },
-    error: { type: CloudConfigError, match: /clouds\.a\.regions: expected a list of region names/ },
+    error: {
+      type: CloudConfigError,
+      match: /clouds\.a\.regions: \{"id":3\} is not a region: write a name, or \{ name/,
+    },
   },
   {
     name: "OS_CLOUD and OS_CLIENT_CONFIG_FILE alone do not make an envvars cloud",
@@ -254,7 +266,8 @@ const rows: Row[] = [
     },
   },
   {
-    name: "verify: false, cacert and tenant_id alias are read",
+    // cloud_region.py get_requests_verify_args: cacert is used only while verifying.
+    name: "verify: false, cacert (then unused) and tenant_id alias are read",
     files: {
       "cwd/clouds.yaml": `clouds:
   t:
@@ -265,7 +278,7 @@ const rows: Row[] = [
     },
     expect: (c) => {
       assert.equal(c.verify, false);
-      assert.equal(c.cacert, "/etc/ssl/ca.pem");
+      assert.equal(c.cacert, undefined, "no CA bundle is used when TLS checks are off");
       assert.equal(c.auth.projectId, "t-1");
       assert.equal(c.interface, "public", "interface defaults to public");
     },
@@ -282,12 +295,6 @@ const rows: Row[] = [
       type: CloudConfigError,
       match: /cwd\/clouds\.yaml: clouds\.a\.identity_api_version: only Keystone v3 is supported, not 2$/,
     },
-  },
-  {
-    // openstacksdk's _validate_auth: a plugin option under auth: wins; the top-level one only fills a gap.
-    name: "a key both at the top level and under auth: the one under auth wins",
-    files: { "cwd/clouds.yaml": cloudYaml("a", "from-auth", "    username: from-top\n") },
-    expect: (c) => assert.equal(c.auth.username, "from-auth"),
   },
   {
     name: "TLS verification is on by default",
@@ -493,12 +500,11 @@ const rows: Row[] = [
   },
   ...(
     [
-      ["user_name", "username", "username"],
       ["userName", "username", "username"],
       ["pasword", "password", "password"],
       ["passwd", "password", "password"],
       ["projectname", "project_name", "project_name"],
-      ["project-id", "project_id", "project_name"],
+      ["projectid", "project_id", "project_name"],
       ["authurl", "auth_url", "auth_url"],
     ] as const
   ).map(([typo, meant, missing]): Row => {
@@ -527,26 +533,23 @@ const rows: Row[] = [
   },
 ];
 
-describe("clouds.yaml loading (openstacksdk's rules)", () => {
-  for (const row of rows) {
-    it(row.name, () => {
-      const { root, opts } = setup(row.files);
-      const run = () => loadCloud({ ...opts, env: row.env?.(root) ?? {}, ...(row.cloud ? { cloud: row.cloud } : {}) });
-      if (row.error) {
-        assert.throws(run, (err: Error) => {
-          assert.ok(
-            err instanceof row.error!.type,
-            `expected ${row.error!.type.name}, got ${err.name}: ${err.message}`,
-          );
-          assert.match(err.message, row.error!.match);
-          if (row.error!.notMatch) assert.doesNotMatch(err.message, row.error!.notMatch);
-          return true;
-        });
-      } else {
-        row.expect!(run(), root);
-      }
+function runRow(row: Row) {
+  const { root, opts } = setup(row.files);
+  const run = () => loadCloud({ ...opts, env: row.env?.(root) ?? {}, ...(row.cloud ? { cloud: row.cloud } : {}) });
+  if (row.error) {
+    assert.throws(run, (err: Error) => {
+      assert.ok(err instanceof row.error!.type, `expected ${row.error!.type.name}, got ${err.name}: ${err.message}`);
+      assert.match(err.message, row.error!.match);
+      if (row.error!.notMatch) assert.doesNotMatch(err.message, row.error!.notMatch);
+      return true;
     });
+  } else {
+    row.expect!(run(), root);
   }
+}
+
+describe("clouds.yaml loading (openstacksdk's rules)", () => {
+  for (const row of rows) it(row.name, () => runRow(row));
 
   it("never puts a password in an error message", () => {
     const { opts } = setup({
@@ -558,4 +561,311 @@ describe("clouds.yaml loading (openstacksdk's rules)", () => {
       (err: Error) => !err.message.includes("hunter2-secret") && /auth\.username: missing/.test(err.message),
     );
   });
+});
+
+// Expected values below come from reading openstacksdk's openstack/config/loader.py and cloud_region.py, osc-lib's
+// cli/client_config.py (OSC_Config) and shell.py, and keystoneauth's generic password loader; each row names the
+// function whose behaviour it pins.
+const entry = (body: string) => ({ "cwd/clouds.yaml": `clouds:\n  c:\n${body}` });
+const AUTH = "auth_url: http://k/v3, username: u, password: p";
+// A complete openrc cloud (`envvars`) plus the variables a row is about.
+const openrc = (more: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
+  OS_AUTH_URL: "https://k/v3",
+  OS_USERNAME: "u",
+  OS_PASSWORD: "p",
+  OS_PROJECT_ID: "x",
+  ...more,
+});
+const sdkRows: Row[] = [
+  // loader.py _fix_backwards_auth: "Prefer values NOT from the 'auth' section" — the top level wins.
+  ...(
+    [
+      ["project_name", "projectName"],
+      ["project_id", "projectId"],
+      ["user_domain_name", "userDomainName"],
+      ["project_domain_id", "projectDomainId"],
+    ] as const
+  ).map(([key, prop]): Row => ({
+    name: `_fix_backwards_auth: ${key} at the top level wins over auth.${key}`,
+    files: entry(
+      `    auth: { ${AUTH}, ${key.startsWith("project_") && !key.includes("domain") ? "" : "project_name: p0, "}` +
+        `${key}: from-auth }\n    ${key}: from-top\n`,
+    ),
+    expect: (c) => assert.equal(c.auth[prop], "from-top"),
+  })),
+  {
+    name: "_fix_backwards_auth: project_name (under auth) wins over tenant_name (at the top level)",
+    files: entry(`    auth: { ${AUTH}, project_name: new }\n    tenant_name: old\n`),
+    expect: (c) => assert.equal(c.auth.projectName, "new"),
+  },
+  {
+    name: "_fix_backwards_auth: tenant_id alone at the top level becomes the project id",
+    files: entry(`    auth: { ${AUTH} }\n    tenant_id: t-9\n`),
+    expect: (c) => assert.equal(c.auth.projectId, "t-9"),
+  },
+  {
+    name: "_fix_backwards_auth + normalize_keys: project-name (dashed) is read, and wins over project_name",
+    files: entry(`    auth: { ${AUTH}, project_name: underscored, project-name: dashed, user-domain-name: D }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.projectName, "dashed");
+      assert.equal(c.auth.userDomainName, "D");
+    },
+  },
+  {
+    name: "_handle_domain_id: with a project, a top-level domain_name fills only the domains not given",
+    files: entry(`    auth: { ${AUTH}, project_name: p, user_domain_name: U }\n    domain_name: D\n`),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainName, "U");
+      assert.equal(c.auth.projectDomainName, "D");
+    },
+  },
+  {
+    name: "_handle_domain_id: domain_id stands for the user's domain beside a given project_domain_id",
+    files: entry(`    auth: { ${AUTH}, project_id: pid, domain_id: did, project_domain_id: pd }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainId, "did");
+      assert.equal(c.auth.projectDomainId, "pd");
+    },
+  },
+  {
+    name: "_handle_domain_id: domain_name without a project asks for a domain scope: refused, saying what to write",
+    files: entry(`    auth: { ${AUTH}, domain_name: D }\n`),
+    error: {
+      type: CloudConfigError,
+      match:
+        /clouds\.c\.auth\.domain_name: without project_name or project_id .*domain-scoped .*write user_domain_name/,
+    },
+  },
+  {
+    name: "_handle_domain_id: domain_name with an application credential is refused too (not taken as the user's)",
+    files: entry(
+      `    auth_type: v3applicationcredential\n    auth: { auth_url: http://k/v3, application_credential_name: n, ` +
+        `username: u, application_credential_secret: s, domain_name: D }\n`,
+    ),
+    error: { type: CloudConfigError, match: /auth\.domain_name: .*write user_domain_name$/ },
+  },
+  {
+    // osc-lib OSC_Config._validate_auth: "if it's in config, win" — for every auth option, not only project/domain.
+    name: "OSC_Config._validate_auth: username at the top level wins over auth.username",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    username: from-top\n`),
+    expect: (c) => assert.equal(c.auth.username, "from-top"),
+  },
+  {
+    // keystoneauth generic Password: Opt('username', deprecated=[Opt('user-name')]); the current name wins.
+    name: "keystoneauth: user_name is the deprecated name of username, which wins when both are set",
+    files: {
+      "cwd/clouds.yaml":
+        "clouds:\n  c:\n    auth: { auth_url: http://k/v3, user_name: old, password: p, project_name: p }\n" +
+        "  d:\n    auth: { auth_url: http://k/v3, user_name: old, username: new, password: p, project_name: p }\n",
+    },
+    env: () => ({ OS_CLOUD: "c" }),
+    expect: (c, root) => {
+      assert.equal(c.auth.username, "old");
+      const d = loadCloud({ ...setupOpts(root), env: { OS_CLOUD: "d" } });
+      assert.equal(d.auth.username, "new");
+    },
+  },
+  {
+    name: "_fix_backwards_auth_plugin: auth_plugin is the old name of auth_type",
+    files: entry(
+      "    auth_plugin: v3applicationcredential\n" +
+        "    auth: { auth_url: http://k/v3, application_credential_id: i, application_credential_secret: s }\n",
+    ),
+    expect: (c) => assert.equal(c.authType, "v3applicationcredential"),
+  },
+  {
+    name: "_fix_backwards_auth_plugin: auth_type wins over auth_plugin",
+    files: entry(
+      `    auth_type: password\n    auth_plugin: v3applicationcredential\n    auth: { ${AUTH}, project_name: p }\n`,
+    ),
+    expect: (c) => assert.equal(c.authType, "password"),
+  },
+  {
+    name: "get_one(argparse): OS_PROJECT_NAME wins over the file's project_name, at the top level or under auth",
+    files: entry(`    auth: { ${AUTH}, project_name: in-auth }\n    project_name: at-top\n`),
+    env: () => ({ OS_CLOUD: "c", OS_PROJECT_NAME: "from-env" }),
+    expect: (c) => assert.equal(c.auth.projectName, "from-env"),
+  },
+  {
+    // osc-lib shell.py registers no environment default for --insecure: OS_INSECURE counts only in `envvars`.
+    name: "osc-lib shell: OS_INSECURE does not turn TLS checks off for a named cloud",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n`),
+    env: () => ({ OS_CLOUD: "c", OS_INSECURE: "true" }),
+    expect: (c) => assert.equal(c.verify, true),
+  },
+  // osc-lib OSC_Config._auth_default_domain, with shell.py's --os-default-domain (OS_DEFAULT_DOMAIN, else "default").
+  {
+    name: "_auth_default_domain: identity_api_version 3 and no domains → both domain ids are 'default'",
+    files: entry(`    identity_api_version: 3\n    auth: { ${AUTH}, project_name: p }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainId, "default");
+      assert.equal(c.auth.projectDomainId, "default");
+    },
+  },
+  {
+    name: "_auth_default_domain: OS_DEFAULT_DOMAIN replaces 'default'; a given user_domain_name is kept",
+    files: entry(`    identity_api_version: '3'\n    auth: { ${AUTH}, project_name: p, user_domain_name: U }\n`),
+    env: () => ({ OS_CLOUD: "c", OS_DEFAULT_DOMAIN: "d-7" }),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainName, "U");
+      assert.equal(c.auth.userDomainId, undefined);
+      assert.equal(c.auth.projectDomainId, "d-7");
+    },
+  },
+  {
+    name: "_auth_default_domain: applies only with identity_api_version exactly 3",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainId, undefined);
+      assert.equal(c.auth.projectDomainId, undefined);
+    },
+  },
+  {
+    name: "keystoneauth generic password: auth.default_domain_id stands for both domains",
+    files: entry(`    auth: { ${AUTH}, project_name: p, default_domain_id: dd }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.userDomainId, "dd");
+      assert.equal(c.auth.projectDomainId, "dd");
+    },
+  },
+  {
+    name: "keystoneauth: v3password has no default_domain_id option, so it sets no domain",
+    files: entry(`    auth_type: v3password\n    auth: { ${AUTH}, project_name: p, default_domain_id: dd }\n`),
+    expect: (c) => assert.equal(c.auth.userDomainId, undefined),
+  },
+  // loader.py _get_known_regions / _get_region.
+  {
+    name: "_get_known_regions: regions: wins over region_name",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    region_name: R9\n    regions: [R1, R2]\n`),
+    expect: (c) => assert.equal(c.regionName, "R1"),
+  },
+  {
+    name: "_get_known_regions: a comma-separated region_name is a list; the first is used",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    region_name: 'R1,R2'\n`),
+    expect: (c) => assert.equal(c.regionName, "R1"),
+  },
+  {
+    name: "_get_region: OS_REGION_NAME picks a listed region, and that region's values apply",
+    files: entry(
+      `    auth: { ${AUTH}, project_name: p }\n    regions:\n      - R1\n` +
+        "      - { name: R2, values: { interface: internal, auth: { project_name: p2 } } }\n",
+    ),
+    env: () => ({ OS_CLOUD: "c", OS_REGION_NAME: "R2" }),
+    expect: (c) => {
+      assert.equal(c.regionName, "R2");
+      assert.equal(c.interface, "internal");
+      assert.equal(c.auth.projectName, "p2");
+      assert.equal(c.auth.username, "u", "auth: is merged, not replaced");
+    },
+  },
+  {
+    name: "_get_region: an OS_REGION_NAME the cloud does not list is an error naming its regions",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    region_name: R1\n`),
+    env: () => ({ OS_CLOUD: "c", OS_REGION_NAME: "r1" }),
+    error: {
+      type: CloudConfigError,
+      match: /^OS_REGION_NAME=r1 is not a region of cloud "c" \(it has: R1; .*unset it/,
+    },
+  },
+  {
+    name: "_get_region: a cloud with no regions takes OS_REGION_NAME as it is",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n`),
+    env: () => ({ OS_CLOUD: "c", OS_REGION_NAME: "Anywhere" }),
+    expect: (c) => assert.equal(c.regionName, "Anywhere"),
+  },
+  {
+    name: "_expand_regions: a region mapping with keys besides name and values is an error",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    regions: [{ name: R1, interface: internal }]\n`),
+    error: { type: CloudConfigError, match: /clouds\.c\.regions: .*is not a region/ },
+  },
+  {
+    name: "normalize_keys: region-name (dashed) is region_name",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    region-name: RD\n`),
+    expect: (c) => assert.equal(c.regionName, "RD"),
+  },
+  {
+    name: "_fix_backwards_interface: endpoint_type wins over interface; publicURL means public",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    interface: internal\n    endpoint_type: publicURL\n`),
+    expect: (c) => assert.equal(c.interface, "public"),
+  },
+  {
+    name: "cloud_region.get_interface: a per-service compute_interface is refused, not ignored",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    compute_interface: internal\n`),
+    error: { type: CloudConfigError, match: /clouds\.c\.compute_interface: per-service settings are not supported/ },
+  },
+  {
+    name: "cloud_region.get_endpoint: a metric_endpoint_override is refused, pointing at scaler.yaml",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    metric_endpoint_override: http://g:8041\n`),
+    error: { type: CloudConfigError, match: /metric_endpoint_override: .*the source's endpoint in scaler\.yaml/ },
+  },
+  {
+    name: "get_requests_verify_args: cacert is kept while verifying",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    cacert: /etc/ssl/ca.pem\n`),
+    expect: (c) => assert.equal(c.cacert, "/etc/ssl/ca.pem"),
+  },
+  {
+    name: "get_requests_verify_args: insecure wins over verify: true; PyYAML reads `yes` as true",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    verify: true\n    insecure: yes\n`),
+    expect: (c) => assert.equal(c.verify, false),
+  },
+  {
+    name: "get_boolean: OS_INSECURE=true turns TLS checks off in the envvars cloud",
+    files: {},
+    env: () => openrc({ OS_INSECURE: "True" }),
+    expect: (c) => assert.equal(c.verify, false),
+  },
+  {
+    name: "get_boolean: OS_INSECURE=1 would mean false to the CLI: refused rather than read either way",
+    files: {},
+    env: () => openrc({ OS_INSECURE: "1" }),
+    error: {
+      type: CloudConfigError,
+      match: /^environment: OS_INSECURE: expected true or false \(.*"1" would mean false\)/,
+    },
+  },
+  {
+    name: "get_requests_verify_args: OS_VERIFY is a CA path to the CLI, not a boolean: refused with what to set",
+    files: {},
+    env: () => openrc({ OS_VERIFY: "false" }),
+    error: { type: CloudConfigError, match: /OS_VERIFY: .*set OS_INSECURE=true .*OS_CACERT/ },
+  },
+  {
+    name: "verify: <a path> is refused, pointing at cacert",
+    files: entry(`    auth: { ${AUTH}, project_name: p }\n    verify: /etc/ssl/ca.pem\n`),
+    error: {
+      type: CloudConfigError,
+      match: /clouds\.c\.verify: expected true or false; to trust a CA bundle, set cacert/,
+    },
+  },
+  {
+    name: "magic_fixes: auth_url.format(**config) fills {region_name}",
+    files: entry(
+      `    auth: { auth_url: 'https://id.{region_name}.example/v3', username: u, password: p, project_id: x }\n    region_name: east\n`,
+    ),
+    expect: (c) => assert.equal(c.auth.authUrl, "https://id.east.example/v3"),
+  },
+  {
+    name: "OpenStackConfig.__init__: a file cloud named envvars is refused even without OS_* variables",
+    files: { "cwd/clouds.yaml": cloudYaml("envvars", "u") },
+    error: { type: CloudsYamlError, match: /defines a cloud named "envvars", which is reserved/ },
+  },
+  {
+    name: "SNAP_REAL_HOME: ~/.config/openstack is read under the real home, as openstacksdk does in a snap",
+    files: { "real/.config/openstack/clouds.yaml": cloudYaml("s", "snap-user") },
+    env: (root) => ({ SNAP_REAL_HOME: path.join(root, "real") }),
+    expect: (c) => assert.equal(c.auth.username, "snap-user"),
+  },
+];
+
+function setupOpts(root: string) {
+  return {
+    cwd: path.join(root, "cwd"),
+    home: path.join(root, "home"),
+    siteDir: path.join(root, "xdg"),
+    etcDir: path.join(root, "etc"),
+  };
+}
+
+describe("clouds.yaml precedence, as openstacksdk and the openstack CLI resolve it", () => {
+  for (const row of sdkRows) it(row.name, () => runRow(row));
 });
