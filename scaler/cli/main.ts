@@ -86,7 +86,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-/** The process entry: wires stdout/stderr and SIGTERM/SIGINT, then exits with the command's code. */
+/** The process entry: wires stdout/stderr and SIGTERM/SIGINT/SIGHUP, then exits with the command's code. */
 export function main(): void {
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -98,6 +98,14 @@ export function main(): void {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Node's default for SIGHUP is to exit at once: an admin's "reload" would kill the daemon mid-update, and systemd
+  // takes that exit for a clean one and does not restart it. There is nothing to reload in place: say how to apply.
+  process.on("SIGHUP", () => {
+    process.stderr.write(
+      "os-scaler: SIGHUP ignored: scaler.yaml is read at start only; restart to apply a change " +
+        "(systemctl restart os-scaler: an update in flight gets actuator.shutdownGrace)\n",
+    );
+  });
   runCli(process.argv.slice(2), {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),

@@ -81,6 +81,30 @@ describe("os-scaler run: signals (child process)", () => {
     });
   }
 
+  it("SIGHUP neither stops nor kills the daemon: it says that a restart applies scaler.yaml", async () => {
+    const t = await tempDir();
+    let d: Daemon | undefined;
+    try {
+      d = await startDaemon(t.dir);
+      d.child.kill("SIGHUP");
+      const deadline = Date.now() + 10_000;
+      while (!d.output().includes("SIGHUP ignored") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.match(d.output(), /SIGHUP ignored: scaler.yaml is read at start only; restart to apply/);
+      const ticks = (d.output().match(/tick failed/g) ?? []).length;
+      const more = Date.now() + 10_000; // interval 1 s: the loop goes on ticking
+      while ((d.output().match(/tick failed/g) ?? []).length <= ticks && Date.now() < more) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(d.child.exitCode, null, d.output());
+      assert.ok((d.output().match(/tick failed/g) ?? []).length > ticks, "still ticking after SIGHUP");
+      assert.equal(await stop(d, "SIGTERM"), 0, d.output());
+    } finally {
+      kill(d);
+      await t.cleanup();
+    }
+  });
+
   it("a second scaler on the daemon's stateDir is refused, naming the daemon; after it stops, the state is free", async () => {
     const t = await tempDir();
     let d: Daemon | undefined;
