@@ -106,6 +106,8 @@ export class ScalerLoop {
   private startedAt: number | undefined;
   private consecutiveSourceFailures = 0;
   private lastTickError: { time: number; message: string } | undefined;
+  /** Why the last state save failed; cleared by the next one that succeeds. */
+  private saveError: string | undefined;
   private current: number | undefined;
   /** The last note on the stack's bounds (narrowed, or in conflict), logged when it changes. */
   private boundsNote: string | undefined;
@@ -274,8 +276,10 @@ export class ScalerLoop {
     state.counters.ticks++;
     state.actuator = this.d.actuator.status();
     state.updatedAt = clock.now();
-    await this.save(state);
+    // The tick has run, whether or not its state reaches the disk: a failed save is the `state` check's to report, not
+    // a stalled loop.
     this.lastTickAt = clock.now();
+    await this.save(state);
     endTimer?.();
     return {
       time: started,
@@ -313,7 +317,12 @@ export class ScalerLoop {
   /** Saves in order: a save never overtakes an earlier one. */
   private save(state: PersistedState): Promise<void> {
     const next = this.saving.then(() => this.store.save(state));
-    this.saving = next.catch(() => undefined);
+    this.saving = next.then(
+      () => (this.saveError = undefined),
+      (err: unknown) => {
+        this.saveError = err instanceof Error ? err.message : String(err);
+      },
+    );
     return next;
   }
 
@@ -412,6 +421,14 @@ export class ScalerLoop {
       failing.push({
         check: "source",
         reason: `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
+      });
+    }
+    if (this.saveError !== undefined) {
+      failing.push({
+        check: "state",
+        reason:
+          `cannot save ${this.store.file}: ${this.saveError}: free space or fix its permissions (the loop goes on ` +
+          "deciding, but cooldowns and windows are lost at the next start)",
       });
     }
     const act = this.d.actuator.status();

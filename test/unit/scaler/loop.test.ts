@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as automation from "@pulumi/pulumi/automation";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { Actuator } from "../../../scaler/actuator/actuator";
@@ -107,7 +107,7 @@ async function healthGauge(metrics: ScalerMetrics): Promise<Record<string, numbe
     [...text.matchAll(/^os_scaler_health_check_ok\{check="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
   );
 }
-const ALL_OK = { bounds: 1, source: 1, actuator: 1, loop: 1 };
+const ALL_OK = { bounds: 1, source: 1, state: 1, actuator: 1, loop: 1 };
 
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
@@ -404,6 +404,31 @@ describe("loop: one tick at a time", () => {
     await s.clock.advance(120 * S);
     await assert.rejects(s.loop.tick(), /not deployed, or was destroyed/);
     assert.deepEqual(s.stack.calls.slice(before), [], "no config written, no up (it would re-create the tier)");
+    await s.done();
+  });
+
+  it("a state file that cannot be written: /healthz says so (not a stalled loop) until a save succeeds", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    await s.loop.tick();
+    const file = path.join(s.t.dir, "state.json");
+    // A directory in its place: the atomic rename onto it fails, as a full or read-only disk would (tests run as root).
+    await rm(file);
+    await mkdir(path.join(file, "in-the-way"), { recursive: true });
+    for (let i = 0; i < 6; i++) {
+      await s.clock.advance(15 * S);
+      await assert.rejects(s.loop.tick());
+    }
+    const reasons = s.loop.health().reasons.join("\n");
+    assert.match(
+      reasons,
+      new RegExp(`cannot save ${file.replace(/[.]/g, "\\.")}: .*free space or fix its permissions`),
+    );
+    assert.doesNotMatch(reasons, /loop stalled/, "the ticks ran: the loop is not stalled");
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, state: 0 });
+    await rm(file, { recursive: true });
+    await s.clock.advance(15 * S);
+    await s.loop.tick();
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
     await s.done();
   });
 
