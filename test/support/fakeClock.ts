@@ -1,8 +1,9 @@
 import type { Clock } from "../../scaler/lib/clock";
 
 /**
- * A Clock whose time moves only when a test says so. `sleep` registers a sleeper; `advance(ms)` wakes every sleeper
- * due by then, in time order, letting the promise chains they release run before moving on.
+ * A Clock whose time moves only when a test says so. `sleep` registers a sleeper; `advance(ms)` moves the wall and the
+ * monotonic clock together and wakes every sleeper due by then, in time order, letting the promise chains they release
+ * run before moving on. `stepWall(ms)` moves the wall clock alone, as NTP or an operator setting the time does.
  */
 interface Sleeper {
   readonly due: number;
@@ -11,15 +12,30 @@ interface Sleeper {
 }
 
 export class FakeClock implements Clock {
+  /** Time as it passes: what sleepers are due on (timers follow the monotonic clock, not the wall). */
   private t: number;
+  private readonly start: number;
+  /** How far the wall clock has been stepped away from `t`. */
+  private wallOffset = 0;
   private sleepers: Sleeper[] = [];
 
   constructor(start = Date.UTC(2026, 0, 1)) {
     this.t = start;
+    this.start = start;
   }
 
   now(): number {
-    return this.t;
+    return this.t + this.wallOffset;
+  }
+
+  /** Starts at 0, not at `now()`, so that code mixing the two clocks up reads nonsense in tests. */
+  monotonic(): number {
+    return this.t - this.start;
+  }
+
+  /** Steps the wall clock by `ms` (either way) without time passing: the monotonic clock stays and no sleeper wakes. */
+  stepWall(ms: number): void {
+    this.wallOffset += ms;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -47,12 +63,12 @@ export class FakeClock implements Clock {
     return this.sleepers.length;
   }
 
-  /** The earliest due time among the sleepers, if any. */
+  /** The earliest due time among the sleepers, if any, on the wall clock (`now()`). */
   get nextDue(): number | undefined {
-    return this.sleepers.length ? Math.min(...this.sleepers.map((s) => s.due)) : undefined;
+    return this.sleepers.length ? Math.min(...this.sleepers.map((s) => s.due)) + this.wallOffset : undefined;
   }
 
-  /** Moves time forward by `ms`, waking sleepers in order. */
+  /** Moves time forward by `ms` on both clocks, waking sleepers in order. */
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;
     await settle();

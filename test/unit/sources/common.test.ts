@@ -77,6 +77,7 @@ describe("readCounters: a tick of counter sources with no value reads its first-
     const controller = new AbortController();
     const clock = {
       now: () => 0,
+      monotonic: () => 0,
       sleep: (_ms: number, signal?: AbortSignal) =>
         new Promise<void>((_resolve, reject) => {
           signal?.addEventListener("abort", () => reject(new Error("stopped")), { once: true });
