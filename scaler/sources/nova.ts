@@ -10,8 +10,10 @@ import { SourceError, type Group, type Instance, type MetricSource, type SampleS
 /**
  * CPU % from `GET /servers/{id}/diagnostics`, for clouds without telemetry where the scaler may use an admin role.
  * Diagnostics give cumulative CPU time, so the % comes from two ticks:
- *   (Σtime₂ − Σtime₁) / ((wall₂ − wall₁) in ns × num_cpus) × 100.
- * The first tick of an instance has no reading (reported as missing, not invented).
+ *   (Σtime₂ − Σtime₁) / ((t₂ − t₁) in ns × num_cpus) × 100,
+ * t₁ and t₂ read on the monotonic clock when each reply came: the wall clock steps (NTP, an operator), and an hour's
+ * step between two readings would read 50 % as 0.2 %. The first tick of an instance has no reading (reported as
+ * missing, not invented).
  */
 
 export interface CpuTime {
@@ -61,16 +63,18 @@ export function parseDiagnostics(body: unknown): CpuTime | { readonly unsupporte
   return { totalNs: total, numCpus: keys.length };
 }
 
+/** A reading of an instance's cumulative CPU time, and when it was taken on the monotonic clock (Clock.monotonic). */
+export interface CpuReading {
+  readonly totalNs: number;
+  readonly monotonicMs: number;
+}
+
 /** CPU % between two readings; undefined when it cannot be computed (no time passed, counter reset). */
-export function cpuPercentBetween(
-  prev: { totalNs: number; wallMs: number },
-  cur: { totalNs: number; wallMs: number },
-  numCpus: number,
-): number | undefined {
-  const wallNs = (cur.wallMs - prev.wallMs) * 1e6;
+export function cpuPercentBetween(prev: CpuReading, cur: CpuReading, numCpus: number): number | undefined {
+  const elapsedNs = (cur.monotonicMs - prev.monotonicMs) * 1e6;
   const used = cur.totalNs - prev.totalNs;
-  if (wallNs <= 0 || used < 0 || numCpus < 1) return undefined;
-  return (used / (wallNs * numCpus)) * 100;
+  if (elapsedNs <= 0 || used < 0 || numCpus < 1) return undefined;
+  return (used / (elapsedNs * numCpus)) * 100;
 }
 
 const FORBIDDEN_HINT =
@@ -80,12 +84,12 @@ const FORBIDDEN_HINT =
 
 export class NovaSource implements MetricSource {
   readonly type = "nova" as const;
-  private readonly previous = new Map<string, { totalNs: number; wallMs: number }>();
+  private readonly previous = new Map<string, CpuReading>();
   private readonly limit;
 
   constructor(
     private readonly config: NovaSourceConfig,
-    private readonly deps: { session: KeystoneSession; clock: Clock; logger: Logger },
+    private readonly deps: { session: Pick<KeystoneSession, "endpoint" | "request">; clock: Clock; logger: Logger },
   ) {
     this.limit = pLimit(config.concurrency);
   }
@@ -119,13 +123,17 @@ export class NovaSource implements MetricSource {
           };
     let parsed;
     let wallMs: number;
+    let monotonicMs: number;
     try {
       const res = await this.deps.session.request({
         url: `${base}/servers/${encodeURIComponent(inst.id)}/diagnostics`,
         headers,
         ...(signal ? { signal } : {}),
       });
+      // The wall time stamps the sample (the sanitizer's staleness check compares it with now()); the monotonic
+      // time is what the CPU-time delta is divided by.
       wallMs = this.deps.clock.now();
+      monotonicMs = this.deps.clock.monotonic();
       parsed = parseDiagnostics(parseJson(res, "GET /servers/{id}/diagnostics"));
     } catch (err) {
       if (err instanceof HttpError && err.status === 403) {
@@ -148,7 +156,7 @@ export class NovaSource implements MetricSource {
       return { ok: false, instance: inst.id, error: toSourceError("nova", err) };
     }
     if ("unsupported" in parsed) return { ok: true, missing: { instance: inst.id, reason: parsed.unsupported } };
-    const cur = { totalNs: parsed.totalNs, wallMs };
+    const cur = { totalNs: parsed.totalNs, monotonicMs };
     const prev = this.previous.get(inst.id);
     this.previous.set(inst.id, cur);
     if (!prev) return firstReading(inst.id);

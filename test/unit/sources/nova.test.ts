@@ -2,8 +2,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { cpuPercentBetween, parseDiagnostics } from "../../../scaler/sources/nova";
-import type { SourceError } from "../../../scaler/sources/types";
+import type { HttpRequest } from "../../../scaler/openstack/http";
+import { FIRST_READING_GAP_MS } from "../../../scaler/sources/common";
+import { novaSourceSchema } from "../../../scaler/sources/config";
+import { cpuPercentBetween, NovaSource, parseDiagnostics } from "../../../scaler/sources/nova";
+import type { SampleSet, SourceError } from "../../../scaler/sources/types";
+import { captureLogger } from "../../fixtures/logCapture";
+import { FakeClock } from "../../support/fakeClock";
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(path.join(__dirname, "../../fixtures/nova", name), "utf8")) as unknown;
@@ -41,19 +46,79 @@ describe("parseDiagnostics", () => {
   });
 });
 
-describe("cpuPercentBetween: (Σt₂ − Σt₁) / (Δwall_ns × num_cpus) × 100", () => {
+describe("cpuPercentBetween: (Σtime₂ − Σtime₁) / (Δt_ns × num_cpus) × 100, t on the monotonic clock", () => {
   const rows = [
-    { name: "5 s of CPU in 10 s on 1 vCPU is 50 %", d: 5e9, wall: 10_000, cpus: 1, want: 50 },
-    { name: "16 s of CPU in 10 s on 2 vCPUs is 80 %", d: 16e9, wall: 10_000, cpus: 2, want: 80 },
-    { name: "nothing used is 0 %", d: 0, wall: 15_000, cpus: 4, want: 0 },
-    { name: "no wall time passed gives nothing", d: 1e9, wall: 0, cpus: 1, want: undefined },
-    { name: "counter went back (reboot) gives nothing", d: -1e9, wall: 10_000, cpus: 1, want: undefined },
+    { name: "5 s of CPU in 10 s on 1 vCPU is 50 %", d: 5e9, elapsed: 10_000, cpus: 1, want: 50 },
+    { name: "16 s of CPU in 10 s on 2 vCPUs is 80 %", d: 16e9, elapsed: 10_000, cpus: 2, want: 80 },
+    { name: "nothing used is 0 %", d: 0, elapsed: 15_000, cpus: 4, want: 0 },
+    { name: "no time passed gives nothing", d: 1e9, elapsed: 0, cpus: 1, want: undefined },
+    { name: "counter went back (reboot) gives nothing", d: -1e9, elapsed: 10_000, cpus: 1, want: undefined },
   ];
   for (const r of rows) {
     it(r.name, () => {
-      const got = cpuPercentBetween({ totalNs: 1e12, wallMs: 0 }, { totalNs: 1e12 + r.d, wallMs: r.wall }, r.cpus);
+      const got = cpuPercentBetween(
+        { totalNs: 1e12, monotonicMs: 0 },
+        { totalNs: 1e12 + r.d, monotonicMs: r.elapsed },
+        r.cpus,
+      );
       if (r.want === undefined) assert.equal(got, undefined);
       else assert.ok(got !== undefined && Math.abs(got - r.want) < 1e-9, `got ${got}`);
+    });
+  }
+});
+
+describe("NovaSource: the time between two readings is measured on the monotonic clock, not the wall clock", () => {
+  // Seen in a review: NTP stepped the wall clock forward by an hour between two ticks, every VM at 50 % read 0.2 %,
+  // and the proportional policy scaled 8 VMs down to 1. A step back read as "missing" instead.
+  const HOUR = 3_600_000;
+  const TICK_MS = 15_000;
+  const rows = [
+    { name: "no step: 50 % reads 50 % on both ticks", gapStep: 0, tickStep: 0 },
+    { name: "wall clock stepped +1 h between two ticks: still 50 %, not 0.2 %", gapStep: 0, tickStep: HOUR },
+    { name: "wall clock stepped −1 h between two ticks: still 50 %, not missing", gapStep: 0, tickStep: -HOUR },
+    { name: "wall clock stepped +1 h within the first reading's 5 s gap: still 50 %", gapStep: HOUR, tickStep: 0 },
+    { name: "wall clock stepped −1 h within the first reading's 5 s gap: still 50 %", gapStep: -HOUR, tickStep: 0 },
+  ];
+  for (const r of rows) {
+    it(r.name, async () => {
+      const clock = new FakeClock();
+      // The VM keeps 2 vCPUs half busy: its CPU time grows with the time that passes, whatever the wall clock says.
+      const vcpus = 2;
+      const session = {
+        endpoint: () => Promise.reject(new Error("not asked: source.endpoint is set")),
+        request: (req: HttpRequest) => {
+          assert.equal(req.url, "http://nova.test/v2.1/servers/vm-1/diagnostics");
+          const totalNs = 17.3e9 + clock.monotonic() * 1e6 * 0.5 * vcpus;
+          const cpu_details = Array.from({ length: vcpus }, (_, id) => ({ id, time: totalNs / vcpus }));
+          return Promise.resolve({ status: 200, headers: {}, text: JSON.stringify({ num_cpus: vcpus, cpu_details }) });
+        },
+      };
+      const source = new NovaSource(novaSourceSchema.parse({ type: "nova", endpoint: "http://nova.test/v2.1" }), {
+        session,
+        clock,
+        logger: captureLogger().logger,
+      });
+      const group = { instances: [{ id: "vm-1", name: "a" }] };
+      const reading = (set: SampleSet) => {
+        assert.deepEqual(set.missing, []);
+        assert.equal(set.samples.length, 1);
+        return set.samples[0]!;
+      };
+
+      // A fresh source reads the VM twice, FIRST_READING_GAP_MS apart (on its clock's sleep).
+      const pending = source.sample(group);
+      await clock.waitForSleepers();
+      clock.stepWall(r.gapStep);
+      await clock.advance(FIRST_READING_GAP_MS);
+      const first = reading(await pending);
+      assert.ok(Math.abs(first.value - 50) < 1e-6, `first tick: ${first.value} %`);
+
+      await clock.advance(TICK_MS);
+      clock.stepWall(r.tickStep);
+      const second = reading(await source.sample(group));
+      assert.ok(Math.abs(second.value - 50) < 1e-6, `second tick: ${second.value} %`);
+      // The reading's time stays on the wall clock: the sanitizer's staleness check compares it with now().
+      assert.equal(second.time, clock.now());
     });
   }
 });
