@@ -1,9 +1,10 @@
+import pLimit from "p-limit";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { HttpError, parseJson } from "../openstack/http";
 import type { KeystoneSession } from "../openstack/keystone";
 import { asPercent, toSourceError } from "./common";
-import type { GnocchiSourceConfig } from "./config";
+import { novaSourceSchema, type GnocchiSourceConfig } from "./config";
 import {
   SourceError,
   type CpuSample,
@@ -23,6 +24,12 @@ import { isRecord } from "../lib/isRecord";
  */
 
 const NS_PER_S = 1e9;
+
+/**
+ * `vcpus: nova` flavor lookups in flight at once: the nova source's default for its per-instance requests, read from
+ * its schema so that the two stay one setting.
+ */
+export const FLAVOR_LOOKUP_CONCURRENCY = novaSourceSchema.shape.concurrency.parse(undefined);
 
 /** Percent of `vcpus` from one rate:mean point. Exposed for the table tests. */
 export function gnocchiPercent(rateNs: number, granularitySeconds: number, vcpus: number): number {
@@ -99,6 +106,7 @@ export function readInstance(
 export class GnocchiSource implements MetricSource {
   readonly type = "gnocchi" as const;
   private readonly vcpuCache = new Map<string, number>();
+  private readonly limit = pLimit(FLAVOR_LOOKUP_CONCURRENCY);
 
   constructor(
     private readonly config: GnocchiSourceConfig,
@@ -134,21 +142,25 @@ export class GnocchiSource implements MetricSource {
       const byResource = res
         ? parseAggregates(parseJson(res, "POST /v1/aggregates", { pythonNonFinite: true }))
         : new Map<string, GnocchiPoint[]>();
+      // Flavor lookups (vcpus: nova) run a few at a time: one after another, a group of 200 new VMs while Nova is
+      // down costs 200 timeouts, and a fresh daemon's first tick would take hours.
+      const lookups = await Promise.all(
+        group.instances.map((inst) =>
+          this.limit(() => this.vcpus(inst.id, signal)).catch((err: unknown) => toSourceError("gnocchi", err)),
+        ),
+      );
       const samples: CpuSample[] = [];
       const missing: MissingSample[] = [];
-      for (const inst of group.instances) {
-        let vcpus: number;
-        try {
-          const r = await this.vcpus(inst.id, signal);
-          vcpus = r.vcpus;
-          requests += r.requests;
-        } catch (err) {
-          missing.push({ instance: inst.id, reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` });
+      for (const [i, inst] of group.instances.entries()) {
+        const lookup = lookups[i]!;
+        if (lookup instanceof SourceError) {
+          missing.push({ instance: inst.id, reason: `vCPU count unknown: ${lookup.message}` });
           continue;
         }
+        requests += lookup.requests;
         const r = readInstance(inst.id, byResource.get(inst.id), {
           granularityS,
-          vcpus,
+          vcpus: lookup.vcpus,
           staleFactor: this.config.staleFactor,
           now,
         });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { CloudConfig } from "../../../scaler/openstack/clouds";
-import { sourceSchema } from "../../../scaler/sources/config";
+import { novaSourceSchema, sourceSchema } from "../../../scaler/sources/config";
+import { FLAVOR_LOOKUP_CONCURRENCY } from "../../../scaler/sources/gnocchi";
 import { createSource } from "../../../scaler/sources/index";
 import { sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
@@ -17,9 +18,21 @@ after(() => Promise.all(servers.map((s) => s.close())));
 const A = "aaaaaaaa-0000-4000-8000-000000000001";
 const B = "bbbbbbbb-0000-4000-8000-000000000002";
 
-/** `raw`: the reply's exact text, for what Gnocchi writes that JSON.stringify cannot (a bare NaN). */
-async function fakeCloud(clock: StepClock, aggregates: () => { status: number; body?: unknown; raw?: string }) {
-  const server = await startServer((req, res) => {
+type Reply = { status: number; body?: unknown };
+
+/**
+ * `raw`: the reply's exact text, for what Gnocchi writes that JSON.stringify cannot (a bare NaN). `flavor`: Nova's
+ * reply to `GET /servers/{id}`; defaults to 1 vCPU for A and 2 for any other id.
+ */
+async function fakeCloud(
+  clock: StepClock,
+  aggregates: () => Reply & { raw?: string },
+  flavor: (id: string) => Reply | Promise<Reply> = (id) => ({
+    status: 200,
+    body: { server: { id, flavor: { vcpus: id === A ? 1 : 2 } } },
+  }),
+) {
+  const server = await startServer(async (req, res) => {
     if (req.url === "/v3/auth/tokens") {
       return sendJson(
         res,
@@ -49,7 +62,10 @@ async function fakeCloud(clock: StepClock, aggregates: () => { status: number; b
       return sendJson(res, r.status, r.body);
     }
     const m = /^\/nova\/v2\.1\/servers\/([^/?]+)$/.exec(req.url ?? "");
-    if (m) return sendJson(res, 200, { server: { id: m[1], flavor: { vcpus: m[1] === A ? 1 : 2 } } });
+    if (m) {
+      const r = await flavor(decodeURIComponent(m[1]!));
+      return sendJson(res, r.status, r.body);
+    }
     sendJson(res, 404, {});
   });
   servers.push(server);
@@ -110,6 +126,57 @@ describe("gnocchi source wiring", () => {
     assert.equal(agg.headers["x-auth-token"], "tok-unit-1234");
     const flavor = server.requests.find((r) => r.path.startsWith("/nova/"))!;
     assert.equal(flavor.headers["openstack-api-version"], "compute 2.47");
+  });
+
+  it("vcpus: nova looks flavors up a few at a time (the nova source's concurrency), each instance with its own", async () => {
+    // Seen in a review: one lookup after another, 200 new VMs with Nova down each cost the timeout, and a fresh
+    // daemon's first tick took hours.
+    const limit = novaSourceSchema.parse({ type: "nova" }).concurrency;
+    assert.equal(FLAVOR_LOOKUP_CONCURRENCY, limit);
+    const ids = Array.from({ length: 3 * limit }, (_, i) => `cccccccc-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const vcpusOf = (id: string) => (ids.indexOf(id) % 3) + 1;
+    const gone = ids[5]!;
+    let inFlight = 0;
+    let most = 0;
+    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+    // Every instance used 6e9 ns in the 10 s point: 60 % of 1 vCPU, 30 % of 2, 20 % of 3.
+    const point = [["2026-11-22T05:00:00+00:00", 10.0, 6e9]];
+    const { server, cloud } = await fakeCloud(
+      clock,
+      () => ({
+        status: 200,
+        body: { measures: Object.fromEntries(ids.map((id) => [id, { cpu: { "rate:mean": point } }])) },
+      }),
+      async (id) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // Long enough that lookups sent together overlap here, short enough for a unit test (bounded: 12 × 30 ms).
+        await new Promise((r) => setTimeout(r, 30));
+        inFlight--;
+        if (id === gone) return { status: 404, body: { itemNotFound: { code: 404, message: "Instance not found." } } };
+        return { status: 200, body: { server: { id, flavor: { vcpus: vcpusOf(id) } } } };
+      },
+    );
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: "nova" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const set = await source.sample({ serverGroup: "big", instances: ids.map((id) => ({ id, name: id })) });
+
+    assert.ok(most > 1, `lookups overlap (at most ${most} in flight)`);
+    assert.ok(most <= limit, `never more than ${limit} in flight (saw ${most})`);
+    assert.equal(server.requests.filter((r) => r.path.startsWith("/nova/")).length, ids.length);
+    assert.deepEqual(
+      set.samples.map((s) => [s.instance, s.value]),
+      ids.filter((id) => id !== gone).map((id) => [id, 60 / vcpusOf(id)]),
+      "each instance's % uses its own flavor's vCPUs, in the group's order",
+    );
+    // A failed lookup is that instance's gap, as before, not a failed tick.
+    assert.equal(set.missing.length, 1);
+    assert.equal(set.missing[0]!.instance, gone);
+    assert.match(set.missing[0]!.reason, /^vCPU count unknown: .*404/);
+    assert.equal(set.requests, 1 + ids.length - 1, "the aggregates request and the lookups that succeeded");
   });
 
   it("a bare NaN point (Python's JSON, as Gnocchi 4.4 writes it) is no reading; the rest of the reply still counts", async () => {
