@@ -62,12 +62,26 @@ export function observationsKept(p: Pick<PolicyConfig, "upSamples" | "downSample
 }
 
 /**
+ * How many instances `onMissing: assumeHigh` counts as 100 % busy: the missing ones (at least one when the source
+ * failed as a whole), except those the cloud says are gone — a VM deleted outside Pulumi carries no load, and counting
+ * it as saturated would grow the group for a VM that is not there.
+ */
+export function assumedBusy(o: Observation): number {
+  return o.sourceFailed ? Math.max(o.missing, 1) : o.missing - (o.gone ?? 0);
+}
+
+/** "2/5 missing", and how many of them the cloud says are gone: what the decision's reason shows. */
+export function missingNote(o: Observation): string {
+  return `${o.missing}/${o.expected} missing${o.gone ? `, ${o.gone} gone from the cloud` : ""}`;
+}
+
+/**
  * The value to judge a scale-out by. Complete data: the observed aggregate. With instances missing, `onMissing:
  * assumeHigh` counts each missing one as 100 % busy (the HPA's rule for missing pods on scale-up): the average is
  * recomputed with them, the maximum becomes 100. `hold` uses what was observed (undefined when nothing was).
  */
 export function scaleOutValue(o: Observation, onMissing: "hold" | "assumeHigh"): { value?: number; assumed: boolean } {
-  const missing = o.sourceFailed ? Math.max(o.missing, 1) : o.missing;
+  const missing = assumedBusy(o);
   if (onMissing !== "assumeHigh" || missing === 0)
     return o.value === undefined ? { assumed: false } : { value: o.value, assumed: false };
   if (o.value === undefined || o.aggregate === "max") return { value: 100, assumed: true };

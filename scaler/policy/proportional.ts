@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { lastAction, loadOf, TREND_SAMPLES } from "./history";
+import { assumedBusy, lastAction, loadOf, missingNote, scaleOutValue, TREND_SAMPLES } from "./history";
 import type { DecideInput, ModeFn, ModeResult, Observation } from "./types";
 
 /**
@@ -55,7 +55,7 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
     const { policy: p, current, observations } = input;
     const o = observations[observations.length - 1];
     if (!o || o.value === undefined) {
-      if (p.onMissing === "assumeHigh") {
+      if (p.onMissing === "assumeHigh" && (!o || assumedBusy(o) > 0)) {
         const recommended = current + 1;
         return {
           recommended,
@@ -65,21 +65,19 @@ export function proportionalWith(tuning: ProportionalTuning): ModeFn {
       }
       return {
         recommended: current,
-        reason: `no usable samples (onMissing hold) → hold at ${current}`,
+        reason: `no usable samples (${p.onMissing === "hold" ? "onMissing hold" : "every missing VM is gone from the cloud"}) → hold at ${current}`,
         onMissingData: true,
       };
     }
     const incomplete = o.missing > 0;
     let value = o.value;
-    if (incomplete && p.onMissing === "assumeHigh") {
-      value = o.aggregate === "max" ? 100 : (o.value * o.samples + 100 * o.missing) / (o.samples + o.missing);
-    }
+    if (incomplete && p.onMissing === "assumeHigh") value = scaleOutValue(o, p.onMissing).value ?? value;
     const load = loadOf(o, value) * (value >= SATURATED ? tuning.saturation : 1);
     const slope =
       tuning.trendSamples > 0 ? rising(observations, tuning.trendSamples, lastAction(input.actions)?.time) : 0;
     const projected = load + slope * tuning.lead;
     const trigger = triggerOf(p.target, tuning);
-    const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${o.missing}/${o.expected} missing)` : ""}, load ${load.toFixed(2)} VMs`;
+    const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${missingNote(o)})` : ""}, load ${load.toFixed(2)} VMs`;
     const trend = slope > 0 ? `, rising to ${projected.toFixed(2)} in ${Math.round(tuning.lead / 1000)}s` : "";
 
     // Scale-out: the projected CPU over the current count above the trigger.

@@ -100,6 +100,12 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
 
   const values = Object.values(accepted);
   const expected = group.instances.length - warming.size;
+  // Gone (deleted outside Pulumi) stays missing — scale-in still waits for complete data — but is told apart.
+  const gone = new Set(
+    set.missing
+      .filter((m) => m.gone && members.has(m.instance) && !warming.has(m.instance) && !(m.instance in accepted))
+      .map((m) => m.instance),
+  ).size;
   const value =
     values.length === 0
       ? undefined
@@ -112,6 +118,7 @@ export function sanitize(input: SanitizeInput): SanitizeResult {
     samples: values.length,
     expected,
     missing: Math.max(0, expected - values.length),
+    ...(gone > 0 ? { gone } : {}),
     rejected,
     ...(value === undefined ? {} : { value }),
   };

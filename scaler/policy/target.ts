@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { measuredCount } from "./history";
+import { assumedBusy, measuredCount, missingNote, scaleOutValue } from "./history";
 import type { DecideInput, ModeResult } from "./types";
 
 /**
@@ -19,7 +19,7 @@ export function target(input: DecideInput): ModeResult {
   const { policy: p, current, observations } = input;
   const o = observations[observations.length - 1];
   if (!o || o.value === undefined) {
-    if (p.onMissing === "assumeHigh") {
+    if (p.onMissing === "assumeHigh" && (!o || assumedBusy(o) > 0)) {
       const recommended = Math.max(current + 1, Math.ceil((current * 100) / p.target));
       return {
         recommended,
@@ -29,16 +29,14 @@ export function target(input: DecideInput): ModeResult {
     }
     return {
       recommended: current,
-      reason: `no usable samples (onMissing hold) → hold at ${current}`,
+      reason: `no usable samples (${p.onMissing === "hold" ? "onMissing hold" : "every missing VM is gone from the cloud"}) → hold at ${current}`,
       onMissingData: true,
     };
   }
   let value = o.value;
   const incomplete = o.missing > 0;
-  if (incomplete && p.onMissing === "assumeHigh") {
-    value = o.aggregate === "max" ? 100 : (o.value * o.samples + 100 * o.missing) / (o.samples + o.missing);
-  }
-  const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${o.missing}/${o.expected} missing${p.onMissing === "assumeHigh" ? " counted as 100%" : ""})` : ""}`;
+  if (incomplete && p.onMissing === "assumeHigh") value = scaleOutValue(o, p.onMissing).value ?? value;
+  const shown = `${o.aggregate} ${pct(value)}${incomplete ? ` (${missingNote(o)}${p.onMissing === "assumeHigh" && assumedBusy(o) > 0 ? " counted as 100%" : ""})` : ""}`;
   const ratio = value / p.target;
   if (Math.abs(ratio - 1) <= p.tolerance) {
     return {

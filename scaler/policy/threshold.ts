@@ -1,5 +1,5 @@
 import { pct } from "./format";
-import { consecutive, lastAction, scaleOutValue } from "./history";
+import { consecutive, lastAction, missingNote, scaleOutValue } from "./history";
 import type { DecideInput, ModeResult, Observation } from "./types";
 
 /**
@@ -30,7 +30,7 @@ export function threshold(input: DecideInput): ModeResult {
   if (latest && isHigh(latest)) {
     const { value, assumed } = scaleOutValue(latest, p.onMissing);
     const what = assumed
-      ? `${agg} ${pct(value!)} with ${latest.sourceFailed ? "the source failing" : `${latest.missing}/${latest.expected} missing`} counted as 100% (onMissing assumeHigh) > ${p.high}%`
+      ? `${agg} ${pct(value!)} with ${latest.sourceFailed ? "the source failing" : missingNote(latest)} counted as 100% (onMissing assumeHigh) > ${p.high}%`
       : `${shown} > ${p.high}%`;
     if (ups < p.upSamples) {
       return { recommended: current, reason: `${what} for ${ups}/${p.upSamples} samples → hold at ${current}` };
@@ -66,7 +66,7 @@ export function threshold(input: DecideInput): ModeResult {
     // Below low but incomplete: some instances had no usable sample.
     return {
       recommended: current,
-      reason: `${shown} < ${p.low}% but ${latest.missing}/${latest.expected} instances missing → never scale in on missing data; hold at ${current}`,
+      reason: `${shown} < ${p.low}% but ${missingNote(latest)} → never scale in on missing data; hold at ${current}`,
       onMissingData: true,
     };
   }

@@ -60,6 +60,8 @@ export interface Observation {
   readonly expected: number;
   /** Instances without a usable sample (not reported, or rejected for a reason other than warmup). */
   readonly missing: number;
+  /** Of the missing, those the cloud says do not exist (deleted outside Pulumi); absent when none. */
+  readonly gone?: number;
   /** Rejected samples by reason (warmup included: those are ignored on purpose, not missing). */
   readonly rejected: Readonly<Partial<Record<RejectReason, number>>>;
   /** True when the source as a whole failed this tick (then value is undefined). */

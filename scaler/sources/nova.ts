@@ -142,8 +142,9 @@ export class NovaSource implements MetricSource {
       if (err instanceof HttpError && (err.status === 404 || err.status === 409)) {
         // Deleted, or not running (building, shut off): a gap for this VM, not a broken source.
         this.previous.delete(inst.id);
-        const why = err.status === 404 ? "server not found" : "server is not running (409)";
-        return { ok: true, missing: { instance: inst.id, reason: why } };
+        if (err.status === 404)
+          return { ok: true, missing: { instance: inst.id, reason: "server not found", gone: true } };
+        return { ok: true, missing: { instance: inst.id, reason: "server is not running (409)" } };
       }
       if (err instanceof HttpError && (err.status === 406 || err.status === 501)) {
         // 406: the cloud predates microversion 2.48; 501: the hypervisor driver (e.g. Ironic) has no diagnostics.

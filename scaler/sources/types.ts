@@ -28,6 +28,11 @@ export interface CpuSample {
 export interface MissingSample {
   readonly instance: string;
   readonly reason: string;
+  /**
+   * The cloud says this server does not exist (Nova answers 404): it was deleted outside Pulumi, and the stack's
+   * outputs still list it. It carries no load, so `onMissing: assumeHigh` does not count it as busy.
+   */
+  readonly gone?: true;
 }
 
 export interface SampleSet {

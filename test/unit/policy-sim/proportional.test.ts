@@ -21,7 +21,7 @@ function policy(overrides: Partial<PolicyConfig> = {}): PolicyConfig {
 /** One tick's observation of `expected` trusted VMs (+ `warming` that report but are still in warmup). */
 function obs(
   value: number | undefined,
-  o: { expected?: number; missing?: number; warming?: number; time?: number } = {},
+  o: { expected?: number; missing?: number; gone?: number; warming?: number; time?: number } = {},
 ): Observation {
   const expected = o.expected ?? 4;
   const missing = o.missing ?? 0;
@@ -31,6 +31,7 @@ function obs(
     samples: value === undefined ? 0 : expected - missing,
     expected,
     missing: value === undefined ? expected : missing,
+    ...(o.gone ? { gone: o.gone } : {}),
     rejected: o.warming ? { warmup: o.warming } : {},
     ...(value === undefined ? {} : { value }),
   };
@@ -112,6 +113,19 @@ describe("proportional mode: the rules (target 60 % → scale-out trigger 80 %, 
       in: input(4, [obs(80, { missing: 1 })], { policy: policy({ onMissing: "assumeHigh" }) }),
       recommended: 6, // (3 × 80 + 100) / 4 = 85 % → 3.4 VMs / 60 % = 5.67 → 6
       reason: /avg 85\.0%/,
+    },
+    {
+      name: "an instance gone from the cloud, onMissing assumeHigh: not counted as busy (it carries no load)",
+      in: input(4, [obs(80, { missing: 1, gone: 1 })], { policy: policy({ onMissing: "assumeHigh" }) }),
+      recommended: 4, // 80 % of the 3 that report, not 85 %: below the 80 % trigger
+      reason: /avg 80\.0% \(1\/4 missing, 1 gone from the cloud\)/,
+    },
+    {
+      name: "every instance gone, onMissing assumeHigh: hold, not one more",
+      in: input(4, [{ ...obs(undefined), gone: 4 }], { policy: policy({ onMissing: "assumeHigh" }) }),
+      recommended: 4,
+      missingData: true,
+      reason: /no usable samples \(every missing VM is gone from the cloud\) → hold at 4/,
     },
     {
       name: "a rising trend acts before the trigger is crossed (projected over apply + boot)",

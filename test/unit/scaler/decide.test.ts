@@ -199,6 +199,28 @@ describe("decide: threshold rules (defaults: high 70, low 30, up 3, down 6, avg)
       counts: [3],
     },
     {
+      name: "onMissing assumeHigh: a VM gone from the cloud is not counted as busy",
+      p: { ...noCool, onMissing: "assumeHigh", upSamples: 1 },
+      start: 2,
+      ticks: [{ value: 50, samples: 1, missing: 1, gone: 1 }],
+      counts: [2],
+    },
+    {
+      name: "onMissing assumeHigh with every VM gone from the cloud: hold",
+      p: { ...noCool, onMissing: "assumeHigh" },
+      start: 2,
+      ticks: [{ gone: 2 }, { gone: 2 }, { gone: 2 }],
+      counts: [2, 2, 2],
+    },
+    {
+      name: "a VM gone from the cloud still blocks a scale-in: the data is incomplete",
+      p: noCool,
+      start: 3,
+      ticks: Array.from({ length: 8 }, () => ({ value: 10, samples: 2, missing: 1, gone: 1, expected: 3 })),
+      counts: [3, 3, 3, 3, 3, 3, 3, 3],
+      reason: /never scale in/,
+    },
+    {
       name: "onMissing hold with partial data: judged by the samples it has",
       p: { ...noCool, upSamples: 1 },
       start: 2,
@@ -428,6 +450,14 @@ describe("decide: target mode (HPA)", () => {
       o: obs(0, 10, { samples: 1, missing: 1 }),
       desired: 4,
       reason: /never scale in on missing data/,
+    },
+    {
+      name: "partial data + assumeHigh: a VM gone from the cloud is not counted as 100 %",
+      current: 2,
+      o: obs(0, 40, { samples: 1, missing: 1, gone: 1 }),
+      p: { ...tp, onMissing: "assumeHigh" },
+      desired: 2,
+      reason: /1\/2 missing, 1 gone from the cloud\)/,
     },
     {
       name: "partial data + assumeHigh counts the missing as 100 %",

@@ -87,6 +87,34 @@ describe("sanitize: every invalid sample is rejected with a counted reason", () 
     assert.equal(out.observation.missing, 0);
     assert.deepEqual(out.observation.rejected, { warmup: 1 });
   });
+  it("instances the cloud says are gone stay missing and are counted apart (warming or unknown ones are not)", () => {
+    const gone = (instance: string) => ({ instance, reason: "server not found", gone: true as const });
+    const rows = [
+      { name: "one gone", missing: [gone("c")], firstSeen: base.firstSeen, want: { missing: 1, gone: 1 } },
+      { name: "gone while warming", missing: [gone("c")], firstSeen: { a: 0, b: 0, c: NOW }, want: { missing: 0 } },
+      { name: "not in the group", missing: [gone("z")], firstSeen: base.firstSeen, want: { missing: 1 } },
+      {
+        name: "missing for another reason",
+        missing: [{ instance: "c", reason: "no series" }],
+        firstSeen: base.firstSeen,
+        want: { missing: 1 },
+      },
+    ];
+    for (const r of rows) {
+      const { observation: o } = sanitize({
+        ...base,
+        firstSeen: r.firstSeen,
+        set: {
+          ...set([
+            { instance: "a", value: 10 },
+            { instance: "b", value: 20 },
+          ]),
+          missing: r.missing,
+        },
+      });
+      assert.deepEqual({ missing: o.missing, ...(o.gone !== undefined ? { gone: o.gone } : {}) }, r.want, r.name);
+    }
+  });
   it("two readings for one instance: the first is used, the other neither counted nor rejected", () => {
     const out = sanitize({
       ...base,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import type { HttpRequest } from "../../../scaler/openstack/http";
+import { HttpError, type HttpRequest } from "../../../scaler/openstack/http";
 import { FIRST_READING_GAP_MS } from "../../../scaler/sources/common";
 import { novaSourceSchema } from "../../../scaler/sources/config";
 import { cpuPercentBetween, NovaSource, parseDiagnostics } from "../../../scaler/sources/nova";
@@ -121,4 +121,38 @@ describe("NovaSource: the time between two readings is measured on the monotonic
       assert.equal(second.time, clock.now());
     });
   }
+});
+
+describe("NovaSource: a server Nova does not have is reported gone, one that is not running only missing", () => {
+  it("404 → missing with gone (deleted outside Pulumi); 409 → missing, not gone", async () => {
+    const clock = new FakeClock();
+    const session = {
+      endpoint: () => Promise.reject(new Error("not asked: source.endpoint is set")),
+      request: (req: HttpRequest) => {
+        if (req.url.includes("/vm-gone/"))
+          return Promise.reject(new HttpError("http", "HTTP 404: Instance could not be found.", 404));
+        return Promise.reject(
+          new HttpError("http", "HTTP 409: Cannot 'get_diagnostics' while in vm_state stopped", 409),
+        );
+      },
+    };
+    const source = new NovaSource(novaSourceSchema.parse({ type: "nova", endpoint: "http://nova.test/v2.1" }), {
+      session,
+      clock,
+      logger: captureLogger().logger,
+    });
+    const set = await source.sample({
+      instances: [
+        { id: "vm-gone", name: "a" },
+        { id: "vm-off", name: "b" },
+      ],
+    });
+    assert.deepEqual(
+      [...set.missing].sort((x, y) => x.instance.localeCompare(y.instance)),
+      [
+        { instance: "vm-gone", reason: "server not found", gone: true },
+        { instance: "vm-off", reason: "server is not running (409)" },
+      ],
+    );
+  });
 });
