@@ -10,7 +10,7 @@ import { decide } from "../policy/decide";
 import { observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
 import type { ActionRecord, Decision, Observation } from "../policy/types";
-import { SourceError, type Group, type MetricSource } from "../sources/types";
+import { SourceError, type Group, type Instance, type MetricSource, type MissingSample } from "../sources/types";
 import { StateStore, type DecisionRecord, type PersistedState } from "./state";
 
 /**
@@ -96,6 +96,8 @@ const KEEP_DECISIONS = 50;
 const KEEP_ACTIONS = 100;
 /** Ticks in a row the source may fail before /healthz says so (one blip is not an outage). */
 export const SOURCE_FAILURES_UNHEALTHY = 3;
+/** Ticks in a row a VM of the stack's outputs must be reported gone before /healthz says so (not one API blip). */
+export const GONE_TICKS_UNHEALTHY = 3;
 /** Failed updates in a row before /healthz says the actuator is failing. */
 export const ACTUATOR_FAILURES_UNHEALTHY = 3;
 
@@ -106,6 +108,8 @@ export class ScalerLoop {
   private startedAt: number | undefined;
   private consecutiveSourceFailures = 0;
   private lastTickError: { time: number; message: string } | undefined;
+  /** Instances the cloud says do not exist (id → name and consecutive ticks so), from the last tick that sampled. */
+  private gone = new Map<string, { name: string; ticks: number }>();
   /** Why the last state save failed; cleared by the next one that succeeds. */
   private saveError: string | undefined;
   private current: number | undefined;
@@ -184,6 +188,7 @@ export class ScalerLoop {
       });
       observation = r.observation;
       this.consecutiveSourceFailures = 0;
+      this.noteGone(set.missing, stack.instances);
       for (const rej of r.rejectedSamples) {
         logger.warn({ instance: rej.instance, reason: rej.reason, value: rej.value }, "sample rejected");
       }
@@ -397,6 +402,17 @@ export class ScalerLoop {
     logger.info("stopped");
   }
 
+  /** Counts, per instance, the ticks in a row its source said the cloud has no such server. */
+  private noteGone(missing: readonly MissingSample[], instances: readonly Instance[]): void {
+    const next = new Map<string, { name: string; ticks: number }>();
+    for (const m of missing) {
+      if (!m.gone) continue;
+      const name = instances.find((i) => i.id === m.instance)?.name ?? m.instance;
+      next.set(m.instance, { name, ticks: (this.gone.get(m.instance)?.ticks ?? 0) + 1 });
+    }
+    this.gone = next;
+  }
+
   /** Logs the stack's bounds once per change: a warning when they narrow the policy's, an error when they conflict. */
   private noteBounds(note: string | undefined, conflict: string | undefined): void {
     if (note !== this.boundsNote && note !== undefined) this.d.logger.warn(`stack bounds: ${note}`);
@@ -421,6 +437,16 @@ export class ScalerLoop {
       failing.push({
         check: "source",
         reason: `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
+      });
+    }
+    const gone = [...this.gone].filter(([, g]) => g.ticks >= GONE_TICKS_UNHEALTHY);
+    if (gone.length > 0) {
+      const shown = gone.map(([id, g]) => `${g.name} (${id})`).join(", ");
+      failing.push({
+        check: "group",
+        reason:
+          `the stack's outputs list ${shown} but the cloud has no such server (deleted outside Pulumi?): scale-in ` +
+          "waits for complete data until `pulumi refresh` then `pulumi up` in stack.workDir re-create it",
       });
     }
     if (this.saveError !== undefined) {

@@ -107,7 +107,7 @@ async function healthGauge(metrics: ScalerMetrics): Promise<Record<string, numbe
     [...text.matchAll(/^os_scaler_health_check_ok\{check="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
   );
 }
-const ALL_OK = { bounds: 1, source: 1, state: 1, actuator: 1, loop: 1 };
+const ALL_OK = { bounds: 1, source: 1, group: 1, state: 1, actuator: 1, loop: 1 };
 
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
@@ -404,6 +404,40 @@ describe("loop: one tick at a time", () => {
     await s.clock.advance(120 * S);
     await assert.rejects(s.loop.tick(), /not deployed, or was destroyed/);
     assert.deepEqual(s.stack.calls.slice(before), [], "no config written, no up (it would re-create the tier)");
+    await s.done();
+  });
+
+  it("a VM deleted outside Pulumi: not assumed busy, and after 3 ticks /healthz names it and says how to recover", async () => {
+    // web-1 answers 404 (gone) for 4 ticks, then is back (re-created by a person's refresh + up).
+    const s = await setup(
+      { ...quick, onMissing: "assumeHigh", upSamples: 1 },
+      (c) =>
+        new FakeSource((group, call) => {
+          const set = samplesFor(group, 70, c.now()); // with web-1 counted as 100 %: 85 %, a scale-out
+          if (call >= 4) return set;
+          return {
+            ...set,
+            samples: set.samples.filter((x) => x.instance !== "id-1"),
+            missing: [{ instance: "id-1", reason: "server not found", gone: true as const }],
+          };
+        }),
+    );
+    for (let i = 0; i < 3; i++) {
+      assert.equal(s.loop.health().ok, true, "not after one or two ticks: an API blip is not drift");
+      const r = await s.loop.tick();
+      assert.equal(r.decision.direction, "none", "the gone VM is not counted as 100 % busy");
+      await s.clock.advance(15 * S);
+    }
+    assert.match(
+      s.loop.health().reasons.join(),
+      /the stack's outputs list web-1 \(id-1\) but the cloud has no such server .*`pulumi refresh` then `pulumi up`/,
+    );
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, group: 0 });
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "no update");
+    await s.loop.tick();
+    await s.clock.advance(15 * S);
+    await s.loop.tick();
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] }, "healthy again once the VM reports");
     await s.done();
   });
 
