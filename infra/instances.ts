@@ -54,7 +54,9 @@ export class Instances extends pulumi.ComponentResource {
   readonly instances: pulumi.Output<InstanceInfo[]>;
 
   constructor(name: string, args: InstancesArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("openstack-autoscaler:index:Instances", name, args, opts);
+    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
+    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    super("openstack-autoscaler:index:Instances", name, {}, opts);
 
     if (args.serverGroupPolicy !== "none") {
       this.serverGroup = new openstack.compute.ServerGroup(

@@ -14,7 +14,9 @@ export class Keypair extends pulumi.ComponentResource {
   readonly keyPairName: pulumi.Output<string>;
 
   constructor(name: string, args: KeypairArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("openstack-autoscaler:index:Keypair", name, args, opts);
+    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
+    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    super("openstack-autoscaler:index:Keypair", name, {}, opts);
     this.keypair = new openstack.compute.Keypair(
       `${name}-key`,
       { name: args.keyPairName, publicKey: args.publicKey },

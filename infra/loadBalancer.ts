@@ -44,7 +44,9 @@ export class LoadBalancer extends pulumi.ComponentResource {
   readonly info: pulumi.Output<LoadBalancerInfo>;
 
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("openstack-autoscaler:index:LoadBalancer", name, args, opts);
+    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
+    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    super("openstack-autoscaler:index:LoadBalancer", name, {}, opts);
     const child = { parent: this };
 
     // An amphora VM boots behind the LB: creation takes minutes on a small cloud.

@@ -23,7 +23,9 @@ export class Network extends pulumi.ComponentResource {
   readonly routerId: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("openstack-autoscaler:index:Network", name, args, opts);
+    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
+    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    super("openstack-autoscaler:index:Network", name, {}, opts);
     const base = pulumi.output(args.resourceName);
 
     this.network = new openstack.networking.Network(
