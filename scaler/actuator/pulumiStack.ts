@@ -1,9 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as automation from "@pulumi/pulumi/automation";
-import type { Stack } from "@pulumi/pulumi/automation";
+import type { Stack, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { UserError } from "../lib/errors";
 import { summarize } from "./actuator";
+import type { PlanStep, PreviewPlan } from "./guard";
 import { fileBackendDir, readLocks } from "./locks";
 import type { LockInfo, StackOps } from "./stackOps";
 
@@ -49,15 +50,37 @@ class PulumiStackOps implements StackOps {
     env: Readonly<Record<string, string>>;
     onOutput?: (line: string) => void;
   }): Promise<void> {
-    // The workspace's envVars are read on every CLI call: set them for this `up` only, so that a manual refresh or
-    // anything else run through this workspace does not carry the count-ownership variable.
+    await this.withEnv(options.env, () =>
+      this.stack.up({ signal: options.signal, ...(options.onOutput ? { onOutput: options.onOutput } : {}) }),
+    );
+  }
+
+  async preview(options: { signal: AbortSignal; env: Readonly<Record<string, string>> }): Promise<PreviewPlan> {
+    const steps: PlanStep[] = [];
+    const result = await this.withEnv(options.env, () =>
+      this.stack.preview({
+        signal: options.signal,
+        onEvent: (event) => {
+          const m = event.resourcePreEvent?.metadata;
+          if (m) steps.push(planStep(m));
+        },
+      }),
+    );
+    return { steps, changeSummary: result.changeSummary };
+  }
+
+  /**
+   * Runs `work` with `env` in the workspace's envVars, which are read on every CLI call: set for this one run only, so
+   * that a refresh or anything else run through this workspace does not carry the count-ownership variable.
+   */
+  private async withEnv<T>(env: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
     const ws = this.stack.workspace;
     const saved = { ...ws.envVars };
-    Object.assign(ws.envVars, options.env);
+    Object.assign(ws.envVars, env);
     try {
-      await this.stack.up({ signal: options.signal, ...(options.onOutput ? { onOutput: options.onOutput } : {}) });
+      return await work();
     } finally {
-      for (const k of Object.keys(options.env)) delete ws.envVars[k];
+      for (const k of Object.keys(env)) delete ws.envVars[k];
       Object.assign(ws.envVars, saved);
     }
   }
@@ -88,6 +111,15 @@ class PulumiStackOps implements StackOps {
     const dir = fileBackendDir(url);
     return dir ? readLocks(dir, this.stackName.split("/").pop()!) : undefined;
   }
+}
+
+/**
+ * A preview step as the guard reads it: op, URN, type and the names of the properties it changes — the replace keys,
+ * the changed keys and the detailed diff's paths, whichever the engine sent. Never a value (it may be a secret).
+ */
+export function planStep(m: StepEventMetadata): PlanStep {
+  const changed = new Set([...(m.keys ?? []), ...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})]);
+  return { op: m.op, urn: m.urn, type: m.type, ...(changed.size > 0 ? { changed: [...changed] } : {}) };
 }
 
 /** stack.workDir must be a Pulumi project's folder; the library would say only "Invalid workDir", and exit 1. */

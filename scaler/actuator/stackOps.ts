@@ -1,6 +1,7 @@
 import { UserError } from "../lib/errors";
 import type { StackBounds } from "../policy/bounds";
 import type { Instance } from "../sources/types";
+import type { PreviewPlan } from "./guard";
 
 /**
  * The few stack operations the scaler needs, behind an interface: the real one wraps @pulumi/pulumi/automation
@@ -20,6 +21,11 @@ export interface StackOps {
     env: Readonly<Record<string, string>>;
     onOutput?: (line: string) => void;
   }): Promise<void>;
+  /**
+   * `pulumi preview` with `env` added to the CLI's environment for this run only (as for `up`): the steps the `up`
+   * would take, from its resource events, and the engine's count of them. Changes nothing; `signal` aborts it.
+   */
+  preview(options: { signal: AbortSignal; env: Readonly<Record<string, string>> }): Promise<PreviewPlan>;
   refresh(options: { clearPendingCreates: boolean; signal?: AbortSignal }): Promise<void>;
   /** `pulumi cancel`: on the file backend, deletes the stack's lock files. Only after the holder is known dead. */
   cancel(): Promise<void>;

@@ -7,12 +7,14 @@
  * active. Then it simply returns: a leaked timer or socket would keep the process alive, which the parent detects.
  */
 import { Writable } from "node:stream";
+import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
 import { wireScaler } from "../../../scaler/cli/wiring";
 import { parseConfig } from "../../../scaler/config/load";
 import { createLogger } from "../../../scaler/lib/logger";
 import { SourceError, type Group, type MetricSource, type SampleSet } from "../../../scaler/sources/types";
 import { FakeClock } from "../../support/fakeClock";
+import { scalePlan } from "../../support/scalePlan";
 
 const TICKS = Number(process.argv[2] ?? 20_000);
 const STATE_DIR = process.argv[3]!;
@@ -39,6 +41,9 @@ class MemoryStack implements StackOps {
     this.ups++;
     this.count = Number(options.env["OS_AUTOSCALER_APPLY_COUNT"]);
     return Promise.resolve();
+  }
+  preview(options: { env: Readonly<Record<string, string>> }): Promise<PreviewPlan> {
+    return Promise.resolve(scalePlan(this.count, Number(options.env["OS_AUTOSCALER_APPLY_COUNT"])));
   }
   refresh(): Promise<void> {
     return Promise.resolve();

@@ -5,11 +5,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import type { ActuatorOptions } from "../../../scaler/actuator/actuator";
+import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
 import type { Clock } from "../../../scaler/lib/clock";
 import { createLogger, type Logger } from "../../../scaler/lib/logger";
 import { decide } from "../../../scaler/policy/decide";
 import type { ActionRecord, Decision, Observation, PolicyConfig, Recommendation } from "../../../scaler/policy/types";
+import { scalePlan } from "../../support/scalePlan";
 
 /** Shared test doubles and builders for the scaler's unit tests. */
 
@@ -98,6 +100,11 @@ export const LOCKED_STDERR =
   "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.";
 
 export type UpBehaviour = "ok" | "conflict" | "fail" | "hang" | ((signal: AbortSignal) => Promise<void>);
+/**
+ * "scale": the plan of a pure scale from the stack's count to the config's (scalePlan); a plan: that plan; "hang":
+ * until aborted (then a CommandError, like the CLI on SIGINT); a function: its plan, given the signal.
+ */
+export type PreviewBehaviour = "scale" | "hang" | PreviewPlan | ((signal: AbortSignal) => Promise<PreviewPlan>);
 
 /** A StackOps double: records every call; `up` follows the queued behaviours (then "ok"). */
 export class FakeStack implements StackOps {
@@ -153,6 +160,24 @@ export class FakeStack implements StackOps {
     } finally {
       this.upsRunning--;
     }
+  }
+  /** `preview` follows these (then "scale"). */
+  previewBehaviours: PreviewBehaviour[] = [];
+  readonly previewEnvs: Record<string, string>[] = [];
+  async preview(options: { signal: AbortSignal; env: Readonly<Record<string, string>> }): Promise<PreviewPlan> {
+    this.calls.push(`preview ${options.env.OS_AUTOSCALER_APPLY_COUNT}`);
+    this.previewEnvs.push({ ...options.env });
+    const b = this.previewBehaviours.shift() ?? "scale";
+    if (b === "scale") return scalePlan(this.count, Number(this.config.desiredCount ?? this.count));
+    if (b === "hang") {
+      return new Promise<PreviewPlan>((_, reject) => {
+        options.signal.addEventListener("abort", () => reject(commandError("error: preview canceled")), {
+          once: true,
+        });
+      });
+    }
+    if (typeof b === "function") return b(options.signal);
+    return b;
   }
   /** When set, refresh runs it with its signal (a refresh that hangs until aborted). */
   refreshBehaviour: ((signal?: AbortSignal) => Promise<void>) | undefined;

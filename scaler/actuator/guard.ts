@@ -1,0 +1,154 @@
+/**
+ * The change guard: `pulumi up` applies everything pending in the program and the stack config, not only the count.
+ * Before each `up` the actuator previews it, and this pure check tells a plan that only scales from one that would
+ * also change something else (a userData edit in the workDir, a `pulumi config set flavor` nobody applied).
+ *
+ * How the engine reports a plan (pulumi/pulumi, pkg/resource/deploy):
+ * - step.go: a step's op is one of the OpType strings (`same`, `create`, `update`, `delete`, `replace`,
+ *   `create-replacement`, `delete-replaced`, `read`, `read-replacement`, `refresh`, `discard`, `discard-replaced`,
+ *   `remove-pending-replace`, `import`, `import-replacement`); a replacement is reported as three steps
+ *   (create-replacement, replace, delete-replaced) for the same URN.
+ * - step_generator.go `diff`: a resource without a provider — a component, the root `pulumi:pulumi:Stack` included —
+ *   is compared by its inputs only: deep-equal inputs → `same`, otherwise `update`.
+ * - step_executor.go `ExecuteRegisterResourceOutputs`: `registerOutputs` (the root stack's outputs, which change on
+ *   every scale: `desiredCount`, `instances`) only sets the outputs of the step already generated; it makes no step.
+ * - step_generator.go `GenerateReadSteps`: a `StackReference` (infra/countOwnership.ts reads the stack's own outputs
+ *   through one) is a `read`, or `read-replacement` when a non-external resource had its URN; neither touches the
+ *   cloud, and the stand-in reports it as `same`.
+ * - Since @pulumi/pulumi 3.202 (pulumi/pulumi#20357) a Node.js ComponentResource sends its args to the engine as its
+ *   inputs, so a component whose args change is an `update` step even though no provider runs for it.
+ *
+ * So a pure scale is `same`/`read` steps plus creates (scale-out) or deletes (scale-in); anything else is refused.
+ * It fails closed: a plan without steps, or a count to compare with that is unknown, is refused too.
+ */
+
+/** One step of a preview, from its `resourcePreEvent`. Property names only: values may be secrets. */
+export interface PlanStep {
+  /** The engine's OpType (`same`, `create`, `update`, `replace`, …). */
+  readonly op: string;
+  readonly urn: string;
+  readonly type: string;
+  /** Names of the properties the step changes or replaces on (`diffs`, `keys`, `detailedDiff`), when reported. */
+  readonly changed?: readonly string[];
+}
+
+/** What a preview reported: its steps, and the engine's count of them by op. */
+export interface PreviewPlan {
+  readonly steps: readonly PlanStep[];
+  readonly changeSummary?: Readonly<Record<string, number | undefined>>;
+}
+
+export type GuardMode = "refuse" | "warn" | "off";
+
+export type PlanCheck =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      /** What is wrong and how to fix it, naming the unexpected resources (capped). */
+      readonly message: string;
+      readonly unexpected: readonly PlanStep[];
+    };
+
+/** A preview showed more than the scale: `pulumi up` was not run. */
+export class ChangeGuardError extends Error {
+  override name = "ChangeGuardError";
+}
+
+/** Ops that change nothing in the cloud nor in the resource's recorded inputs. */
+const NO_OPS: ReadonlySet<string> = new Set(["same", "read", "refresh"]);
+
+/** How many unexpected resources a message names before "and N more". */
+export const MAX_LISTED = 5;
+
+const FIX =
+  "Review them with `pulumi preview`, apply them yourself with `pulumi up` (the scaler retries), or set " +
+  "actuator.guard: warn";
+
+/**
+ * Whether the plan of the `up` that applies count `to` only scales the stack from its applied count `from`: no-ops
+ * everywhere, creates only for a scale-out, deletes only for a scale-in. `from` undefined (the stack's `desiredCount`
+ * output could not be read as a count) is refused: a create or a delete cannot be told from a scale then.
+ */
+export function checkPlan(plan: PreviewPlan, counts: { from: number | undefined; to: number }): PlanCheck {
+  const { from, to } = counts;
+  if (from === undefined) {
+    return {
+      ok: false,
+      message:
+        `cannot check what pulumi up would change besides the count: the stack's applied count is unknown (no ` +
+        `whole-number desiredCount output). Review the changes with \`pulumi preview\` and apply them with \`pulumi up\` ` +
+        `yourself, or set actuator.guard: warn`,
+      unexpected: [],
+    };
+  }
+  if (plan.steps.length === 0) {
+    return {
+      ok: false,
+      message:
+        "pulumi preview reported nothing, so what pulumi up would change cannot be checked (an engine that sends no " +
+        "resource events?). Run `pulumi preview` to see the plan, or set actuator.guard: warn",
+      unexpected: [],
+    };
+  }
+  const allowed = (op: string) => NO_OPS.has(op) || (op === "create" && to > from) || (op === "delete" && to < from);
+  const unexpected = plan.steps.filter((s) => !allowed(s.op));
+  const what = to > from ? "this scale-out" : to < from ? "this scale-in" : "the count";
+  if (unexpected.length > 0) {
+    return {
+      ok: false,
+      message: `pulumi up would also ${listSteps(unexpected)}: changes other than ${what} are pending in the program or the stack config. ${FIX}`,
+      unexpected,
+    };
+  }
+  // The summary is the engine's own count of the steps: an op it counts that no event reported means events were
+  // lost, and the steps above are not the whole plan.
+  const missed = Object.entries(plan.changeSummary ?? {}).filter(
+    ([op, n]) => (n ?? 0) > 0 && !allowed(op) && !plan.steps.some((s) => s.op === op),
+  );
+  if (missed.length > 0) {
+    const counted = missed.map(([op, n]) => `${n} ${op}`).join(", ");
+    return {
+      ok: false,
+      message: `pulumi preview counts ${counted} that no resource event named: changes other than ${what} are pending in the program or the stack config. ${FIX}`,
+      unexpected: [],
+    };
+  }
+  return { ok: true };
+}
+
+/** The verb of an op in "pulumi up would also …". */
+const VERB: Readonly<Record<string, string>> = {
+  "create-replacement": "create a replacement of",
+  "delete-replaced": "delete the replaced",
+  "read-replacement": "read a replacement of",
+  "discard-replaced": "discard the replaced",
+  "remove-pending-replace": "remove the pending replacement of",
+  "import-replacement": "import a replacement of",
+};
+
+/**
+ * "update openstack:compute/instance:Instance web-0 (userData); replace … and 2 more": one entry per resource (a
+ * replacement's three steps are one `replace`), the first MAX_LISTED of them.
+ */
+export function listSteps(steps: readonly PlanStep[]): string {
+  const byUrn = new Map<string, { type: string; ops: string[]; changed: Set<string> }>();
+  for (const s of steps) {
+    const entry = byUrn.get(s.urn) ?? { type: s.type, ops: [], changed: new Set<string>() };
+    entry.ops.push(s.op);
+    for (const c of s.changed ?? []) entry.changed.add(c);
+    byUrn.set(s.urn, entry);
+  }
+  const entries = [...byUrn].map(([urn, e]) => {
+    const op = e.ops.includes("replace") ? "replace" : e.ops[0]!;
+    const changed = e.changed.size > 0 ? ` (${[...e.changed].join(", ")})` : "";
+    return `${VERB[op] ?? op} ${e.type} ${resourceName(urn)}${changed}`;
+  });
+  const shown = entries.slice(0, MAX_LISTED).join("; ");
+  return entries.length > MAX_LISTED ? `${shown} and ${entries.length - MAX_LISTED} more` : shown;
+}
+
+/** The resource's name: the URN's last `::` part (`urn:pulumi:dev::proj::a$b::web-0` → `web-0`). */
+function resourceName(urn: string): string {
+  const parts = urn.split("::");
+  return parts.length >= 4 ? parts.slice(3).join("::") : urn;
+}
