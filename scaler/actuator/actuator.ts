@@ -2,6 +2,7 @@ import type { Clock } from "../lib/clock";
 import { singleFlight, withDeadline } from "../lib/deadline";
 import { redactUrl } from "../lib/redact";
 import type { Logger } from "../lib/logger";
+import { ChangeGuardError, checkPlan, type GuardMode } from "./guard";
 import { IntentStore, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
 import { countOutput, type StackOps } from "./stackOps";
@@ -16,8 +17,8 @@ import * as os from "node:os";
  *   └──────┘ ◄─── (start) ───┐      └──────────┘ ◄─┐ up ok, a newer N was         └──────┘
  *      ▲                     │        │  ▲         │ requested meanwhile: apply it next
  *      │             ┌─────────────┐  │  └─────────┘
- *      │             │ reconciling │  │ ConcurrentUpdateError (holder alive/unknown),
- *      │             └─────────────┘  │ failed up, or timeout (abort after actuator.timeout)
+ *      │             │ reconciling │  │ ConcurrentUpdateError (holder alive/unknown), failed up,
+ *      │             └─────────────┘  │ timeout (abort after actuator.timeout), or refused (the guard's preview)
  *      │        unfinished intent:    ▼
  *      │        refresh, re-apply   ┌─────────┐  backoff (exponential, jittered) elapsed → applying the newest N
  *      └──── stop() ─────────────── │ backoff │
@@ -26,13 +27,16 @@ import * as os from "node:os";
  *   maxAttempts failures in a row (`once`: 1): the count is given up on → the config and the intent set back to the
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
  *
+ * applying: write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a plan
+ * that changes more than the count is refused, guard.ts), then `up`.
+ *
  * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; the intent is
  * on disk before `up` and marked done after; a stale file-backend lock is cancelled only when its holder is known
  * dead (same host, pid gone); dryRun never writes config nor runs `up`.
  */
 
 export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
-export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "stale-lock-cancelled" | "dry-run";
+export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refused" | "stale-lock-cancelled" | "dry-run";
 
 export class UpdateTimeoutError extends Error {
   override name = "UpdateTimeoutError";
@@ -48,8 +52,13 @@ export interface ActuatorOptions {
   readonly logger: Logger;
   /** [0, 1): the backoff jitter. Injected so tests are deterministic. */
   readonly random: () => number;
-  /** ms an `up` may run before it is aborted. */
+  /** ms an `up`, or the guard's preview, may run before it is aborted. */
   readonly timeout: number;
+  /**
+   * What a preview of the `up` that would change more than the count does (guard.ts): "refuse" it (result
+   * "refused", retried with backoff like a failure), "warn" and apply, or "off" (no preview). Default "refuse".
+   */
+  readonly guard?: GuardMode;
   /** ms: first retry delay; doubles per consecutive failure up to maxBackoff. */
   readonly backoff: number;
   readonly maxBackoff: number;
@@ -429,6 +438,10 @@ export class Actuator {
       this.configCount = count;
       await this.setCount(ops, count, controller.signal);
       this.throwIfStopping();
+      if ((this.o.guard ?? "refuse") !== "off") {
+        await this.checkChanges(ops, count, controller);
+        this.throwIfStopping();
+      }
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
       await this.up(ops, count, controller);
       await this.intents.write({ ...intent, status: "done" });
@@ -439,6 +452,7 @@ export class Actuator {
     } catch (err) {
       error = summarize(err);
       if (err instanceof UpdateTimeoutError) result = "timeout";
+      else if (err instanceof ChangeGuardError) result = "refused";
       else if (isCommandError(err, "ConcurrentUpdateError")) {
         result = (await this.clearStaleLocks().catch(() => false)) ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
@@ -472,35 +486,83 @@ export class Actuator {
     return this.bounded(write, what, signal);
   }
 
-  /** `up` with a watchdog: abort after `timeout`; if the CLI still has not exited `abortGrace` later, give up on it. */
+  /**
+   * The guard: previews the `up` that applies `count` and lets it run only when the plan just scales the stack from
+   * its applied count (`desiredCount` output) to `count` — or, with guard "warn", logs what else it would change.
+   * The preview runs under the same watchdog as `up`, and a shutdown aborts it at once: no `up` follows it anyway.
+   */
+  private async checkChanges(ops: StackOps, count: number, controller: AbortController): Promise<void> {
+    const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, controller.signal);
+    const from = countOutput(outputs["desiredCount"]);
+    const preview = new AbortController();
+    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+    const forward = () => preview.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener("abort", forward, { once: true });
+    const plan = await this.watched(
+      "pulumi preview",
+      (s) => ops.preview({ signal: s, env: { [APPLY_COUNT_ENV]: String(count) } }),
+      preview,
+    ).finally(() => signal.removeEventListener("abort", forward));
+    const check = checkPlan(plan, { from, to: count });
+    if (check.ok) return;
+    if (this.o.guard === "warn") {
+      this.o.logger.warn(
+        { count, from, unexpected: check.unexpected.length },
+        `actuator: ${check.message} (actuator.guard is warn: applying anyway)`,
+      );
+      return;
+    }
+    throw new ChangeGuardError(check.message);
+  }
+
+  /** `up` with a watchdog (below), `OS_AUTOSCALER_APPLY_COUNT` in its environment. */
   private async up(ops: StackOps, count: number, controller: AbortController): Promise<void> {
+    await this.watched(
+      "pulumi up",
+      (signal) =>
+        ops.up({
+          signal,
+          // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
+          env: { [APPLY_COUNT_ENV]: String(count) },
+          onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
+        }),
+      controller,
+    );
+  }
+
+  /**
+   * A CLI run with a watchdog: aborted through `controller` after `timeout`; if the CLI still has not exited
+   * `abortGrace` after any abort, the actuator gives up on it (pulumi/pulumi#13737: it can hang).
+   */
+  private async watched<T>(
+    what: string,
+    run: (signal: AbortSignal) => Promise<T>,
+    controller: AbortController,
+  ): Promise<T> {
     const { clock } = this.o;
     const timers = new AbortController();
     const abortGrace = this.o.abortGrace ?? 60_000;
-    const upPromise = ops.up({
-      signal: controller.signal,
-      // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
-      env: { OS_AUTOSCALER_APPLY_COUNT: String(count) },
-      onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
-    });
-    upPromise.catch(() => undefined);
+    const running = run(controller.signal);
+    running.catch(() => undefined);
     const watchdog = clock.sleep(this.o.timeout, timers.signal).then(
       () => {
-        controller.abort(new UpdateTimeoutError(`pulumi up ran longer than ${this.o.timeout} ms; aborted`));
+        controller.abort(new UpdateTimeoutError(`${what} ran longer than ${this.o.timeout} ms; aborted`));
       },
       () => undefined,
     );
     const hung = new Promise<never>((_, reject) => {
       const onAbort = () =>
         void clock.sleep(abortGrace, timers.signal).then(
-          () => reject(new UpdateTimeoutError(`pulumi up did not exit ${abortGrace} ms after being aborted`)),
+          () => reject(new UpdateTimeoutError(`${what} did not exit ${abortGrace} ms after being aborted`)),
           () => undefined,
         );
-      controller.signal.addEventListener("abort", onAbort, { once: true });
+      if (controller.signal.aborted) onAbort();
+      else controller.signal.addEventListener("abort", onAbort, { once: true });
     });
     hung.catch(() => undefined);
     try {
-      await Promise.race([upPromise, hung]);
+      return await Promise.race([running, hung]);
     } catch (err) {
       const why: unknown = controller.signal.reason;
       if (controller.signal.aborted && why instanceof UpdateTimeoutError && !(err instanceof UpdateTimeoutError))
@@ -557,6 +619,9 @@ export class Actuator {
  * backend, with a wide margin. The library cannot cancel these reads, so a hung backend must not hang the daemon.
  */
 export const STACK_READ_TIMEOUT = 120_000;
+
+/** The variable the program's count-ownership rule reads (infra/countOwnership.ts): set for the scaler's runs only. */
+const APPLY_COUNT_ENV = "OS_AUTOSCALER_APPLY_COUNT";
 
 /** What a read of the outputs for the stack's applied count is called in messages. */
 const APPLIED_COUNT_READ = "pulumi stack output (the stack's applied count)";

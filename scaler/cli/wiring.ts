@@ -90,6 +90,7 @@ export async function wireScaler(
     timeout: config.actuator.timeout,
     backoff: config.actuator.backoff,
     maxBackoff: config.actuator.maxBackoff,
+    guard: config.actuator.guard,
     bounds: config.policy,
     dryRun: config.dryRun,
     ...(overrides.stackReadTimeout !== undefined ? { readTimeout: overrides.stackReadTimeout } : {}),

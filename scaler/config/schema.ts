@@ -141,6 +141,9 @@ export const configSchema = z.strictObject({
       backoff: durationSchema(100).default(30_000),
       maxBackoff: durationSchema(100).default(10 * 60_000),
       shutdownGrace: durationSchema().default(5 * 60_000),
+      // What a preview of the `up` that also changes more than the count does: refuse it, warn and go on, or skip the
+      // preview (scaler/actuator/guard.ts).
+      guard: z.enum(["refuse", "warn", "off"]).default("refuse"),
     })
     .prefault({}),
   http: z

@@ -35,7 +35,7 @@ export class ScalerMetrics {
   });
   readonly actuations = new Counter({
     name: "os_scaler_actuations_total",
-    help: "Update attempts by result (ok, conflict, failed, timeout, stale-lock-cancelled, dry-run)",
+    help: "Update attempts by result (ok, conflict, failed, timeout, refused, stale-lock-cancelled, dry-run)",
     labelNames: ["result"],
     registers: [this.registry],
   });

@@ -4,9 +4,11 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import { Actuator, type ActuationResult, type ActuatorOptions } from "../../../scaler/actuator/actuator";
+import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { Intent } from "../../../scaler/actuator/intent";
 import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
 import { FakeClock, waitFor } from "../../support/fakeClock";
+import { scalePlan } from "../../support/scalePlan";
 import { actuatorOptions, captureLogger, commandError, FakeStack, LOCKED_STDERR, S, tempDir } from "./helpers";
 
 const HOST = "scaler-host";
@@ -49,8 +51,10 @@ describe("actuator: applying a count", () => {
     ];
     s.actuator.request(3, "avg 83% > 70%");
     await s.actuator.whenIdle();
-    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "up 3"]);
+    // The guard between the write and `up`: the applied count read, the `up` previewed with the same variable.
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "outputs", "preview 3", "up 3"]);
     assert.deepEqual(s.stack.upEnvs, [{ OS_AUTOSCALER_APPLY_COUNT: "3" }]);
+    assert.deepEqual(s.stack.previewEnvs, [{ OS_AUTOSCALER_APPLY_COUNT: "3" }]);
     assert.equal(intentDuringUp?.status, "pending");
     assert.equal(intentDuringUp?.count, 3);
     assert.equal((await s.intent()).status, "done");
@@ -70,7 +74,12 @@ describe("actuator: applying a count", () => {
       const s = await setup({ bounds: row.bounds });
       s.actuator.request(row.count, "x");
       await s.actuator.whenIdle();
-      assert.deepEqual(s.stack.calls, [`setConfig desiredCount=${row.want}`, `up ${row.want}`]);
+      assert.deepEqual(s.stack.calls, [
+        `setConfig desiredCount=${row.want}`,
+        "outputs",
+        `preview ${row.want}`,
+        `up ${row.want}`,
+      ]);
       await s.t.cleanup();
     });
   }
@@ -141,10 +150,14 @@ describe("actuator: errors", () => {
     await s.actuator.whenIdle();
     assert.deepEqual(s.stack.calls, [
       "setConfig desiredCount=3",
+      "outputs",
+      "preview 3",
       "up 3",
       "locks",
       "cancel",
       "setConfig desiredCount=3",
+      "outputs",
+      "preview 3",
       "up 3",
     ]);
     assert.deepEqual(s.results, [
@@ -209,6 +222,8 @@ describe("actuator: errors", () => {
         "setConfig desiredCount=3",
         "setConfig desiredCount=4",
         "setConfig desiredCount=4",
+        "outputs",
+        "preview 4",
         "up 4",
       ]);
       assert.equal(s.actuator.status().applied, 4);
@@ -358,6 +373,8 @@ describe("actuator: errors", () => {
     config: string;
     intent: { status: Intent["status"]; count: number };
     log: string;
+    /** The attempt's result, when not the up's own (the guard decides before `up`). */
+    result?: ActuationResult;
   }[] = [
     {
       name: "a failed up: the config and the intent set back to the stack's desiredCount output",
@@ -388,6 +405,8 @@ describe("actuator: errors", () => {
       config: "3",
       intent: { status: "pending", count: 3 },
       log: "actuator: gave up on this count but cannot read the stack's applied count",
+      // Without an applied count the guard cannot tell a scale from other changes: it refuses before `up`.
+      result: "refused",
     },
   ];
   for (const row of givingUp) {
@@ -410,7 +429,7 @@ describe("actuator: errors", () => {
       assert.deepEqual({ status: intent.status, count: intent.count }, row.intent, "the intent");
       assert.equal(s.actuator.status().state, "idle");
       // onResult is what the loop saves state.json from, and `once` exits after that save.
-      assert.deepEqual(seen, [{ result: row.up === "fail" ? "failed" : "conflict", state: "idle" }]);
+      assert.deepEqual(seen, [{ result: row.result ?? (row.up === "fail" ? "failed" : "conflict"), state: "idle" }]);
       assert.ok(
         s.log.lines.some((l) => typeof l.msg === "string" && l.msg.startsWith(row.log)),
         `logged: ${row.log}`,
@@ -523,6 +542,8 @@ describe("actuator: crash safety (intent reconcile)", () => {
       "pendingOperations",
       "refresh clearPendingCreates=true",
       "setConfig desiredCount=4",
+      "outputs",
+      "preview 4",
       "up 4",
     ]);
     assert.equal((await s.intent()).status, "done");
@@ -800,5 +821,147 @@ describe("file-backend locks", () => {
     assert.equal(fileBackendDir("file:///var/state"), "/var/state");
     assert.equal(fileBackendDir("file://~/state", "/home/u"), "/home/u/state");
     assert.equal(fileBackendDir("https://api.pulumi.com"), undefined);
+  });
+});
+
+describe("actuator: the change guard (a preview before every up)", () => {
+  const INSTANCE = "openstack:compute/instance:Instance";
+  /** A scale 1 → 3 that would also rewrite vm-0's userData: what an edit in the workDir checkout looks like. */
+  const userDataEdit = (): PreviewPlan => {
+    const plan = scalePlan(1, 3);
+    return {
+      steps: plan.steps.map((st) => (st.urn.endsWith("::vm-0") ? { ...st, op: "update", changed: ["userData"] } : st)),
+    };
+  };
+  const REFUSAL =
+    /^ChangeGuardError: pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, apply them yourself with `pulumi up` \(the scaler retries\), or set actuator\.guard: warn$/;
+
+  it("refuse (the default): no up, result refused, the reason recorded; the retry previews again and applies once the change is gone", async () => {
+    const s = await setup();
+    s.stack.previewBehaviours = [userDataEdit()];
+    s.actuator.request(3, "avg 83% > 70%");
+    await waitFor(() => s.actuator.status().state === "backoff");
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "pulumi up never ran");
+    assert.deepEqual(s.results, [["refused", 3]]);
+    const st = s.actuator.status();
+    assert.equal(st.failures, 1);
+    assert.match(st.lastResult?.error ?? "", REFUSAL);
+    assert.equal(st.nextRetryAt, s.clock.now() + 22_500, "backoff 30 s with the test's jitter (0.5)");
+    assert.match((await s.intent()).lastError ?? "", REFUSAL);
+    // A person applied their change (`pulumi up`): the next preview is a pure scale.
+    await s.clock.advance(30 * S);
+    await s.actuator.whenIdle();
+    assert.deepEqual(
+      s.stack.calls.filter((c) => c.startsWith("preview") || c.startsWith("up")),
+      ["preview 3", "preview 3", "up 3"],
+    );
+    assert.deepEqual(s.results, [
+      ["refused", 3],
+      ["ok", 3],
+    ]);
+    await s.t.cleanup();
+  });
+
+  it("refuse with maxAttempts 1 (`once`): given up on, the config count set back to the stack's, the intent closed", async () => {
+    const s = await setup({ maxAttempts: 1 });
+    s.stack.previewBehaviours = [userDataEdit()];
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+    assert.deepEqual(s.results, [["refused", 3]]);
+    assert.equal(s.stack.config.desiredCount, "1", "restored to the stack's desiredCount output");
+    const intent = await s.intent();
+    assert.deepEqual([intent.count, intent.status], [1, "done"]);
+    assert.equal(s.clock.pending, 0, "no retry scheduled");
+    await s.t.cleanup();
+  });
+
+  it("warn: the same list logged as a warning, and up runs", async () => {
+    const s = await setup({ guard: "warn" });
+    s.stack.previewBehaviours = [userDataEdit()];
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "outputs", "preview 3", "up 3"]);
+    assert.deepEqual(s.results, [["ok", 3]]);
+    const warning = s.log.lines.find((l) => l.level === 40 && String(l.msg).includes("pulumi up would also"));
+    assert.ok(warning, "a warning names the changes");
+    assert.match(
+      String(warning.msg),
+      new RegExp(`update ${INSTANCE} vm-0 \\(userData\\): .*\\(actuator\\.guard is warn: applying anyway\\)$`),
+    );
+    await s.t.cleanup();
+  });
+
+  it("off: no preview, no read of the applied count", async () => {
+    const s = await setup({ guard: "off" });
+    s.stack.previewBehaviours = [userDataEdit()];
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "up 3"]);
+    await s.t.cleanup();
+  });
+
+  it("a preview that hangs is aborted after actuator.timeout: result timeout, no up", async () => {
+    const s = await setup({ timeout: 10 * 60 * S });
+    s.stack.previewBehaviours = ["hang"];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("preview 3"));
+    await s.clock.advance(10 * 60 * S);
+    await waitFor(() => s.results.length === 1);
+    assert.deepEqual(s.results, [["timeout", 3]]);
+    assert.match(s.actuator.status().lastResult?.error ?? "", /pulumi preview ran longer than 600000 ms; aborted/);
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("a preview that ignores the abort is given up on abortGrace later", async () => {
+    const s = await setup({ timeout: 10 * 60 * S });
+    s.stack.previewBehaviours = [() => new Promise<PreviewPlan>(() => undefined)];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("preview 3"));
+    await s.clock.advance(10 * 60 * S);
+    await s.clock.advance(60 * S);
+    await waitFor(() => s.results.length === 1);
+    assert.deepEqual(s.results, [["timeout", 3]]);
+    assert.match(
+      s.actuator.status().lastResult?.error ?? "",
+      /pulumi preview did not exit 60000 ms after being aborted/,
+    );
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("a shutdown during the preview aborts it at once (not after the grace period) and starts no up", async () => {
+    const s = await setup();
+    let aborted = false;
+    s.stack.previewBehaviours = [
+      (signal) =>
+        new Promise<PreviewPlan>((_, reject) =>
+          signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(commandError("error: preview canceled"));
+          }),
+        ),
+    ];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("preview 3"));
+    assert.deepEqual(await s.actuator.stop(5 * 60 * S), { finished: true });
+    assert.ok(aborted, "the preview's signal was aborted");
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "no up after the shutdown began");
+    assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+    await s.t.cleanup();
+  });
+
+  it("the applied count unreadable as a count: refused, saying so", async () => {
+    const s = await setup({ maxAttempts: 1 });
+    s.stack.outputs = () => Promise.resolve({ instances: [] });
+    s.actuator.request(3, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.results, [["refused", 3]]);
+    assert.match(s.actuator.status().lastResult?.error ?? "", /the stack's applied count is unknown/);
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+    await s.t.cleanup();
   });
 });

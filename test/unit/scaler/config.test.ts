@@ -66,10 +66,22 @@ describe("config: defaults", () => {
       maxSampleAge: 45 * S,
     });
     assert.equal(c.actuator.timeout, 30 * 60 * S);
+    assert.equal(c.actuator.guard, "refuse", "the change guard is on unless turned off");
     assert.deepEqual(c.http, { enabled: true, listen: "127.0.0.1:9464" });
     assert.equal(c.stateDir, "/etc/os-scaler/.scaler");
     assert.equal(c.dryRun, false);
     assert.equal(c.cloud, undefined);
+  });
+  for (const guard of ["refuse", "warn", "off"] as const) {
+    it(`actuator.guard: ${guard} is accepted`, () => {
+      assert.equal(parseConfig(`${SRC}actuator: { guard: ${guard} }\n`, "/x/s.yaml", {}).actuator.guard, guard);
+    });
+  }
+  it("actuator.guard: any other value is an error naming the field", () => {
+    assert.throws(
+      () => parseConfig(`${SRC}actuator: { guard: never }\n`, "/x/s.yaml", {}),
+      (err: unknown) => err instanceof ConfigError && /actuator\.guard/.test(err.message) && /refuse/.test(err.message),
+    );
   });
   const modeDefaults: { mode: string; extra: string; want: Record<string, number> }[] = [
     { mode: "threshold", extra: "", want: { maxStepUp: 2, maxStepDown: 1, stabilizationDown: 300 * S } },

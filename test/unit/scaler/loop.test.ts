@@ -49,7 +49,7 @@ async function setup(
       policy: pol,
       dryRun: opts.dryRun ?? false,
       stateDir: t.dir,
-      actuator: { timeout: 30 * 60 * S, backoff: 30 * S, maxBackoff: 600 * S, shutdownGrace: 120 * S },
+      actuator: { timeout: 30 * 60 * S, backoff: 30 * S, maxBackoff: 600 * S, shutdownGrace: 120 * S, guard: "refuse" },
       stack: { name: "dev", workDir: t.dir, countKey: "desiredCount" },
     },
     clock,
