@@ -224,7 +224,15 @@ function metadata(step: Step): StepMetadata {
     provider: "",
     ...(step.old ? { old: stepState(step.old) } : {}),
     ...(step.new ? { new: stepState(step.new) } : {}),
+    ...(step.op === "update" && step.old && step.new ? { diffs: changedInputs(step.old, step.new) } : {}),
   };
+}
+
+/** The top-level input names whose values differ, as the engine's `diffs` lists them for an update. */
+function changedInputs(old: ResourceState, next: ResourceState): string[] {
+  const a = old.inputs ?? {};
+  const b = next.inputs ?? {};
+  return Object.keys({ ...a, ...b }).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
 function resourceName(urn: string): string {

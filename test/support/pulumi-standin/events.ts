@@ -52,6 +52,8 @@ export interface StepMetadata {
   provider: string;
   old?: StepState;
   new?: StepState;
+  /** An update's changed input names (the engine's `diffs`). */
+  diffs?: string[];
   detailedDiff?: Record<string, { diffKind: string; inputDiff: boolean }>;
 }
 
