@@ -19,7 +19,7 @@
  *   inputs, so a component whose args change is an `update` step even though no provider runs for it.
  *
  * So a pure scale is `same`/`read` steps plus creates (scale-out) or deletes (scale-in); anything else is refused.
- * It fails closed: a plan without steps, or a count to compare with that is unknown, is refused too.
+ * It fails closed: a plan with neither steps nor a summary, or a count to compare with that is unknown, is refused too.
  */
 
 /** One step of a preview, from its `resourcePreEvent`. Property names only: values may be secrets. */
@@ -81,7 +81,10 @@ export function checkPlan(plan: PreviewPlan, counts: { from: number | undefined;
       unexpected: [],
     };
   }
-  if (plan.steps.length === 0) {
+  // Without events, the engine's summary alone can still vouch for the plan (an engine that sends no event for
+  // `same` steps, on a re-apply of the count the stack has); with neither, nothing can be checked.
+  const summarized = Object.values(plan.changeSummary ?? {}).some((n) => (n ?? 0) > 0);
+  if (plan.steps.length === 0 && !summarized) {
     return {
       ok: false,
       message:

@@ -110,6 +110,13 @@ describe("checkPlan: refusals say what is wrong and what to do", () => {
       message: /would also delete openstack:compute\/instance:Instance vm-1: changes other than this scale-out/,
     },
     {
+      name: "no steps, and a summary that counts an update: refused",
+      plan: { steps: [], changeSummary: { same: 11, update: 1 } },
+      from: 3,
+      to: 3,
+      message: /pulumi preview counts 1 update that no resource event named/,
+    },
+    {
       name: "no steps at all: nothing to check, refused",
       plan: { steps: [] },
       from: 2,
@@ -138,6 +145,10 @@ describe("checkPlan: refusals say what is wrong and what to do", () => {
       if (!r.ok) assert.match(r.message, row.message);
     });
   }
+
+  it("no steps, but a summary of same steps only (the count re-applied): the summary vouches for it", () => {
+    assert.deepEqual(checkPlan({ steps: [], changeSummary: { same: 12 } }, { from: 3, to: 3 }), { ok: true });
+  });
 
   it("a summary that agrees with the events passes", () => {
     const r = checkPlan(
