@@ -93,6 +93,26 @@ const CASES: Case[] = [
     fires: [{ labels: { check: "source" }, value: 0 }],
   },
   {
+    name: "one update refused by the change guard",
+    alert: "OsScalerChangesPending",
+    series: [
+      { name: "os_scaler_actuations_total", labels: { result: "refused" }, values: "0 0 1 1 1" },
+      { name: "os_scaler_actuations_total", labels: { result: "ok" }, values: "0 1 1 1 1" },
+    ],
+    evalMinutes: 4,
+    fires: [{ labels: { result: "refused" }, value: 1 }], // $value is not in this alert's annotations
+  },
+  {
+    name: "updates applied, none refused",
+    alert: "OsScalerChangesPending",
+    series: [
+      { name: "os_scaler_actuations_total", labels: { result: "ok" }, values: "0 1 2 3 4" },
+      { name: "os_scaler_actuations_total", labels: { result: "refused" }, values: "0x4" },
+    ],
+    evalMinutes: 4,
+    fires: [],
+  },
+  {
     name: "the desired count at maxCount for 30 minutes",
     alert: "OsScalerAtMaxCount",
     series: [
