@@ -123,6 +123,16 @@ const CASES: Case[] = [
     fires: [{ value: 6 }],
   },
   {
+    name: "no tick ever worked: both gauges exported as 0 by default",
+    alert: "OsScalerAtMaxCount",
+    series: [
+      { name: "os_scaler_desired_count", values: "0x40" },
+      { name: "os_scaler_max_count", values: "0x40" },
+    ],
+    evalMinutes: 35,
+    fires: [],
+  },
+  {
     name: "one VM below maxCount",
     alert: "OsScalerAtMaxCount",
     series: [
