@@ -1,5 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ActuationResult } from "../actuator/actuator";
 import { VERSION } from "../lib/version";
+
+/** Every actuation result, so each series exists at 0 from the start; a Record so a new result must be listed. */
+const ACTUATION_RESULTS: Record<ActuationResult, true> = {
+  ok: true,
+  conflict: true,
+  failed: true,
+  timeout: true,
+  refused: true,
+  "stale-lock-cancelled": true,
+  "dry-run": true,
+};
 
 /** The checks behind /healthz, one `os_scaler_health_check_ok` series each. */
 export const HEALTH_CHECKS = ["bounds", "source", "group", "state", "actuator", "loop"] as const;
@@ -112,6 +124,8 @@ export class ScalerMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     this.buildInfo.set({ version: VERSION }, 1);
+    // increase() cannot see a series' first sample: one born at 1 on the first refusal would never alert.
+    for (const result of Object.keys(ACTUATION_RESULTS)) this.actuations.inc({ result }, 0);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "os_scaler_" });
   }
 }

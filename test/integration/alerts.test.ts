@@ -95,6 +95,8 @@ const CASES: Case[] = [
   {
     name: "one update refused by the change guard",
     alert: "OsScalerChangesPending",
+    // The refused series is at 0 from the scaler's start (ScalerMetrics initialises every result), so one refusal is
+    // an increase; a series born at 1 would not be.
     series: [
       { name: "os_scaler_actuations_total", labels: { result: "refused" }, values: "0 0 1 1 1" },
       { name: "os_scaler_actuations_total", labels: { result: "ok" }, values: "0 1 1 1 1" },

@@ -24,3 +24,14 @@ describe("examples/prometheus-alerts.yml", () => {
     for (const name of used) assert.ok(exported.has(name), `${name} is not a metric of ScalerMetrics`);
   });
 });
+
+describe("os_scaler_actuations_total before any update", () => {
+  // A series born at its first inc() starts at 1, and increase() sees nothing: OsScalerChangesPending would miss
+  // the first refusal.
+  it("exports every result at 0", async () => {
+    const text = await new ScalerMetrics().registry.metrics();
+    for (const result of ["ok", "conflict", "failed", "timeout", "refused", "stale-lock-cancelled", "dry-run"]) {
+      assert.ok(text.includes(`os_scaler_actuations_total{result="${result}"} 0\n`), `${result} at 0 in:\n${text}`);
+    }
+  });
+});
