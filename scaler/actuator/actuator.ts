@@ -504,7 +504,7 @@ export class Actuator {
       (s) => ops.preview({ signal: s, env: { [APPLY_COUNT_ENV]: String(count) } }),
       preview,
     ).finally(() => signal.removeEventListener("abort", forward));
-    const check = checkPlan(plan, { from, to: count });
+    const check = checkPlan(plan, { from, to: count, countKey: this.o.countKey });
     if (check.ok) return;
     if (this.o.guard === "warn") {
       this.o.logger.warn(

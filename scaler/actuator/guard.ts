@@ -18,7 +18,9 @@
  * - Since @pulumi/pulumi 3.202 (pulumi/pulumi#20357) a Node.js ComponentResource sends its args to the engine as its
  *   inputs, so a component whose args change is an `update` step even though no provider runs for it.
  *
- * So a pure scale is `same`/`read` steps plus creates (scale-out) or deletes (scale-in); anything else is refused.
+ * So a pure scale is `same`/`read` steps plus creates (scale-out) or deletes (scale-in) of what the program makes per
+ * VM — at most one of each per VM added or removed; anything else is refused. The kind of op alone is not enough: an
+ * unapplied `loadBalancer.enabled false` deletes the listener on a scale-in, a new security-group rule is a create.
  * It fails closed: a plan with neither steps nor a summary, or a count to compare with that is unknown, is refused too.
  */
 
@@ -57,19 +59,41 @@ export class ChangeGuardError extends Error {
 /** Ops that change nothing in the cloud nor in the resource's recorded inputs. */
 const NO_OPS: ReadonlySet<string> = new Set(["same", "read", "refresh"]);
 
+/**
+ * What the program (infra/instances.ts, infra/loadBalancer.ts) creates once per VM: a scale adds or removes only these,
+ * and at most one of each type per VM (test/unit/infra/scaleInvariant.test.ts holds the program to it).
+ */
+export const PER_VM_TYPES: ReadonlySet<string> = new Set([
+  "openstack:compute/instance:Instance",
+  "openstack:networking/floatingIp:FloatingIp",
+  "openstack:networking/floatingIpAssociate:FloatingIpAssociate",
+  "openstack:loadbalancer/member:Member",
+]);
+
 /** How many unexpected resources a message names before "and N more". */
 export const MAX_LISTED = 5;
 
-const FIX =
-  "Review them with `pulumi preview`, apply them yourself with `pulumi up` (the scaler retries), or set " +
-  "actuator.guard: warn";
+/**
+ * How to get past a refusal. The stack config holds the count being applied meanwhile: a person's `pulumi up` must set
+ * it back first, or `countMode: fail` stops it (and `keep` warns).
+ */
+function fix(c: { from: number; to: number; countKey: string }): string {
+  return (
+    `Review them with \`pulumi preview\`, then apply them yourself: \`pulumi config set ${c.countKey} ${c.from} && ` +
+    `pulumi up\` (the config holds ${c.to}, the count the scaler is waiting to apply; it retries on its own), or ` +
+    "set actuator.guard: warn"
+  );
+}
 
 /**
  * Whether the plan of the `up` that applies count `to` only scales the stack from its applied count `from`: no-ops
  * everywhere, creates only for a scale-out, deletes only for a scale-in. `from` undefined (the stack's `desiredCount`
  * output could not be read as a count) is refused: a create or a delete cannot be told from a scale then.
  */
-export function checkPlan(plan: PreviewPlan, counts: { from: number | undefined; to: number }): PlanCheck {
+export function checkPlan(
+  plan: PreviewPlan,
+  counts: { from: number | undefined; to: number; countKey?: string },
+): PlanCheck {
   const { from, to } = counts;
   if (from === undefined) {
     return {
@@ -93,13 +117,30 @@ export function checkPlan(plan: PreviewPlan, counts: { from: number | undefined;
       unexpected: [],
     };
   }
-  const allowed = (op: string) => NO_OPS.has(op) || (op === "create" && to > from) || (op === "delete" && to < from);
-  const unexpected = plan.steps.filter((s) => !allowed(s.op));
+  const scaleOp = to > from ? "create" : to < from ? "delete" : undefined;
+  const allowed = (op: string) => NO_OPS.has(op) || op === scaleOp;
+  // Per type, the scale's own op may touch at most one resource per VM added or removed: beyond that, or on a type
+  // the program does not make per VM, it is a change of its own.
+  const perType = new Map<string, number>();
+  const unexpected = plan.steps.filter((s) => {
+    if (NO_OPS.has(s.op)) return false;
+    if (s.op !== scaleOp || !PER_VM_TYPES.has(s.type)) return true;
+    perType.set(s.type, (perType.get(s.type) ?? 0) + 1);
+    return false;
+  });
+  const vms = Math.abs(to - from);
+  for (const [type, n] of perType) {
+    if (n > vms) unexpected.push(...plan.steps.filter((s) => s.op === scaleOp && s.type === type));
+  }
   const what = to > from ? "this scale-out" : to < from ? "this scale-in" : "the count";
+  const howToFix = fix({ from, to, countKey: counts.countKey ?? "desiredCount" });
   if (unexpected.length > 0) {
+    const beyond = [...perType].filter(([, n]) => n > vms).map(([type, n]) => `${n} × ${type} for ${vms} VM(s)`);
     return {
       ok: false,
-      message: `pulumi up would also ${listSteps(unexpected)}: changes other than ${what} are pending in the program or the stack config. ${FIX}`,
+      message:
+        `pulumi up would also ${listSteps(unexpected)}${beyond.length > 0 ? ` (${beyond.join(", ")})` : ""}: changes ` +
+        `other than ${what} are pending in the program or the stack config. ${howToFix}`,
       unexpected,
     };
   }
@@ -112,7 +153,7 @@ export function checkPlan(plan: PreviewPlan, counts: { from: number | undefined;
     const counted = missed.map(([op, n]) => `${n} ${op}`).join(", ");
     return {
       ok: false,
-      message: `pulumi preview counts ${counted} that no resource event named: changes other than ${what} are pending in the program or the stack config. ${FIX}`,
+      message: `pulumi preview counts ${counted} that no resource event named: changes other than ${what} are pending in the program or the stack config. ${howToFix}`,
       unexpected: [],
     };
   }

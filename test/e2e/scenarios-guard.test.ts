@@ -67,7 +67,7 @@ describe("scenario 8: the change guard", () => {
         assert.deepEqual(onceResult(refused.stdout), { current: 1, desired: 2, direction: "up", actuation: "refused" });
         assert.match(
           refused.out,
-          /pulumi up would also update openstack:compute\/instance:Instance vm-0 \(flavorId\)[^"]*: changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, apply them yourself with `pulumi up` \(the scaler retries\), or set actuator\.guard: warn/,
+          /pulumi up would also update openstack:compute\/instance:Instance vm-0 \(flavorId\)[^"]*: changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, then apply them yourself: `pulumi config set desiredCount 1 && pulumi up` \(the config holds 2, the count the scaler is waiting to apply; it retries on its own\), or set actuator\.guard: warn/,
         );
         assert.deepEqual(await readOutputs(rig.stack), before, "the outputs unchanged");
         assert.deepEqual((await rig.stack.exportStack()).deployment, stateBefore, "the state unchanged: no up ran");

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isDeepStrictEqual } from "node:util";
+import { checkPlan, type PlanStep } from "../../../scaler/actuator/guard";
 import { runProgramUnderMocks, type RunResult } from "../../support/program-mocks";
 
 const IMAGE = "ubuntu-22.04";
@@ -84,6 +85,12 @@ describe("program: a pure scale only creates or deletes", () => {
           assert.deepEqual(added, [], "a scale-in creates nothing");
           assert.ok(removed.length > 0, "a scale-in deletes");
         }
+        // And the guard passes this very plan: what it creates or deletes is what it knows the program makes per VM.
+        const steps: PlanStep[] = [
+          ...[...next].map(([urn, r]) => ({ op: old.has(urn) ? "same" : "create", urn, type: r.type })),
+          ...removed.map((urn) => ({ op: "delete", urn, type: old.get(urn)!.type })),
+        ];
+        assert.deepEqual(checkPlan({ steps }, { from, to }), { ok: true });
       });
     }
   }

@@ -834,7 +834,7 @@ describe("actuator: the change guard (a preview before every up)", () => {
     };
   };
   const REFUSAL =
-    /^ChangeGuardError: pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, apply them yourself with `pulumi up` \(the scaler retries\), or set actuator\.guard: warn$/;
+    /^ChangeGuardError: pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, then apply them yourself: `pulumi config set desiredCount 1 && pulumi up` \(the config holds 3, the count the scaler is waiting to apply; it retries on its own\), or set actuator\.guard: warn$/;
 
   it("refuse (the default): no up, result refused, the reason recorded; the retry previews again and applies once the change is gone", async () => {
     const s = await setup();

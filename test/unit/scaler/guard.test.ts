@@ -81,7 +81,7 @@ describe("checkPlan: refusals say what is wrong and what to do", () => {
       from: 2,
       to: 3,
       message:
-        /^pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, apply them yourself with `pulumi up` \(the scaler retries\), or set actuator\.guard: warn$/,
+        /^pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): changes other than this scale-out are pending in the program or the stack config\. Review them with `pulumi preview`, then apply them yourself: `pulumi config set desiredCount 2 && pulumi up` \(the config holds 3, the count the scaler is waiting to apply; it retries on its own\), or set actuator\.guard: warn$/,
     },
     {
       name: "a replacement's three steps are one `replace`, with the replace keys",
@@ -210,5 +210,72 @@ describe("planStep: what the guard keeps of a resourcePreEvent", () => {
   it("a step without changed names has none", () => {
     const s = planStep({ op: "same", urn: urn("vm-0"), type: INSTANCE, provider: "" });
     assert.deepEqual(s, { op: "same", urn: urn("vm-0"), type: INSTANCE });
+  });
+});
+
+describe("checkPlan: a scale's own op touches only what the program makes per VM, at most one each per VM", () => {
+  const FIP = "openstack:networking/floatingIp:FloatingIp";
+  const ASSOC = "openstack:networking/floatingIpAssociate:FloatingIpAssociate";
+  const MEMBER = "openstack:loadbalancer/member:Member";
+  const RULE = "openstack:networking/secGroupRule:SecGroupRule";
+  const LISTENER = "openstack:loadbalancer/listener:Listener";
+  const of = (op: string, type: string, name: string): PlanStep => ({ op, urn: urn(name, type), type });
+  const perVm = (op: string, i: number) => [
+    of(op, INSTANCE, `vm-${i}`),
+    of(op, FIP, `vm-${i}-fip`),
+    of(op, ASSOC, `vm-${i}-fip-assoc`),
+    of(op, MEMBER, `vm-${i}-member`),
+  ];
+  const rows: { name: string; steps: PlanStep[]; from: number; to: number; refused?: RegExp }[] = [
+    {
+      name: "2 → 4: two VMs with their floating IPs and LB members",
+      steps: [...perVm("create", 2), ...perVm("create", 3)],
+      from: 2,
+      to: 4,
+    },
+    { name: "3 → 2: one VM with its floating IP and LB member", steps: perVm("delete", 2), from: 3, to: 2 },
+    {
+      name: "a new security-group rule pending on a scale-out",
+      steps: [...perVm("create", 2), of("create", RULE, "web-http-v6")],
+      from: 2,
+      to: 3,
+      refused: /would also create openstack:networking\/secGroupRule:SecGroupRule web-http-v6: /,
+    },
+    {
+      name: "an unapplied loadBalancer.enabled false on a scale-in: the listener's delete",
+      steps: [...perVm("delete", 2), of("delete", LISTENER, "web-lb-listener")],
+      from: 3,
+      to: 2,
+      refused: /would also delete openstack:loadbalancer\/listener:Listener web-lb-listener: .*this scale-in/,
+    },
+    {
+      name: "four VMs created for a scale of one (a plan for another count)",
+      steps: [2, 3, 4, 5].map((i) => of("create", INSTANCE, `vm-${i}`)),
+      from: 2,
+      to: 3,
+      refused: /\(4 × openstack:compute\/instance:Instance for 1 VM\(s\)\)/,
+    },
+    {
+      name: "an unapplied floatingIps: none on a scale-in: every VM's floating IP deleted",
+      steps: [...perVm("delete", 2), of("delete", FIP, "vm-0-fip"), of("delete", FIP, "vm-1-fip")],
+      from: 3,
+      to: 2,
+      refused: /\(3 × openstack:networking\/floatingIp:FloatingIp for 1 VM\(s\)\)/,
+    },
+  ];
+  for (const r of rows) {
+    it(`${r.name}: ${r.refused ? "refused" : "passes"}`, () => {
+      const got = checkPlan(plan(...r.steps), { from: r.from, to: r.to });
+      if (!r.refused) assert.deepEqual(got, { ok: true });
+      else {
+        assert.equal(got.ok, false);
+        if (!got.ok) assert.match(got.message, r.refused);
+      }
+    });
+  }
+  it("the fix names the count key and the counts: set the applied count back before a person's pulumi up", () => {
+    const got = checkPlan(plan(step("update", "vm-0", ["userData"])), { from: 4, to: 6, countKey: "webCount" });
+    assert.equal(got.ok, false);
+    if (!got.ok) assert.match(got.message, /`pulumi config set webCount 4 && pulumi up` \(the config holds 6, /);
   });
 });
