@@ -187,7 +187,9 @@ async function onceTick(
       io.out(
         `${json.time} current ${json.current} → desired ${json.desired} (${json.direction}${json.dryRun ? ", dry run" : ""})\n  ${json.reason}\n` +
           (r.sourceError ? `  source error: ${r.sourceError}\n` : "") +
-          (json.actuation ? `  actuation: ${json.actuation}\n` : ""),
+          (json.actuation ? `  actuation: ${json.actuation}\n` : "") +
+          // What went wrong and how to fix it (a refusal names the pending changes), without reading the log.
+          (json.actuation && json.actuation !== "ok" && act.lastResult?.error ? `    ${act.lastResult.error}\n` : ""),
       );
     }
     // A tick without data, or an update that did not go through, is a runtime failure of `once` (scripts check it).

@@ -14,6 +14,7 @@ import { FakeSource, samplesFor } from "../../support/fakeSource";
 import type { StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
 import { startHttpServer } from "../../../scaler/http/server";
+import { scalePlan } from "../../support/scalePlan";
 import { captureLogger, commandError, FakeStack, tempDir } from "./helpers";
 
 const ROOT = path.join(__dirname, "../../..");
@@ -270,6 +271,38 @@ describe("os-scaler once / status (in process, fake source)", () => {
     const j = JSON.parse(o.stdout.join("")) as Record<string, unknown>;
     assert.equal(j.actuation, "failed");
     assert.equal(stack.calls.filter((c) => c.startsWith("up")).length, 1);
+  });
+
+  it("once refused by the change guard prints, under the result, what is pending and how to apply it", async () => {
+    const stack = new FakeStack();
+    stack.count = 1;
+    stack.instances = group.instances;
+    // vm-0 would be updated beside the scale-out: a userData edit nobody applied.
+    stack.previewBehaviours = [
+      () => {
+        const plan = scalePlan(1, Number(stack.config.desiredCount));
+        return Promise.resolve({
+          steps: plan.steps.map((st) =>
+            st.urn.endsWith("::vm-0") ? { ...st, op: "update", changed: ["userData"] } : st,
+          ),
+        });
+      },
+    ];
+    const local = path.join(t.dir, "refused.yaml");
+    await writeFile(
+      local,
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\npolicy: { mode: threshold, upSamples: 1 }\nhttp: { enabled: false }\nstateDir: state-refused\nlog: { level: silent }\n',
+    );
+    const o = io({
+      clock,
+      createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 99, clock.now()))),
+      openStack: () => Promise.resolve(stack),
+    });
+    assert.equal(await runCli(["once", "-c", local], o), 1);
+    assert.match(
+      o.stdout.join(""),
+      /\n {2}actuation: refused\n {4}ChangeGuardError: pulumi up would also update openstack:compute\/instance:Instance vm-0 \(userData\): .*Review them with `pulumi preview`.*\n$/,
+    );
   });
 
   it("once that loses the stateDir lock during its update stops the update, leaves the files alone, exits 1", async () => {
