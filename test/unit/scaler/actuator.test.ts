@@ -954,6 +954,22 @@ describe("actuator: the change guard (a preview before every up)", () => {
     await s.t.cleanup();
   });
 
+  it("a preview that ignores the abort and then passes after a shutdown began: still no up", async () => {
+    const s = await setup();
+    let finish: (() => void) | undefined;
+    s.stack.previewBehaviours = [
+      () => new Promise<PreviewPlan>((resolve) => (finish = () => resolve(scalePlan(1, 3)))),
+    ];
+    s.actuator.request(3, "x");
+    await waitFor(() => finish !== undefined);
+    const stopped = s.actuator.stop(5 * 60 * S);
+    finish!(); // a pure scale, but the daemon is stopping: an up now would outlive it
+    assert.deepEqual(await stopped, { finished: true });
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "no up after the shutdown began");
+    assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+    await s.t.cleanup();
+  });
+
   it("the applied count unreadable as a count: refused, saying so", async () => {
     const s = await setup({ maxAttempts: 1 });
     s.stack.outputs = () => Promise.resolve({ instances: [] });
