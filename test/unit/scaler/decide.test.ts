@@ -445,6 +445,14 @@ describe("decide: target mode (HPA)", () => {
       reason: /assumed 100%/,
     },
     {
+      name: "no data + assumeHigh with every VM gone from the cloud: hold",
+      current: 2,
+      o: obs(0, undefined, { gone: 2 }),
+      p: { ...tp, onMissing: "assumeHigh" },
+      desired: 2,
+      reason: /every missing VM is gone from the cloud/,
+    },
+    {
       name: "partial data never scales in",
       current: 4,
       o: obs(0, 10, { samples: 1, missing: 1 }),
