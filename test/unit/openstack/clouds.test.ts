@@ -603,14 +603,20 @@ const sdkRows: Row[] = [
     files: entry(`    auth: { ${AUTH} }\n    tenant_id: t-9\n`),
     expect: (c) => assert.equal(c.auth.projectId, "t-9"),
   },
-  {
-    name: "_fix_backwards_auth + normalize_keys: project-name (dashed) is read, and wins over project_name",
-    files: entry(`    auth: { ${AUTH}, project_name: underscored, project-name: dashed, user-domain-name: D }\n`),
+  // In both orders: written after project_name, the dashed key would win by insertion order alone.
+  ...(
+    [
+      ["project-name", "project-name: dashed, project_name: underscored"],
+      ["project_name", "project_name: underscored, project-name: dashed"],
+    ] as const
+  ).map(([first, keys]): Row => ({
+    name: `_fix_backwards_auth + normalize_keys: project-name (dashed) is read, and wins over project_name (${first} first)`,
+    files: entry(`    auth: { ${AUTH}, ${keys}, user-domain-name: D }\n`),
     expect: (c) => {
       assert.equal(c.auth.projectName, "dashed");
       assert.equal(c.auth.userDomainName, "D");
     },
-  },
+  })),
   {
     name: "_handle_domain_id: with a project, a top-level domain_name fills only the domains not given",
     files: entry(`    auth: { ${AUTH}, project_name: p, user_domain_name: U }\n    domain_name: D\n`),
