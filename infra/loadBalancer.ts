@@ -44,8 +44,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
   readonly info: pulumi.Output<LoadBalancerInfo>;
 
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
-    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
-    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    // No args to the engine: see Instances (infra/instances.ts).
     super("openstack-autoscaler:index:LoadBalancer", name, {}, opts);
     const child = { parent: this };
 

@@ -23,8 +23,7 @@ export class Network extends pulumi.ComponentResource {
   readonly routerId: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-    // No args: since pulumi 3.202 they are the component's inputs, and any change to them (a scale, for Instances)
-    // is an `update` that does nothing in the cloud but trips the scaler's change guard. The children's diffs say it.
+    // No args to the engine: see Instances (infra/instances.ts).
     super("openstack-autoscaler:index:Network", name, {}, opts);
     const base = pulumi.output(args.resourceName);
 
