@@ -7,42 +7,17 @@
  * - guard warn: the same list as a warning, and the update applied.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
 import { createStandinWorkspace } from "../support/standin";
-import { BIN, configuredCount, createRig, readOutputs } from "./support/scenario";
+import { BIN, configuredCount, createRig, onceResult, personEnv, readOutputs, run } from "./support/scenario";
 
 const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
 const NEEDS_STANDIN = REAL
   ? "scripted metrics map to the stand-in's VM names; a real cloud's VMs answer for themselves"
   : false;
 if (NEEDS_STANDIN) console.log(`# skipping: ${NEEDS_STANDIN}`);
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; stdout: string; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { ...opts, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({
-        code: err ? (typeof err.code === "number" ? err.code : null) : 0,
-        stdout,
-        out: `${stdout}\n${stderr}`,
-      });
-    });
-  });
-}
-
-/** The `once --json` line's fields that say what happened. */
-function onceResult(stdout: string): Record<string, unknown> {
-  const line = stdout.split("\n").find((l) => l.startsWith("{"));
-  assert.ok(line, `a JSON line on stdout: ${stdout}`);
-  const { current, desired, direction, actuation } = JSON.parse(line) as Record<string, unknown>;
-  return { current, desired, direction, actuation };
-}
 
 describe("scenario 8: the change guard", () => {
   it(
@@ -55,8 +30,7 @@ describe("scenario 8: the change guard", () => {
       });
       try {
         const env = rig.ws.childEnv();
-        const person: NodeJS.ProcessEnv = { ...env };
-        delete person["OS_AUTOSCALER_APPLY_COUNT"];
+        const person = personEnv(env);
         const set = await run("pulumi", ["config", "set", "flavor", "m1.medium"], { cwd: rig.ws.workDir, env: person });
         assert.equal(set.code, 0, set.out);
         const before = await readOutputs(rig.stack);

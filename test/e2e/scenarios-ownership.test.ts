@@ -9,10 +9,19 @@
  *    (countMode keep: the scaler's count is kept with a warning; countMode fail: the update stops naming both counts).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { createStandinWorkspace } from "../support/standin";
-import { BIN, configuredCount, createRig, readOutputs, until, type Rig } from "./support/scenario";
+import {
+  BIN,
+  configuredCount,
+  createRig,
+  onceResult,
+  personEnv,
+  readOutputs,
+  run,
+  until,
+  type Rig,
+} from "./support/scenario";
 
 const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
 const NEEDS_STANDIN = REAL
@@ -24,18 +33,6 @@ if (NEEDS_STANDIN) console.log(`# skipping: ${NEEDS_STANDIN}`);
 function script(rig: Rig, seq: readonly string[]): void {
   const at = rig.fake.queries;
   rig.fake.value = () => seq[Math.min(rig.fake.queries - at - 1, seq.length - 1)];
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { ...opts, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, out: `${stdout}\n${stderr}` });
-    });
-  });
 }
 
 describe("scenario 2: scale-in only after downSamples and cooldownDown, never below minCount", () => {
@@ -131,18 +128,11 @@ describe("scenario 5: a person's `pulumi up` with a stale desiredCount", () => {
         const env = rig.ws.childEnv();
         const once = await run(process.execPath, [BIN, "once", "--json", "-c", rig.config], { cwd: rig.dir, env });
         assert.equal(once.code, 0, once.out);
-        const line = once.out.split("\n").find((l) => l.startsWith("{"))!;
-        assert.deepEqual(
-          (({ current, desired, direction, actuation }) => ({ current, desired, direction, actuation }))(
-            JSON.parse(line) as Record<string, unknown>,
-          ),
-          { current: 1, desired: 2, direction: "up", actuation: "ok" },
-        );
+        assert.deepEqual(onceResult(once.stdout), { current: 1, desired: 2, direction: "up", actuation: "ok" });
         assert.equal((await readOutputs(rig.stack)).countOwner, "scaler");
 
         // A person, from a checkout where desiredCount is still 1, runs `pulumi up` (no OS_AUTOSCALER_APPLY_COUNT).
-        const person: NodeJS.ProcessEnv = { ...env };
-        delete person["OS_AUTOSCALER_APPLY_COUNT"];
+        const person = personEnv(env);
         const pulumi = (...args: string[]) => run("pulumi", args, { cwd: rig.ws.workDir, env: person });
         assert.equal((await pulumi("config", "set", "desiredCount", "1")).code, 0);
         const keep = await pulumi("up", "--yes", "--skip-preview");

@@ -5,7 +5,8 @@
  *
  * Every wait is bounded in time; every process started here is stopped by its pid.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -130,6 +131,38 @@ export function configuredCount(ws: StandinWorkspace): string | undefined {
 }
 
 /** A temporary directory for one scenario's scaler.yaml and stateDir. */
+/** Runs a command to completion (2-minute bound): its exit code, its stdout, and stdout + stderr for messages. */
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number | null; stdout: string; out: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { ...opts, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({
+        code: err ? (typeof err.code === "number" ? err.code : null) : 0,
+        stdout,
+        out: `${stdout}\n${stderr}`,
+      });
+    });
+  });
+}
+
+/** The `once --json` line's fields that say what happened. */
+export function onceResult(stdout: string): Record<string, unknown> {
+  const line = stdout.split("\n").find((l) => l.startsWith("{"));
+  assert.ok(line, `a JSON line on stdout: ${stdout}`);
+  const { current, desired, direction, actuation } = JSON.parse(line) as Record<string, unknown>;
+  return { current, desired, direction, actuation };
+}
+
+/** The scaler's environment as a person's shell has it: without the count the scaler applies. */
+export function personEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const person: NodeJS.ProcessEnv = { ...env };
+  delete person["OS_AUTOSCALER_APPLY_COUNT"];
+  return person;
+}
+
 export function tempDir(prefix = "scenario-"): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 }) };
