@@ -9,6 +9,7 @@ import {
   SourceError,
   type CpuSample,
   type Group,
+  type Instance,
   type MetricSource,
   type MissingSample,
   type SampleSet,
@@ -142,19 +143,13 @@ export class GnocchiSource implements MetricSource {
       const byResource = res
         ? parseAggregates(parseJson(res, "POST /v1/aggregates", { pythonNonFinite: true }))
         : new Map<string, GnocchiPoint[]>();
-      // Flavor lookups (vcpus: nova) run a few at a time: one after another, a group of 200 new VMs while Nova is
-      // down costs 200 timeouts, and a fresh daemon's first tick would take hours.
-      const lookups = await Promise.all(
-        group.instances.map((inst) =>
-          this.limit(() => this.vcpus(inst.id, signal)).catch((err: unknown) => toSourceError("gnocchi", err)),
-        ),
-      );
+      const lookups = await this.vcpuCounts(group.instances, signal);
       const samples: CpuSample[] = [];
       const missing: MissingSample[] = [];
       for (const [i, inst] of group.instances.entries()) {
         const lookup = lookups[i]!;
-        if (lookup instanceof SourceError) {
-          missing.push({ instance: inst.id, reason: `vCPU count unknown: ${lookup.message}` });
+        if ("reason" in lookup) {
+          missing.push({ instance: inst.id, reason: lookup.reason });
           continue;
         }
         requests += lookup.requests;
@@ -192,11 +187,44 @@ export class GnocchiSource implements MetricSource {
     });
   }
 
-  /** vCPUs of an instance: the configured number, or its flavor's from Nova, asked once per server and cached. */
-  private async vcpus(id: string, signal?: AbortSignal): Promise<{ vcpus: number; requests: number }> {
-    if (this.config.vcpus !== "nova") return { vcpus: this.config.vcpus, requests: 0 };
-    const cached = this.vcpuCache.get(id);
-    if (cached) return { vcpus: cached, requests: 0 };
+  /**
+   * The vCPU count of each instance: the configured number, a cached one, or its flavor's from Nova (`vcpus: nova`).
+   * Lookups run a few at a time: one after another, a group of 200 new VMs while Nova is down costs 200 timeouts, and
+   * a fresh daemon's first tick would take hours. Even so, 200 / 4 timeouts overrun the interval many times over: once
+   * a lookup finds Nova itself down (unreachable, timed out, 5xx), the lookups not yet sent this tick are not sent,
+   * and their instances are missing with that one cause. A per-server failure (a 404, an odd reply) stops nothing.
+   * The next tick asks again.
+   */
+  private async vcpuCounts(instances: readonly Instance[], signal?: AbortSignal): Promise<VcpuCount[]> {
+    let novaDown: string | undefined;
+    const counts = await Promise.all(
+      instances.map(async (inst): Promise<VcpuCount | NovaDown> => {
+        if (this.config.vcpus !== "nova") return { vcpus: this.config.vcpus, requests: 0 };
+        const cached = this.vcpuCache.get(inst.id);
+        if (cached) return { vcpus: cached, requests: 0 };
+        return this.limit(async () => {
+          if (novaDown !== undefined) return NOVA_DOWN;
+          try {
+            return { vcpus: await this.flavorVcpus(inst.id, signal), requests: 1 };
+          } catch (err) {
+            if (isNovaDown(err)) {
+              // Set before this task settles, so the limiter's next task already sees it.
+              novaDown ??= err.message;
+              return NOVA_DOWN;
+            }
+            return { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` };
+          }
+        });
+      }),
+    );
+    // The instances whose lookup failed with Nova down and those never sent share one reason: one cause to read,
+    // not a timeout per VM.
+    const down = `vCPU count unknown: Nova unreachable this tick, flavor lookups stopped until the next (${novaDown})`;
+    return counts.map((c) => (c === NOVA_DOWN ? { reason: down } : c));
+  }
+
+  /** An instance's vCPUs from its flavor in Nova, cached: a server's flavor changes only with a resize. */
+  private async flavorVcpus(id: string, signal?: AbortSignal): Promise<number> {
     const compute = await this.deps.session.endpoint("compute", {
       ...(this.config.interface ? { interface: this.config.interface } : {}),
       ...(this.config.region ? { region: this.config.region } : {}),
@@ -214,12 +242,29 @@ export class GnocchiSource implements MetricSource {
       throw new SourceError("gnocchi", "malformed", "GET /servers/{id}: no server.flavor.vcpus in the reply");
     }
     this.vcpuCache.set(id, vcpus);
-    return { vcpus, requests: 1 };
+    return vcpus;
   }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** An instance's vCPU count, or why it has none this tick. */
+type VcpuCount = { readonly vcpus: number; readonly requests: number } | { readonly reason: string };
+
+/** A flavor lookup that Nova's outage failed or stopped before it was sent. */
+const NOVA_DOWN = "nova down";
+type NovaDown = typeof NOVA_DOWN;
+
+/**
+ * Nova as a whole did not answer: every other lookup would fail the same way. (A 501 is one request Nova cannot
+ * serve, and 4xx concern one server or the request, so they are not.)
+ */
+function isNovaDown(err: unknown): err is HttpError {
+  if (!(err instanceof HttpError)) return false;
+  if (err.kind === "unreachable" || err.kind === "timeout") return true;
+  return err.kind === "http" && err.status !== undefined && err.status >= 500 && err.status !== 501;
 }
 
 function isMetricsNotFound(err: unknown): boolean {

@@ -81,6 +81,22 @@ async function fakeCloud(
   return { server, cloud };
 }
 
+/** `n` instance ids; `tag` (8 hex digits) keeps each test's apart. */
+function groupIds(tag: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${tag}-0000-4000-8000-${String(i).padStart(12, "0")}`);
+}
+
+/**
+ * A cloud in which each of `ids` used 6e9 ns CPU in the 10 s point ending 05:00:00 (60 % of 1 vCPU, 30 % of 2, 20 % of
+ * 3), read at 05:00:05; Nova answers with `flavor`.
+ */
+function busyGroupCloud(ids: readonly string[], flavor: (id: string) => Reply | Promise<Reply>) {
+  const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+  const point = [["2026-11-22T05:00:00+00:00", 10.0, 6e9]];
+  const measures = Object.fromEntries(ids.map((id) => [id, { cpu: { "rate:mean": point } }]));
+  return fakeCloud(clock, () => ({ status: 200, body: { measures } }), flavor).then((c) => ({ ...c, clock }));
+}
+
 describe("gnocchi source wiring", () => {
   it("one aggregates request with the server_group search; vcpus from each flavor, looked up once", async () => {
     const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
@@ -133,30 +149,21 @@ describe("gnocchi source wiring", () => {
     // daemon's first tick took hours.
     const limit = novaSourceSchema.parse({ type: "nova" }).concurrency;
     assert.equal(FLAVOR_LOOKUP_CONCURRENCY, limit);
-    const ids = Array.from({ length: 3 * limit }, (_, i) => `cccccccc-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const ids = groupIds("cccccccc", 3 * limit);
     const vcpusOf = (id: string) => (ids.indexOf(id) % 3) + 1;
     const gone = ids[5]!;
     let inFlight = 0;
     let most = 0;
-    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
     // Every instance used 6e9 ns in the 10 s point: 60 % of 1 vCPU, 30 % of 2, 20 % of 3.
-    const point = [["2026-11-22T05:00:00+00:00", 10.0, 6e9]];
-    const { server, cloud } = await fakeCloud(
-      clock,
-      () => ({
-        status: 200,
-        body: { measures: Object.fromEntries(ids.map((id) => [id, { cpu: { "rate:mean": point } }])) },
-      }),
-      async (id) => {
-        inFlight++;
-        most = Math.max(most, inFlight);
-        // Long enough that lookups sent together overlap here, short enough for a unit test (bounded: 12 × 30 ms).
-        await new Promise((r) => setTimeout(r, 30));
-        inFlight--;
-        if (id === gone) return { status: 404, body: { itemNotFound: { code: 404, message: "Instance not found." } } };
-        return { status: 200, body: { server: { id, flavor: { vcpus: vcpusOf(id) } } } };
-      },
-    );
+    const { server, cloud, clock } = await busyGroupCloud(ids, async (id) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // Long enough that lookups sent together overlap here, short enough for a unit test (bounded: 12 × 30 ms).
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      if (id === gone) return { status: 404, body: { itemNotFound: { code: 404, message: "Instance not found." } } };
+      return { status: 200, body: { server: { id, flavor: { vcpus: vcpusOf(id) } } } };
+    });
     const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: "nova" }), {
       logger: captureLogger().logger,
       clock,
@@ -177,6 +184,88 @@ describe("gnocchi source wiring", () => {
     assert.equal(set.missing[0]!.instance, gone);
     assert.match(set.missing[0]!.reason, /^vCPU count unknown: .*404/);
     assert.equal(set.requests, 1 + ids.length - 1, "the aggregates request and the lookups that succeeded");
+  });
+
+  // Seen in a review: with Nova down, a fresh daemon's 200 uncached VMs each waited for their own timeout (200 / 4 ×
+  // timeout per tick) and the loop's stall check fired.
+  for (const fault of ["503", "hang"] as const) {
+    it(`vcpus: nova with Nova down (${fault}): one round of lookups is sent, the rest are missing with one reason; cached counts still read; the next tick asks again`, async () => {
+      const limit = FLAVOR_LOOKUP_CONCURRENCY;
+      const ids = groupIds("dddddddd", 3 * limit + 1);
+      let nova: "ok" | typeof fault = "ok";
+      // 60 % of A's 1 vCPU, 30 % of the others' 2.
+      const { server, cloud, clock } = await busyGroupCloud([A, ...ids], (id) => {
+        if (nova === "503") return { status: 503, body: { error: { code: 503, message: "nova-api down" } } };
+        // Never answers: the source's timeout fires (close() drops the connection).
+        if (nova === "hang") return new Promise<Reply>(() => {});
+        return { status: 200, body: { server: { id, flavor: { vcpus: id === A ? 1 : 2 } } } };
+      });
+      const source = await createSource(
+        sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: "nova", timeout: "200ms" }),
+        { logger: captureLogger().logger, clock, cloudConfig: cloud },
+      );
+      const novaIds = (from: number) =>
+        server.requests.slice(from).flatMap((r) => /^\/nova\/v2\.1\/servers\/(.+)$/.exec(r.path)?.[1] ?? []);
+
+      await source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }); // A's flavor cached
+      nova = fault;
+      const before = server.requests.length;
+      const group = { serverGroup: "g", instances: [A, ...ids].map((id) => ({ id, name: id })) };
+      const down = await source.sample(group);
+
+      const asked = new Set(novaIds(before));
+      assert.ok(asked.size <= limit, `at most ${limit} lookups sent while Nova is down (sent ${asked.size})`);
+      assert.ok(!asked.has(A), "a cached count is not looked up again");
+      assert.deepEqual(
+        down.samples.map((s) => [s.instance, s.value]),
+        [[A, 60]],
+      );
+      assert.deepEqual(
+        down.missing.map((m) => m.instance),
+        ids,
+      );
+      const reasons = new Set(down.missing.map((m) => m.reason));
+      assert.equal(reasons.size, 1, `one reason for all: ${[...reasons].join(" | ")}`);
+      assert.match(
+        [...reasons][0]!,
+        fault === "503"
+          ? /^vCPU count unknown: Nova unreachable this tick, .*\(GET .*\/servers\/.* returned HTTP 503: nova-api down\)$/
+          : /^vCPU count unknown: Nova unreachable this tick, .*\(GET .*\/servers\/.* timed out after 200 ms\)$/,
+      );
+
+      nova = "ok";
+      const after = server.requests.length;
+      const back = await source.sample(group);
+      assert.deepEqual(back.missing, []);
+      assert.equal(back.samples.length, 1 + ids.length);
+      assert.deepEqual(new Set(novaIds(after)), new Set(ids), "the next tick looks every uncached instance up");
+    });
+  }
+
+  it("vcpus: nova: a lookup that fails for its own server (404, no flavor in the reply) stops none of the others", async () => {
+    const ids = groupIds("eeeeeeee", 2 * FLAVOR_LOOKUP_CONCURRENCY + 1);
+    const [gone, odd] = [ids[0]!, ids[1]!];
+    const { server, cloud, clock } = await busyGroupCloud(ids, (id) => {
+      if (id === gone) return { status: 404, body: { itemNotFound: { code: 404, message: "Instance not found." } } };
+      if (id === odd) return { status: 200, body: { server: { id } } };
+      return { status: 200, body: { server: { id, flavor: { vcpus: 2 } } } };
+    });
+    const source = await createSource(sourceSchema.parse({ type: "gnocchi", granularity: "10s", vcpus: "nova" }), {
+      logger: captureLogger().logger,
+      clock,
+      cloudConfig: cloud,
+    });
+    const set = await source.sample({ serverGroup: "g", instances: ids.map((id) => ({ id, name: id })) });
+
+    const asked = server.requests.filter((r) => r.path.startsWith("/nova/")).map((r) => r.path.split("/").pop());
+    assert.deepEqual(asked.sort(), [...ids].sort(), "every instance looked up, once");
+    assert.equal(set.samples.length, ids.length - 2);
+    assert.deepEqual(
+      set.missing.map((m) => m.instance),
+      [gone, odd],
+    );
+    assert.match(set.missing[0]!.reason, /^vCPU count unknown: .*HTTP 404: Instance not found/);
+    assert.match(set.missing[1]!.reason, /^vCPU count unknown: .*no server\.flavor\.vcpus in the reply/);
   });
 
   it("a bare NaN point (Python's JSON, as Gnocchi 4.4 writes it) is no reading; the rest of the reply still counts", async () => {
