@@ -16,7 +16,7 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, sign
     };
     const onAbort = () => {
       done();
-      reject(signal!.reason instanceof Error ? signal!.reason : new Error("aborted"));
+      reject(abortReason(signal!));
     };
     const timer = setTimeout(() => {
       done();
@@ -41,13 +41,61 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string, sign
   });
 }
 
-/** `fn` at most once at a time: a call while one runs shares its promise, so a hung call is never stacked on. */
-export function singleFlight<T>(fn: () => Promise<T>): () => Promise<T> {
-  let running: Promise<T> | undefined;
-  return () => {
-    running ??= fn().finally(() => {
-      running = undefined;
-    });
-    return running;
+/**
+ * `fn` at most once at a time. Calling it shares the run in flight, so a hung run is never stacked on. `startedAfter`
+ * asks for a run that began after a mark — for a caller that must not see what a run begun before some change saw.
+ */
+export interface SingleFlight<T> {
+  (): Promise<T>;
+  /** How many runs have begun: the mark to take when what `fn` reads has just changed. */
+  mark(): number;
+  /** A run is in flight that began at or before `mark` (it may have read what was there before the change). */
+  stale(mark: number): boolean;
+  /**
+   * A run that began after `mark`: shares the one in flight if it did, else waits for that one to settle (its result
+   * and error are not this caller's) and then shares or starts the next, which later calls share too. Still one run at
+   * a time. `signal` stops the wait: rejects with its reason, and starts no run for this caller.
+   */
+  startedAfter(mark: number, signal?: AbortSignal): Promise<T>;
+}
+
+export function singleFlight<T>(fn: () => Promise<T>): SingleFlight<T> {
+  let running: { promise: Promise<T>; seq: number } | undefined;
+  let started = 0;
+  const join = (): Promise<T> => {
+    if (!running) {
+      const seq = ++started;
+      const promise = fn().finally(() => {
+        running = undefined;
+      });
+      running = { promise, seq };
+    }
+    return running.promise;
   };
+  const stale = (mark: number): boolean => running !== undefined && running.seq <= mark;
+  const startedAfter = async (mark: number, signal?: AbortSignal): Promise<T> => {
+    // At most one pass: `running` is cleared when the stale run settles, and any run begun after that is fresh.
+    while (running && running.seq <= mark) await settled(running.promise, signal);
+    if (signal?.aborted) throw abortReason(signal);
+    return join();
+  };
+  return Object.assign(join, { mark: () => started, stale, startedAfter });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error("aborted");
+}
+
+/** Resolves once `work` settles, whatever its outcome; rejects with the signal's reason as soon as it aborts. */
+function settled(work: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal!));
+    const done = () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    };
+    work.then(done, done);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

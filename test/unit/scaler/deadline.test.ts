@@ -66,6 +66,98 @@ describe("withDeadline and singleFlight", () => {
   });
 });
 
+/** A singleFlight around runs the test settles one by one: each run answers with its number, or fails. */
+function runs() {
+  const pending: { resolve: (v: number) => void; reject: (e: Error) => void }[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const flight = singleFlight(() => {
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    return new Promise<number>((resolve, reject) => pending.push({ resolve, reject })).finally(() => {
+      running--;
+    });
+  });
+  return {
+    flight,
+    get calls() {
+      return pending.length;
+    },
+    get maxRunning() {
+      return maxRunning;
+    },
+    /** Settles run `n` (1-based): with its number, or with an error. */
+    finish: (n: number, fail = false) =>
+      fail ? pending[n - 1]!.reject(new Error(`run ${n} failed`)) : pending[n - 1]!.resolve(n),
+  };
+}
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+describe("singleFlight: a run begun after a mark (startedAfter)", () => {
+  const rows: { name: string; inFlight: boolean; mark: number; calls: number; value: number }[] = [
+    { name: "nothing in flight: starts a run", inFlight: false, mark: 0, calls: 1, value: 1 },
+    { name: "a run in flight begun after the mark: shares it", inFlight: true, mark: 0, calls: 1, value: 1 },
+    {
+      name: "a run in flight begun at the mark: waits for it, then starts one",
+      inFlight: true,
+      mark: 1,
+      calls: 2,
+      value: 2,
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, async () => {
+      const r = runs();
+      if (row.inFlight) void r.flight();
+      assert.equal(r.flight.stale(row.mark), row.inFlight && row.mark >= 1);
+      const fresh = r.flight.startedAfter(row.mark);
+      await turn();
+      if (row.inFlight && row.calls === 2) {
+        assert.equal(r.calls, 1, "no second run beside the stale one");
+        r.finish(1);
+        await turn();
+      }
+      assert.equal(r.calls, row.calls);
+      r.finish(row.calls);
+      assert.equal(await fresh, row.value);
+      assert.equal(r.maxRunning, 1);
+      assert.equal(r.flight.mark(), row.calls);
+    });
+  }
+
+  it("callers waiting on the same stale run, and plain calls meanwhile, share the one run begun after it", async () => {
+    const r = runs();
+    const old = r.flight();
+    const mark = r.flight.mark();
+    const a = r.flight.startedAfter(mark);
+    const b = r.flight.startedAfter(mark);
+    assert.equal(r.flight(), old, "a plain call still shares the run in flight");
+    r.finish(1, true); // the stale run's error is not the fresh readers'
+    await assert.rejects(old, /run 1 failed/);
+    await turn();
+    assert.equal(r.calls, 2);
+    const c = r.flight();
+    r.finish(2);
+    assert.deepEqual(await Promise.all([a, b, c]), [2, 2, 2]);
+    assert.equal(r.maxRunning, 1);
+    assert.equal(r.flight.stale(mark), false);
+  });
+
+  it("a signal that aborts during the wait rejects at once and starts no run once the stale one ends", async () => {
+    const r = runs();
+    void r.flight();
+    const stop = new AbortController();
+    const fresh = r.flight.startedAfter(r.flight.mark(), stop.signal);
+    stop.abort(new Error("SIGTERM"));
+    await assert.rejects(fresh, /SIGTERM/);
+    r.finish(1);
+    await turn();
+    assert.equal(r.calls, 1);
+    await assert.rejects(r.flight.startedAfter(0, AbortSignal.abort(new Error("SIGINT"))), /SIGINT/);
+    assert.equal(r.calls, 1, "an already aborted signal starts nothing either");
+  });
+});
+
 describe("reading the stack: a hung `pulumi stack output`", () => {
   it("fails the tick at the deadline, never stacks a second CLI on it, and recovers when it answers", async () => {
     const t = await tempDir();
