@@ -135,6 +135,8 @@ export class Actuator {
     pendingOperations: singleFlight(async () => (await this.ops()).pendingOperations()),
     locks: singleFlight(async () => (await this.ops()).locks()),
   };
+  /** `reads.outputs.mark()` when this process's last `up` ended: a read begun by then may predate what it applied. */
+  private outputsMark = 0;
   /** The last attempt's result, until onResult is told of it (see report()). */
   private unreported: { result: ActuationResult; count: number } | undefined;
 
@@ -229,7 +231,7 @@ export class Actuator {
     const age = this.o.clock.now() - intent.time;
     if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
       log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
-      const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, stop);
+      const outputs = await this.appliedCountOutputs(stop);
       const applied = countOutput(outputs["desiredCount"]);
       if (applied !== undefined) await this.restoreConfig(applied, "an expired intent");
       else await this.intents.write({ ...intent, status: "done", reason: `expired: ${intent.reason}` });
@@ -293,6 +295,20 @@ export class Actuator {
    */
   stackOutputs(signal?: AbortSignal): Promise<Record<string, unknown>> {
     return this.bounded(this.reads.outputs(), "pulumi stack output", signal);
+  }
+
+  /**
+   * The stack's outputs for its applied count (`desiredCount`), from a `pulumi stack output` begun after this process's
+   * last `up` ended: a tick's read begun during that `up` can answer after it with the count from before it, and the
+   * guard would refuse a pure scale for it. Still read from the stack, not taken from `applied`: a person's `pulumi
+   * up` may have changed the count since. Within the read deadline, waiting for the older read included.
+   */
+  private appliedCountOutputs(signal: AbortSignal): Promise<Record<string, unknown>> {
+    const mark = this.outputsMark;
+    const what = this.reads.outputs.stale(mark)
+      ? `${APPLIED_COUNT_READ}, after one begun before the last update ended that has not returned`
+      : APPLIED_COUNT_READ;
+    return this.bounded(this.reads.outputs.startedAfter(mark, signal), what, signal);
   }
 
   /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
@@ -370,7 +386,7 @@ export class Actuator {
     let error: string | undefined;
     try {
       // Opening the stack included: it failed or hung in the attempt given up on, perhaps.
-      const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, this.stopController.signal);
+      const outputs = await this.appliedCountOutputs(this.stopController.signal);
       stackCount = countOutput(outputs["desiredCount"]);
       if (stackCount === undefined) error = "the stack has no whole-number desiredCount output";
     } catch (err) {
@@ -489,13 +505,17 @@ export class Actuator {
   /**
    * The guard: previews the `up` that applies `count` and lets it run only when the plan just scales the stack from
    * its applied count (`desiredCount` output) to `count` — or, with guard "warn", logs what else it would change.
-   * The preview runs under the same watchdog as `up`, and a shutdown aborts it at once: no `up` follows it anyway.
+   * The preview runs under the same watchdog as `up`. A shutdown ends the read of the applied count and aborts the
+   * preview at once: no `up` follows either anyway, and the intent stays pending for the next start.
    */
   private async checkChanges(ops: StackOps, count: number, controller: AbortController): Promise<void> {
-    const outputs = await this.bounded(this.reads.outputs(), APPLIED_COUNT_READ, controller.signal);
+    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+    const outputs = await this.appliedCountOutputs(signal).catch((err: unknown) => {
+      this.throwIfStopping(); // the same error as a stop before the preview
+      throw err;
+    });
     const from = countOutput(outputs["desiredCount"]);
     const preview = new AbortController();
-    const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
     const forward = () => preview.abort(signal.reason);
     if (signal.aborted) forward();
     else signal.addEventListener("abort", forward, { once: true });
@@ -518,17 +538,22 @@ export class Actuator {
 
   /** `up` with a watchdog (below), `OS_AUTOSCALER_APPLY_COUNT` in its environment. */
   private async up(ops: StackOps, count: number, controller: AbortController): Promise<void> {
-    await this.watched(
-      "pulumi up",
-      (signal) =>
-        ops.up({
-          signal,
-          // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
-          env: { [APPLY_COUNT_ENV]: String(count) },
-          onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
-        }),
-      controller,
-    );
+    try {
+      await this.watched(
+        "pulumi up",
+        (signal) =>
+          ops.up({
+            signal,
+            // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
+            env: { [APPLY_COUNT_ENV]: String(count) },
+            onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
+          }),
+        controller,
+      );
+    } finally {
+      // Whatever its outcome (a failed `up` can have applied part of the program): reads begun until now may be stale.
+      this.outputsMark = this.reads.outputs.mark();
+    }
   }
 
   /**

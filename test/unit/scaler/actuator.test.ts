@@ -7,7 +7,7 @@ import { Actuator, type ActuationResult, type ActuatorOptions } from "../../../s
 import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { Intent } from "../../../scaler/actuator/intent";
 import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
-import { FakeClock, waitFor } from "../../support/fakeClock";
+import { FakeClock, settle, waitFor } from "../../support/fakeClock";
 import { scalePlan } from "../../support/scalePlan";
 import { actuatorOptions, captureLogger, commandError, FakeStack, LOCKED_STDERR, S, tempDir } from "./helpers";
 
@@ -966,6 +966,116 @@ describe("actuator: the change guard (a preview before every up)", () => {
     finish!(); // a pure scale, but the daemon is stopping: an up now would outlive it
     assert.deepEqual(await stopped, { finished: true });
     assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "no up after the shutdown began");
+    assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+    await s.t.cleanup();
+  });
+
+  /**
+   * Outputs read as the stack is when the CLI starts. After `hold()`, the next read answers only at `release()` — a
+   * tick's `pulumi stack output` still running while the actuator moves on. `maxRunning`: the most reads at once.
+   */
+  function heldOutputs(s: { stack: FakeStack }) {
+    const real = s.stack.outputs.bind(s.stack);
+    let gate: ReturnType<typeof deferred> | undefined;
+    let held: ReturnType<typeof deferred> | undefined;
+    let running = 0;
+    const h = {
+      maxRunning: 0,
+      hold: () => void (gate = deferred()),
+      release: () => held!.resolve(),
+    };
+    s.stack.outputs = async () => {
+      const wait = gate;
+      gate = undefined;
+      if (wait) held = wait;
+      running++;
+      h.maxRunning = Math.max(h.maxRunning, running);
+      try {
+        const out = await real();
+        await wait?.promise;
+        return out;
+      } finally {
+        running--;
+      }
+    };
+    return h;
+  }
+  const outputsReads = (s: { stack: FakeStack }) => s.stack.calls.filter((c) => c === "outputs").length;
+
+  it("a tick's outputs read begun during an up, answering after it with the old count, does not get the next scale refused", async () => {
+    const s = await setup();
+    const held = heldOutputs(s);
+    const upGate = deferred();
+    s.stack.upBehaviours = [() => upGate.promise];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    held.hold();
+    const tick = s.actuator.stackOutputs(); // the loop's tick, beside the update
+    await settle();
+    upGate.resolve();
+    await waitFor(() => s.results.length === 1);
+    assert.equal(s.stack.count, 3, "the stack now has 3");
+    // A scale-in: compared with the count before the up (1 → 2), its deletes would look like a wrong-way scale.
+    s.actuator.request(2, "y");
+    await waitFor(() => s.stack.calls.includes("setConfig desiredCount=2"));
+    await settle(); // the guard is at its read now: sharing the tick's would give it the count before the up
+    const readsBefore = outputsReads(s);
+    held.release();
+    assert.equal((await tick).desiredCount, 1, "the tick's read answered with the count before the up");
+    await waitFor(() => s.results.length === 2);
+    assert.deepEqual(s.results, [
+      ["ok", 3],
+      ["ok", 2],
+    ]);
+    assert.equal(outputsReads(s), readsBefore + 1, "the guard read the outputs again, after the tick's read ended");
+    assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("a tick's outputs read begun after the up ended is shared by the guard: no second CLI", async () => {
+    const s = await setup();
+    const held = heldOutputs(s);
+    s.actuator.request(2, "x");
+    await s.actuator.whenIdle();
+    held.hold();
+    const tick = s.actuator.stackOutputs();
+    await settle();
+    const readsBefore = outputsReads(s);
+    s.actuator.request(3, "y");
+    await waitFor(() => s.stack.calls.includes("setConfig desiredCount=3"));
+    await settle();
+    held.release();
+    assert.equal((await tick).desiredCount, 2);
+    await s.actuator.whenIdle();
+    assert.deepEqual(s.results, [
+      ["ok", 2],
+      ["ok", 3],
+    ]);
+    assert.equal(outputsReads(s), readsBefore, "the guard shared the tick's read");
+    await s.t.cleanup();
+  });
+
+  it("a shutdown during the guard's read of the applied count ends the attempt at once, not at the read deadline", async () => {
+    // withDeadline runs on real timers: a stop that waited for the read deadline (60 s) would fail waitFor's 3 s.
+    const s = await setup({ readTimeout: 60 * S });
+    s.stack.outputs = () => {
+      s.stack.calls.push("outputs");
+      return new Promise(() => undefined); // a `pulumi stack output` that never answers
+    };
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("outputs"));
+    const start = s.clock.now();
+    let stopped: { finished: boolean } | undefined;
+    void s.actuator.stop(5 * 60 * S).then((r) => (stopped = r));
+    await waitFor(() => stopped !== undefined, 3000, "the stop");
+    assert.deepEqual(stopped, { finished: true });
+    assert.equal(s.clock.now(), start, "no grace period waited");
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "outputs"], "no preview, no up");
+    assert.equal(s.actuator.status().state, "stopped");
+    // Recorded like a stop just before the preview.
+    assert.deepEqual(s.results, [["failed", 3]]);
+    assert.match(s.actuator.status().lastResult?.error ?? "", /^Error: shutting down: pulumi up not started$/);
     assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
     await s.t.cleanup();
   });
