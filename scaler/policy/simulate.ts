@@ -112,6 +112,11 @@ export const DEFAULT_HOT_ABOVE = 80;
 /** The default capacity puts the trace's peak at this many VMs at 80 % CPU. */
 export const PEAK_VMS_AT_80 = 10;
 
+/** The capacity `simulate` uses when none is given: the trace's peak is served by PEAK_VMS_AT_80 VMs at 80 % CPU. */
+export function defaultCapacity(trace: Trace): number {
+  return tracePeak(trace) / (PEAK_VMS_AT_80 * 0.8);
+}
+
 interface Vm {
   readonly id: string;
   /** When it starts to cost (its apply started). */
@@ -137,7 +142,7 @@ const ACTIONS_KEPT = 8;
 export function simulate(options: SimulateOptions): SimulationResult {
   const { trace, policy } = options;
   const decideFn = options.decide ?? realDecide;
-  const capacity = options.capacity ?? tracePeak(trace) / (PEAK_VMS_AT_80 * 0.8);
+  const capacity = options.capacity ?? defaultCapacity(trace);
   const boot = options.boot ?? DEFAULT_BOOT;
   const applyTime = options.applyTime ?? DEFAULT_APPLY_TIME;
   const interval = options.interval ?? policy.interval;
