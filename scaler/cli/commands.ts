@@ -27,7 +27,17 @@ export interface Io {
   readonly overrides?: WiringOverrides;
   /** Aborted to stop `run` (the CLI wires SIGTERM/SIGINT to it). */
   readonly stop?: AbortSignal;
+  /**
+   * `run` hands the CLI what a SIGHUP does while it has a logger (undefined when it ends): a warning in the log, with
+   * every other daemon message. The CLI ignores SIGHUP from the start, before that logger exists.
+   */
+  readonly onHangup?: (handler: (() => void) | undefined) => void;
 }
+
+/** What the daemon says on SIGHUP, which does not reload scaler.yaml (see main.ts). */
+export const HANGUP_IGNORED =
+  "SIGHUP ignored: scaler.yaml is read at start only; restart to apply a change " +
+  "(systemctl restart os-scaler: an update in flight gets actuator.shutdownGrace)";
 
 function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
   return createLogger({
@@ -204,11 +214,16 @@ export async function runCommand(opts: { config: string; dryRun?: boolean }, io:
   const loaded = await loadConfig(opts.config);
   const config: LoadedConfig = { ...loaded, dryRun: loaded.dryRun || opts.dryRun === true };
   const log = logger(config, io, 1);
-  log.info({ version: VERSION, config: redact(config) }, "starting os-scaler");
-  return withStateLock(config, log, "run", async (lost) => {
-    await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), lost, io);
-    return lost.aborted ? 1 : 0;
-  });
+  io.onHangup?.(() => log.warn({ signal: "SIGHUP" }, HANGUP_IGNORED));
+  try {
+    log.info({ version: VERSION, config: redact(config) }, "starting os-scaler");
+    return await withStateLock(config, log, "run", async (lost) => {
+      await runLocked(config, log, AbortSignal.any([io.stop ?? new AbortController().signal, lost]), lost, io);
+      return lost.aborted ? 1 : 0;
+    });
+  } finally {
+    io.onHangup?.(undefined);
+  }
 }
 
 async function runLocked(

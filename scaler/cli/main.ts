@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { UserError } from "../lib/errors";
 import { VERSION } from "../lib/version";
 import {
+  HANGUP_IGNORED,
   onceCommand,
   runCommand,
   simulateCommand,
@@ -100,16 +101,18 @@ export function main(): void {
   process.on("SIGINT", onSignal);
   // Node's default for SIGHUP is to exit at once: an admin's "reload" would kill the daemon mid-update, and systemd
   // takes that exit for a clean one and does not restart it. There is nothing to reload in place: say how to apply.
+  // `run` logs it through its logger once that exists. Before (scaler.yaml, which sets the log's level and is needed to
+  // make it, is still being read), and in the other commands, which hand over no handler, it is plain stderr.
+  let onHangup: (() => void) | undefined;
   process.on("SIGHUP", () => {
-    process.stderr.write(
-      "os-scaler: SIGHUP ignored: scaler.yaml is read at start only; restart to apply a change " +
-        "(systemctl restart os-scaler: an update in flight gets actuator.shutdownGrace)\n",
-    );
+    if (onHangup) onHangup();
+    else process.stderr.write(`os-scaler: ${HANGUP_IGNORED}\n`);
   });
   runCli(process.argv.slice(2), {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     stop: stop.signal,
+    onHangup: (handler) => (onHangup = handler),
   }).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { HANGUP_IGNORED } from "../../../scaler/cli/commands";
 import { runCli } from "../../../scaler/cli/main";
 import { tempDir } from "./helpers";
 
@@ -12,7 +13,10 @@ const BIN = path.join(__dirname, "../../../bin/os-scaler");
 interface Daemon {
   readonly child: ChildProcess;
   readonly cfg: string;
+  /** stdout and stderr as they came. */
   readonly output: () => string;
+  /** stdout alone: the log's JSON lines. */
+  readonly stdout: () => string;
   readonly exited: Promise<number | null>;
 }
 
@@ -39,7 +43,11 @@ async function startDaemon(dir: string): Promise<Daemon> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  let stdout = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    stdout += c.toString();
+  });
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 30_000;
@@ -48,7 +56,7 @@ async function startDaemon(dir: string): Promise<Daemon> {
   }
   assert.match(out, /tick failed/, `no tick within 30 s:\n${out}`);
   assert.match(out, /pulumi CLI was not found on PATH/);
-  return { child, cfg, output: () => out, exited };
+  return { child, cfg, output: () => out, stdout: () => stdout, exited };
 }
 
 async function stop(d: Daemon, signal: NodeJS.Signals): Promise<number | null> {
@@ -81,7 +89,7 @@ describe("os-scaler run: signals (child process)", () => {
     });
   }
 
-  it("SIGHUP neither stops nor kills the daemon: it says that a restart applies scaler.yaml", async () => {
+  it("SIGHUP neither stops nor kills the daemon: it logs a warning that a restart applies scaler.yaml", async () => {
     const t = await tempDir();
     let d: Daemon | undefined;
     try {
@@ -90,7 +98,18 @@ describe("os-scaler run: signals (child process)", () => {
       const deadline = Date.now() + 10_000;
       while (!d.output().includes("SIGHUP ignored") && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
-      assert.match(d.output(), /SIGHUP ignored: scaler.yaml is read at start only; restart to apply/);
+      // A JSON line of the daemon's log, like every other message (`journalctl -o cat | jq` reads it), not bare text.
+      const hangups = d
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes("SIGHUP"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(hangups.length, 1, d.output());
+      assert.equal(hangups[0]!.level, 40, "warn");
+      assert.equal(hangups[0]!.msg, HANGUP_IGNORED);
+      assert.equal(hangups[0]!.signal, "SIGHUP");
+      assert.match(HANGUP_IGNORED, /^SIGHUP ignored: scaler.yaml is read at start only; restart to apply/);
+      assert.doesNotMatch(d.output(), /os-scaler: SIGHUP/, "no plain-text copy on stderr");
       const ticks = (d.output().match(/tick failed/g) ?? []).length;
       const more = Date.now() + 10_000; // interval 1 s: the loop goes on ticking
       while ((d.output().match(/tick failed/g) ?? []).length <= ticks && Date.now() < more) {
