@@ -1,9 +1,16 @@
 /**
  * BENCHMARKS.md from the raw results: every number printed here comes from the JSON of the same run.
  */
-import type { BenchResults, CostPerTickSection, FootprintSection, ProgramScaleSection, ReactionSection } from "./run";
-import type { Row } from "./policy-quality";
-import { round } from "./policy-quality";
+import type {
+  BenchResults,
+  CostPerTickSection,
+  FootprintSection,
+  OracleSection,
+  ProgramScaleSection,
+  ReactionSection,
+} from "./run";
+import type { ClairvoyantRow, Row } from "./policy-quality";
+import { replayMeets, round } from "./policy-quality";
 import { median } from "./stats";
 
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
@@ -79,10 +86,13 @@ export function renderReport(r: BenchResults): string {
     "A setting *beats* a baseline on a trace when it has no more VM-hours **and** no more overload minutes than the baseline, with at most a third of the HPA-style run's actions on that trace.",
   );
   out.push("");
+  const oracle = currentOracle(r.oracle, q.ranAt);
+  const verdictOf = (d: (typeof q.dominance)[number]) =>
+    oracle.rows?.find((x) => x.trace === d.trace && x.baseline === d.baseline);
   out.push(
-    "| trace | baseline | action budget (HPA / 3) | settings that beat it (target %) | when none: two settings breaking the fewest conditions |",
+    "| trace | baseline | action budget (HPA / 3, at most) | settings that beat it (target %) | when none: two settings breaking the fewest conditions | a clairvoyant policy within the budget |",
   );
-  out.push("| --- | --- | ---: | --- | --- |");
+  out.push("| --- | --- | ---: | --- | --- | --- |");
   for (const d of q.dominance) {
     const closest =
       d.winners.length > 0
@@ -92,11 +102,13 @@ export function renderReport(r: BenchResults): string {
             .slice(0, 2)
             .map(([t, why]) => `target ${t}: ${why}`)
             .join("; ");
+    const v = verdictOf(d);
     out.push(
-      `| ${d.trace} | ${d.baseline} | ${n0(d.actionBudget)} | ${d.winners.length ? d.winners.join(", ") : "**none**"} | ${closest} |`,
+      `| ${d.trace} | ${d.baseline} | ${n0(Math.floor(d.actionBudget))} | ${d.winners.length ? d.winners.join(", ") : "**none**"} | ${closest} | ${v ? VERDICT[verdictKey(v)] : "—"} |`,
     );
   }
   out.push("");
+  out.push(renderOracle(oracle));
   const failing = q.dominance.filter((d) => d.winners.length === 0);
   if (failing.length > 0) {
     out.push(
@@ -106,8 +118,21 @@ export function renderReport(r: BenchResults): string {
     for (const t of q.traces) {
       const here = failing.filter((d) => d.trace === t.id);
       if (here.length === 0) continue;
+      const replayed = here.filter((d) => {
+        const v = verdictOf(d);
+        return v !== undefined && verdictKey(v) === "replayed";
+      });
+      const proven = here.filter((d) => verdictOf(d)?.verdict === "infeasible");
+      const clairvoyant = [
+        replayed.length > 0
+          ? ` A policy that knew the trace in advance meets the criterion against ${replayed.map((d) => d.baseline).join(", ")} (a plan replayed through the simulator, last column): there the miss is the policy's — a reactive policy cannot tell in advance which spikes are worth an action within the budget.`
+          : "",
+        proven.length > 0
+          ? ` Against ${proven.map((d) => d.baseline).join(", ")} no policy can meet it, even knowing the future (the bound's certificate, last column).`
+          : "",
+      ].join("");
       out.push(
-        `- **${t.id}** vs ${here.map((d) => d.baseline).join(", ")}: ${WHY[t.id] ?? "see the closest misses above."}`,
+        `- **${t.id}** vs ${here.map((d) => d.baseline).join(", ")}: ${WHY[t.id] ?? "see the closest misses above."}${clairvoyant}`,
       );
     }
     out.push("");
@@ -173,6 +198,72 @@ const FRONTIER_WHY: Record<string, string> = {
     "the hourly step-then-spike described above: HPA meets the spike by re-sizing at the step before it, Heat and the lab script by holding capacity through the hour; the default does neither, so it spends about as many VM-hours as the holders and still overloads at the 100 % spikes. " +
     "Six rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target, a peak hold, a hold switched on by flaps) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier, broke another criterion (one action per step, an action budget), or needed a horizon fitted to this trace's period.",
 };
+
+type VerdictKey = "proof" | "replayed" | "relaxation" | "undecided";
+
+const VERDICT: Record<VerdictKey, string> = {
+  proof: "**unattainable** (proof)",
+  replayed: "attainable: a plan replayed in the simulator meets it",
+  relaxation: "attainable in the relaxation only (the replayed plan misses)",
+  undecided: "undecided",
+};
+
+function verdictKey(v: ClairvoyantRow): VerdictKey {
+  if (v.verdict === "infeasible") return "proof";
+  if (v.verdict === "undecided") return "undecided";
+  return replayMeets(v) ? "replayed" : "relaxation";
+}
+
+/** The oracle section if it bounds these quality results; otherwise why there is none. */
+function currentOracle(s: OracleSection | undefined, qualityRanAt: string | undefined): OracleSection {
+  if (!s) return { error: "not run yet (this results.json predates the section): npm run bench -- --only oracle" };
+  if (s.rows && s.qualityRanAt !== qualityRanAt)
+    return { error: "stale (the quality section ran again after it): npm run bench -- --only oracle" };
+  return s;
+}
+
+/** What the last column means, how it was computed, and its numbers. */
+function renderOracle(s: OracleSection): string {
+  const out: string[] = [];
+  out.push(
+    "**The last column** asks whether *any* policy — even one that knows the whole trace in advance — could have no more VM-hours and no more overload minutes than the baseline within the action budget, in the simulator's model. " +
+      "It comes from a relaxation (bench/oracle.ts; docs/policy-frontier.md §3): any run's serving count is a schedule that changes at most once per action, whose VM-hours are at least its time integral plus apply + boot for every VM it adds. " +
+      "*Unattainable* means a Lagrangian certificate proves no such schedule exists, so no policy can; *attainable* means the bound's DP found a schedule within the limits and, run through the simulator itself with a decide double that times each apply to it, that plan met all three limits in the simulator's own numbers.",
+  );
+  out.push("");
+  if (!s.rows) {
+    out.push(`Not computed: ${s.error ?? "no result"}.`);
+    out.push("");
+    return out.join("\n");
+  }
+  const oracleS = s.rows.reduce((a, x) => a + x.oracleMs, 0) / 1000;
+  const replayS = s.rows.reduce((a, x) => a + (x.replayMs ?? 0), 0) / 1000;
+  out.push(
+    `Ran ${s.ranAt ?? "?"} at commit \`${s.commit ?? "?"}\` in ${n1(s.wallSeconds ?? NaN)} s (the bound ${n1(oracleS)} s, slowest trace ${n1(Math.max(...s.rows.map((x) => x.oracleMs)) / 1000)} s; replaying the distinct plans ${n1(replayS)} s), on the runs of the quality section above.`,
+  );
+  out.push("");
+  out.push("<details><summary>The clairvoyant bound's numbers</summary>");
+  out.push("");
+  out.push(
+    "| trace | baseline | limits: VM-hours / overload min / actions | verdict | lower bound on VM-hours (λ VMh/overload-min, μ VMh/action; DP) | plan in the relaxation: VM-hours / overload / changes | the plan replayed in the simulator: VM-hours / overload / actions | segments, DP runs |",
+  );
+  out.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const x of s.rows) {
+    const w = x.witness;
+    const r = x.replay;
+    out.push(
+      `| ${x.trace} | ${x.baseline} | ${n1(x.limits.vmHours)} / ${n1(x.limits.overloadMinutes)} / ${n0(x.limits.changes)} | ${VERDICT[verdictKey(x)]} | ${n1(x.lowerBoundVmHours)} (λ ${x.lambda.toPrecision(3)}, μ ${x.mu.toPrecision(3)}; ${x.boundBy}) | ${w ? `${n1(w.vmHours)} / ${n1(w.overloadMinutes)} / ${n0(w.changes)}` : "—"} | ${r ? `${n1(r.vmHours)} / ${n1(r.overloadMinutes)} / ${n0(r.actions)}` : "—"} | ${n0(x.segments)}, ${n0(x.dpRuns)} |`,
+    );
+  }
+  out.push("");
+  out.push(
+    "The lower bound holds for every run with at most the baseline's overload and the budget's actions (the certificate when it exceeds the baseline's VM-hours); the search stops at the first plan within the limits, so a plan's VM-hours are not the least possible.",
+  );
+  out.push("");
+  out.push("</details>");
+  out.push("");
+  return out.join("\n");
+}
 
 function qualityRow(row: Row, bold: boolean, name?: string): string {
   const s = row.result;

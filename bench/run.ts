@@ -8,9 +8,10 @@
  *                               exits non-zero when anything is broken
  *   --parallel N                simulations at once (default: the CPU count)
  *   --render-only               rewrite BENCHMARKS.md and the chart from the last results.json
- *   --only quality,scale,tick,reaction,footprint
+ *   --only quality,oracle,scale,tick,reaction,footprint
  *                               run only these sections; the others are kept from the previous results.json
- *                               of the same mode (each section records when it ran)
+ *                               of the same mode (each section records when it ran); `oracle` (the clairvoyant
+ *                               bound for issue 7's table) also runs whenever `quality` does, on its results
  *
  * The cost-per-tick section needs the lab (scripts/lab.sh up; source <(scripts/lab.sh env)); without it the
  * section says so and the run does not fail.
@@ -21,7 +22,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
 import { makeRunner } from "./pool";
-import { runPolicyQuality, type QualityResults, type Row } from "./policy-quality";
+import { runClairvoyant, runPolicyQuality, type ClairvoyantRow, type QualityResults, type Row } from "./policy-quality";
 import { runProgramScale, type ScaleResults } from "./program-scale";
 import { renderReport } from "./report";
 import { frontierSvg, type Panel } from "./svg";
@@ -66,10 +67,17 @@ export interface FootprintSection extends SectionRun {
   readonly result?: FootprintResult;
 }
 
-type Section = "quality" | "scale" | "tick" | "reaction" | "footprint";
+export interface OracleSection extends SectionRun {
+  readonly rows?: ClairvoyantRow[];
+  /** When the quality results it bounds ran: a later quality run makes this section stale. */
+  readonly qualityRanAt?: string;
+  readonly wallSeconds?: number;
+}
+
+type Section = "quality" | "oracle" | "scale" | "tick" | "reaction" | "footprint";
 /** Group sizes of the cost-per-tick section in a full run (quick mode: 1 and 100). */
 const TICK_SIZES_FULL = [1, 100, 1000];
-const SECTIONS: readonly Section[] = ["quality", "scale", "tick", "reaction", "footprint"];
+const SECTIONS: readonly Section[] = ["quality", "oracle", "scale", "tick", "reaction", "footprint"];
 const NOT_RUN = "not run yet (quick mode leaves out the lab section: run with --only tick against the lab)";
 
 export interface BenchResults {
@@ -85,6 +93,7 @@ export interface BenchResults {
   /** Absent from a results.json written before these sections existed (--render-only still renders it). */
   readonly reaction?: ReactionSection;
   readonly footprint?: FootprintSection;
+  readonly oracle?: OracleSection;
   readonly analysis?: string;
 }
 
@@ -118,7 +127,7 @@ async function main(): Promise<void> {
     return;
   }
   // Quick mode leaves out the lab section: seeding Gnocchi and waiting for metricd does not fit CI's 3 minutes.
-  const quickSections = "quality,scale,reaction,footprint";
+  const quickSections = "quality,oracle,scale,reaction,footprint";
   const only = new Set((opts.only ?? (quick ? quickSections : SECTIONS.join(","))).split(",").map((x) => x.trim()));
   for (const x of only)
     if (!SECTIONS.includes(x as Section)) throw new Error(`--only: unknown section "${x}"; use ${SECTIONS.join(", ")}`);
@@ -134,6 +143,7 @@ async function main(): Promise<void> {
   let costPerTick: CostPerTickSection = previous?.costPerTick ?? { error: NOT_RUN };
   let reaction: ReactionSection = previous?.reaction ?? { error: "not run yet: npm run bench -- --only reaction" };
   let footprint: FootprintSection = previous?.footprint ?? { error: "not run yet: npm run bench -- --only footprint" };
+  let oracleSection: OracleSection = previous?.oracle ?? { error: "not run yet: npm run bench -- --only oracle" };
   /** Writes results.json, the chart and the report with what is known so far (after every section). */
   const save = (q: BenchResults["quality"]): BenchResults => {
     const results: BenchResults = {
@@ -148,6 +158,7 @@ async function main(): Promise<void> {
       costPerTick,
       reaction,
       footprint,
+      oracle: oracleSection,
       analysis: analyse(q),
     };
     writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
@@ -168,6 +179,24 @@ async function main(): Promise<void> {
     log(`policy quality done in ${Math.round((Date.now() - started) / 1000)} s`);
   }
   const q = quality;
+
+  if (only.has("oracle") || only.has("quality")) {
+    log("clairvoyant bound for issue 7's table…");
+    const t0 = Date.now();
+    try {
+      const rows = runClairvoyant(q);
+      oracleSection = {
+        rows,
+        qualityRanAt: q.ranAt,
+        wallSeconds: (Date.now() - t0) / 1000,
+        ranAt: now(),
+        commit: machine.commit,
+      };
+    } catch (err) {
+      oracleSection = { error: (err as Error).message, ranAt: now(), commit: machine.commit };
+    }
+    log(`clairvoyant bound done in ${Math.round((Date.now() - t0) / 1000)} s`);
+  }
 
   if (only.has("scale")) {
     log("program scale…");
@@ -321,6 +350,7 @@ function check(r: BenchResults, ran: ReadonlySet<string>): string[] {
   }
   if (ran.has("reaction")) problems.push(...checkReaction(r.reaction ?? {}));
   if (ran.has("footprint")) problems.push(...checkFootprint(r.footprint ?? {}));
+  if (ran.has("oracle") || ran.has("quality")) problems.push(...checkOracle(r.oracle ?? {}, r.quality));
   return problems;
 }
 
@@ -361,6 +391,24 @@ function checkFootprint(s: FootprintSection): string[] {
     problems.push(`footprint: read ${f.samplesPerTick} of ${f.instances} instances (${f.missing} missing)`);
   if (f.exitCode !== 0) problems.push(`footprint: the daemon exited with ${f.exitCode} on SIGTERM`);
   if (!(f.rss.maxMb > 0 && f.cpuS >= 0)) problems.push("footprint: no /proc readings");
+  return problems;
+}
+
+/**
+ * The bound covers every row of the issue-7 table and contradicts no run: no row where a setting met the criterion may be
+ * called unattainable.
+ */
+function checkOracle(s: OracleSection, q: QualityResults): string[] {
+  if (!s.rows) return [`clairvoyant bound: ${s.error ?? "no result"}`];
+  const problems: string[] = [];
+  for (const d of q.dominance) {
+    const row = s.rows.find((x) => x.trace === d.trace && x.baseline === d.baseline);
+    if (!row) problems.push(`clairvoyant bound: no row for ${d.trace}/${d.baseline}`);
+    else if (row.verdict === "infeasible" && d.winners.length > 0)
+      problems.push(
+        `clairvoyant bound: ${d.trace}/${d.baseline} called unattainable, but targets ${d.winners.join(", ")} meet it`,
+      );
+  }
   return problems;
 }
 
