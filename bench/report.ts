@@ -125,7 +125,7 @@ export function renderReport(r: BenchResults): string {
       const proven = here.filter((d) => verdictOf(d)?.verdict === "infeasible");
       const clairvoyant = [
         replayed.length > 0
-          ? ` A policy that knew the trace in advance meets the criterion against ${replayed.map((d) => d.baseline).join(", ")} (a plan replayed through the simulator, last column): there the miss is the policy's — a reactive policy cannot tell in advance which spikes are worth an action within the budget.`
+          ? ` A policy that knew the trace in advance meets the criterion against ${replayed.map((d) => d.baseline).join(", ")} (a plan replayed through the simulator, last column): there the miss is the policy's, not the criterion's — the plan starts each apply + boot ahead of the rise it serves and spends the budget only on the rises worth it, which a policy reading the current load cannot know.`
           : "",
         proven.length > 0
           ? ` Against ${proven.map((d) => d.baseline).join(", ")} no policy can meet it, even knowing the future (the bound's certificate, last column).`
