@@ -57,33 +57,49 @@ describe("the program under the Pulumi CLI's Node.js host (ts-node, type-checked
 });
 
 /**
- * `pulumi up` needs at run time what it compiles with: a deployment installed with `npm ci --omit=dev` (the scaler's
- * host, typically) must still be able to run the program, so TypeScript and the type packages it checks against are
- * dependencies, not devDependencies.
+ * A deployment installed with `npm ci --omit=dev` (the scaler's host, typically) must run both parts: `pulumi up`
+ * needs at run time what it compiles and type-checks with (TypeScript, the type packages), and `bin/os-scaler` (tsx,
+ * no type-check) every package the scaler imports for its values.
  */
-describe("what `pulumi up` loads is in dependencies", () => {
+describe("what `pulumi up` and os-scaler load is in dependencies", () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
     dependencies: Record<string, string>;
   };
 
-  /** Bare module specifiers imported by index.ts and every file it reaches through relative imports. */
-  function programImports(): Set<string> {
+  /**
+   * Bare module specifiers imported by `entry` and every file it reaches through relative imports; `import type`
+   * lines only when `withTypes` (tsx erases them, ts-node checks them).
+   */
+  function importsFrom(entry: string, withTypes: boolean): Set<string> {
     const bare = new Set<string>();
     const seen = new Set<string>();
-    const queue = [path.join(ROOT, "index.ts")];
+    const queue = [path.join(ROOT, entry)];
     for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
       if (seen.has(file)) continue;
       seen.add(file);
       const text = fs.readFileSync(file, "utf8");
-      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)["']([^"']+)["']/g)) {
-        const spec = m[1]!;
-        if (spec.startsWith("."))
-          queue.push(path.resolve(path.dirname(file), spec.endsWith(".ts") ? spec : `${spec}.ts`));
-        else bare.add(spec);
+      for (const m of text.matchAll(
+        /(import\s+type\s[^;]*?from\s+|from\s+|import\s*\(\s*|require\s*\(\s*|import\s+)["']([^"']+)["']/g,
+      )) {
+        const spec = m[2]!;
+        if (spec.startsWith(".")) {
+          const local = sourceFile(path.resolve(path.dirname(file), spec));
+          if (local) queue.push(local);
+        } else if (withTypes || !m[1]!.startsWith("import type")) bare.add(spec);
       }
     }
-    assert.ok(seen.size > 5, `the walk found only ${seen.size} files: the import pattern no longer matches`);
+    assert.ok(
+      seen.size > 5,
+      `the walk from ${entry} found only ${seen.size} files: the import pattern no longer matches`,
+    );
     return bare;
+  }
+
+  /** The TypeScript file a relative import names; undefined for another kind of file (package.json). */
+  function sourceFile(p: string): string | undefined {
+    if (p.endsWith(".ts")) return p;
+    if (path.extname(p) !== "") return undefined;
+    return fs.existsSync(`${p}.ts`) ? `${p}.ts` : path.join(p, "index.ts");
   }
 
   const packageOf = (spec: string) =>
@@ -99,16 +115,25 @@ describe("what `pulumi up` loads is in dependencies", () => {
     return meta.types !== undefined || meta.typings !== undefined || fs.existsSync(path.join(dir, "index.d.ts"));
   }
 
-  it("lists TypeScript, the program's packages and their type packages", () => {
+  const missing = (needed: Set<string>) => [...needed].filter((n) => pkg.dependencies[n] === undefined);
+
+  it("the program: TypeScript, its packages and their type packages", () => {
     const needed = new Set(["typescript", "@types/node"]);
-    for (const spec of programImports()) {
+    for (const spec of importsFrom("index.ts", true)) {
       if (spec.startsWith("node:")) continue;
       const name = packageOf(spec);
       needed.add(name);
       if (!bundlesTypes(name)) needed.add(`@types/${name.replace(/^@/, "").replace("/", "__")}`);
     }
-    assert.ok(needed.has("@pulumi/openstack") && needed.has("js-yaml"), [...needed].join(", "));
-    const missing = [...needed].filter((n) => pkg.dependencies[n] === undefined);
-    assert.deepEqual(missing, [], `move to "dependencies" in package.json: ${missing.join(", ")}`);
+    assert.ok(needed.has("@pulumi/openstack") && needed.has("@types/js-yaml"), [...needed].join(", "));
+    assert.deepEqual(missing(needed), [], `move to "dependencies" in package.json: ${missing(needed).join(", ")}`);
+  });
+
+  it("os-scaler: tsx and the packages the scaler imports for their values", () => {
+    const needed = new Set(["tsx"]);
+    for (const spec of importsFrom("scaler/cli/main.ts", false))
+      if (!spec.startsWith("node:")) needed.add(packageOf(spec));
+    assert.ok(needed.has("ssh2") && needed.has("prom-client"), [...needed].join(", "));
+    assert.deepEqual(missing(needed), [], `move to "dependencies" in package.json: ${missing(needed).join(", ")}`);
   });
 });
