@@ -10,12 +10,15 @@
 // Usage: node test/support/pulumi-language-host.mjs '<config as JSON>'   (cwd: the repository root)
 import { Module, createRequire } from "node:module";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const pulumi = require("@pulumi/pulumi");
 // cmd/run/index.js is the process's entry: importing it parses argv for --monitor and starts a run against a real
-// engine. run.js imports it only for one exit-code constant, so the module cache gets that constant instead.
+// engine. run.js imports it only for one exit-code constant, so the module cache gets that constant instead. These are
+// @pulumi/pulumi's internals (package.json pins ~3.248): a new version that moves them fails this test loudly, and
+// the fix is to follow them here.
 const entry = require.resolve("@pulumi/pulumi/cmd/run/index.js");
 const stub = new Module(entry);
 Object.assign(stub, {
