@@ -1002,36 +1002,59 @@ describe("actuator: the change guard (a preview before every up)", () => {
   }
   const outputsReads = (s: { stack: FakeStack }) => s.stack.calls.filter((c) => c === "outputs").length;
 
-  it("a tick's outputs read begun during an up, answering after it with the old count, does not get the next scale refused", async () => {
-    const s = await setup();
-    const held = heldOutputs(s);
-    const upGate = deferred();
-    s.stack.upBehaviours = [() => upGate.promise];
-    s.actuator.request(3, "x");
-    await waitFor(() => s.stack.upsRunning === 1);
-    held.hold();
-    const tick = s.actuator.stackOutputs(); // the loop's tick, beside the update
-    await settle();
-    upGate.resolve();
-    await waitFor(() => s.results.length === 1);
-    assert.equal(s.stack.count, 3, "the stack now has 3");
-    // A scale-in: compared with the count before the up (1 → 2), its deletes would look like a wrong-way scale.
-    s.actuator.request(2, "y");
-    await waitFor(() => s.stack.calls.includes("setConfig desiredCount=2"));
-    await settle(); // the guard is at its read now: sharing the tick's would give it the count before the up
-    const readsBefore = outputsReads(s);
-    held.release();
-    assert.equal((await tick).desiredCount, 1, "the tick's read answered with the count before the up");
-    await waitFor(() => s.results.length === 2);
-    assert.deepEqual(s.results, [
-      ["ok", 3],
-      ["ok", 2],
-    ]);
-    assert.equal(outputsReads(s), readsBefore + 1, "the guard read the outputs again, after the tick's read ended");
-    assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
-    await s.actuator.stop(0);
-    await s.t.cleanup();
-  });
+  /**
+   * A tick's `pulumi stack output` begun during an `up` answers after it with the count from before it. The next
+   * attempt, a scale-in to 2, must not be guarded with it: compared with 1, its delete of vm-2 looks like a wrong-way
+   * scale. An `up` that fails can have changed the stack too (its VMs and outputs updated, then a later resource
+   * failed), so the same holds after a failure: the retry comes after the backoff.
+   */
+  const staleTickRows: { name: string; upFails: boolean }[] = [
+    {
+      name: "a tick's outputs read begun during an up, answering after it with the old count, does not get the next scale refused",
+      upFails: false,
+    },
+    {
+      name: "the same after an up that fails having changed the stack: the retry's guard does not use the tick's read",
+      upFails: true,
+    },
+  ];
+  for (const row of staleTickRows) {
+    it(row.name, async () => {
+      const s = await setup();
+      const held = heldOutputs(s);
+      const upGate = deferred();
+      s.stack.upBehaviours = [
+        async () => {
+          await upGate.promise;
+          if (!row.upFails) return;
+          s.stack.count = 3; // the outputs say 3, then a later resource fails
+          throw commandError("error: update failed: 1 error occurred: quota exceeded");
+        },
+      ];
+      s.actuator.request(3, "x");
+      await waitFor(() => s.stack.upsRunning === 1);
+      held.hold();
+      const tick = s.actuator.stackOutputs(); // the loop's tick, beside the update
+      await settle();
+      upGate.resolve();
+      await waitFor(() => s.results.length === 1);
+      assert.deepEqual(s.results, [[row.upFails ? "failed" : "ok", 3]]);
+      assert.equal(s.stack.count, 3, "the stack now has 3");
+      s.actuator.request(2, "y");
+      if (row.upFails) await s.clock.advance(30 * S); // the backoff
+      await waitFor(() => s.stack.calls.includes("setConfig desiredCount=2"));
+      await settle(); // the guard is at its read now: sharing the tick's would give it the count before the up
+      const readsBefore = outputsReads(s);
+      held.release();
+      assert.equal((await tick).desiredCount, 1, "the tick's read answered with the count before the up");
+      await waitFor(() => s.results.length === 2);
+      assert.deepEqual(s.results[1], ["ok", 2]);
+      assert.equal(outputsReads(s), readsBefore + 1, "the guard read the outputs again, after the tick's read ended");
+      assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
+      await s.actuator.stop(0);
+      await s.t.cleanup();
+    });
+  }
 
   it("a tick's outputs read begun after the up ended is shared by the guard: no second CLI", async () => {
     const s = await setup();
