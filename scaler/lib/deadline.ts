@@ -6,39 +6,63 @@ export class DeadlineError extends Error {
 /**
  * Settles as `work` does, unless `ms` pass first (rejects with a DeadlineError naming `what`) or `signal` aborts
  * (rejects with its reason). `work` itself is not cancelled — used where the library offers no way to cancel, so the
- * caller must not start another one while it runs (see singleFlight).
+ * caller must not start another one while it runs (see singleFlight). Given as a function, `work` is called with a
+ * signal that aborts when this gives up (the deadline or `signal`), with the same reason: a wait inside it for
+ * someone else's run (singleFlight's startedAfter) then ends too, and starts no run that nobody waits for.
  */
-export function withDeadline<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+export function withDeadline<T>(
+  work: Promise<T> | ((gaveUp: AbortSignal) => Promise<T>),
+  ms: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    const gaveUp = new AbortController();
+    const timer = setTimeout(
+      () =>
+        giveUp(
+          new DeadlineError(`${what} did not answer within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`),
+        ),
+      ms,
+    );
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     };
-    const onAbort = () => {
+    const giveUp = (err: Error) => {
       done();
-      reject(abortReason(signal!));
+      gaveUp.abort(err);
+      reject(err);
     };
-    const timer = setTimeout(() => {
+    const onAbort = () => giveUp(abortReason(signal!));
+    // A function is not called at all for a caller already gone.
+    if (signal?.aborted && typeof work === "function") return onAbort();
+    let running: Promise<T>;
+    try {
+      running = typeof work === "function" ? work(gaveUp.signal) : work;
+    } catch (err) {
       done();
-      reject(
-        new DeadlineError(`${what} did not answer within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`),
-      );
-    }, ms);
+      return reject(asError(err));
+    }
     // Attached before the abort check: `work` may still reject after an early return, and unhandled, that rejection
     // would crash the process.
-    work.then(
+    running.then(
       (v) => {
         done();
         resolve(v);
       },
       (err: unknown) => {
         done();
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(asError(err));
       },
     );
     if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /**

@@ -156,6 +156,72 @@ describe("singleFlight: a run begun after a mark (startedAfter)", () => {
     await assert.rejects(r.flight.startedAfter(0, AbortSignal.abort(new Error("SIGINT"))), /SIGINT/);
     assert.equal(r.calls, 1, "an already aborted signal starts nothing either");
   });
+
+  it("under withDeadline: a caller whose deadline passes during the wait starts no run once the stale one ends", async () => {
+    const r = runs();
+    void r.flight();
+    const mark = r.flight.mark();
+    let told: AbortSignal | undefined;
+    const fresh = withDeadline(
+      (gaveUp) => {
+        told = gaveUp;
+        return r.flight.startedAfter(mark, gaveUp);
+      },
+      20,
+      "pulumi stack output",
+    );
+    await assert.rejects(fresh, /^DeadlineError: pulumi stack output did not answer within 20 ms$/);
+    assert.ok(told?.aborted, "the wait was told that its caller gave up");
+    assert.ok(told.reason instanceof DeadlineError, "with the deadline's error as the reason");
+    r.finish(1);
+    await turn();
+    assert.equal(r.calls, 1, "no run that nobody waits for");
+    assert.equal(r.maxRunning, 1);
+  });
+
+  it("under withDeadline: a caller stopped by its signal during the wait starts no run either", async () => {
+    const r = runs();
+    void r.flight();
+    const mark = r.flight.mark();
+    const stop = new AbortController();
+    const fresh = withDeadline((gaveUp) => r.flight.startedAfter(mark, gaveUp), 60_000, "x", stop.signal);
+    stop.abort(new Error("SIGTERM"));
+    await assert.rejects(fresh, /SIGTERM/);
+    r.finish(1);
+    await turn();
+    assert.equal(r.calls, 1);
+  });
+});
+
+describe("withDeadline given a function", () => {
+  it("is called with a signal that stays quiet while it answers in time", async () => {
+    let told: AbortSignal | undefined;
+    const v = await withDeadline(
+      (gaveUp) => {
+        told = gaveUp;
+        return Promise.resolve(7);
+      },
+      1000,
+      "x",
+    );
+    assert.equal(v, 7);
+    assert.equal(told?.aborted, false);
+  });
+  it("is not called when the caller's signal has already aborted", async () => {
+    let called = false;
+    const work = () => {
+      called = true;
+      return Promise.resolve(1);
+    };
+    await assert.rejects(withDeadline(work, 1000, "x", AbortSignal.abort(new Error("SIGINT"))), /SIGINT/);
+    assert.equal(called, false);
+  });
+  it("a function that throws rejects with its error, not at the deadline", async () => {
+    const work = (): Promise<number> => {
+      throw new Error("no stack selected");
+    };
+    await assert.rejects(withDeadline(work, 60_000, "x"), /^Error: no stack selected$/);
+  });
 });
 
 describe("reading the stack: a hung `pulumi stack output`", () => {
