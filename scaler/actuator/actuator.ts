@@ -301,14 +301,15 @@ export class Actuator {
    * The stack's outputs for its applied count (`desiredCount`), from a `pulumi stack output` begun after this process's
    * last `up` ended: a tick's read begun during that `up` can answer after it with the count from before it, and the
    * guard would refuse a pure scale for it. Still read from the stack, not taken from `applied`: a person's `pulumi
-   * up` may have changed the count since. Within the read deadline, waiting for the older read included.
+   * up` may have changed the count since. Within the read deadline, waiting for the older read included: a caller gone
+   * at its deadline (or stop) while it waits starts no read when the older one ends.
    */
   private appliedCountOutputs(signal: AbortSignal): Promise<Record<string, unknown>> {
     const mark = this.outputsMark;
     const what = this.reads.outputs.stale(mark)
       ? `${APPLIED_COUNT_READ}, after one begun before the last update ended that has not returned`
       : APPLIED_COUNT_READ;
-    return this.bounded(this.reads.outputs.startedAfter(mark, signal), what, signal);
+    return this.bounded((gaveUp) => this.reads.outputs.startedAfter(mark, gaveUp), what, signal);
   }
 
   /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
@@ -318,9 +319,13 @@ export class Actuator {
 
   /**
    * CLI work the library cannot cancel, within the read deadline: `signal` stops the wait, not the work (hence the
-   * shared reads and the chained config writes).
+   * shared reads and the chained config writes). A function is told when the wait is given up (see withDeadline).
    */
-  private bounded<T>(work: Promise<T>, what: string, signal: AbortSignal | undefined): Promise<T> {
+  private bounded<T>(
+    work: Promise<T> | ((gaveUp: AbortSignal) => Promise<T>),
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     return withDeadline(work, this.readTimeout, what, signal);
   }
 

@@ -1103,6 +1103,36 @@ describe("actuator: the change guard (a preview before every up)", () => {
     await s.t.cleanup();
   });
 
+  it("a guard whose read deadline passes while it waits for a tick's older read starts no read when that one ends", async () => {
+    // withDeadline runs on real timers: readTimeout is 50 ms of real time; the backoff is on the fake clock.
+    const s = await setup({ readTimeout: 50 });
+    const held = heldOutputs(s);
+    const upGate = deferred();
+    s.stack.upBehaviours = [() => upGate.promise];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    held.hold();
+    const tick = assert.rejects(s.actuator.stackOutputs(), /^DeadlineError: pulumi stack output did not answer/);
+    await settle();
+    upGate.resolve();
+    await waitFor(() => s.results.length === 1);
+    s.actuator.request(2, "y");
+    await waitFor(() => s.results.length === 2, 3000, "the guard's read deadline");
+    assert.deepEqual(s.results[1], ["failed", 2]);
+    assert.match(
+      s.actuator.status().lastResult?.error ?? "",
+      /^DeadlineError: pulumi stack output \(the stack's applied count\), after one begun before the last update ended that has not returned did not answer within 50 ms$/,
+    );
+    await tick;
+    const readsBefore = outputsReads(s);
+    held.release();
+    await settle();
+    assert.equal(outputsReads(s), readsBefore, "nobody waits for a read any more: none starts");
+    assert.ok(!s.stack.calls.includes("preview 2"), "no preview after the deadline");
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
   it("the applied count unreadable as a count: refused, saying so", async () => {
     const s = await setup({ maxAttempts: 1 });
     s.stack.outputs = () => Promise.resolve({ instances: [] });
