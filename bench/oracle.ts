@@ -4,9 +4,10 @@
  *
  * The relaxation. In a real run, let s(t) be the VMs that serve and b(t) the VMs that cost.
  * - Every VM costs from the start of the apply that creates it and serves `lead` = applyTime + boot later; it serves
- *   and costs until the apply that removes it ends. Applies start at ticks ≥ the trace's start, so each rise of s by Δ
- *   at time τ < end brings ≥ Δ new VMs that cost over [τ − lead, τ) without serving: ∫ b ≥ ∫ s + lead × (sum of the
- *   rises of s).
+ *   and costs until the apply that removes it ends. Every apply starts at or after the trace's start (at a tick, or when
+ *   the apply before it ends, for a queued one), so each rise of s by Δ at time τ < end brings ≥ Δ new VMs that cost over
+ *   [τ − lead, τ) without serving: ∫ b ≥ ∫ s + lead × (sum of the rises of s). A VM removed before it serves, or still
+ *   booting at the end, only adds to ∫ b.
  * - Overload is the time with d(t) > s(t) × capacity, d held between trace points: a function of s alone.
  * - s changes only when an apply's new VMs start serving (all at once) or an apply's removed VMs leave (all at its
  *   end): each apply changes s at most once, so s has at most `actions` changes.
@@ -103,7 +104,11 @@ export interface OracleResult {
   readonly mu: number;
   /** Which DP gave the bound: the 2-D Lagrangian, or the one with the change count as a hard constraint. */
   readonly boundBy: "lagrangian" | "changes";
-  /** A schedule of the idealised model within the limits (feasible only), and its count per segment. */
+  /**
+   * A schedule of the idealised model within the limits (feasible only), and its count per segment — absent, though the
+   * verdict is feasible, when the DP's choices were too large to keep (`maxScheduleBytes`): then there is no plan to
+   * replay.
+   */
   readonly witness?: { readonly vmHours: number; readonly overloadMinutes: number; readonly changes: number };
   readonly schedule?: Int32Array;
   readonly segments: number;
@@ -114,7 +119,10 @@ export interface OracleResult {
 export interface OracleOptions {
   /** Run the DP with a change dimension when undecided, if segments × (K + 1) × counts is at most this. Default 2e9. */
   readonly maxChangesWork?: number;
-  /** Keep the witness's schedule when the change-dimension DP's choices take at most this many bytes. Default 1e8. */
+  /**
+   * Keep the witness's schedule when its DP's choices take at most this many bytes: 2 × segments × counts, times
+   * (K + 1) for the DP with a change dimension. Default 1e8.
+   */
   readonly maxScheduleBytes?: number;
 }
 
@@ -331,29 +339,32 @@ export function oracle(model: OracleModel, limits: Limits, options: OracleOption
   const slack = 8 * (S + 4) * Number.EPSILON;
   let dpRuns = 0;
   let best = { boundMs: -Infinity, lambda: 0, mu: 0, by: "lagrangian" as OracleResult["boundBy"] };
-  let witness: { w: NonNullable<OracleResult["witness"]>; redo: () => Minimizer } | undefined;
+  // `redo` reruns the witness's DP keeping its choices; absent when they are too large to keep.
+  let witness: { w: NonNullable<OracleResult["witness"]>; redo?: () => Minimizer } | undefined;
 
   /** Records the rigorous lower bound G − λY − μK of one DP, and the minimizer if it is a witness. */
-  const record = (r: Minimizer, lambda: number, mu: number, by: OracleResult["boundBy"], redo: () => Minimizer) => {
+  const record = (r: Minimizer, lambda: number, mu: number, by: OracleResult["boundBy"], redo?: () => Minimizer) => {
     dpRuns++;
     const boundMs = r.value * (1 - slack) - (lambda * Yms + mu * K) * (1 + slack);
     if (boundMs > best.boundMs) best = { boundMs, lambda, mu, by };
     // The simulator reports vmMs / 3.6e6 and overloadMs / 6e4: compared the same way as the criterion compares runs.
     const w = { vmHours: r.vmMs / MS_PER_HOUR, overloadMinutes: r.overloadMs / MS_PER_MINUTE, changes: r.changes };
     if (!witness && w.vmHours <= limits.vmHours && w.overloadMinutes <= limits.overloadMinutes && w.changes <= K)
-      witness = { w, redo };
+      witness = { w, ...(redo ? { redo } : {}) };
   };
   const decided = () => witness !== undefined || best.boundMs > Xms * (1 + slack);
 
   // A typical segment's VM-ms: where the search for μ starts.
   const muScale = Math.max(1, median(seg.lengths));
+  const maxBytes = options.maxScheduleBytes ?? 1e8;
+  const keepLagrangian = 2 * S * seg.counts <= maxBytes;
   maximizeDual(
     Yms,
     K,
     muScale,
     (lambda, mu) => {
       const r = lagrangianDp(seg, lambda, mu);
-      record(r, lambda, mu, "lagrangian", () => lagrangianDp(seg, lambda, mu, true));
+      record(r, lambda, mu, "lagrangian", keepLagrangian ? () => lagrangianDp(seg, lambda, mu, true) : undefined);
       return r;
     },
     decided,
@@ -361,12 +372,12 @@ export function oracle(model: OracleModel, limits: Limits, options: OracleOption
 
   const rows = K + 1;
   if (!decided() && S * rows * seg.counts <= (options.maxChangesWork ?? 2e9)) {
-    const keep = 2 * S * rows * seg.counts <= (options.maxScheduleBytes ?? 1e8);
+    const keep = 2 * S * rows * seg.counts <= maxBytes;
     // λ alone, with the change limit exact: bisect on whether the minimizer's overload is within Y.
     searchMultiplier(
       (lambda) => {
         const r = changesDp(seg, lambda, K);
-        record(r, lambda, 0, "changes", () => changesDp(seg, lambda, K, keep));
+        record(r, lambda, 0, "changes", keep ? () => changesDp(seg, lambda, K, true) : undefined);
         return r.overloadMs - Yms;
       },
       decided,
@@ -375,7 +386,7 @@ export function oracle(model: OracleModel, limits: Limits, options: OracleOption
   }
 
   const verdict: Verdict = witness ? "feasible" : best.boundMs > Xms * (1 + slack) ? "infeasible" : "undecided";
-  const schedule = witness?.redo().schedule;
+  const schedule = witness?.redo?.().schedule;
   return {
     verdict,
     limits,

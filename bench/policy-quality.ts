@@ -221,6 +221,21 @@ export interface ClairvoyantRow {
   readonly replayMs?: number;
 }
 
+/**
+ * What a row shows: a proof that no policy can; a plan replayed in the simulator that meets the limits; a plan of the
+ * relaxation whose replay misses; a plan of the relaxation that was too large to keep, so nothing was replayed; or
+ * neither a proof nor a plan.
+ */
+export type ClairvoyantVerdict = "proof" | "replayed" | "relaxation" | "unreplayed" | "undecided";
+
+export function clairvoyantVerdict(row: ClairvoyantRow): ClairvoyantVerdict {
+  if (row.verdict === "infeasible") return "proof";
+  if (row.verdict === "undecided") return "undecided";
+  // runClairvoyant replays every plan it has: a feasible row without a replay had no schedule to replay.
+  if (!row.replay) return "unreplayed";
+  return replayMeets(row) ? "replayed" : "relaxation";
+}
+
 /** Does a replayed plan meet the limits, compared as issue 7's test compares a setting with a baseline? */
 export function replayMeets(row: ClairvoyantRow): boolean {
   const r = row.replay;
@@ -232,11 +247,18 @@ export function replayMeets(row: ClairvoyantRow): boolean {
   );
 }
 
+export interface ClairvoyantOptions {
+  /** Where the traces' files are. Defaults to TRACES_DIR. */
+  readonly tracesDir?: string;
+  /** Passed to `oracle`: the most bytes a plan's DP choices may take to be kept (and replayed). */
+  readonly maxScheduleBytes?: number;
+}
+
 /**
  * The clairvoyant bound for every row of the issue-7 table, in the simulator's model of those runs (their capacity,
  * apply time + boot, bounds and initial count), on the same trace or slice.
  */
-export function runClairvoyant(q: QualityResults): ClairvoyantRow[] {
+export function runClairvoyant(q: QualityResults, options: ClairvoyantOptions = {}): ClairvoyantRow[] {
   const out: ClairvoyantRow[] = [];
   type Replayed = NonNullable<ClairvoyantRow["replay"]> & { ms: number };
   // Baselines often get the same plan: each distinct plan is replayed once.
@@ -245,7 +267,7 @@ export function runClairvoyant(q: QualityResults): ClairvoyantRow[] {
     const here = q.rows.filter((r) => r.trace === t.id);
     const sweep = here.find((r) => r.policy === "sweep");
     if (!sweep) continue;
-    let trace = loadTrace(path.join(TRACES_DIR, t.file));
+    let trace = loadTrace(path.join(options.tracesDir ?? TRACES_DIR, t.file));
     if (t.days !== undefined) trace = sliceTrace(trace, trace.times[0]!, trace.times[0]! + t.days * 86_400_000);
     const m = sweep.result.model;
     if (Math.abs(m.capacity - defaultCapacity(trace)) > 1e-9 * m.capacity) {
@@ -264,7 +286,7 @@ export function runClairvoyant(q: QualityResults): ClairvoyantRow[] {
       const b = here.find((r) => r.policy === d.baseline)!.result;
       // The criterion's test is `actions > budget` with budget = HPA / 3: at most floor(budget) actions.
       const limits = { vmHours: b.vmHours, overloadMinutes: b.overloadMinutes, changes: Math.floor(d.actionBudget) };
-      const o = oracle(model, limits);
+      const o = oracle(model, limits, { maxScheduleBytes: options.maxScheduleBytes });
       let replay: Replayed | undefined;
       let fresh = false; // only the row that ran a replay reports its time
       if (o.schedule) {

@@ -9,8 +9,7 @@ import type {
   ProgramScaleSection,
   ReactionSection,
 } from "./run";
-import type { ClairvoyantRow, Row } from "./policy-quality";
-import { replayMeets, round } from "./policy-quality";
+import { clairvoyantVerdict, round, type ClairvoyantVerdict, type Row } from "./policy-quality";
 import { median } from "./stats";
 
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
@@ -104,7 +103,7 @@ export function renderReport(r: BenchResults): string {
             .join("; ");
     const v = verdictOf(d);
     out.push(
-      `| ${d.trace} | ${d.baseline} | ${n0(Math.floor(d.actionBudget))} | ${d.winners.length ? d.winners.join(", ") : "**none**"} | ${closest} | ${v ? VERDICT[verdictKey(v)] : "—"} |`,
+      `| ${d.trace} | ${d.baseline} | ${n0(Math.floor(d.actionBudget))} | ${d.winners.length ? d.winners.join(", ") : "**none**"} | ${closest} | ${v ? VERDICT[clairvoyantVerdict(v)] : "—"} |`,
     );
   }
   out.push("");
@@ -120,12 +119,13 @@ export function renderReport(r: BenchResults): string {
       if (here.length === 0) continue;
       const replayed = here.filter((d) => {
         const v = verdictOf(d);
-        return v !== undefined && verdictKey(v) === "replayed";
+        return v !== undefined && clairvoyantVerdict(v) === "replayed";
       });
       const proven = here.filter((d) => verdictOf(d)?.verdict === "infeasible");
+      // What a replayed plan shows, and what it does not, is said once in the last column's paragraph.
       const clairvoyant = [
         replayed.length > 0
-          ? ` A policy that knew the trace in advance meets the criterion against ${replayed.map((d) => d.baseline).join(", ")} (a plan replayed through the simulator, last column): there the miss is the policy's, not the criterion's — the plan starts each apply + boot ahead of the rise it serves and spends the budget only on the rises worth it, which a policy reading the current load cannot know.`
+          ? ` A plan that knows the trace meets the criterion against ${replayed.map((d) => d.baseline).join(", ")} (replayed through the simulator, last column).`
           : "",
         proven.length > 0
           ? ` Against ${proven.map((d) => d.baseline).join(", ")} no policy can meet it, even knowing the future (the bound's certificate, last column).`
@@ -199,20 +199,13 @@ const FRONTIER_WHY: Record<string, string> = {
     "Six rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target, a peak hold, a hold switched on by flaps) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier, broke another criterion (one action per step, an action budget), or needed a horizon fitted to this trace's period.",
 };
 
-type VerdictKey = "proof" | "replayed" | "relaxation" | "undecided";
-
-const VERDICT: Record<VerdictKey, string> = {
+const VERDICT: Record<ClairvoyantVerdict, string> = {
   proof: "**unattainable** (proof)",
   replayed: "attainable: a plan replayed in the simulator meets it",
   relaxation: "attainable in the relaxation only (the replayed plan misses)",
+  unreplayed: "attainable in the relaxation (plan not kept, not replayed)",
   undecided: "undecided",
 };
-
-function verdictKey(v: ClairvoyantRow): VerdictKey {
-  if (v.verdict === "infeasible") return "proof";
-  if (v.verdict === "undecided") return "undecided";
-  return replayMeets(v) ? "replayed" : "relaxation";
-}
 
 /** The oracle section if it bounds these quality results; otherwise why there is none. */
 function currentOracle(s: OracleSection | undefined, qualityRanAt: string | undefined): OracleSection {
@@ -227,8 +220,10 @@ function renderOracle(s: OracleSection): string {
   const out: string[] = [];
   out.push(
     "**The last column** asks whether *any* policy — even one that knows the whole trace in advance — could have no more VM-hours and no more overload minutes than the baseline within the action budget, in the simulator's model. " +
-      "It comes from a relaxation (bench/oracle.ts; docs/policy-frontier.md §3): any run's serving count is a schedule that changes at most once per action, whose VM-hours are at least its time integral plus apply + boot for every VM it adds. " +
-      "*Unattainable* means a Lagrangian certificate proves no such schedule exists, so no policy can; *attainable* means the bound's DP found a schedule within the limits and, run through the simulator itself with a decide double that times each apply to it, that plan met all three limits in the simulator's own numbers.",
+      "It comes from a relaxation (bench/oracle.ts; docs/policy-frontier.md §3): any run's serving count is a schedule that changes at most once per action, whose VM-hours are at least its time integral plus apply + boot for every VM by which the serving count rises. " +
+      "*Unattainable* means a Lagrangian certificate proves no such schedule exists, so no policy can; *attainable* means the bound's DP found a schedule within the limits and, run through the simulator itself with a decide double that times each apply to it, that plan met all three limits in the simulator's own numbers " +
+      "(*in the relaxation* instead: the replayed plan missed a limit, or the plan was too large to keep and nothing was replayed). " +
+      "An attainable row shows that the criterion itself is attainable in the model — a plan that knows the trace meets it; whether a policy that reads only the current load can is not shown: the plan starts each apply + boot ahead of the rise it serves and spends the budget only on the rises worth serving.",
   );
   out.push("");
   if (!s.rows) {
@@ -252,7 +247,7 @@ function renderOracle(s: OracleSection): string {
     const w = x.witness;
     const r = x.replay;
     out.push(
-      `| ${x.trace} | ${x.baseline} | ${n1(x.limits.vmHours)} / ${n1(x.limits.overloadMinutes)} / ${n0(x.limits.changes)} | ${VERDICT[verdictKey(x)]} | ${n1(x.lowerBoundVmHours)} (λ ${x.lambda.toPrecision(3)}, μ ${x.mu.toPrecision(3)}; ${x.boundBy}) | ${w ? `${n1(w.vmHours)} / ${n1(w.overloadMinutes)} / ${n0(w.changes)}` : "—"} | ${r ? `${n1(r.vmHours)} / ${n1(r.overloadMinutes)} / ${n0(r.actions)}` : "—"} | ${n0(x.segments)}, ${n0(x.dpRuns)} |`,
+      `| ${x.trace} | ${x.baseline} | ${n1(x.limits.vmHours)} / ${n1(x.limits.overloadMinutes)} / ${n0(x.limits.changes)} | ${VERDICT[clairvoyantVerdict(x)]} | ${n1(x.lowerBoundVmHours)} (λ ${x.lambda.toPrecision(3)}, μ ${x.mu.toPrecision(3)}; ${x.boundBy}) | ${w ? `${n1(w.vmHours)} / ${n1(w.overloadMinutes)} / ${n0(w.changes)}` : "—"} | ${r ? `${n1(r.vmHours)} / ${n1(r.overloadMinutes)} / ${n0(r.actions)}` : "—"} | ${n0(x.segments)}, ${n0(x.dpRuns)} |`,
     );
   }
   out.push("");
