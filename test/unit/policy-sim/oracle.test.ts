@@ -4,8 +4,20 @@
  * must never call infeasible what a run achieved, and a plan it finds must replay in the simulator to its own numbers.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
 import { loadBaselines, projectPolicy } from "../../../bench/policies";
+import {
+  clairvoyantVerdict,
+  dominance,
+  replayMeets,
+  runClairvoyant,
+  type ClairvoyantRow,
+  type QualityResults,
+  type Row,
+} from "../../../bench/policy-quality";
 import {
   changesDp,
   lagrangianDp,
@@ -16,7 +28,8 @@ import {
   type OracleModel,
 } from "../../../bench/oracle";
 import { DEFAULT_APPLY_TIME, DEFAULT_BOOT, simulate } from "../../../scaler/policy/simulate";
-import { traceFromPoints, type Trace } from "../../../scaler/policy/trace";
+import { loadTrace, traceFromPoints, type Trace } from "../../../scaler/policy/trace";
+import type { DecideFn } from "../../../scaler/policy/types";
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -274,5 +287,196 @@ describe("oracle: the relaxation against the simulator", () => {
       assert.equal(oracle({ ...free, minCount: real.minCount + 1 }, achieved).verdict, "infeasible", name);
     }
     assert.ok(replayed >= 3, `only ${replayed} plans to replay`);
+  });
+});
+
+describe("oracle: edges the tests above do not reach", () => {
+  const lead = DEFAULT_APPLY_TIME + DEFAULT_BOOT;
+  /** A decide double that never acts: the run holds its initial count. */
+  const hold: DecideFn = ({ current }) => ({
+    desired: current,
+    recommended: current,
+    direction: "none",
+    reason: "hold",
+  });
+
+  it("a demand of exactly k × capacity is served by k VMs, as the simulator counts overload", () => {
+    // 200 and 300 are exactly 2 and 3 VMs' capacity: overload only when demand is above the serving capacity.
+    const trace = traceFromPoints([50, 200, 300, 100, 200].map((v, j) => [T0 + j * 10 * MIN, v] as [number, number]));
+    for (const c of [1, 2, 3]) {
+      const sim = simulate({ trace, policy: projectPolicy(), capacity: 100, initialCount: c, decide: hold });
+      assert.equal(sim.actions, 0);
+      const model: OracleModel = { trace, capacity: 100, minCount: 1, maxCount: 4, lead, initialCount: c };
+      const seg = segmentsOf(model);
+      let overloadMs = 0;
+      for (let j = 0; j < seg.need.length; j++) if (c - seg.minCount < seg.need[j]!) overloadMs += seg.lengths[j]!;
+      assert.equal(overloadMs / MIN, sim.overloadMinutes, `count ${c}`);
+      // With no change allowed the only schedule is the run's own: the oracle must find it, with its numbers.
+      const limits = { vmHours: sim.vmHours, overloadMinutes: sim.overloadMinutes, changes: 0 };
+      const o = oracle(model, limits);
+      assert.equal(o.verdict, "feasible", `count ${c}: ${JSON.stringify(o)}`);
+      assert.equal(o.witness!.overloadMinutes, sim.overloadMinutes, `count ${c}`);
+    }
+    // The check above is not vacuous: at 2 VMs the points at 200 are served and the one at 300 is overloaded.
+    const two = simulate({ trace, policy: projectPolicy(), capacity: 100, initialCount: 2, decide: hold });
+    assert.equal(two.overloadMinutes, 10);
+  });
+
+  it("replays a plan whose changes fall between ticks: rises served by their time, falls kept until theirs", () => {
+    // Points 30 min 7 s apart: no rise or fall minus apply (+ boot) lands on the 15 s policy grid.
+    const values = [50, 250, 50, 350, 120, 50, 280, 50];
+    const trace = traceFromPoints(values.map((v, j) => [T0 + j * (30 * MIN + 7_000), v] as [number, number]));
+    const policy = projectPolicy();
+    const model: OracleModel = { trace, capacity: 100, minCount: 1, maxCount: 5, lead, initialCount: 1 };
+    const seg = segmentsOf(model);
+    assert.ok(
+      seg.starts.some((t) => (t - T0 - lead) % policy.interval !== 0),
+      "the grid must not line up",
+    );
+    // Overload priced far above a VM, changes nearly free: the plan follows the need up and down.
+    const plan = lagrangianDp(seg, 1e6, 1, true);
+    assert.equal(plan.overloadMs, 0);
+    assert.ok(plan.changes >= 6, `only ${plan.changes} changes`);
+    const sim = replay(model, seg, plan.schedule!, policy);
+    assert.equal(sim.overloadMinutes, 0, "a VM served after its rise or left before its fall");
+    assert.equal(sim.actions, plan.changes);
+    // Off the grid each apply starts up to one interval early: at most that much more than planned.
+    const extra = (plan.changes * model.maxCount * policy.interval) / 3_600_000;
+    assert.ok(sim.vmHours >= plan.vmMs / 3_600_000 - 1e-9 && sim.vmHours <= plan.vmMs / 3_600_000 + extra);
+  });
+
+  it("a witness whose DP choices are too large to keep is feasible without a schedule", () => {
+    const next = rng(11);
+    let found = 0;
+    for (let k = 0; k < 60 && found < 3; k++) {
+      const trace = tinyTrace(next, 5);
+      const model: OracleModel = { trace, capacity: 100, minCount: 0, maxCount: 3, lead: 150_000 };
+      const all = allSchedules(model);
+      const seg = segmentsOf(model);
+      for (const s of all.filter((_, i) => i % 97 === 0)) {
+        const limits = { vmHours: s.vmMs / 3_600_000, overloadMinutes: s.overloadMs / MIN, changes: s.changes };
+        // Only the DP with a change dimension finds these: the Lagrangian search alone leaves them undecided.
+        if (oracle(model, limits, { maxChangesWork: 0 }).verdict !== "undecided") continue;
+        const kept = oracle(model, limits);
+        if (kept.verdict !== "feasible") continue;
+        found++;
+        assert.equal(kept.schedule!.length, seg.lengths.length);
+        // Room for the Lagrangian DP's choices, not for the change dimension's.
+        const bytes = 2 * seg.lengths.length * seg.counts;
+        const dropped = oracle(model, limits, { maxScheduleBytes: bytes });
+        assert.equal(dropped.verdict, "feasible");
+        assert.deepEqual(dropped.witness, kept.witness);
+        assert.equal(dropped.schedule, undefined);
+      }
+    }
+    assert.ok(found >= 1, "no case where the change-dimension DP finds the witness");
+  });
+});
+
+describe("oracle: the bench's wiring (runClairvoyant)", () => {
+  // Two days of 5-minute points with bursts: every baseline acts, and the HPA run's actions set the budget.
+  const next = rng(1);
+  const points: [number, number][] = [];
+  for (let j = 0; j < 576; j++) {
+    const burst = next() < 0.06 ? 300 + next() * 700 : 0;
+    points.push([T0 + j * 5 * MIN, Math.round(120 + 80 * Math.sin((2 * Math.PI * j) / 288) + burst)]);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), "oracle-wiring-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = "synthetic.csv";
+  writeFileSync(path.join(dir, file), ["timestamp,value", ...points.map(([t, v]) => `${t / 1000},${v}`)].join("\n"));
+  const trace = loadTrace(path.join(dir, file));
+  const spec = { id: "synthetic", file, kind: "demand" as const, note: "test" };
+  const rows: Row[] = [
+    ...loadBaselines().map((b) => ({ trace: spec.id, policy: b.id, label: b.label, config: b.policy })),
+    ...[50, 70].map((target) => ({
+      trace: spec.id,
+      policy: "sweep",
+      label: `target ${target}`,
+      target,
+      config: projectPolicy(target),
+    })),
+  ].map((r) => ({ ...r, result: { ...simulate({ trace, policy: r.config }), wallMs: 0 } }));
+  const q: QualityResults = {
+    traces: [spec],
+    sweep: [50, 70],
+    defaultTarget: 60,
+    rows,
+    dominance: dominance([spec], rows),
+  };
+  const hpa = rows.find((r) => r.policy === "hpa")!.result;
+
+  it("bounds each baseline with its own numbers and floor(HPA actions / 3), and replays every plan it keeps", () => {
+    // A remainder of 2: rounding or ceiling the budget instead of flooring it would give one action more.
+    assert.equal(hpa.actions % 3, 2, `HPA took ${hpa.actions} actions`);
+    const out = runClairvoyant(q, { tracesDir: dir });
+    assert.equal(out.length, q.dominance.length);
+    const m = rows.find((r) => r.policy === "sweep")!.result.model;
+    const model: OracleModel = { trace, capacity: m.capacity, minCount: 1, maxCount: 20, lead: m.applyTime + m.boot };
+    let replayed = 0;
+    for (const row of out) {
+      const b = rows.find((r) => r.policy === row.baseline)!.result;
+      assert.deepEqual(row.limits, {
+        vmHours: b.vmHours,
+        overloadMinutes: b.overloadMinutes,
+        changes: Math.floor(hpa.actions / 3),
+      });
+      const o = oracle({ ...model, initialCount: m.initialCount }, row.limits);
+      assert.equal(row.verdict, o.verdict, row.baseline);
+      if (o.verdict !== "feasible") continue;
+      replayed++;
+      const sim = replay({ ...model, initialCount: m.initialCount }, segmentsOf(model), o.schedule!, projectPolicy());
+      assert.deepEqual(row.replay, {
+        vmHours: sim.vmHours,
+        overloadMinutes: sim.overloadMinutes,
+        actions: sim.actions,
+      });
+      const meets =
+        sim.vmHours <= row.limits.vmHours &&
+        sim.overloadMinutes <= row.limits.overloadMinutes &&
+        sim.actions <= row.limits.changes;
+      assert.equal(replayMeets(row), meets);
+      assert.equal(clairvoyantVerdict(row), meets ? "replayed" : "relaxation");
+    }
+    assert.ok(replayed >= 2, `only ${replayed} plans replayed`);
+  });
+
+  it("replayMeets compares as the criterion does: equal to a limit meets it, above any limit does not", () => {
+    const limits = { vmHours: 100, overloadMinutes: 20, changes: 10 };
+    const row = (replay: { vmHours: number; overloadMinutes: number; actions: number }): ClairvoyantRow => ({
+      trace: "t",
+      baseline: "b",
+      limits,
+      verdict: "feasible",
+      lowerBoundVmHours: 0,
+      lambda: 0,
+      mu: 0,
+      boundBy: "lagrangian",
+      replay,
+      segments: 1,
+      dpRuns: 1,
+      oracleMs: 0,
+    });
+    const cases = [
+      { name: "equal to every limit", replay: { vmHours: 100, overloadMinutes: 20, actions: 10 }, meets: true },
+      { name: "more VM-hours", replay: { vmHours: 100.01, overloadMinutes: 0, actions: 0 }, meets: false },
+      { name: "more overload", replay: { vmHours: 0, overloadMinutes: 20.5, actions: 0 }, meets: false },
+      { name: "more actions", replay: { vmHours: 0, overloadMinutes: 0, actions: 11 }, meets: false },
+    ];
+    for (const c of cases) {
+      assert.equal(replayMeets(row(c.replay)), c.meets, c.name);
+      assert.equal(clairvoyantVerdict(row(c.replay)), c.meets ? "replayed" : "relaxation", c.name);
+    }
+  });
+
+  it("a plan too large to keep is labelled attainable in the relaxation, not replayed — never a replay that missed", () => {
+    const out = runClairvoyant(q, { tracesDir: dir, maxScheduleBytes: 0 });
+    const feasible = out.filter((row) => row.verdict === "feasible");
+    assert.ok(feasible.length >= 2);
+    for (const row of feasible) {
+      assert.equal(row.replay, undefined);
+      assert.equal(replayMeets(row), false);
+      assert.equal(clairvoyantVerdict(row), "unreplayed", row.baseline);
+    }
   });
 });
