@@ -241,6 +241,14 @@ export class HttpClient {
 
 function isRetryable(err: HttpError): boolean {
   if (err.kind === "unreachable") return !err.message.includes("TLS certificate");
+  return isServiceFailure(err);
+}
+
+/**
+ * A 5xx other than 501: the service failed to answer, and the same request may succeed later. A 501 (Not Implemented)
+ * is a request the service will never serve, and anything below 500 concerns the request itself.
+ */
+export function isServiceFailure(err: HttpError): boolean {
   return err.kind === "http" && err.status !== undefined && err.status >= 500 && err.status !== 501;
 }
 

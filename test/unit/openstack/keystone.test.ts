@@ -310,6 +310,23 @@ describe("HttpClient", () => {
     });
   });
 
+  // isServiceFailure decides both this and gnocchi's "Nova down": a 501 is a request the service will never serve.
+  for (const [status, attempts] of [
+    [500, 3],
+    [502, 3],
+    [504, 3],
+    [501, 1],
+  ] as const) {
+    it(`HTTP ${status} is ${attempts > 1 ? "retried" : "not retried"} (retries: 2)`, async () => {
+      let calls = 0;
+      const server = await startServer((_req, res) => (calls++, sendJson(res, status, {})));
+      servers.push(server);
+      const http = new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 2 });
+      await assert.rejects(http.request({ url: `${server.url}/x` }), (e: HttpError) => e.status === status);
+      assert.equal(calls, attempts);
+    });
+  }
+
   it("warns when TLS verification is turned off", () => {
     const { logger, lines } = captureLogger();
     new HttpClient({ clock: new StepClock(), logger, verify: false });
