@@ -1,7 +1,7 @@
 import pLimit from "p-limit";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
-import { HttpError, parseJson } from "../openstack/http";
+import { HttpError, isServiceFailure, parseJson } from "../openstack/http";
 import type { KeystoneSession } from "../openstack/keystone";
 import { asPercent, toSourceError } from "./common";
 import { novaSourceSchema, type GnocchiSourceConfig } from "./config";
@@ -191,36 +191,37 @@ export class GnocchiSource implements MetricSource {
    * The vCPU count of each instance: the configured number, a cached one, or its flavor's from Nova (`vcpus: nova`).
    * Lookups run a few at a time: one after another, a group of 200 new VMs while Nova is down costs 200 timeouts, and
    * a fresh daemon's first tick would take hours. Even so, 200 / 4 timeouts overrun the interval many times over: once
-   * a lookup finds Nova itself down (unreachable, timed out, 5xx), the lookups not yet sent this tick are not sent,
-   * and their instances are missing with that one cause. A per-server failure (a 404, an odd reply) stops nothing.
-   * The next tick asks again.
+   * the lookups show Nova itself down (see `NovaTick`), those not yet sent this tick are not sent, and their instances
+   * are missing with one reason. A failure that concerns one server (a 404, an odd reply, one server's 5xx) stops
+   * nothing. The next tick asks again.
    */
   private async vcpuCounts(instances: readonly Instance[], signal?: AbortSignal): Promise<VcpuCount[]> {
-    let novaDown: string | undefined;
+    const tick = new NovaTick();
     const counts = await Promise.all(
-      instances.map(async (inst): Promise<VcpuCount | NovaDown> => {
+      instances.map(async (inst): Promise<VcpuCount | NotSent> => {
         if (this.config.vcpus !== "nova") return { vcpus: this.config.vcpus, requests: 0 };
         const cached = this.vcpuCache.get(inst.id);
         if (cached) return { vcpus: cached, requests: 0 };
         return this.limit(async () => {
-          if (novaDown !== undefined) return NOVA_DOWN;
+          if (tick.down) return NOT_SENT;
           try {
-            return { vcpus: await this.flavorVcpus(inst.id, signal), requests: 1 };
+            const vcpus = await this.flavorVcpus(inst.id, signal);
+            tick.succeeded();
+            return { vcpus, requests: 1 };
           } catch (err) {
-            if (isNovaDown(err)) {
-              // Set before this task settles, so the limiter's next task already sees it.
-              novaDown ??= err.message;
-              return NOVA_DOWN;
-            }
+            // Recorded before this task settles, so the limiter's next task already sees a verdict of down.
+            tick.failed(inst.id, err);
             return { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` };
           }
         });
       }),
     );
-    // The instances whose lookup failed with Nova down and those never sent share one reason: one cause to read,
-    // not a timeout per VM.
-    const down = `vCPU count unknown: Nova unreachable this tick, flavor lookups stopped until the next (${novaDown})`;
-    return counts.map((c) => (c === NOVA_DOWN ? { reason: down } : c));
+    // With Nova down, the lookups that failed with it and those never sent share one reason: one cause to read, not
+    // one per VM. It names the first failure only: the other servers may not have failed that way.
+    const down = `vCPU count unknown: Nova down this tick, flavor lookups stopped until the next (first failure: ${tick.firstFailure})`;
+    return counts.map((c, i) =>
+      c === NOT_SENT || (tick.down && tick.failedWithNova(instances[i]!.id)) ? { reason: down } : c,
+    );
   }
 
   /** An instance's vCPUs from its flavor in Nova, cached: a server's flavor changes only with a resize. */
@@ -253,18 +254,49 @@ export class GnocchiSource implements MetricSource {
 /** An instance's vCPU count, or why it has none this tick. */
 type VcpuCount = { readonly vcpus: number; readonly requests: number } | { readonly reason: string };
 
-/** A flavor lookup that Nova's outage failed or stopped before it was sent. */
-const NOVA_DOWN = "nova down";
-type NovaDown = typeof NOVA_DOWN;
+/** A flavor lookup not sent because this tick's lookups had already found Nova down. */
+const NOT_SENT = "not sent";
+type NotSent = typeof NOT_SENT;
 
 /**
- * Nova as a whole did not answer: every other lookup would fail the same way. (A 501 is one request Nova cannot
- * serve, and 4xx concern one server or the request, so they are not.)
+ * What one tick's flavor lookups say about Nova as a whole. An endpoint that cannot be reached or does not answer in
+ * time is down at once: every other lookup would wait for the same failure. A 5xx (other than 501) can be one server's
+ * (a broken record, a down cell), so Nova is down only once two servers failed so and failures outnumber the lookups
+ * that succeeded: with nova-api or its database down nothing succeeds, while a down cell leaves the other servers
+ * answering, and stopping then would leave a group's new servers missing tick after tick, which blocks scale-in.
  */
-function isNovaDown(err: unknown): err is HttpError {
-  if (!(err instanceof HttpError)) return false;
-  if (err.kind === "unreachable" || err.kind === "timeout") return true;
-  return err.kind === "http" && err.status !== undefined && err.status >= 500 && err.status !== 501;
+class NovaTick {
+  private isDown = false;
+  private first: string | undefined;
+  private readonly failedIds = new Set<string>();
+  private successes = 0;
+
+  get down(): boolean {
+    return this.isDown;
+  }
+
+  /** The message of the first failure that counted against Nova. */
+  get firstFailure(): string | undefined {
+    return this.first;
+  }
+
+  succeeded(): void {
+    this.successes++;
+  }
+
+  failed(id: string, err: unknown): void {
+    if (!(err instanceof HttpError)) return;
+    const endpoint = err.kind === "unreachable" || err.kind === "timeout";
+    if (!endpoint && !isServiceFailure(err)) return; // 4xx, 501, malformed: this server's or this request's
+    this.first ??= err.message;
+    this.failedIds.add(id);
+    if (endpoint || (this.failedIds.size >= 2 && this.failedIds.size > this.successes)) this.isDown = true;
+  }
+
+  /** Whether this server's lookup failed in a way that counted against Nova. */
+  failedWithNova(id: string): boolean {
+    return this.failedIds.has(id);
+  }
 }
 
 function isMetricsNotFound(err: unknown): boolean {
