@@ -291,25 +291,31 @@ export class Actuator {
 
   /**
    * The stack's outputs, within the read deadline; `signal` stops the wait. The loop's ticks read them through here,
-   * so a tick and the actuator share one `pulumi stack output` rather than run two side by side.
+   * so a tick and the actuator share one `pulumi stack output` rather than run two side by side — one begun after this
+   * process's last `up` ended (see freshOutputs): a tick after an update decides from the stack it left.
    */
   stackOutputs(signal?: AbortSignal): Promise<Record<string, unknown>> {
-    return this.bounded(this.reads.outputs(), "pulumi stack output", signal);
+    return this.freshOutputs("pulumi stack output", signal);
+  }
+
+  /** The outputs for the stack's applied count (`desiredCount`), which the guard and the recovery paths compare with. */
+  private appliedCountOutputs(signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.freshOutputs(APPLIED_COUNT_READ, signal);
   }
 
   /**
-   * The stack's outputs for its applied count (`desiredCount`), from a `pulumi stack output` begun after this process's
-   * last `up` ended: a tick's read begun during that `up` can answer after it with the count from before it, and the
-   * guard would refuse a pure scale for it. Still read from the stack, not taken from `applied`: a person's `pulumi
-   * up` may have changed the count since. Within the read deadline, waiting for the older read included: a caller gone
-   * at its deadline (or stop) while it waits starts no read when the older one ends.
+   * The outputs from a `pulumi stack output` begun after this process's last `up` ended: a read begun during that `up`
+   * can answer after it with the stack from before it — for the guard, a count that makes a pure scale look like a
+   * wrong-way one; for a tick, the old count and VMs. Still read from the stack, not taken from `applied`: a person's
+   * `pulumi up` may have changed it since. Within the read deadline, waiting for the older read included: a caller
+   * gone at its deadline (or stop) while it waits starts no read when the older one ends.
    */
-  private appliedCountOutputs(signal: AbortSignal): Promise<Record<string, unknown>> {
+  private freshOutputs(what: string, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
     const mark = this.outputsMark;
-    const what = this.reads.outputs.stale(mark)
-      ? `${APPLIED_COUNT_READ}, after one begun before the last update ended that has not returned`
-      : APPLIED_COUNT_READ;
-    return this.bounded((gaveUp) => this.reads.outputs.startedAfter(mark, gaveUp), what, signal);
+    const described = this.reads.outputs.stale(mark)
+      ? `${what}, after one begun before the last update ended that has not returned`
+      : what;
+    return this.bounded((gaveUp) => this.reads.outputs.startedAfter(mark, gaveUp), described, signal);
   }
 
   /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */

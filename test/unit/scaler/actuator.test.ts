@@ -1002,6 +1002,17 @@ describe("actuator: the change guard (a preview before every up)", () => {
   }
   const outputsReads = (s: { stack: FakeStack }) => s.stack.calls.filter((c) => c === "outputs").length;
 
+  /** An `up` to 3 in flight until `upGate` resolves; the next outputs read (a tick's, beside it) is held. */
+  async function upWithHeldRead(s: Awaited<ReturnType<typeof setup>>) {
+    const held = heldOutputs(s);
+    const upGate = deferred();
+    s.stack.upBehaviours = [() => upGate.promise];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.upsRunning === 1);
+    held.hold();
+    return { held, upGate };
+  }
+
   /**
    * A tick's `pulumi stack output` begun during an `up` answers after it with the count from before it. The next
    * attempt, a scale-in to 2, must not be guarded with it: compared with 1, its delete of vm-2 looks like a wrong-way
@@ -1079,6 +1090,22 @@ describe("actuator: the change guard (a preview before every up)", () => {
     await s.t.cleanup();
   });
 
+  it("a tick after an up does not share a read begun during it: it decides from the stack the up left", async () => {
+    const s = await setup();
+    const { held, upGate } = await upWithHeldRead(s);
+    const during = s.actuator.stackOutputs(); // a tick beside the update
+    await settle();
+    upGate.resolve();
+    await s.actuator.whenIdle();
+    const after = s.actuator.stackOutputs(); // the next tick
+    await settle();
+    held.release();
+    assert.equal((await during).desiredCount, 1, "the read begun during the up answers with the count before it");
+    assert.equal((await after).desiredCount, 3, "the next tick waits for that read and reads the stack again");
+    assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
+    await s.t.cleanup();
+  });
+
   it("a shutdown during the guard's read of the applied count ends the attempt at once, not at the read deadline", async () => {
     // withDeadline runs on real timers: a stop that waited for the read deadline (60 s) would fail waitFor's 3 s.
     const s = await setup({ readTimeout: 60 * S });
@@ -1106,12 +1133,7 @@ describe("actuator: the change guard (a preview before every up)", () => {
   it("a guard whose read deadline passes while it waits for a tick's older read starts no read when that one ends", async () => {
     // withDeadline runs on real timers: readTimeout is 50 ms of real time; the backoff is on the fake clock.
     const s = await setup({ readTimeout: 50 });
-    const held = heldOutputs(s);
-    const upGate = deferred();
-    s.stack.upBehaviours = [() => upGate.promise];
-    s.actuator.request(3, "x");
-    await waitFor(() => s.stack.upsRunning === 1);
-    held.hold();
+    const { held, upGate } = await upWithHeldRead(s);
     const tick = assert.rejects(s.actuator.stackOutputs(), /^DeadlineError: pulumi stack output did not answer/);
     await settle();
     upGate.resolve();
