@@ -104,8 +104,11 @@ export const ACTUATOR_FAILURES_UNHEALTHY = 3;
 export class ScalerLoop {
   private state: PersistedState | undefined;
   private loopState: LoopState = "starting";
-  private lastTickAt: number | undefined;
-  private startedAt: number | undefined;
+  /** When the last tick ran and when run() started, on the monotonic clock: the stall check must not follow steps. */
+  private lastTickMono: number | undefined;
+  private startedMono: number | undefined;
+  /** Both clocks at the start of the last tick: a wall clock that moved more than the monotonic one was stepped. */
+  private lastClocks: { wall: number; mono: number } | undefined;
   private consecutiveSourceFailures = 0;
   private lastTickError: { time: number; message: string } | undefined;
   /** Instances the cloud says do not exist (id → name and consecutive ticks so), from the last tick that sampled. */
@@ -148,6 +151,7 @@ export class ScalerLoop {
     const started = clock.now();
     const endTimer = metrics?.cycleDuration.startTimer();
     this.loopState = "ticking";
+    this.followWallSteps(state, started);
     clampFuture(state, started, logger);
 
     // 1. The stack: how many VMs, which ones.
@@ -283,7 +287,7 @@ export class ScalerLoop {
     state.updatedAt = clock.now();
     // The tick has run, whether or not its state reaches the disk: a failed save is the `state` check's to report, not
     // a stalled loop.
-    this.lastTickAt = clock.now();
+    this.lastTickMono = clock.monotonic();
     await this.save(state);
     endTimer?.();
     return {
@@ -343,7 +347,7 @@ export class ScalerLoop {
   async run(signal: AbortSignal): Promise<void> {
     const { clock, logger, config } = this.d;
     await this.loaded();
-    this.startedAt = clock.now();
+    this.startedMono = clock.monotonic();
     // Start-up recovery of an update a previous process left unfinished. If it fails (the stack cannot be opened, the
     // refresh fails), it is tried again before every tick until it succeeds: an unfinished intent must not be left
     // pending while the loop goes on deciding.
@@ -402,6 +406,26 @@ export class ScalerLoop {
     logger.info("stopped");
   }
 
+  /**
+   * The wall clock was stepped since the last tick (NTP, an operator): the history moves with it, so that cooldowns,
+   * windows and warmups keep the length the monotonic clock measured. Unfollowed, a forward step ends them all at
+   * once (a scale-in right after a scale-out), and a backward one is only caught by clampFuture, which restarts them.
+   * NTP's slewing (at most 500 ppm) stays far below the threshold.
+   */
+  private followWallSteps(state: PersistedState, now: number): void {
+    const mono = this.d.clock.monotonic();
+    const last = this.lastClocks;
+    this.lastClocks = { wall: now, mono };
+    if (!last) return;
+    const step = now - last.wall - (mono - last.mono);
+    if (Math.abs(step) <= WALL_STEP_MIN + (mono - last.mono) / 1000) return;
+    shiftHistory(state, step);
+    this.d.logger.warn(
+      { stepMs: step },
+      "the wall clock was stepped: history moved with it (cooldowns, windows and warmups keep their length)",
+    );
+  }
+
   /** Counts, per instance, the ticks in a row its source said the cloud has no such server. */
   private noteGone(missing: readonly MissingSample[], instances: readonly Instance[]): void {
     const next = new Map<string, { name: string; ticks: number }>();
@@ -423,13 +447,13 @@ export class ScalerLoop {
     this.boundsConflict = conflict;
   }
 
-  health(now = this.d.clock.now()): Health {
-    const reasons = this.failingChecks(now).map((c) => c.reason);
+  health(): Health {
+    const reasons = this.failingChecks().map((c) => c.reason);
     return { ok: reasons.length === 0, reasons };
   }
 
   /** The /healthz checks that fail now, each with its reason (also the `os_scaler_health_check_ok` gauge). */
-  failingChecks(now = this.d.clock.now()): { check: HealthCheck; reason: string }[] {
+  failingChecks(): { check: HealthCheck; reason: string }[] {
     const failing: { check: HealthCheck; reason: string }[] = [];
     if (this.boundsConflict !== undefined)
       failing.push({ check: "bounds", reason: `cannot scale: ${this.boundsConflict}` });
@@ -465,17 +489,13 @@ export class ScalerLoop {
       });
     }
     const interval = this.d.config.policy.interval;
-    const since = this.lastTickAt ?? this.startedAt;
-    if (
-      since !== undefined &&
-      this.loopState !== "stopping" &&
-      this.loopState !== "stopped" &&
-      now - since > 3 * interval + 30_000
-    ) {
+    const since = this.lastTickMono ?? this.startedMono;
+    const quiet = since === undefined ? 0 : this.d.clock.monotonic() - since;
+    if (this.loopState !== "stopping" && this.loopState !== "stopped" && quiet > 3 * interval + 30_000) {
       const why = this.lastTickError ? `; last error: ${this.lastTickError.message}` : "";
       failing.push({
         check: "loop",
-        reason: `loop stalled: no tick for ${Math.round((now - since) / 1000)}s (interval ${interval / 1000}s${why})`,
+        reason: `loop stalled: no tick for ${Math.round(quiet / 1000)}s (interval ${interval / 1000}s${why})`,
       });
     }
     return failing;
@@ -505,7 +525,7 @@ export class ScalerLoop {
       },
       counters: s?.counters ?? { ticks: 0, sourceErrors: 0, rejected: {}, missing: 0 },
       ...(this.lastTickError ? { lastTickError: this.lastTickError } : {}),
-      health: this.health(now),
+      health: this.health(),
     };
   }
 }
@@ -522,6 +542,21 @@ export function cooldowns(
   const up = last.time + p.cooldownUp;
   const down = last.time + p.cooldownDown;
   return { ...(up > now ? { upUntil: up } : {}), ...(down > now ? { downUntil: down } : {}) };
+}
+
+/** Steps of the wall clock smaller than this (ms, plus NTP's slew over the time between ticks) are not followed. */
+const WALL_STEP_MIN = 1000;
+
+/** Moves every time in the history by `ms`; firstSeen 0 ("there before this scaler") stays 0. */
+function shiftHistory(state: PersistedState, ms: number): void {
+  const moved = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => ({ ...x, time: x.time + ms }));
+  state.actions = moved(state.actions);
+  state.observations = moved(state.observations);
+  state.recommendations = moved(state.recommendations);
+  state.decisions = moved(state.decisions);
+  for (const [id, t] of Object.entries(state.firstSeen)) if (t !== 0) state.firstSeen[id] = t + ms;
+  if (state.lastSourceError)
+    state.lastSourceError = { ...state.lastSourceError, time: state.lastSourceError.time + ms };
 }
 
 /**

@@ -158,6 +158,50 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  /**
+   * A wall clock stepped while the daemon runs (NTP, an operator) moves the history with it: the cooldowns keep the
+   * length the monotonic clock measured. Unfollowed, +1 h ended the 5-minute scale-in cooldown 15 s after a scale-out,
+   * and −2 h held scale-outs for a tick (clampFuture restarts what it finds in the future).
+   */
+  const WALL_STEPPED =
+    "the wall clock was stepped: history moved with it (cooldowns, windows and warmups keep their length)";
+  const wallSteps: { name: string; step: number; second: number; expect: "none" | "up"; why: RegExp }[] = [
+    { name: "forward 1 h", step: 3600 * S, second: 5, expect: "none", why: /cooldown/ },
+    { name: "back 2 h", step: -2 * 3600 * S, second: 95, expect: "up", why: /> 70%/ },
+  ];
+  for (const row of wallSteps) {
+    it(`a wall clock stepped ${row.name} while running: cooldowns keep their length`, async () => {
+      const p = { cooldownUp: 0, cooldownDown: 300 * S, stabilizationDown: 0, upSamples: 1, downSamples: 1 };
+      const s = await setup(p, (c) => scriptedSource([95, row.second], () => c.now()));
+      await s.loop.tick(); // 2 → 3
+      await s.actuator.whenIdle();
+      const actedAt = (await s.loop.flush(), await new StateStore(s.t.dir).load()).actions[0]!.time;
+      await s.clock.advance(15 * S);
+      s.clock.stepWall(row.step);
+      const r = await s.loop.tick();
+      await s.actuator.whenIdle();
+      assert.equal(r.decision.direction, row.expect, r.decision.reason);
+      assert.match(r.decision.reason, row.why);
+      await s.loop.flush();
+      const state = await new StateStore(s.t.dir).load();
+      assert.equal(state.actions[0]!.time, actedAt + row.step, "the action moved with the clock: still 15 s ago");
+      assert.ok(s.log.lines.some((l) => l.msg === WALL_STEPPED && l.stepMs === row.step));
+      s.clock.stepWall(row.step); // once more, with no tick after it: /healthz measures the quiet on the monotonic clock
+      assert.ok(!s.loop.health().reasons.some((x) => /loop stalled/.test(x)), "a step is not a stall");
+      await s.done();
+    });
+  }
+
+  it("steady ticks move nothing: no step is seen without one", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50, 50, 50], () => c.now()));
+    for (let i = 0; i < 3; i++) {
+      await s.loop.tick();
+      await s.clock.advance(15 * S);
+    }
+    assert.ok(!s.log.lines.some((l) => l.msg === WALL_STEPPED));
+    await s.done();
+  });
+
   it("state persists: a new loop on the same stateDir continues the consecutive-sample run (once)", async () => {
     // Without a stack the source is asked about an empty group and reports what it finds.
     const fixed = {
