@@ -311,11 +311,22 @@ export class Actuator {
    * gone at its deadline (or stop) while it waits starts no read when the older one ends.
    */
   private freshOutputs(what: string, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
-    const mark = this.outputsMark;
-    const described = this.reads.outputs.stale(mark)
+    const described = this.reads.outputs.stale(this.outputsMark)
       ? `${what}, after one begun before the last update ended that has not returned`
       : what;
-    return this.bounded((gaveUp) => this.reads.outputs.startedAfter(mark, gaveUp), described, signal);
+    return this.bounded(
+      async (gaveUp) => {
+        // An `up` that ends while the read runs makes it stale too (a tick's read begun during it): read once more.
+        // Each pass needs an update to end, and the deadline bounds them all.
+        for (;;) {
+          const mark = this.outputsMark;
+          const outputs = await this.reads.outputs.startedAfter(mark, gaveUp);
+          if (this.outputsMark === mark) return outputs;
+        }
+      },
+      described,
+      signal,
+    );
   }
 
   /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */

@@ -1021,7 +1021,7 @@ describe("actuator: the change guard (a preview before every up)", () => {
    */
   const staleTickRows: { name: string; upFails: boolean }[] = [
     {
-      name: "a tick's outputs read begun during an up, answering after it with the old count, does not get the next scale refused",
+      name: "a tick's outputs read begun during an up (the CLI answering after it with the old count) does not get the next scale refused",
       upFails: false,
     },
     {
@@ -1057,10 +1057,10 @@ describe("actuator: the change guard (a preview before every up)", () => {
       await settle(); // the guard is at its read now: sharing the tick's would give it the count before the up
       const readsBefore = outputsReads(s);
       held.release();
-      assert.equal((await tick).desiredCount, 1, "the tick's read answered with the count before the up");
+      assert.equal((await tick).desiredCount, 3, "the tick read again once the up had ended: the count it left");
       await waitFor(() => s.results.length === 2);
       assert.deepEqual(s.results[1], ["ok", 2]);
-      assert.equal(outputsReads(s), readsBefore + 1, "the guard read the outputs again, after the tick's read ended");
+      assert.equal(outputsReads(s), readsBefore + 1, "the guard and the tick shared one read, after the old one ended");
       assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
       await s.actuator.stop(0);
       await s.t.cleanup();
@@ -1090,7 +1090,7 @@ describe("actuator: the change guard (a preview before every up)", () => {
     await s.t.cleanup();
   });
 
-  it("a tick after an up does not share a read begun during it: it decides from the stack the up left", async () => {
+  it("a tick whose read began during an up, and the next one, both get the stack the up left", async () => {
     const s = await setup();
     const { held, upGate } = await upWithHeldRead(s);
     const during = s.actuator.stackOutputs(); // a tick beside the update
@@ -1099,9 +1099,11 @@ describe("actuator: the change guard (a preview before every up)", () => {
     await s.actuator.whenIdle();
     const after = s.actuator.stackOutputs(); // the next tick
     await settle();
+    const readsBefore = outputsReads(s);
     held.release();
-    assert.equal((await during).desiredCount, 1, "the read begun during the up answers with the count before it");
-    assert.equal((await after).desiredCount, 3, "the next tick waits for that read and reads the stack again");
+    assert.equal((await during).desiredCount, 3, "its read answered with the count before the up: it read again");
+    assert.equal((await after).desiredCount, 3, "the next tick waits for that read and shares the new one");
+    assert.equal(outputsReads(s), readsBefore + 1, "one more read for both");
     assert.equal(held.maxRunning, 1, "never two `pulumi stack output` at once");
     await s.t.cleanup();
   });
