@@ -365,7 +365,8 @@ export class ScalerLoop {
     while (!signal.aborted) {
       if (!reconciled) await reconcile();
       if (signal.aborted) break;
-      const started = clock.now();
+      // On the monotonic clock: a wall clock stepped back during a tick would otherwise add the step to the wait.
+      const started = clock.monotonic();
       // Each tick gets its own signal, linked to the run's for as long as the tick lasts: the HTTP client combines it
       // with a deadline per request (AbortSignal.any), and on Node 20 every such combination stays attached to a
       // signal that lives for the whole run — a few MB a day.
@@ -383,7 +384,7 @@ export class ScalerLoop {
         signal.removeEventListener("abort", forward);
       }
       this.loopState = "waiting";
-      const wait = Math.max(0, started + config.policy.interval - clock.now());
+      const wait = Math.max(0, started + config.policy.interval - clock.monotonic());
       try {
         await clock.sleep(wait, signal);
       } catch {
@@ -410,7 +411,10 @@ export class ScalerLoop {
    * The wall clock was stepped since the last tick (NTP, an operator): the history moves with it, so that cooldowns,
    * windows and warmups keep the length the monotonic clock measured. Unfollowed, a forward step ends them all at
    * once (a scale-in right after a scale-out), and a backward one is only caught by clampFuture, which restarts them.
-   * NTP's slewing (at most 500 ppm) stays far below the threshold.
+   * The threshold allows twice NTP's largest slew (500 ppm). A forward jump can also be a suspend of the host, which
+   * the monotonic clock does not count: the observations then stay where they are, so that samples from before it
+   * are never joined with new ones into a run of consecutive samples; the cooldowns and windows carry on where they
+   * were, the safe side either way.
    */
   private followWallSteps(state: PersistedState, now: number): void {
     const mono = this.d.clock.monotonic();
@@ -419,7 +423,7 @@ export class ScalerLoop {
     if (!last) return;
     const step = now - last.wall - (mono - last.mono);
     if (Math.abs(step) <= WALL_STEP_MIN + (mono - last.mono) / 1000) return;
-    shiftHistory(state, step);
+    shiftHistory(state, step, { observations: step < 0 });
     this.d.logger.warn(
       { stepMs: step },
       "the wall clock was stepped: history moved with it (cooldowns, windows and warmups keep their length)",
@@ -547,11 +551,11 @@ export function cooldowns(
 /** Steps of the wall clock smaller than this (ms, plus NTP's slew over the time between ticks) are not followed. */
 const WALL_STEP_MIN = 1000;
 
-/** Moves every time in the history by `ms`; firstSeen 0 ("there before this scaler") stays 0. */
-function shiftHistory(state: PersistedState, ms: number): void {
+/** Moves the times in the history by `ms`, the observations only if asked; firstSeen 0 ("there before") stays 0. */
+function shiftHistory(state: PersistedState, ms: number, what: { observations: boolean }): void {
   const moved = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => ({ ...x, time: x.time + ms }));
   state.actions = moved(state.actions);
-  state.observations = moved(state.observations);
+  if (what.observations) state.observations = moved(state.observations);
   state.recommendations = moved(state.recommendations);
   state.decisions = moved(state.decisions);
   for (const [id, t] of Object.entries(state.firstSeen)) if (t !== 0) state.firstSeen[id] = t + ms;

@@ -192,6 +192,74 @@ describe("loop: one tick at a time", () => {
     });
   }
 
+  it("a wall clock stepped forward keeps the stabilization window and a new VM's warmup", async () => {
+    const p = { cooldownUp: 0, cooldownDown: 0, stabilizationDown: 300 * S, upSamples: 1, downSamples: 1 };
+    const s = await setup(p, (c) => scriptedSource([95, 50, 5], () => c.now()));
+    await s.loop.tick(); // 2 → 3: 3 is recommended
+    await s.actuator.whenIdle();
+    s.stack.instances = [...s.stack.instances, { name: "web-2", id: "id-2" }];
+    await s.clock.advance(15 * S);
+    await s.loop.tick(); // web-2 first seen now
+    await s.clock.advance(15 * S);
+    s.clock.stepWall(3600 * S);
+    const r = await s.loop.tick();
+    await s.actuator.whenIdle();
+    assert.equal(
+      r.decision.direction,
+      "none",
+      `the window still holds the 3 recommended 30 s ago: ${r.decision.reason}`,
+    );
+    assert.equal(r.observation.rejected.warmup, 1, "web-2, seen 15 s ago, is still warming up");
+    await s.loop.flush();
+    assert.equal((await new StateStore(s.t.dir).load()).firstSeen["id-0"], 0, "there before the scaler: stays 0");
+    await s.done();
+  });
+
+  it("a step below the threshold is not followed; one above it is", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    await s.loop.tick();
+    await s.clock.advance(15 * S);
+    s.clock.stepWall(900);
+    await s.loop.tick();
+    assert.ok(!s.log.lines.some((l) => l.msg === WALL_STEPPED), "900 ms in 15 s: not a step");
+    await s.clock.advance(15 * S);
+    s.clock.stepWall(1500);
+    await s.loop.tick();
+    assert.ok(s.log.lines.some((l) => l.msg === WALL_STEPPED && l.stepMs === 1500));
+    await s.done();
+  });
+
+  it("a forward jump leaves the observations: samples from before it (a suspend?) start no run with new ones", async () => {
+    const s = await setup({ ...quick, upSamples: 2 }, (c) => scriptedSource([95, 95, 95], () => c.now()));
+    assert.equal((await s.loop.tick()).decision.direction, "none");
+    await s.clock.advance(15 * S);
+    s.clock.stepWall(3600 * S);
+    const r = await s.loop.tick();
+    assert.equal(r.decision.direction, "none", `one sample since the jump is not two in a row: ${r.decision.reason}`);
+    await s.clock.advance(15 * S);
+    assert.equal((await s.loop.tick()).decision.direction, "up");
+    await s.actuator.whenIdle();
+    await s.done();
+  });
+
+  it("the daemon's wait between ticks follows the monotonic clock: a step back during a tick delays nothing", async () => {
+    const s = await setup(quick, (c) => {
+      return new FakeSource((group, call) => {
+        if (call === 0) c.stepWall(-3600 * S); // during the first tick
+        return samplesFor(group, 50, c.now());
+      });
+    });
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    await waitFor(() => s.loop.status().state === "waiting");
+    assert.equal(s.src.calls.length, 1);
+    await s.clock.advance(15 * S);
+    await waitFor(() => s.src.calls.length === 2, 3000, "the second tick, one interval later");
+    stop.abort();
+    await running;
+    await s.done();
+  });
+
   it("steady ticks move nothing: no step is seen without one", async () => {
     const s = await setup(quick, (c) => scriptedSource([50, 50, 50], () => c.now()));
     for (let i = 0; i < 3; i++) {
