@@ -551,14 +551,22 @@ export function cooldowns(
 /** Steps of the wall clock smaller than this (ms, plus NTP's slew over the time between ticks) are not followed. */
 const WALL_STEP_MIN = 1000;
 
-/** Moves the times in the history by `ms`, the observations only if asked; firstSeen 0 ("there before") stays 0. */
+/**
+ * Maps the times the policy reads — actions, recommendations, when each VM was first seen (0, "there before this
+ * scaler", stays 0) and, if asked, the observations — through `f`.
+ */
+function retime(state: PersistedState, f: (time: number) => number, what: { observations: boolean }): void {
+  const mapped = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => ({ ...x, time: f(x.time) }));
+  state.actions = mapped(state.actions);
+  if (what.observations) state.observations = mapped(state.observations);
+  state.recommendations = mapped(state.recommendations);
+  for (const [id, t] of Object.entries(state.firstSeen)) if (t !== 0) state.firstSeen[id] = f(t);
+}
+
+/** Moves the history by `ms` (the observations only if asked), the decision log and the last source error too. */
 function shiftHistory(state: PersistedState, ms: number, what: { observations: boolean }): void {
-  const moved = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => ({ ...x, time: x.time + ms }));
-  state.actions = moved(state.actions);
-  if (what.observations) state.observations = moved(state.observations);
-  state.recommendations = moved(state.recommendations);
-  state.decisions = moved(state.decisions);
-  for (const [id, t] of Object.entries(state.firstSeen)) if (t !== 0) state.firstSeen[id] = t + ms;
+  retime(state, (t) => t + ms, what);
+  state.decisions = state.decisions.map((d) => ({ ...d, time: d.time + ms }));
   if (state.lastSourceError)
     state.lastSourceError = { ...state.lastSourceError, time: state.lastSourceError.time + ms };
 }
@@ -573,11 +581,7 @@ function clampFuture(state: PersistedState, now: number, logger: Logger): void {
   const latest = Math.max(-Infinity, ...stamped, ...Object.values(state.firstSeen));
   if (latest <= now) return;
   logger.warn({ aheadMs: latest - now }, "the clock went backwards: history stamped in the future is moved to now");
-  const clamp = <T extends { time: number }>(xs: T[]): T[] => xs.map((x) => (x.time > now ? { ...x, time: now } : x));
-  state.actions = clamp(state.actions);
-  state.observations = clamp(state.observations);
-  state.recommendations = clamp(state.recommendations);
-  for (const [id, t] of Object.entries(state.firstSeen)) if (t > now) state.firstSeen[id] = now;
+  retime(state, (t) => Math.min(t, now), { observations: true });
 }
 
 /**
