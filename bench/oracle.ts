@@ -42,6 +42,7 @@
 import { DEFAULT_APPLY_TIME, simulate, type SimulationResult } from "../scaler/policy/simulate";
 import type { Trace } from "../scaler/policy/trace";
 import type { DecideFn, PolicyConfig } from "../scaler/policy/types";
+import { median } from "./stats";
 
 export interface OracleModel {
   readonly trace: Trace;
@@ -355,7 +356,7 @@ export function oracle(model: OracleModel, limits: Limits, options: OracleOption
   const decided = () => witness !== undefined || best.boundMs > Xms * (1 + slack);
 
   // A typical segment's VM-ms: where the search for μ starts.
-  const muScale = Math.max(1, median(seg.lengths));
+  const muScale = Math.max(1, median(Array.from(seg.lengths)));
   const maxBytes = options.maxScheduleBytes ?? 1e8;
   const keepLagrangian = 2 * S * seg.counts <= maxBytes;
   maximizeDual(
@@ -454,11 +455,6 @@ function searchMultiplier(g: (t: number) => number, done: () => boolean, start: 
     if (g(mid) > 0) lo = mid;
     else hi = mid;
   }
-}
-
-function median(xs: Float64Array): number {
-  const sorted = Float64Array.from(xs).sort();
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /**
