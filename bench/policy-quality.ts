@@ -296,8 +296,8 @@ export function runClairvoyant(q: QualityResults, options: ClairvoyantOptions = 
           fresh = true;
           const started = performance.now();
           const r = replayPlan(model, seg, o.schedule, projectPolicy(), m.applyTime);
-          replay = { vmHours: r.vmHours, overloadMinutes: r.overloadMinutes, actions: r.actions, ms: 0 };
-          replay.ms = performance.now() - started;
+          const ms = performance.now() - started;
+          replay = { vmHours: r.vmHours, overloadMinutes: r.overloadMinutes, actions: r.actions, ms };
           replays.set(key, replay);
         }
       }
