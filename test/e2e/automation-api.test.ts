@@ -22,10 +22,10 @@ import {
   StackNotFoundError,
 } from "@pulumi/pulumi/automation";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { createStandinWorkspace, putStandinOnPath } from "../support/standin";
+import { createStandinWorkspace, putStandinOnPath, useRealPulumi } from "../support/standin";
 import type { StandinWorkspace } from "../support/standin";
 
-const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
+const REAL = useRealPulumi();
 const NEEDS_STANDIN = REAL
   ? "fault injection needs the Pulumi CLI test stand-in (OS_AUTOSCALER_E2E_REAL_PULUMI=1)"
   : false;

@@ -14,10 +14,10 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import { createRig, metricValue, pidAlive, readJsonFile, readOutputs, until, type Rig } from "./support/scenario";
 
-const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
+const REAL = useRealPulumi();
 const NEEDS_STANDIN = REAL
   ? "injects faults into the Pulumi CLI test stand-in (OS_AUTOSCALER_E2E_REAL_PULUMI=1)"
   : false;

@@ -16,7 +16,7 @@ import { systemClock } from "../../scaler/lib/clock";
 import { createLogger } from "../../scaler/lib/logger";
 import { loadCloud } from "../../scaler/openstack/clouds";
 import { KeystoneSession } from "../../scaler/openstack/keystone";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import { BIN, createRig, readOutputs, tempDir, until, type Instance } from "./support/scenario";
 
 const GNOCCHI = process.env["LAB_GNOCCHI_URL"];
@@ -27,10 +27,9 @@ const NO_LAB =
     ? false
     : "LAB_GNOCCHI_URL/LAB_CLOUD unset: run scripts/lab.sh up && source <(scripts/lab.sh env) (CI does, with FAIL_ON_SKIP=1)";
 if (NO_LAB) console.log(`# skipping: ${NO_LAB}`);
-const NEEDS_STANDIN =
-  process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1"
-    ? "plays Ceilometer in the lab's Gnocchi for stand-in VMs; a real cloud has its own Ceilometer"
-    : false;
+const NEEDS_STANDIN = useRealPulumi()
+  ? "plays Ceilometer in the lab's Gnocchi for stand-in VMs; a real cloud has its own Ceilometer"
+  : false;
 if (NEEDS_STANDIN) console.log(`# skipping: ${NEEDS_STANDIN}`);
 
 const G = 10; // the lab archive policy's granularity, seconds

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, it } from "node:test";
 import * as yaml from "js-yaml";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import { BIN, configuredCount, createRig, onceResult, personEnv, readOutputs, run } from "./support/scenario";
 
-const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
+const REAL = useRealPulumi();
 const NEEDS_STANDIN = REAL
   ? "scripted metrics map to the stand-in's VM names; a real cloud's VMs answer for themselves"
   : false;

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { runCli } from "../../scaler/cli/main";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import { BIN, createRig, metricValue, tempDir, until, type Rig } from "./support/scenario";
 import type { RejectReason } from "../../scaler/policy/types";
 
@@ -332,10 +332,9 @@ const GARBAGE: {
   { name: "a value that is a number, not a string", body: "", expect: "error" },
 ];
 
-const NEEDS_STANDIN =
-  process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1"
-    ? "the scripted Prometheus answers for the stand-in's VM names; a real cloud's VMs have their own exporters"
-    : false;
+const NEEDS_STANDIN = useRealPulumi()
+  ? "the scripted Prometheus answers for the stand-in's VM names; a real cloud's VMs have their own exporters"
+  : false;
 if (NEEDS_STANDIN) console.log(`# skipping metric garbage: ${NEEDS_STANDIN}`);
 
 describe(

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import {
   Daemon,
   configuredCount,
@@ -35,10 +35,9 @@ const NO_LAB = PROMETHEUS
   ? false
   : "LAB_PROMETHEUS_URL unset: run scripts/lab.sh up && source <(scripts/lab.sh env) (CI does, with FAIL_ON_SKIP=1)";
 if (NO_LAB) console.log(`# skipping: ${NO_LAB}`);
-const NEEDS_STANDIN =
-  process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1"
-    ? "maps the lab machine's node_exporter to the stand-in's VM names; a real cloud's VMs have their own exporters"
-    : false;
+const NEEDS_STANDIN = useRealPulumi()
+  ? "maps the lab machine's node_exporter to the stand-in's VM names; a real cloud's VMs have their own exporters"
+  : false;
 if (NEEDS_STANDIN) console.log(`# skipping: ${NEEDS_STANDIN}`);
 
 /** This machine's busy CPU %, labelled as each of the given VM names. */

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createStandinWorkspace } from "../support/standin";
+import { createStandinWorkspace, useRealPulumi } from "../support/standin";
 import {
   BIN,
   configuredCount,
@@ -23,7 +23,7 @@ import {
   type Rig,
 } from "./support/scenario";
 
-const REAL = process.env["OS_AUTOSCALER_E2E_REAL_PULUMI"] === "1";
+const REAL = useRealPulumi();
 const NEEDS_STANDIN = REAL
   ? "scripted metrics map to the stand-in's VM names; with a real cloud the VMs' own exporters answer"
   : false;
