@@ -7,6 +7,8 @@ import { IntentStore, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
 import { countOutput, type StackOps } from "./stackOps";
 import * as os from "node:os";
+// The variable the program's count-ownership rule reads: the scaler sets it on its own runs only.
+import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
 
 /**
  * Applies counts to the stack, one update at a time.
@@ -666,9 +668,6 @@ export class Actuator {
  * backend, with a wide margin. The library cannot cancel these reads, so a hung backend must not hang the daemon.
  */
 export const STACK_READ_TIMEOUT = 120_000;
-
-/** The variable the program's count-ownership rule reads (infra/countOwnership.ts): set for the scaler's runs only. */
-const APPLY_COUNT_ENV = "OS_AUTOSCALER_APPLY_COUNT";
 
 /** What a read of the outputs for the stack's applied count is called in messages. */
 const APPLIED_COUNT_READ = "pulumi stack output (the stack's applied count)";
