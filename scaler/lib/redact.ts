@@ -38,18 +38,30 @@ export function redactBadUrl(value: string): string {
 }
 
 /**
- * The password of a URL's user info, as written and decoded: what an HTTP client must scrub from its messages, since
- * it sends the user info as Basic auth. Empty when there is none (or the URL does not parse).
+ * What an HTTP client must scrub from its messages when a URL's user info has a password: the password as written and
+ * decoded, and the `Authorization: Basic` value the client sends for it (base64 of `user:password`), which a server
+ * may quote back in an error reply. The Basic value is given for the decoded user info (what axios and requests send)
+ * and for the written form (what a client that does not decode sends). Empty when there is no password (or the URL does
+ * not parse): a user alone is not a secret.
  */
 export function urlSecrets(url: string): string[] {
+  let user: string;
   let password: string;
   try {
-    password = new URL(url).password;
+    ({ username: user, password } = new URL(url));
   } catch {
     return [];
   }
   if (!password) return [];
-  return [...new Set([password, decodeOrKeep(password)])];
+  const basic = (u: string, p: string) => Buffer.from(`${u}:${p}`, "utf8").toString("base64");
+  return [
+    ...new Set([
+      password,
+      decodeOrKeep(password),
+      basic(decodeOrKeep(user), decodeOrKeep(password)),
+      basic(user, password),
+    ]),
+  ];
 }
 
 /** A URL component decoded; as written when it does not decode (a stray `%`): the written form is all there is. */

@@ -451,20 +451,22 @@ describe("config: redactUrl and urlSecrets (a password in a URL's user info)", (
       name: "user and password",
       url: "http://admin:UrlPassw0rd@127.0.0.1:15401/v3",
       shown: "http://admin:[redacted]@127.0.0.1:15401/v3",
-      secrets: ["UrlPassw0rd"],
+      // The Basic auth value the client sends for it: base64("admin:UrlPassw0rd").
+      secrets: ["UrlPassw0rd", "YWRtaW46VXJsUGFzc3cwcmQ="],
     },
     {
       // URL parsers end the user info at the last @ before the path: an unencoded @ is part of the password.
       name: "an @ in the password",
       url: "https://admin:p@ss@keystone:5000/v3",
       shown: "https://admin:[redacted]@keystone:5000/v3",
-      secrets: ["p%40ss", "p@ss"],
+      // base64("admin:p@ss"), as sent, and base64("admin:p%40ss"), as written.
+      secrets: ["p%40ss", "p@ss", "YWRtaW46cEBzcw==", "YWRtaW46cCU0MHNz"],
     },
     {
       name: "a percent-encoded password",
       url: "http://u:a%2Fb@k/v3",
       shown: "http://u:[redacted]@k/v3",
-      secrets: ["a%2Fb", "a/b"],
+      secrets: ["a%2Fb", "a/b", "dTphL2I=", "dTphJTJGYg=="],
     },
     // No URL parser reads these as passwords (the host would be "u", with port "pa"), but a user meant them as one.
     {
