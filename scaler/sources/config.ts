@@ -48,10 +48,31 @@ export const prometheusSourceSchema = z
     caFile: pathSchema().optional(),
     /** Skip TLS verification (logged as a warning). Defaults to false. */
     insecureSkipVerify: z.boolean().default(false),
-    /** A file whose content is sent as `Authorization: Bearer …` (read at start, never logged). */
+    /**
+     * A file whose content is sent as `Authorization: Bearer …` (read at start, never logged). Not with a user in `url`:
+     * the HTTP client sends the URL's user info as Basic auth in place of any Authorization header.
+     */
     bearerTokenFile: pathSchema().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.bearerTokenFile === undefined || !hasUserInfo(s.url)) return;
+    // Refused rather than one picked: the token would never be sent, and a 401 would name the wrong setting.
+    ctx.addIssue({
+      code: "custom",
+      path: ["bearerTokenFile"],
+      message:
+        "cannot be used with a user and password in url: the URL's credentials are sent as Basic auth instead of " +
+        "the token; keep one of them (remove bearerTokenFile, or the user info from url)",
+    });
+  });
+
+/** Whether a URL has user info (`user@` or `user:password@`); false when it does not parse (httpUrl reports it). */
+function hasUserInfo(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.username !== "" || u.password !== "";
+}
 
 export const gnocchiSourceSchema = z
   .object({

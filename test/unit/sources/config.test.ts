@@ -53,6 +53,14 @@ describe("source: schema", () => {
       match: /SHA256/,
     },
     { name: "unknown type", input: { type: "zabbix" }, path: "type", match: /./ },
+    // The client sends the URL's user info as Basic auth in place of the token: one of them is never used.
+    ...["http://alice:pw@p:9090", "http://alice@p:9090"].map((url) => ({
+      name: `bearerTokenFile with user info in the url (${url.replace(/\/\/.*@/, "//…@")})`,
+      input: { type: "prometheus", url, bearerTokenFile: "/t" },
+      path: "bearerTokenFile",
+      match:
+        /cannot be used with a user and password in url: the URL's credentials are sent as Basic auth instead of the token; keep one of them \(remove bearerTokenFile, or the user info from url\)/,
+    })),
     // The source adds /api/v1/query itself: a URL that already has it would query …/api/v1/api/v1/query (404).
     ...["http://p:9090/api/v1", "http://p:9090/api/v1/", "http://p:9090/api/v1/query", "https://o/prom/api/v1"].map(
       (url) => ({
