@@ -159,6 +159,8 @@ export class PrometheusSource implements MetricSource {
   private readonly http: HttpClient;
   private readonly headers: Record<string, string> = {};
   private readonly query: string;
+  /** What a 401 says to check: the credentials this source sends, or that it sends none. */
+  private readonly authHint: string;
 
   constructor(
     private readonly config: PrometheusSourceConfig,
@@ -167,8 +169,18 @@ export class PrometheusSource implements MetricSource {
     let bearer: string | undefined;
     if (config.bearerTokenFile) {
       bearer = readSourceFile(config.bearerTokenFile, "source.bearerTokenFile").toString("utf8").trim();
+      // Sent as it is, "Bearer " alone would reach Prometheus as a 401 that names no cause.
+      if (!bearer) {
+        throw new ConfigError("source.bearerTokenFile", `${config.bearerTokenFile} is empty: write the token in it`);
+      }
       this.headers.Authorization = `Bearer ${bearer}`;
     }
+    const url = new URL(config.url);
+    this.authHint = bearer
+      ? "check bearerTokenFile"
+      : url.username || url.password
+        ? "check the user and password in url"
+        : "Prometheus asks for credentials: set bearerTokenFile, or a user and password in url";
     try {
       this.http = new HttpClient({
         clock: deps.clock,
@@ -202,7 +214,7 @@ export class PrometheusSource implements MetricSource {
       });
       const body = parseJson(res, "GET /api/v1/query");
       if (res.status === 400 || res.status === 422) {
-        const err = (body as { error?: unknown }).error;
+        const err = (body as { error?: unknown } | null)?.error;
         throw new SourceError(
           "prometheus",
           "config",
@@ -211,13 +223,26 @@ export class PrometheusSource implements MetricSource {
       }
       points = parseVector(body);
     } catch (err) {
-      if (err instanceof HttpError && err.kind === "auth") {
-        throw new SourceError("prometheus", "auth", `${err.message} (check bearerTokenFile)`);
-      }
-      throw toSourceError("prometheus", err);
+      throw this.scrubbed(
+        err instanceof HttpError && err.kind === "auth"
+          ? new SourceError("prometheus", "auth", `${err.message} (${this.authHint})`)
+          : toSourceError("prometheus", err),
+      );
     }
     const { samples, missing } = matchSeries(group, points, this.config);
     return { time: now, samples, missing, requests: 1 };
+  }
+
+  /**
+   * The error without the client's secrets. Its message may quote the reply (Prometheus' error text, the start of a
+   * body that is not JSON), and a server or a proxy before it may quote the request's Authorization header there:
+   * scrubbed here, once, for every message this source builds from a reply. No `cause`: it would keep the secret.
+   */
+  private scrubbed(err: SourceError): SourceError {
+    const prefix = `${err.source}: `;
+    const text = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    const clean = this.http.scrub(text);
+    return clean === text ? err : new SourceError(err.source, err.kind, clean);
   }
 
   close(): Promise<void> {

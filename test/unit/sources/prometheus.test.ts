@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
 import { ConfigError } from "../../../scaler/lib/errors";
 import { prometheusSourceSchema } from "../../../scaler/sources/config";
 import {
@@ -139,6 +142,10 @@ describe("matchSeries", () => {
 
 describe("PrometheusSource at start-up and its messages", () => {
   const deps = { clock: new StepClock(), logger: captureLogger().logger };
+  const dir = mkdtempSync(path.join(os.tmpdir(), "prometheus-source-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const emptyToken = path.join(dir, "token");
+  writeFileSync(emptyToken, "\n");
   const build = (extra: Record<string, unknown>) =>
     new PrometheusSource(
       prometheusSourceSchema.parse({ type: "prometheus", url: "https://127.0.0.1:9", ...extra }),
@@ -157,6 +164,13 @@ describe("PrometheusSource at start-up and its messages", () => {
       field: "source.bearerTokenFile",
       message: /^source\.bearerTokenFile: cannot read \/nonexistent\/token: ENOENT \(no such file/,
     },
+    {
+      // Else "Authorization: Bearer " goes out with nothing after it.
+      name: "an empty token file (a newline at most) names source.bearerTokenFile and the file",
+      extra: { bearerTokenFile: emptyToken },
+      field: "source.bearerTokenFile",
+      message: /^source\.bearerTokenFile: \S+\/token is empty: write the token in it$/,
+    },
   ];
   for (const r of rows) {
     it(r.name, () =>
@@ -166,6 +180,23 @@ describe("PrometheusSource at start-up and its messages", () => {
       ),
     );
   }
+
+  it("a 401 to a source that sends no credentials says how to give them", async () => {
+    const server = await startServer((_req, res) => sendJson(res, 401, { error: "unauthorized" }));
+    try {
+      const source = build({ url: server.url });
+      await assert.rejects(source.sample({ instances: [] }), (e: SourceError) => {
+        assert.equal(e.kind, "auth");
+        assert.match(
+          e.message,
+          /HTTP 401: unauthorized \(Prometheus asks for credentials: set bearerTokenFile, or a user and password in url\)$/,
+        );
+        return true;
+      });
+    } finally {
+      await server.close();
+    }
+  });
 
   it("a password in the URL's user info is scrubbed from an error reply that echoes it", async () => {
     const server = await startServer((_req, res) => sendJson(res, 500, { error: "denied for UrlPassw0rd" }));
