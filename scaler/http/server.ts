@@ -31,14 +31,24 @@ export function parseListen(listen: string): { host: string; port: number } {
 }
 
 export function createHandler(d: HttpDeps): http.RequestListener {
+  // Nothing here may throw: a request listener's exception is uncaught and ends the daemon, an update in flight with
+  // it. The whole reply is one promise, so even a fault in the parsing is that one request's 500, not an exit.
   return (req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
-      return;
-    }
+    let pathname: string | undefined;
     const reply = async () => {
-      switch (url.pathname) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+        return;
+      }
+      // Any client can send a target that is no URL here (`//`, `//:99999`, `http://[`): the WHATWG parser throws.
+      pathname = parseTarget(req.url);
+      if (pathname === undefined) {
+        res
+          .writeHead(400, { "content-type": "text/plain" })
+          .end("bad request target: try /healthz, /metrics, /status\n");
+        return;
+      }
+      switch (pathname) {
         case "/healthz": {
           const h = d.health();
           res
@@ -61,14 +71,27 @@ export function createHandler(d: HttpDeps): http.RequestListener {
       }
     };
     reply().catch((err: unknown) => {
-      d.logger.error(
-        { err: err instanceof Error ? err.message : String(err), path: url.pathname },
-        "http handler failed",
-      );
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end("internal error\n");
+      try {
+        d.logger.error(
+          { err: err instanceof Error ? err.message : String(err), path: pathname },
+          "http handler failed",
+        );
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end("internal error\n");
+      } catch {
+        res.destroy(); // the reply cannot be written: at least the client is not left waiting
+      }
     });
   };
+}
+
+/** The path of a request target, or undefined when it is no URL. */
+function parseTarget(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? "/", "http://localhost").pathname;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A listen failure the user can fix in scaler.yaml is a UserError (exit 2) that says how. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { Health, StatusSnapshot } from "../../../scaler/daemon/loop";
@@ -16,6 +17,22 @@ const PACKAGE_VERSION = (
 async function get(url: string): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
   return { status: res.status, type: res.headers.get("content-type") ?? "", body: await res.text() };
+}
+
+/**
+ * Sends `raw` over one connection to 127.0.0.1 (no client that would reject or rewrite a bad target first) and returns
+ * the status code of every response in it, in order. Bounded: the connection is destroyed after 3 s.
+ */
+function rawStatuses(port: number, raw: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const socket = net.connect(port, "127.0.0.1", () => socket.end(raw));
+    socket.setEncoding("utf8");
+    socket.setTimeout(3000, () => socket.destroy(new Error(`no complete answer within 3 s; got: ${text}`)));
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve([...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]))));
+  });
 }
 
 describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
@@ -79,6 +96,29 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
       await server.close();
     }
   });
+
+  // A request listener that throws ends the daemon (an update in flight with it): a bad target must be one 400.
+  for (const target of ["//", "//:99999", "http://["]) {
+    it(`a request target that is no URL (${target}) is answered 400, and the next request on the connection is served`, async () => {
+      const server = await startHttpServer("127.0.0.1:0", {
+        metrics: new ScalerMetrics(),
+        health: (): Health => ({ ok: true, reasons: [] }),
+        status: () => ({}) as StatusSnapshot,
+        logger: captureLogger().logger,
+      });
+      try {
+        const statuses = await rawStatuses(
+          server.port,
+          `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n` +
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        assert.deepEqual(statuses, [400, 200]);
+        assert.equal((await get(`${server.url}/healthz`)).status, 200, "still serving new connections");
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   it("a port already in use, or an address this machine does not have, says which key to change", async () => {
     const deps = {
