@@ -3,7 +3,7 @@ import { singleFlight, withDeadline } from "../lib/deadline";
 import { redactUrl } from "../lib/redact";
 import type { Logger } from "../lib/logger";
 import { ChangeGuardError, checkPlan, type GuardMode } from "./guard";
-import { IntentStore, type Intent } from "./intent";
+import { IntentStore, intentAge, newIntentWriter, writtenBy, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
 import { countOutput, type StackOps } from "./stackOps";
 import * as os from "node:os";
@@ -28,13 +28,18 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *   stop(grace): no new attempt; an update in flight gets `grace` to finish, then is aborted → "stopped".
  *   maxAttempts failures in a row (`once`: 1): the count is given up on → the config and the intent set back to the
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
+ *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
+ *   age → the config set back to the applied count; a young one → refresh, then re-applied; a young one while a live
+ *   or unknown holder locks the stack → left pending, StackLockedError (the caller tries again later).
  *
  * applying: write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a plan
  * that changes more than the count is refused, guard.ts), then `up`.
  *
  * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; the intent is
- * on disk before `up` and marked done after; a stale file-backend lock is cancelled only when its holder is known
- * dead (same host, pid gone); dryRun never writes config nor runs `up`.
+ * on disk before `up` and marked done after; an unfinished intent is re-applied only when a previous run wrote it, its
+ * age is known and below intentMaxAge, and the stack was refreshed first (never while it is locked); a stale
+ * file-backend lock is cancelled only when its holder is known dead (same host, pid gone); dryRun never writes config
+ * nor runs `up`.
  */
 
 export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
@@ -43,6 +48,22 @@ export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refuse
 export class UpdateTimeoutError extends Error {
   override name = "UpdateTimeoutError";
 }
+
+/** A previous run's unfinished intent cannot be reconciled yet: the stack is locked by someone who may be running. */
+export class StackLockedError extends Error {
+  override name = "StackLockedError";
+  constructor(holder: string, intent: Intent) {
+    super(
+      `the stack is locked by ${holder}: the unfinished intent (count ${intent.count}, ` +
+        `${Number.isFinite(intent.time) ? new Date(intent.time).toISOString() : "no time"}) is reconciled once the ` +
+        "lock is gone, and re-applied only if it is still younger than actuator.intentMaxAge then; nothing is " +
+        "applied meanwhile. If no pulumi command runs on this stack, `pulumi cancel` in stack.workDir removes the lock",
+    );
+  }
+}
+
+/** What locks the stack once the locks of dead holders are cancelled (see clearStaleLocks). */
+type LockState = { state: "unlocked" } | { state: "unknown" } | { state: "held"; holders: string };
 
 export interface ActuatorOptions {
   readonly ops: () => Promise<StackOps>;
@@ -82,9 +103,10 @@ export interface ActuatorOptions {
    */
   readonly readTimeout?: number;
   /**
-   * ms: an unfinished intent older than this at start-up is not re-applied — the load it answered is gone, and the
-   * loop decides afresh; the stack is still recovered (lock, refresh) and the config set back to its applied count.
-   * Default 15 minutes: a restart by systemd comes within seconds, a host that was down for hours does not.
+   * ms: an unfinished intent older than this at start-up (or stamped in the future: its age is unknown) is not
+   * re-applied — the load it answered is gone, and the loop decides afresh; the config is set back to the stack's
+   * applied count, and the stack recovered (lock, refresh) unless a live holder locks it. Default 15 minutes: a restart
+   * by systemd comes within seconds, a host that was down for hours does not.
    */
   readonly intentMaxAge?: number;
   /**
@@ -123,6 +145,8 @@ export class Actuator {
   private stopping = false;
   private readonly stopController = new AbortController();
   private readonly intents: IntentStore;
+  /** Written into every intent: reconcile() tells this process's own from a previous run's by it. */
+  private readonly writer = newIntentWriter();
   private opsPromise: Promise<StackOps> | undefined;
   /** The last `pulumi config set` of the count: the next one starts after it (see setCount). */
   private configWrite: Promise<void> = Promise.resolve();
@@ -193,46 +217,66 @@ export class Actuator {
   }
 
   /**
-   * Start-up recovery. An intent left "pending" means the last process died during (or before finishing) an update:
-   * cancel the stack's lock if its holder is known dead, refresh (clearing pending creates only when the state has
-   * some — clearing them otherwise is harmless but hides nothing worth hiding), then apply the count again — unless
-   * the intent is older than `intentMaxAge`: then the config is set back to the stack's applied count instead.
+   * Start-up recovery. An intent left "pending" by a previous run means that process died during (or before
+   * finishing) an update. Its age is judged first: one older than `intentMaxAge`, or of unknown age, is never
+   * re-applied, whatever the lock — the config is set back to the stack's applied count instead. Then the stack's lock
+   * is cancelled if its holder is known dead, and the stack refreshed (clearing pending creates only when the state has
+   * some — clearing them otherwise is harmless but hides nothing worth hiding); a young intent is then applied again,
+   * if it is still young. A stack locked by a live or unknown holder is not refreshed: a young intent then stays
+   * pending and this rejects with a StackLockedError, for the caller to try again later (the loop: before each tick,
+   * acting on nothing meanwhile). An intent this process wrote is its own update, never reconciled ("own").
    * Returns what it found, for the log and /status. `signal` (the daemon's stop) aborts the refresh: the intent then
    * stays pending for the next start.
    */
   async reconcile(
     signal?: AbortSignal,
-  ): Promise<{ found?: Intent; action: "none" | "reapplied" | "expired" | "locked" | "dry-run" }> {
+  ): Promise<{ found?: Intent; action: "none" | "own" | "reapplied" | "expired" | "dry-run" }> {
     const intent = await this.intents.read();
     if (!intent || intent.status === "done") return { action: "none" };
-    const log = this.o.logger.child({ intent: { count: intent.count, time: new Date(intent.time).toISOString() } });
+    // In flight or retried by this process (the intent of a start-up reconcile that re-applied it, included): a refresh
+    // now would run beside this process's own update.
+    if (writtenBy(intent, this.writer)) return { found: intent, action: "own" };
+    const when = Number.isFinite(intent.time) ? new Date(intent.time).toISOString() : String(intent.time);
+    const log = this.o.logger.child({ intent: { count: intent.count, time: when, pid: intent.pid } });
     log.warn("actuator: unfinished intent from a previous run; reconciling");
     if (this.o.dryRun) return { found: intent, action: "dry-run" };
+    const maxAge = this.o.intentMaxAge ?? 15 * 60_000;
+    const tooOld = () => {
+      const age = intentAge(intent, this.o.clock.now());
+      return age === "unknown" || age > maxAge ? { ageMs: age } : undefined;
+    };
+    let expired = tooOld();
     this.state = "reconciling";
     // The loop stops the actuator only after it has left reconcile: the daemon's signal is the one that matters.
     const stop = signal ?? this.stopController.signal;
     try {
-      if (!(await this.clearStaleLocks(stop))) {
-        log.warn("actuator: the stack is locked by a live or unknown holder; the count is re-applied once it is free");
-        this.state = "idle";
-        this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
-        return { found: intent, action: "locked" };
+      const lock = await this.clearStaleLocks(stop);
+      if (lock.state === "held") {
+        if (!expired) throw new StackLockedError(lock.holders, intent);
+        log.warn("actuator: the stack is locked by a live or unknown holder: not refreshed");
+      } else {
+        try {
+          await this.refreshStack(stop, log);
+        } catch (err) {
+          // A backend whose locks cannot be listed (Pulumi Cloud, s3://) says "locked" only now.
+          if (!isCommandError(err, "ConcurrentUpdateError")) throw err;
+          if (!expired) throw new StackLockedError(`another update (${summarize(err)})`, intent);
+          log.warn({ err: summarize(err) }, "actuator: the stack is locked by another update: not refreshed");
+        }
       }
-      const pending = await this.bounded(
-        this.reads.pendingOperations(),
-        "pulumi stack export (pending operations)",
-        stop,
-      );
-      const clearPendingCreates = pending.includes("creating");
-      log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
-      const ops = await this.openStack(stop);
-      await ops.refresh({ clearPendingCreates, signal: stop });
     } finally {
       if (this.state === "reconciling") this.state = "idle";
     }
-    const age = this.o.clock.now() - intent.time;
-    if (age > (this.o.intentMaxAge ?? 15 * 60_000)) {
-      log.warn({ ageMs: age }, "actuator: the unfinished intent is too old to re-apply; the loop decides afresh");
+    // Judged again: the refresh can take minutes.
+    expired ??= tooOld();
+    if (expired) {
+      log.warn(
+        expired,
+        expired.ageMs === "unknown"
+          ? "actuator: the unfinished intent is stamped in the future, so its age is unknown: not re-applied; the " +
+              "loop decides afresh"
+          : "actuator: the unfinished intent is too old to re-apply; the loop decides afresh",
+      );
       const outputs = await this.appliedCountOutputs(stop);
       const applied = countOutput(outputs["desiredCount"]);
       if (applied !== undefined) await this.restoreConfig(applied, "an expired intent");
@@ -241,6 +285,19 @@ export class Actuator {
     }
     this.request(intent.count, `re-apply unfinished intent (${intent.reason})`);
     return { found: intent, action: "reapplied" };
+  }
+
+  /** `pulumi refresh` after a crash, clearing pending creates only when the state has some. */
+  private async refreshStack(stop: AbortSignal, log: Logger): Promise<void> {
+    const pending = await this.bounded(
+      this.reads.pendingOperations(),
+      "pulumi stack export (pending operations)",
+      stop,
+    );
+    const clearPendingCreates = pending.includes("creating");
+    log.info({ pending, clearPendingCreates }, "actuator: refreshing the stack");
+    const ops = await this.openStack(stop);
+    await ops.refresh({ clearPendingCreates, signal: stop });
   }
 
   /**
@@ -440,7 +497,7 @@ export class Actuator {
         reason: `restored (${why})`,
         status: "done",
         attempts: 0,
-        pid: process.pid,
+        ...this.writer,
       });
       this.o.logger.warn({ count, why }, "actuator: the stack config's count set back to the applied one");
     } catch (err) {
@@ -461,7 +518,7 @@ export class Actuator {
       reason,
       status: "pending",
       attempts,
-      pid: process.pid,
+      ...this.writer,
     };
     let result: ActuationResult;
     let error: string | undefined;
@@ -471,12 +528,12 @@ export class Actuator {
     try {
       await this.intents.write(intent); // durable before anything changes
       const ops = await this.openStack();
-      // A shutdown that arrives while the stack opens or the config is written must not be followed by an `up`: stop()
-      // can abort only an `up` already running. The intent stays pending, and the next start reconciles it.
-      this.throwIfStopping();
+      // A shutdown that arrives while the stack opens or the config is written must not be followed by a config write
+      // nor an `up`: stop() can abort only an `up` already running. The intent stays pending, and the next start
+      // reconciles it. (The stop is checked inside setCount, as the write starts: it starts a few microtasks later.)
       // Before the write: one that runs out may still land, and must then be set back like any count not applied.
       this.configCount = count;
-      await this.setCount(ops, count, controller.signal);
+      await this.setCount(ops, count, controller.signal, { unlessStopping: true });
       this.throwIfStopping();
       if ((this.o.guard ?? "refuse") !== "off") {
         await this.checkChanges(ops, count, controller);
@@ -494,7 +551,8 @@ export class Actuator {
       if (err instanceof UpdateTimeoutError) result = "timeout";
       else if (err instanceof ChangeGuardError) result = "refused";
       else if (isCommandError(err, "ConcurrentUpdateError")) {
-        result = (await this.clearStaleLocks().catch(() => false)) ? "stale-lock-cancelled" : "conflict";
+        const lock = await this.clearStaleLocks().catch(() => undefined);
+        result = lock?.state === "unlocked" ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
       log.error({ result, error }, "actuator: update did not complete");
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
@@ -508,13 +566,20 @@ export class Actuator {
   /**
    * `pulumi config set` of the count, within the read deadline; `signal` stops the wait. The library cannot cancel the
    * CLI, so a write that ran out may still land: the next one starts only after it, or that late write could put an
-   * older count in the file than the one the next `up` applied.
+   * older count in the file than the one the next `up` applied. `unlessStopping`: a shutdown that arrives before the
+   * CLI starts (while an earlier write runs, included) rejects instead of starting it.
    */
-  private setCount(ops: StackOps, count: number, signal: AbortSignal): Promise<void> {
+  private setCount(
+    ops: StackOps,
+    count: number,
+    signal: AbortSignal,
+    options: { unlessStopping?: boolean } = {},
+  ): Promise<void> {
     const queued = this.configWriteRunning;
     const write = this.configWrite
       .catch(() => undefined)
       .then(() => {
+        if (options.unlessStopping) this.throwIfStopping();
         this.configWriteRunning = true;
         return ops.setConfig(this.o.countKey, String(count));
       })
@@ -624,14 +689,14 @@ export class Actuator {
   }
 
   /**
-   * Cancels the stack's locks when every holder is known dead. True when the stack is (now) unlocked. A backend whose
-   * locks cannot be read is never "unlocked": its conflict is someone else's update, and the retry backs off (an
+   * Cancels the stack's locks when every holder is known dead; says what locks it then. A backend whose locks cannot
+   * be read is "unknown", never "unlocked": its conflict is someone else's update, and the retry backs off (an
    * immediate one would start `pulumi up` back to back while that update runs).
    */
-  private async clearStaleLocks(signal: AbortSignal = this.stopController.signal): Promise<boolean> {
+  private async clearStaleLocks(signal: AbortSignal = this.stopController.signal): Promise<LockState> {
     const locks = await this.bounded(this.reads.locks(), "reading the stack's lock files", signal);
-    if (locks === undefined) return false;
-    if (locks.length === 0) return true;
+    if (locks === undefined) return { state: "unknown" };
+    if (locks.length === 0) return { state: "unlocked" };
     const host = this.o.host ?? { hostname: os.hostname(), alive: pidAlive };
     const verdicts = locks.map((l) => ({ lock: l, holder: lockHolder(l, host) }));
     if (verdicts.every((v) => v.holder === "dead")) {
@@ -641,13 +706,14 @@ export class Actuator {
       );
       const ops = await this.openStack(signal);
       await this.bounded(ops.cancel(), "pulumi cancel (the stale lock)", signal);
-      return true;
+      return { state: "unlocked" };
     }
     this.o.logger.warn(
       { locks: verdicts.map((v) => ({ pid: v.lock.pid, hostname: v.lock.hostname, holder: v.holder })) },
       "actuator: the stack is locked by a live or unknown holder; not touching the lock",
     );
-    return false;
+    const holders = verdicts.map((v) => `pid ${v.lock.pid} on ${v.lock.hostname} (${v.holder})`).join(", ");
+    return { state: "held", holders };
   }
 
   private record(result: ActuationResult, count: number, error?: string): void {

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import * as os from "node:os";
 import * as path from "node:path";
 import { readJson, writeJsonAtomic } from "../lib/jsonFile";
 
@@ -14,7 +16,41 @@ export interface Intent {
   readonly status: "pending" | "done";
   readonly attempts: number;
   readonly lastError?: string;
+  /** Who wrote it, for the people reading the file. Absent from intents written before these fields existed. */
   readonly pid: number;
+  readonly hostname?: string;
+  /** The writer's IntentWriter.run: what tells this process's own intent from a previous run's. */
+  readonly run?: string;
+}
+
+/**
+ * The actuator that writes intents (one per process). The pid and hostname cannot tell this process from the one
+ * before it: a container's daemon restarts with the same pid (often 1) and hostname. A random id drawn at start can.
+ */
+export interface IntentWriter {
+  readonly pid: number;
+  readonly hostname: string;
+  readonly run: string;
+}
+
+export function newIntentWriter(): IntentWriter {
+  return { pid: process.pid, hostname: os.hostname(), run: randomUUID() };
+}
+
+/** Whether `writer` wrote `intent`: then it is that process's own update (in flight, retried), not one left over. */
+export function writtenBy(intent: Intent, writer: IntentWriter): boolean {
+  return intent.run === writer.run;
+}
+
+/**
+ * How old an intent is at `now`: "unknown" when it is stamped in the future (the clock was wrong when it was written,
+ * or has been stepped back since) or not at all. An unknown age is not a young one: such an intent could be days old,
+ * and re-applying it is the harm intentMaxAge prevents; dropping a young one costs one interval, as the loop decides
+ * again from live samples.
+ */
+export function intentAge(intent: Intent, now: number): number | "unknown" {
+  const age = now - intent.time;
+  return Number.isFinite(age) && age >= 0 ? age : "unknown";
 }
 
 export class IntentStore {

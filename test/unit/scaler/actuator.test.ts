@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
@@ -180,6 +181,53 @@ describe("actuator: errors", () => {
     assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"], "no up after the shutdown began");
     assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
     await s.t.cleanup();
+  });
+
+  it("…with actuator.guard off too (no preview that would notice the stop): no up after the config write", async () => {
+    const s = await setup({ guard: "off" });
+    const gate = deferred();
+    s.stack.setConfigGate = gate.promise;
+    s.actuator.request(3, "x");
+    await waitFor(() => s.stack.calls.includes("setConfig desiredCount=3"));
+    const stopped = s.actuator.stop(60 * S);
+    gate.resolve();
+    assert.deepEqual(await stopped, { finished: true });
+    assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3"], "no up after the shutdown began");
+    assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+    await s.t.cleanup();
+  });
+
+  // The stop is made k microtasks after the stack opens, for every k until the config write has begun: the window
+  // between the open's end and the config write is a few microtasks wide, and where it lies depends on the code.
+  it("a shutdown at any point while the stack opens: no config write follows it", async () => {
+    const seen = new Set<string>();
+    for (let k = 0; !seen.has("after the write began"); k++) {
+      assert.ok(k < 50, "the config write never began");
+      const opened = deferred();
+      let open!: () => void;
+      const s = await setup({
+        ops: () => {
+          opened.resolve();
+          return new Promise((resolve) => (open = () => resolve(s.stack)));
+        },
+      });
+      s.actuator.request(3, "x");
+      await opened.promise;
+      open();
+      let p = Promise.resolve();
+      for (let i = 0; i < k; i++) p = p.then(() => undefined);
+      const stopped = p.then(() => {
+        s.stack.calls.push("stop");
+        return s.actuator.stop(60 * S);
+      });
+      assert.deepEqual(await stopped, { finished: true });
+      await s.actuator.whenIdle();
+      const stop = s.stack.calls.indexOf("stop");
+      assert.deepEqual(s.stack.calls.slice(stop + 1), [], `k=${k}: nothing after the stop`);
+      seen.add(stop === 0 ? "before the write" : "after the write began");
+      assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
+      await s.t.cleanup();
+    }
   });
 
   // withDeadline runs on real timers: readTimeout is 50 ms of real time; the backoff is on the fake clock.
@@ -529,10 +577,21 @@ describe("actuator: crash safety (intent reconcile)", () => {
     attempts: 1,
     pid: 1,
   });
+  /** setup() with a previous run's unfinished intent for `count` on disk, written now unless `intent` says otherwise. */
+  async function setupWithIntent(
+    count: number,
+    options: Partial<ActuatorOptions> = {},
+    deadPids: number[] = [],
+    intent: (now: number) => Partial<Intent> = () => ({}),
+  ) {
+    const s = await setup(options, deadPids);
+    const written = { ...pendingIntent(count, s.clock.now()), ...intent(s.clock.now()) };
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(written));
+    return s;
+  }
 
   it("an unfinished intent with pending creates: refresh with clearPendingCreates, then re-apply", async () => {
-    const s = await setup();
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
+    const s = await setupWithIntent(4);
     s.stack.pending = ["creating", "updating"];
     const r = await s.actuator.reconcile();
     assert.equal(r.action, "reapplied");
@@ -550,31 +609,58 @@ describe("actuator: crash safety (intent reconcile)", () => {
     await s.t.cleanup();
   });
 
-  it("an intent older than intentMaxAge is not re-applied: the stack recovered, the config set back, the loop decides", async () => {
-    const s = await setup();
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
-    await s.clock.advance(15 * 60 * S + 1); // the host was down for a while
-    s.stack.count = 2;
-    s.stack.pending = ["updating"];
-    const r = await s.actuator.reconcile();
-    assert.equal(r.action, "expired");
-    await s.actuator.whenIdle();
-    assert.deepEqual(s.stack.calls, [
-      "locks",
-      "pendingOperations",
-      "refresh clearPendingCreates=false",
-      "outputs",
-      "setConfig desiredCount=2",
-    ]);
-    const intent = await s.intent();
-    assert.equal(intent.status, "done");
-    assert.equal(intent.count, 2);
-    await s.t.cleanup();
-  });
+  // Never re-applied: too old (the load it answered is gone), or of unknown age — a future stamp says nothing of its
+  // age, and taken as young, an intent from a clock set back by days would stay "fresh" for days.
+  const UNKNOWN_AGE =
+    "actuator: the unfinished intent is stamped in the future, so its age is unknown: not re-applied; the loop decides afresh";
+  const notReapplied: { name: string; time?: (now: number) => unknown; waited?: number; log: string }[] = [
+    {
+      name: "older than intentMaxAge (the host was down for a while)",
+      waited: 15 * 60 * S + 1,
+      log: "actuator: the unfinished intent is too old to re-apply; the loop decides afresh",
+    },
+    {
+      name: "stamped an hour in the future (the clock was ahead, or stepped back since)",
+      time: (now) => now + 3600 * S,
+      log: UNKNOWN_AGE,
+    },
+    {
+      name: "stamped a second in the future",
+      time: (now) => now + 1 * S,
+      log: UNKNOWN_AGE,
+    },
+    {
+      name: "with no time at all",
+      time: () => undefined,
+      log: UNKNOWN_AGE,
+    },
+  ];
+  for (const row of notReapplied) {
+    it(`an intent ${row.name} is not re-applied: the stack recovered, the config set back, the loop decides`, async () => {
+      const s = await setupWithIntent(4, {}, [], (now) => (row.time ? { time: row.time(now) as number } : {}));
+      await s.clock.advance(row.waited ?? 0);
+      s.stack.count = 2;
+      s.stack.pending = ["updating"];
+      const r = await s.actuator.reconcile();
+      assert.equal(r.action, "expired");
+      await s.actuator.whenIdle();
+      assert.deepEqual(s.stack.calls, [
+        "locks",
+        "pendingOperations",
+        "refresh clearPendingCreates=false",
+        "outputs",
+        "setConfig desiredCount=2",
+      ]);
+      const intent = await s.intent();
+      assert.equal(intent.status, "done");
+      assert.equal(intent.count, 2);
+      assert.ok(s.log.lines.some((l) => l.msg === row.log));
+      await s.t.cleanup();
+    });
+  }
 
   it("without pending creates, the refresh does not clear anything", async () => {
-    const s = await setup();
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
+    const s = await setupWithIntent(2);
     s.stack.pending = ["updating"];
     await s.actuator.reconcile();
     await s.actuator.whenIdle();
@@ -583,8 +669,7 @@ describe("actuator: crash safety (intent reconcile)", () => {
   });
 
   it("a stale lock of a dead holder is cancelled before the refresh", async () => {
-    const s = await setup({}, [999]);
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
+    const s = await setupWithIntent(2, {}, [999]);
     s.stack.lockList = [{ file: "/l.json", pid: 999, hostname: HOST }];
     await s.actuator.reconcile();
     await s.actuator.whenIdle();
@@ -652,11 +737,10 @@ describe("actuator: crash safety (intent reconcile)", () => {
       `a start-up read that hangs does not hang reconcile — ${row.name}; the intent stays pending`,
       { timeout: 10_000 },
       async () => {
-        const s = await setup({
+        const s = await setupWithIntent(4, {
           readTimeout: row.sigterm ? 60 * S : 50,
           ...(row.hung === "open" ? { ops: () => new Promise<FakeStack>(() => undefined) } : {}),
         });
-        await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
         if (row.expired) await s.clock.advance(15 * 60 * S + 1);
         if (row.hung === "outputs") s.stack.outputs = hang(s, "outputs");
         if (row.hung === "locks") s.stack.locks = hang(s, "locks");
@@ -684,8 +768,7 @@ describe("actuator: crash safety (intent reconcile)", () => {
     "a reconcile retried while its lock read still hangs shares that read: no second CLI beside it",
     { timeout: 10_000 },
     async () => {
-      const s = await setup({ readTimeout: 50 });
-      await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(4, s.clock.now())));
+      const s = await setupWithIntent(4, { readTimeout: 50 });
       s.stack.locks = hang(s, "locks");
       await assert.rejects(s.actuator.reconcile(), { name: "DeadlineError" });
       await assert.rejects(s.actuator.reconcile(), { name: "DeadlineError" });
@@ -694,9 +777,139 @@ describe("actuator: crash safety (intent reconcile)", () => {
     },
   );
 
+  // A young intent waits for the lock to go (no `request` at once, which would `up` the moment the holder lets go,
+  // unrefreshed, and days later if the lock stays); an old one is dropped whatever the lock.
+  const LIVE_LOCK = [{ file: "/l.json", pid: 4242, hostname: HOST }];
+  const locked: {
+    name: string;
+    /** ms between writing the intent and the reconcile. */
+    age: number;
+    /** The file backend's lock files; undefined: a backend whose locks cannot be listed, where the refresh conflicts. */
+    locks?: typeof LIVE_LOCK;
+    want: "StackLockedError" | "expired";
+    calls: string[];
+  }[] = [
+    {
+      name: "a young intent, a live holder: not refreshed, not re-applied, left pending",
+      age: 60 * S,
+      locks: LIVE_LOCK,
+      want: "StackLockedError",
+      calls: ["locks"],
+    },
+    {
+      name: "a young intent, a backend whose locks cannot be listed and whose refresh conflicts: left pending",
+      age: 60 * S,
+      want: "StackLockedError",
+      calls: ["locks", "pendingOperations", "refresh clearPendingCreates=false"],
+    },
+    {
+      name: "an intent older than intentMaxAge, a live holder: dropped, the config set back, no refresh beside the holder",
+      age: 15 * 60 * S + 1,
+      locks: LIVE_LOCK,
+      want: "expired",
+      calls: ["locks", "outputs", "setConfig desiredCount=2"],
+    },
+    {
+      name: "an intent older than intentMaxAge, a refresh that conflicts: dropped, the config set back",
+      age: 15 * 60 * S + 1,
+      want: "expired",
+      calls: ["locks", "pendingOperations", "refresh clearPendingCreates=false", "outputs", "setConfig desiredCount=2"],
+    },
+  ];
+  for (const row of locked) {
+    it(`a stack locked at start — ${row.name}`, async () => {
+      const s = await setupWithIntent(4);
+      await s.clock.advance(row.age);
+      s.stack.count = 2;
+      s.stack.lockList = row.locks && [...row.locks];
+      if (!row.locks) s.stack.refreshBehaviour = () => Promise.reject(commandError(LOCKED_STDERR));
+      if (row.want === "StackLockedError") {
+        await assert.rejects(s.actuator.reconcile(), (err: Error) => {
+          assert.equal(err.name, "StackLockedError");
+          assert.match(err.message, /unfinished intent \(count 4, .*\) is reconciled once the lock is gone/);
+          assert.match(err.message, /`pulumi cancel` in stack\.workDir removes the lock$/);
+          if (row.locks) assert.match(err.message, /^the stack is locked by pid 4242 on scaler-host \(alive\):/);
+          return true;
+        });
+        assert.equal((await s.intent()).status, "pending", "kept for a later reconcile");
+        assert.equal(s.actuator.status().wanted, undefined, "nothing requested");
+      } else assert.equal((await s.actuator.reconcile()).action, "expired");
+      await s.actuator.whenIdle();
+      assert.deepEqual(s.stack.calls, row.calls);
+      assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "the intent's count is never applied");
+      if (row.want === "expired") {
+        const intent = await s.intent();
+        assert.deepEqual([intent.count, intent.status], [2, "done"]);
+      }
+      await s.t.cleanup();
+    });
+  }
+
+  // The loop tries reconcile again before each tick; the lock is gone by the second try.
+  const later: { name: string; waited: number; action: string; after: string[] }[] = [
+    {
+      name: "still young: refreshed, then re-applied",
+      waited: 60 * S,
+      action: "reapplied",
+      after: ["pendingOperations", "refresh clearPendingCreates=false", "setConfig desiredCount=4", "outputs"],
+    },
+    {
+      name: "grown older than intentMaxAge while it waited: refreshed, not re-applied",
+      waited: 15 * 60 * S + 1,
+      action: "expired",
+      after: ["pendingOperations", "refresh clearPendingCreates=false", "outputs", "setConfig desiredCount=1"],
+    },
+  ];
+  for (const row of later) {
+    it(`a young intent kept while the stack was locked, reconciled once it is free — ${row.name}`, async () => {
+      const s = await setupWithIntent(4);
+      s.stack.lockList = [...LIVE_LOCK];
+      await assert.rejects(s.actuator.reconcile(), { name: "StackLockedError" });
+      await s.clock.advance(row.waited);
+      s.stack.lockList = []; // the holder's update is over
+      assert.equal((await s.actuator.reconcile()).action, row.action);
+      await s.actuator.whenIdle();
+      assert.deepEqual(s.stack.calls.slice(0, 2), ["locks", "locks"]);
+      assert.deepEqual(s.stack.calls.slice(2, 6), row.after);
+      assert.equal(s.stack.calls.includes("up 4"), row.action === "reapplied");
+      await s.t.cleanup();
+    });
+  }
+
+  it("an intent that the refresh takes past intentMaxAge is not re-applied", async () => {
+    const s = await setupWithIntent(4);
+    s.stack.refreshBehaviour = () => s.clock.advance(15 * 60 * S + 1);
+    assert.equal((await s.actuator.reconcile()).action, "expired");
+    await s.actuator.whenIdle();
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+    await s.t.cleanup();
+  });
+
+  it("an intent this process wrote (its own update, retried) is never reconciled as a previous run's", async () => {
+    const s = await setup();
+    s.stack.upBehaviours = ["fail"];
+    s.actuator.request(3, "x");
+    await waitFor(() => s.actuator.status().state === "backoff"); // its intent pending, its retry due
+    const own = await s.intent();
+    assert.deepEqual([own.status, own.pid, own.hostname], ["pending", process.pid, os.hostname()]);
+    const before = s.stack.calls.length;
+    const r = await s.actuator.reconcile();
+    assert.equal(r.action, "own");
+    assert.deepEqual(s.stack.calls.slice(before), [], "no refresh beside its own update");
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
+  it("an intent from a previous run with this pid and hostname (a restarted container) is reconciled", async () => {
+    const s = await setupWithIntent(4, {}, [], () => ({ pid: process.pid, hostname: os.hostname(), run: "x" }));
+    assert.equal((await s.actuator.reconcile()).action, "reapplied");
+    await s.actuator.whenIdle();
+    assert.ok(s.stack.calls.includes("up 4"));
+    await s.t.cleanup();
+  });
+
   it("dryRun reports an unfinished intent but touches nothing", async () => {
-    const s = await setup({ dryRun: true });
-    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(pendingIntent(2, s.clock.now())));
+    const s = await setupWithIntent(2, { dryRun: true });
     assert.equal((await s.actuator.reconcile()).action, "dry-run");
     assert.deepEqual(s.stack.calls, []);
     await s.t.cleanup();
