@@ -1,11 +1,14 @@
 import yaml from "js-yaml";
+import * as fs from "node:fs";
 import * as http from "node:http";
+import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
 import { parseDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
 import { lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
+import { summarize } from "../actuator/actuator";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
 import { UserError } from "../lib/errors";
@@ -14,7 +17,7 @@ import { VERSION } from "../lib/version";
 import { scaleOutLine } from "../policy/decide";
 import { PEAK_VMS_AT_80, simulate } from "../policy/simulate";
 import { loadTrace, tracePeak } from "../policy/trace";
-import { buildSource, wireScaler, type WiringOverrides } from "./wiring";
+import { buildSource, wireScaler, type Scaler, type WiringOverrides } from "./wiring";
 import { parseListen } from "../http/server";
 import pino from "pino";
 
@@ -234,6 +237,12 @@ async function runLocked(
   io: Io,
 ): Promise<void> {
   const scaler = await wireScaler(config, log, io.overrides, { processMetrics: true, lockLost });
+  try {
+    await checkStack(scaler, log, stop, io.overrides?.openStack === undefined);
+  } catch (err) {
+    await scaler.source.close();
+    throw err;
+  }
   const server = config.http.enabled
     ? await startHttpServer(config.http.listen, {
         metrics: scaler.metrics,
@@ -248,6 +257,37 @@ async function runLocked(
     await server?.close();
     await scaler.source.close();
   }
+}
+
+/**
+ * Before `run` serves: opens the stack, as `once`'s first read does. What only the user can fix — no Pulumi project in
+ * stack.workDir, no such stack (UserError, exit 2), no `pulumi` on PATH (exit 1) — stops it here: retried every tick,
+ * it would look alive (/healthz answers) and scale nothing. Anything else (a backend or network that does not answer,
+ * within the stack read deadline) may be a blip: logged, and the ticks try again, as they would after a start that
+ * worked — a daemon that exits on a blip is worse. `real`: the Automation API's stack, whose CLI must be on PATH.
+ */
+async function checkStack(scaler: Scaler, log: Logger, stop: AbortSignal, real: boolean): Promise<void> {
+  try {
+    await scaler.openStack(stop);
+  } catch (err) {
+    if (stop.aborted) return; // stopping already: run() ends at once
+    // Without `pulumi` on PATH the library cannot start it at all (its message says so), whatever else went wrong.
+    if (err instanceof UserError || (real && !onPath("pulumi"))) throw err;
+    log.error({ err: summarize(err) }, "cannot open the stack at start: every tick tries again (/healthz says so)");
+  }
+}
+
+/** Whether `command` is an executable file in a folder of PATH, where spawning it looks (an empty entry: the cwd). */
+function onPath(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.PATH ?? "").split(path.delimiter).some((dir) => {
+    const file = path.resolve(dir, command);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Status from the running daemon's /status when it answers, else from the state file. */

@@ -1,10 +1,11 @@
-import { Actuator } from "../actuator/actuator";
+import { Actuator, STACK_READ_TIMEOUT } from "../actuator/actuator";
 import { openPulumiStack } from "../actuator/pulumiStack";
 import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import { ScalerLoop } from "../daemon/loop";
 import { ScalerMetrics } from "../http/metrics";
 import { systemClock, type Clock } from "../lib/clock";
+import { withDeadline } from "../lib/deadline";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { createSource } from "../sources/index";
@@ -50,6 +51,11 @@ export interface Scaler {
   readonly metrics: ScalerMetrics;
   readonly source: MetricSource;
   readStack(signal?: AbortSignal): Promise<StackState>;
+  /**
+   * Opens the stack (`pulumi stack select`) within the stack read deadline; `signal` stops the wait. The stack opened
+   * is the one the actuator and the ticks then use; a failed open is tried again on their next use.
+   */
+  openStack(signal?: AbortSignal): Promise<void>;
 }
 
 export async function wireScaler(
@@ -111,5 +117,9 @@ export async function wireScaler(
     ...(options.lockLost ? { lockLost: options.lockLost } : {}),
   });
   late.loop = loop;
-  return { loop, actuator, metrics, source, readStack };
+  const openStack = async (signal?: AbortSignal) => {
+    const timeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
+    await withDeadline(ops(), timeout, "opening the stack (pulumi stack select)", signal);
+  };
+  return { loop, actuator, metrics, source, readStack, openStack };
 }

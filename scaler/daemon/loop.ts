@@ -100,13 +100,25 @@ export const SOURCE_FAILURES_UNHEALTHY = 3;
 export const GONE_TICKS_UNHEALTHY = 3;
 /** Failed updates in a row before /healthz says the actuator is failing. */
 export const ACTUATOR_FAILURES_UNHEALTHY = 3;
+/** Failed ticks in a row (the stack unreadable, …) before /healthz says every tick fails (one blip is not an outage). */
+export const TICK_FAILURES_UNHEALTHY = 3;
 
 export class ScalerLoop {
   private state: PersistedState | undefined;
   private loopState: LoopState = "starting";
-  /** When the last tick ran and when run() started, on the monotonic clock: the stall check must not follow steps. */
-  private lastTickMono: number | undefined;
+  /**
+   * When the last tick ended (run to its end or failed) and when run() started, on the monotonic clock: the stall check
+   * must not follow steps.
+   */
+  private lastEndMono: number | undefined;
   private startedMono: number | undefined;
+  /** Ticks run to their end (a failed save included). */
+  private ticksRun = 0;
+  /**
+   * The ticks that failed since the last one that ran to its end: how many, and when the first of them began (on the
+   * wall clock, to show; on the monotonic one, to measure).
+   */
+  private failedTicks: { count: number; since: number; sinceMono: number } | undefined;
   /** Both clocks at the start of the last tick: a wall clock that moved more than the monotonic one was stepped. */
   private lastClocks: { wall: number; mono: number } | undefined;
   private consecutiveSourceFailures = 0;
@@ -286,8 +298,10 @@ export class ScalerLoop {
     state.actuator = this.d.actuator.status();
     state.updatedAt = clock.now();
     // The tick has run, whether or not its state reaches the disk: a failed save is the `state` check's to report, not
-    // a stalled loop.
-    this.lastTickMono = clock.monotonic();
+    // a stalled or failing loop.
+    this.lastEndMono = clock.monotonic();
+    this.ticksRun++;
+    this.failedTicks = undefined;
     await this.save(state);
     endTimer?.();
     return {
@@ -373,6 +387,8 @@ export class ScalerLoop {
       const tickSignal = new AbortController();
       const forward = () => tickSignal.abort(signal.reason);
       signal.addEventListener("abort", forward, { once: true });
+      const begun = { since: clock.now(), sinceMono: started };
+      const ran = this.ticksRun;
       try {
         await this.tick({ signal: tickSignal.signal });
       } catch (err) {
@@ -380,6 +396,11 @@ export class ScalerLoop {
         // summarize: a failed `pulumi stack output` carries the CLI's whole output in its message; /status shows this.
         this.lastTickError = { time: clock.now(), message: summarize(err) };
         logger.error({ err: this.lastTickError.message }, "tick failed");
+        // A tick that ran to its end and then failed to save is the `state` check's, not a failed tick.
+        if (this.ticksRun === ran) {
+          this.lastEndMono = clock.monotonic();
+          this.failedTicks = { ...(this.failedTicks ?? begun), count: (this.failedTicks?.count ?? 0) + 1 };
+        }
       } finally {
         signal.removeEventListener("abort", forward);
       }
@@ -493,13 +514,27 @@ export class ScalerLoop {
       });
     }
     const interval = this.d.config.policy.interval;
-    const since = this.lastTickMono ?? this.startedMono;
-    const quiet = since === undefined ? 0 : this.d.clock.monotonic() - since;
-    if (this.loopState !== "stopping" && this.loopState !== "stopped" && quiet > 3 * interval + 30_000) {
-      const why = this.lastTickError ? `; last error: ${this.lastTickError.message}` : "";
+    const limit = 3 * interval + 30_000;
+    const now = this.d.clock.monotonic();
+    const stopped = this.loopState === "stopping" || this.loopState === "stopped";
+    // Ticks that end but fail (a stack that cannot be read): the loop runs, so it is not stalled; say what fails. After
+    // a few in a row, or once the failing has lasted as long as a stall takes (ticks that hang until their deadline).
+    const failed = this.failedTicks;
+    if (!stopped && failed && (failed.count >= TICK_FAILURES_UNHEALTHY || now - failed.sinceMono > limit)) {
       failing.push({
         check: "loop",
-        reason: `loop stalled: no tick for ${Math.round(quiet / 1000)}s (interval ${interval / 1000}s${why})`,
+        reason:
+          `every tick since ${new Date(failed.since).toISOString()} failed (${failed.count} in a row): ` +
+          (this.lastTickError?.message ?? "unknown error"),
+      });
+    }
+    // No tick ended at all: one hangs, or the loop does not run.
+    const since = this.lastEndMono ?? this.startedMono;
+    const quiet = since === undefined ? 0 : now - since;
+    if (!stopped && quiet > limit) {
+      failing.push({
+        check: "loop",
+        reason: `loop stalled: no tick for ${Math.round(quiet / 1000)}s (interval ${interval / 1000}s)`,
       });
     }
     return failing;

@@ -9,10 +9,11 @@ import { promisify } from "node:util";
 import { runCli } from "../../../scaler/cli/main";
 import { TRIAL_STATE_FILE, type Io } from "../../../scaler/cli/commands";
 import { lockStateDir, UPDATE_MS } from "../../../scaler/daemon/stateLock";
-import { FakeClock } from "../../support/fakeClock";
+import { FakeClock, waitFor } from "../../support/fakeClock";
 import { FakeSource, samplesFor } from "../../support/fakeSource";
 import type { StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
+import { UserError } from "../../../scaler/lib/errors";
 import { startHttpServer } from "../../../scaler/http/server";
 import { scalePlan } from "../../support/scalePlan";
 import { captureLogger, commandError, FakeStack, tempDir } from "./helpers";
@@ -107,6 +108,14 @@ describe("bin/os-scaler as a child process: exit codes", () => {
   });
 });
 
+/** A temporary folder with a scaler.yaml of `lines`. */
+async function configIn(lines: string[]): Promise<{ t: Awaited<ReturnType<typeof tempDir>>; cfg: string }> {
+  const t = await tempDir();
+  const cfg = path.join(t.dir, "scaler.yaml");
+  await writeFile(cfg, lines.join("\n"));
+  return { t, cfg };
+}
+
 /** In-process CLI with a fake source and stack: the JSON shapes. */
 function io(overrides: Io["overrides"]): Io & { stdout: string[]; stderr: string[]; logs: string[] } {
   const stdout: string[] = [];
@@ -139,18 +148,13 @@ describe("os-scaler once / status (in process, fake source)", () => {
     ],
   };
   before(async () => {
-    t = await tempDir();
-    cfg = path.join(t.dir, "scaler.yaml");
-    await writeFile(
-      cfg,
-      [
-        'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
-        "policy: { mode: threshold, upSamples: 2, cooldownUp: 0s }",
-        "http: { enabled: false }",
-        "stateDir: state",
-        "log: { level: warn }",
-      ].join("\n"),
-    );
+    ({ t, cfg } = await configIn([
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
+      "policy: { mode: threshold, upSamples: 2, cooldownUp: 0s }",
+      "http: { enabled: false }",
+      "stateDir: state",
+      "log: { level: warn }",
+    ]));
   });
   after(() => t.cleanup());
 
@@ -511,5 +515,57 @@ describe("os-scaler once / status (in process, fake source)", () => {
     });
     assert.equal(await runCli(["once", "-c", cfg, "--dry-run", "--count", "1"], o), 1);
     assert.match(o.stderr.join(""), /not implemented/);
+  });
+});
+
+describe("os-scaler run at start (in process)", () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  let cfg: string;
+  before(async () => {
+    ({ t, cfg } = await configIn([
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
+      "policy: { interval: 1s }",
+      'http: { listen: "127.0.0.1:0" }',
+      "stateDir: state",
+    ]));
+  });
+  after(() => t.cleanup());
+  const source = () => Promise.resolve(new FakeSource(() => samplesFor({ instances: [] }, 50, Date.now())));
+
+  it("a stack that cannot exist (a UserError on opening it) → 2 before serving or ticking", async () => {
+    // Stopped after 10 s if it does not end on its own (it would then exit 0).
+    const stop = AbortSignal.timeout(10_000);
+    const o = {
+      ...io({
+        createSource: source,
+        openStack: () => Promise.reject(new UserError('stack "prod" not found in /srv/web: check stack.name')),
+      }),
+      stop,
+    };
+    assert.equal(await runCli(["run", "-c", cfg], o), 2);
+    assert.match(o.stderr.join(""), /^os-scaler: stack "prod" not found/);
+    assert.doesNotMatch(o.logs.join(""), /"msg":"http: |tick failed/);
+  });
+
+  it("a backend that does not answer at start: run serves and retries every tick until stopped (exit 0)", async () => {
+    const stop = new AbortController();
+    const o = {
+      ...io({ createSource: source, openStack: () => new Promise<never>(() => undefined), stackReadTimeout: 200 }),
+      stop: stop.signal,
+    };
+    const running = runCli(["run", "-c", cfg], o);
+    const failed = () => (o.logs.join("").match(/"msg":"tick failed"/g) ?? []).length;
+    try {
+      await waitFor(() => failed() >= 2, 20_000, "two failed ticks");
+    } finally {
+      stop.abort();
+    }
+    const logs = o.logs.join("");
+    assert.match(
+      logs,
+      /opening the stack \(pulumi stack select\) did not answer within 200 ms.*cannot open the stack at start/,
+    );
+    assert.match(logs, /"msg":"http: /);
+    assert.equal(await running, 0, o.stderr.join(""));
   });
 });

@@ -715,8 +715,9 @@ describe("loop: run on a fake clock", () => {
     await s.done();
   });
 
-  it("a tick that cannot read the stack is logged; the loop goes on and /healthz says it stalled, with the error", async () => {
+  it("ticks that cannot read the stack are logged; the loop goes on and /healthz says every tick fails, not that it stalled", async () => {
     const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const since = new Date(s.clock.now()).toISOString();
     const failing = new ScalerLoop({
       ...s.deps,
       readStack: () => Promise.reject(new Error("stack output `instances` is not a list")),
@@ -725,15 +726,15 @@ describe("loop: run on a fake clock", () => {
     const running = failing.run(stop.signal);
     for (let i = 0; i < 7; i++) {
       await s.clock.waitForSleepers(1);
+      if (i === 1) assert.deepEqual(failing.health(), { ok: true, reasons: [] }, "two failed ticks may be a blip");
       await s.clock.advance(15 * S);
     }
     assert.ok(s.log.lines.filter((l) => l.msg === "tick failed").length >= 7);
     const h = failing.health();
     assert.equal(h.ok, false);
-    assert.match(
-      h.reasons.join(),
-      /loop stalled: no tick for \d+s \(interval 15s; last error: Error: stack output `instances` is not a list\)/,
-    );
+    assert.deepEqual(h.reasons, [
+      `every tick since ${since} failed (8 in a row): Error: stack output \`instances\` is not a list`,
+    ]);
     assert.match(failing.status().lastTickError?.message ?? "", /not a list/);
     assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, loop: 0 }, "computed at scrape time, with no tick");
     stop.abort();
@@ -752,8 +753,8 @@ describe("loop: run on a fake clock", () => {
       await s.clock.waitForSleepers(1);
       assert.equal(failing.status().lastTickError?.message, CAUSE);
       assert.equal(s.log.lines.find((l) => l.msg === "tick failed")?.err, CAUSE);
-      await s.clock.advance(80 * S); // stalled: /healthz repeats the last error
-      assert.ok(failing.health().reasons.join().endsWith(`last error: ${CAUSE})`), failing.health().reasons.join());
+      await s.clock.advance(80 * S); // every tick fails: /healthz repeats the last error
+      assert.ok(failing.health().reasons.join().endsWith(`in a row): ${CAUSE}`), failing.health().reasons.join());
       stop.abort();
       await running;
       assert.ok(!s.log.raw.some((l) => l.includes(SECRET)), "the secret is in no log line");
@@ -777,6 +778,47 @@ describe("loop: run on a fake clock", () => {
       assert.ok(!s.log.raw.some((l) => l.includes(SECRET)), "the secret is in no log line");
       await s.done();
     });
+  });
+
+  it("a tick that works again ends the failing check; ticks that hang until their deadline keep it, beside the stall", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50, 50, 50, 50, 50, 50], () => c.now()));
+    const reads: ("fail" | "ok" | "hang")[] = ["fail", "fail", "fail", "ok", "hang", "hang"];
+    const loop = new ScalerLoop({
+      ...s.deps,
+      readStack: async (signal) => {
+        const how = reads.shift() ?? "hang";
+        if (how === "ok") return s.deps.readStack();
+        if (how === "fail") throw new Error("backend unreachable");
+        // A backend that does not answer: the actuator's read deadline (120 s) fails the tick.
+        await s.clock.sleep(120 * S, signal);
+        throw new Error("no answer");
+      },
+    });
+    const stop = new AbortController();
+    const running = loop.run(stop.signal);
+    const nextTick = async () => {
+      await s.clock.advance(15 * S);
+      await s.clock.waitForSleepers(1);
+    };
+    await s.clock.waitForSleepers(1);
+    await nextTick();
+    assert.deepEqual(loop.health(), { ok: true, reasons: [] }, "two failed ticks may be a blip");
+    await nextTick();
+    assert.deepEqual(loop.health().reasons, [
+      `every tick since ${new Date(s.clock.now() - 30 * S).toISOString()} failed (3 in a row): Error: backend unreachable`,
+    ]);
+    await nextTick(); // it works
+    assert.deepEqual(loop.health(), { ok: true, reasons: [] });
+    await nextTick(); // it hangs
+    await s.clock.advance(61 * S);
+    assert.deepEqual(loop.health().reasons, ["loop stalled: no tick for 76s (interval 15s)"]);
+    // Its deadline: one failed tick, but the failing has lasted longer than a stall takes; the next tick hangs too.
+    await s.clock.advance(59 * S);
+    await s.clock.waitForSleepers(1);
+    assert.match(loop.health().reasons.join("\n"), /^every tick since .* failed \(1 in a row\): Error: no answer$/);
+    stop.abort();
+    await running;
+    await s.done();
   });
 
   it("health says the loop stalled when no tick happened for 3 intervals (+30 s)", async () => {
