@@ -123,6 +123,13 @@ export class ScalerLoop {
   private lastClocks: { wall: number; mono: number } | undefined;
   private consecutiveSourceFailures = 0;
   private lastTickError: { time: number; message: string } | undefined;
+  /**
+   * False from run()'s start until its start-up reconcile succeeds: ticks sample and decide but request no update
+   * meanwhile — this process's own intent would overwrite the unfinished one, whose reconcile would then be lost.
+   * `reconcileFailure` says since when and why it fails, for /healthz.
+   */
+  private reconciled = true;
+  private reconcileFailure: { since: number; count: number; message: string } | undefined;
   /** Instances the cloud says do not exist (id → name and consecutive ticks so), from the last tick that sampled. */
   private gone = new Map<string, { name: string; ticks: number }>();
   /** Why the last state save failed; cleared by the next one that succeeds. */
@@ -277,7 +284,12 @@ export class ScalerLoop {
     else metrics?.metricValue.reset();
 
     // 5. Act.
-    if (decision.direction !== "none") {
+    if (decision.direction !== "none" && !this.reconciled) {
+      logger.warn(
+        { desired: decision.desired },
+        "holding: no update until the start-up reconcile of an unfinished intent succeeds (see /healthz)",
+      );
+    } else if (decision.direction !== "none") {
       state.actions.push({
         time: started,
         from: current,
@@ -363,21 +375,25 @@ export class ScalerLoop {
     await this.loaded();
     this.startedMono = clock.monotonic();
     // Start-up recovery of an update a previous process left unfinished. If it fails (the stack cannot be opened, the
-    // refresh fails), it is tried again before every tick until it succeeds: an unfinished intent must not be left
-    // pending while the loop goes on deciding.
-    let reconciled = false;
+    // refresh fails, the stack is locked), it is tried again before every tick until it succeeds: an unfinished intent
+    // must not be left pending while the loop goes on acting. The ticks meanwhile decide but request nothing.
+    this.reconciled = false;
     const reconcile = async () => {
       this.loopState = "reconciling";
       try {
         await this.d.actuator.reconcile(signal);
-        reconciled = true;
+        this.reconciled = true;
+        this.reconcileFailure = undefined;
       } catch (err) {
         // summarize: a failed `pulumi refresh` carries the CLI's whole output in its message (secrets included).
-        logger.error({ err: summarize(err) }, "reconcile failed; it is tried again before the next tick");
+        const message = summarize(err);
+        const before = this.reconcileFailure;
+        this.reconcileFailure = { since: before?.since ?? clock.now(), count: (before?.count ?? 0) + 1, message };
+        logger.error({ err: message }, "reconcile failed; it is tried again before the next tick");
       }
     };
     while (!signal.aborted) {
-      if (!reconciled) await reconcile();
+      if (!this.reconciled) await reconcile();
       if (signal.aborted) break;
       // On the monotonic clock: a wall clock stepped back during a tick would otherwise add the step to the wait.
       const started = clock.monotonic();
@@ -504,6 +520,16 @@ export class ScalerLoop {
         reason:
           `cannot save ${this.store.file}: ${this.saveError}: free space or fix its permissions (the loop goes on ` +
           "deciding, but cooldowns and windows are lost at the next start)",
+      });
+    }
+    // At once, not after a few: no update is made while it fails.
+    const r = this.reconcileFailure;
+    if (r !== undefined && !this.reconciled) {
+      failing.push({
+        check: "reconcile",
+        reason:
+          `start-up reconcile failing since ${new Date(r.since).toISOString()} (attempts: ${r.count}), so no update ` +
+          `is made: ${r.message}`,
       });
     }
     const act = this.d.actuator.status();

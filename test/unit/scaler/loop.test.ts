@@ -107,7 +107,7 @@ async function healthGauge(metrics: ScalerMetrics): Promise<Record<string, numbe
     [...text.matchAll(/^os_scaler_health_check_ok\{check="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
   );
 }
-const ALL_OK = { bounds: 1, source: 1, group: 1, state: 1, actuator: 1, loop: 1 };
+const ALL_OK = { bounds: 1, source: 1, group: 1, state: 1, reconcile: 1, actuator: 1, loop: 1 };
 
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
@@ -652,6 +652,41 @@ describe("loop: run on a fake clock", () => {
     stop.abort();
     await running;
     assert.equal(s.stack.calls.filter((c) => c === "locks").length, 2, "one failed attempt, one that worked");
+    await s.done();
+  });
+
+  it("while the start-up reconcile fails, ticks decide but request no update; /healthz and the gauge say why", async () => {
+    const s = await setup({ ...quick, upSamples: 1 }, (c) => scriptedSource([95, 95, 95, 95], () => c.now()));
+    const since = new Date(s.clock.now()).toISOString();
+    const intent = { count: 4, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 };
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(intent));
+    s.stack.locksFailures = 2;
+    const stop = new AbortController();
+    const running = s.loop.run(stop.signal);
+    for (let tries = 1; tries <= 2; tries++) {
+      await s.clock.waitForSleepers(1);
+      const held = s.log.lines.filter((l) => String(l.msg).startsWith("holding: no update until the start-up"));
+      assert.equal(held.length, tries, "every tick decided to scale out, and held");
+      assert.deepEqual(
+        s.stack.calls.filter((c) => c.startsWith("setConfig") || c.startsWith("up")),
+        [],
+      );
+      assert.deepEqual(s.loop.health().reasons, [
+        `start-up reconcile failing since ${since} (attempts: ${tries}), so no update is made: Error: backend unreachable`,
+      ]);
+      assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, reconcile: 0 });
+      await s.loop.flush();
+      assert.deepEqual((await new StateStore(s.t.dir).load()).actions, [], "no action recorded: no cooldown from it");
+      await s.clock.advance(15 * S);
+    }
+    // The third try works: the intent is the one applied, the ticks act again, and the check passes.
+    await waitFor(() => s.stack.calls.includes("up 4"));
+    await s.clock.waitForSleepers(1);
+    assert.deepEqual(s.stack.calls.filter((c) => c.startsWith("up")).slice(0, 1), ["up 4"], "no update before it");
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
+    assert.deepEqual(await healthGauge(s.metrics), ALL_OK);
+    stop.abort();
+    await running;
     await s.done();
   });
 
