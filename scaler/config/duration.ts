@@ -39,8 +39,35 @@ export function formatDuration(ms: number): string {
   return ms === 0 ? "0s" : `${ms}ms`;
 }
 
-/** A zod schema for a duration field; `min` in ms. */
-export function durationSchema(min = 0) {
+/** Milliseconds spelled out for a person (`15000000` → `4 h 10 min`), where the shortest exact form (`250m`) hides it. */
+export function spellDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["min", 60],
+    ["s", 1],
+  ] as const) {
+    if (rest >= size) parts.push(`${Math.floor(rest / size)} ${unit}`);
+    rest %= size;
+  }
+  return parts.join(" ");
+}
+
+/**
+ * Why a bare number is too long, when it is one: it was read as seconds, and milliseconds were probably meant
+ * (`interval: 15000` is 4 h 10 min; `15s` was meant).
+ */
+function bareNumberNote(value: number | string, ms: number): string {
+  if (typeof value === "string" && !/^\s*\d+(\.\d+)?\s*$/.test(value)) return "";
+  const n = Number(value);
+  return `: a bare number is seconds (${n} s = ${spellDuration(ms)}); for ${n} milliseconds write ${formatDuration(n)}`;
+}
+
+/** A zod schema for a duration field; `min` and `max` in ms. */
+export function durationSchema(min = 0, max = MAX_DURATION_MS) {
   const schema = z.union([z.number(), z.string()]).transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
@@ -50,7 +77,14 @@ export function durationSchema(min = 0) {
     if (ms > MAX_DURATION_MS) {
       ctx.addIssue({
         code: "custom",
-        message: `must be at most 24 days (the longest timer Node.js can set), got ${JSON.stringify(value)}`,
+        message: `must be at most 24 days (the longest timer Node.js can set), got ${JSON.stringify(value)}${bareNumberNote(value, ms)}`,
+      });
+      return z.NEVER;
+    }
+    if (ms > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at most ${formatDuration(max)}, got ${JSON.stringify(value)}${bareNumberNote(value, ms)}`,
       });
       return z.NEVER;
     }

@@ -9,7 +9,7 @@ import { redactUrl } from "../lib/redact";
 import { formatDuration } from "./duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
 import type { PolicyConfig } from "../policy/types";
-import { configSchema, modeReads, type ScalerConfig } from "./schema";
+import { CLOUD_SOURCES, configSchema, modeReads, type ScalerConfig } from "./schema";
 import { isRecord } from "../lib/isRecord";
 
 /** scaler.yaml without its `source:` block: what `simulate` needs. */
@@ -80,6 +80,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error, file, raw);
   const config = resolvePaths(withSourceSampleAge(result.data, raw, file), path.dirname(path.resolve(file)));
+  if (!CLOUD_SOURCES.includes(config.source.type)) {
+    if (config.cloud !== undefined) {
+      throw new ConfigError(
+        "cloud",
+        `is read by the ${CLOUD_SOURCES.join(" and ")} sources only, and source.type is ${config.source.type}; remove cloud`,
+        file,
+      );
+    }
+    // $OS_CLOUD is not theirs either: shown by `validate`, it would make the effective config one that fails to load.
+    return { ...config, file: path.resolve(file) };
+  }
   const cloud = config.cloud ?? env.OS_CLOUD;
   return { ...config, ...(cloud ? { cloud } : {}), file: path.resolve(file) };
 }

@@ -12,7 +12,29 @@ import { pathSchema } from "./fields";
  */
 
 const int = (min: number) => z.number().int(`must be a whole number`).min(min, `must be at least ${min}`);
-const percent = z.number().min(0, "must be a percentage from 0 to 100").max(100, "must be a percentage from 0 to 100");
+
+/**
+ * A CPU percentage between 0 and 1 is a fraction written for one (0.6 for 60 %): accepted, it would run the policy at
+ * under 1 % CPU, scaling out at once and never in.
+ */
+function notAFraction(value: number, ctx: z.RefinementCtx): void {
+  if (value <= 0 || value >= 1) return;
+  ctx.addIssue({
+    code: "custom",
+    message: `is a CPU percentage from 0 to 100, not a fraction: ${value} means ${value} %; for ${Number((value * 100).toPrecision(12))} %, write ${Number((value * 100).toPrecision(12))}`,
+  });
+}
+const percent = z
+  .number()
+  .min(0, "must be a percentage from 0 to 100")
+  .max(100, "must be a percentage from 0 to 100")
+  .superRefine(notAFraction);
+
+/**
+ * The longest `policy.interval`: a scaler that looks less often than hourly does not follow a load, and `15000` (meant
+ * as milliseconds, read as seconds: 4 h 10 min) must not pass.
+ */
+const MAX_INTERVAL = 3_600_000;
 
 /**
  * Keys that only one family of modes reads. Writing one under another mode is an error, not a silent no-op: a
@@ -26,6 +48,12 @@ const MODE_KEYS = {
   target: ["target", "proportional"],
   tolerance: ["target"],
 } as const satisfies Record<string, readonly PolicyMode[]>;
+
+/**
+ * The sources that authenticate with a clouds.yaml entry. `cloud:` under another one is an error, as a policy key under
+ * a mode that does not read it: it would be silently unused.
+ */
+export const CLOUD_SOURCES: readonly string[] = ["gnocchi", "nova"];
 
 /** Whether `policy.mode` reads this policy key (the keys of MODE_KEYS are read by their modes only). */
 export function modeReads(mode: PolicyMode, key: string): boolean {
@@ -55,13 +83,13 @@ const OPTIONAL_DEFAULTS = { high: 70, low: 30, upSamples: 3, downSamples: 6, tar
 
 const policyObject = z.strictObject({
   mode: z.enum(["threshold", "target", "proportional"]).default("proportional"),
-  interval: durationSchema(1000).default(15_000),
+  interval: durationSchema(1000, MAX_INTERVAL).default(15_000),
   aggregate: z.enum(["max", "avg"]).default("avg"),
   high: percent.optional(),
   low: percent.optional(),
   upSamples: int(1).optional(),
   downSamples: int(1).optional(),
-  target: z.number().gt(0, "must be above 0").max(100, "must be at most 100").optional(),
+  target: z.number().gt(0, "must be above 0").max(100, "must be at most 100").superRefine(notAFraction).optional(),
   tolerance: z.number().min(0, "must be at least 0").lt(1, "must be below 1 (0.1 = ±10 %)").optional(),
   minCount: int(1).default(1),
   maxCount: int(1).default(5),

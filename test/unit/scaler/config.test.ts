@@ -144,9 +144,23 @@ describe("config: defaults", () => {
       for (const [k, v] of Object.entries(r.want)) assert.equal((source as Record<string, unknown>)[k], v, k);
     }
   });
-  it("cloud defaults to $OS_CLOUD; the file wins over it", () => {
-    assert.equal(parseConfig(SRC, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "microstack");
-    assert.equal(parseConfig(`${SRC}cloud: lab\n`, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "lab");
+  it("cloud defaults to $OS_CLOUD; the file wins over it; sources that read no clouds.yaml get none", () => {
+    const nova = "source: { type: nova }\n";
+    assert.equal(parseConfig(nova, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "microstack");
+    assert.equal(parseConfig(`${nova}cloud: lab\n`, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, "lab");
+    // Unused, and printed by `validate` it would make the effective config one that fails to load.
+    assert.equal(parseConfig(SRC, "/x/s.yaml", { OS_CLOUD: "microstack" }).cloud, undefined);
+  });
+  it("percentages from 1 and 0 (low), intervals up to 1 h, a bare number as seconds", () => {
+    const policy = (p: string) => parseConfig(`${SRC}policy: { ${p} }\n`, "/x/s.yaml", {}).policy;
+    assert.equal(policy("target: 1").target, 1);
+    assert.deepEqual(
+      [policy("mode: threshold, high: 1, low: 0").high, policy("mode: threshold, high: 1, low: 0").low],
+      [1, 0],
+    );
+    assert.equal(policy("interval: 1h").interval, 3600 * S);
+    assert.equal(policy("interval: 3600").interval, 3600 * S);
+    assert.equal(policy("interval: 15").interval, 15 * S);
   });
   it("the lab-script example parses to the lab policy", async () => {
     const c = await loadConfig(path.join(__dirname, "../../../examples/lab-script.yaml"));
@@ -227,6 +241,55 @@ describe("config: a table of bad files and their messages", () => {
       yaml: `${SRC}policy: { interval: 200ms }\n`,
       field: "policy.interval",
       message: /at least 1s/,
+    },
+    {
+      // Meant as milliseconds: read as seconds it is a tick every 4 h.
+      name: "an interval of 15000 (a bare number is seconds)",
+      yaml: `${SRC}policy: { interval: 15000 }\n`,
+      field: "policy.interval",
+      message:
+        /: policy\.interval: must be at most 1h, got 15000: a bare number is seconds \(15000 s = 4 h 10 min\); for 15000 milliseconds write 15s$/,
+    },
+    {
+      name: "an interval above 1 h with a unit",
+      yaml: `${SRC}policy: { interval: 90m }\n`,
+      field: "policy.interval",
+      message: /: policy\.interval: must be at most 1h, got "90m"$/,
+    },
+    {
+      name: "a bare number past the longest timer says it was read as seconds",
+      yaml: `${SRC}policy: { cooldownDown: 3000000 }\n`,
+      field: "policy.cooldownDown",
+      message:
+        /at most 24 days .*got 3000000: a bare number is seconds \(3000000 s = 34 d 17 h 20 min\); for 3000000 milliseconds write 50m$/,
+    },
+    {
+      // A fraction for a percentage: accepted, it would hold 0.6 % CPU (a 0.5 %–50.3 % band).
+      name: "target 0.6 (a fraction)",
+      yaml: `${SRC}policy: { target: 0.6 }\n`,
+      field: "policy.target",
+      message:
+        /: policy\.target: is a CPU percentage from 0 to 100, not a fraction: 0\.6 means 0\.6 %; for 60 %, write 60$/,
+    },
+    {
+      name: "thresholds written as fractions",
+      yaml: `${SRC}policy: { mode: threshold, high: 0.8, low: 0.3 }\n`,
+      field: "policy.high",
+      message:
+        /policy\.high: is a CPU percentage .*: 0\.8 means 0\.8 %; for 80 %, write 80; policy\.low: .*for 30 %, write 30$/,
+    },
+    {
+      // The clouds.yaml entry authenticates the OpenStack sources only; under another one it would be silently unused.
+      name: "cloud with the prometheus source",
+      yaml: `${SRC}cloud: lab\n`,
+      field: "cloud",
+      message: /: cloud: is read by the gnocchi and nova sources only, and source\.type is prometheus; remove cloud$/,
+    },
+    {
+      name: "cloud with the ssh source",
+      yaml: "source: { type: ssh, user: u, keyFile: k }\ncloud: lab\n",
+      field: "cloud",
+      message: /and source\.type is ssh; remove cloud$/,
     },
     {
       name: "high above 100",
