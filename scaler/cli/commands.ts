@@ -64,7 +64,9 @@ export async function validateCommand(opts: { config: string; json?: boolean }, 
     if (!(err instanceof UserError)) throw err;
     io.err(`# note: ${err.message} (run and once need the stack; a once --count N --dry-run trial does not)\n`);
   }
-  const shown = redact(config);
+  // `file` says where the config came from and is no key of one: left out (the YAML names it in a comment), so that
+  // the output can be saved and loaded as a config itself.
+  const { file: _file, ...shown } = redact(config);
   io.out(
     opts.json
       ? `${JSON.stringify(shown, null, 2)}\n`

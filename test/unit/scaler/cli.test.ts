@@ -23,9 +23,12 @@ const BIN = path.join(ROOT, "bin/os-scaler");
 const run = promisify(execFile);
 
 /** Spawns bin/os-scaler (bounded in time); resolves with the exit code and output, never rejects. */
-async function spawnCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(BIN, args, { cwd: ROOT, timeout: 30_000, env: { ...process.env, OS_CLOUD: "" } });
+    const r = await run(BIN, args, { cwd: ROOT, timeout: 30_000, env: { ...process.env, OS_CLOUD: "", ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -59,6 +62,24 @@ describe("bin/os-scaler as a child process: exit codes", () => {
     );
   });
   after(() => t.cleanup());
+  it("validate's output, saved, validates again to the same config (YAML and --json)", async () => {
+    // $OS_CLOUD set: the prometheus source reads no clouds.yaml, so it must not become a `cloud:` key of the output.
+    const env = { OS_CLOUD: "microstack" };
+    for (const example of ["examples/scaler.yaml", "examples/lab-script.yaml"]) {
+      for (const flags of [[], ["--json"]]) {
+        const first = await spawnCli(["validate", "-c", example, ...flags], env);
+        assert.equal(first.code, 0, first.stderr);
+        const saved = path.join(t.dir, `effective${flags.length ? ".json" : ".yaml"}`);
+        await writeFile(saved, first.stdout);
+        const again = await spawnCli(["validate", "-c", saved, ...flags], env);
+        assert.equal(again.code, 0, `${example} ${flags.join(" ")}: ${again.stderr}`);
+        // The same config; only the YAML's header comment names the file it was read from.
+        const body = (out: string) => out.replace(/^# .*: valid\n/, "");
+        assert.equal(body(again.stdout), body(first.stdout));
+        if (!flags.length) assert.match(first.stdout, new RegExp(`^# ${path.join(ROOT, example)}: valid\n`));
+      }
+    }
+  });
   it("an invalid config → 2 with the field and the problem", async () => {
     const r = await spawnCli(["validate", "-c", path.join(t.dir, "bad.yaml")]);
     assert.equal(r.code, 2);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import yaml from "js-yaml";
 import { writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -447,6 +448,27 @@ describe("config: a table of bad files and their messages", () => {
 });
 
 describe("config: redact", () => {
+  // `validate` prints it (without `file`, which says where it came from): saved, it must load as the same config.
+  const roundTrips: string[] = [
+    SRC,
+    `${SRC}policy: { mode: threshold, high: 80, interval: 90 }\n`,
+    `${SRC}policy: { mode: target, tolerance: 0.2 }\n`,
+    "source: { type: gnocchi, granularity: 5m }\ncloud: lab\n",
+    "source: { type: nova }\n",
+    "source: { type: ssh, user: u, keyFile: ~/k }\nstack: { workDir: ../web }\n",
+  ];
+  for (const text of roundTrips) {
+    it(`what it shows loads back as the same config: ${text.split("\n").join(" ")}`, () => {
+      // $OS_CLOUD is filled in for the sources that read it only: under another, written out, it would be refused.
+      const env = { OS_CLOUD: "from-env" };
+      const { file, ...config } = parseConfig(text, "/etc/os-scaler/scaler.yaml", env);
+      const { file: _shownFile, ...shown } = redact({ ...config, file });
+      for (const printed of [yaml.dump(shown), JSON.stringify(shown)]) {
+        const again = parseConfig(printed, "/elsewhere/effective.yaml", env);
+        assert.deepEqual({ ...again, file }, { ...config, file });
+      }
+    });
+  }
   const modeRows: { mode: string; shown: string[]; hidden: string[] }[] = [
     {
       mode: "proportional",
