@@ -49,7 +49,10 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .addOption(configOption())
     .option("--dry-run", "decide and print only: never write config or run pulumi up")
     .option("--json", "print { time, current, desired, direction, reason, metric, dryRun }")
-    .option("--count <n>", "use n as the current count instead of reading the stack")
+    .option(
+      "--count <n>",
+      "try the policy without a stack: n is the current count, the group what the source reports; needs --dry-run and the prometheus source",
+    )
     .action((o: { config: string; dryRun?: boolean; json?: boolean; count?: string }) =>
       run(() => onceCommand(o, io))(),
     );

@@ -418,6 +418,16 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.match(h.stdout.join(""), /validate[\s\S]*once[\s\S]*simulate/);
   });
 
+  it("once --help says what --count needs: --dry-run and the prometheus source", async () => {
+    const h = io({});
+    assert.equal(await runCli(["once", "--help"], h), 0);
+    const help = h.stdout.join("").replace(/\s+/g, " ");
+    assert.match(
+      help,
+      / --count <n> try the policy without a stack: n is the current count, the group what the source reports; needs --dry-run and the prometheus source /,
+    );
+  });
+
   it("--version prints package.json's version and exits 0", async () => {
     const { version } = JSON.parse(await readFile(path.join(__dirname, "../../../package.json"), "utf8")) as {
       version: string;
