@@ -1,13 +1,13 @@
 import { pct } from "./format";
-import { consecutive, lastAction, missingNote, scaleOutValue } from "./history";
+import { consecutive, lastAction, measuredCount, missingNote, scaleOutValue } from "./history";
 import type { DecideInput, ModeResult, Observation } from "./types";
 
 /**
  * `mode: threshold` — the MicroStack lab script and Heat/Aodh alarm style. Above `high` for `upSamples` consecutive
  * samples → scale out; below `low` for `downSamples` consecutive samples → scale in.
  *
- * A scale-out asks for enough VMs to bring the aggregate back under `high` (ceil(current × value / high), at least one
- * more); `decide` then caps it at `maxStepUp`. A scale-in asks for `maxStepDown` fewer. With step 1 both ways this is
+ * A scale-out asks for enough VMs to bring the aggregate back under `high` (ceil(VMs measured × value / high), at least
+ * one more than were measured); `decide` then caps it at `maxStepUp`. A count already asked for that covers it is held. A scale-in asks for `maxStepDown` fewer. With step 1 both ways this is
  * exactly the lab script: one clone per trigger, one removal per trigger.
  *
  * Missing data: with `onMissing: hold` a sample-less tick breaks both runs and a partial one is judged by the samples
@@ -35,10 +35,22 @@ export function threshold(input: DecideInput): ModeResult {
     if (ups < p.upSamples) {
       return { recommended: current, reason: `${what} for ${ups}/${p.upSamples} samples → hold at ${current}` };
     }
-    const recommended = Math.max(current + 1, Math.ceil((current * value!) / p.high));
+    // Sized from the VMs the reading covers, as in `mode: target`: while an update is in flight `current` is the
+    // count being applied, and a step on top of it for every tick the old VMs stay hot would climb to maxCount on
+    // one measurement (and, while updates fail, retry ever larger counts that were never applied).
+    // No VM known to the reading (a failed source in a `once --count N` trial): the count is all there is.
+    const measured = measuredCount(latest) || current;
+    const needed = Math.max(measured + 1, Math.ceil((measured * value!) / p.high));
+    if (needed <= current) {
+      return {
+        recommended: current,
+        reason: `${what} for ${ups}/${p.upSamples} samples: ${measured} → ${needed}, covered by the ${current} asked for → hold at ${current}`,
+        ...(assumed ? { onMissingData: true } : {}),
+      };
+    }
     return {
-      recommended,
-      reason: `${what} for ${ups}/${p.upSamples} samples → ${current} → ${recommended}`,
+      recommended: needed,
+      reason: `${what} for ${ups}/${p.upSamples} samples → ${current} → ${needed}`,
       ...(assumed ? { onMissingData: true } : {}),
     };
   }

@@ -42,7 +42,18 @@ function drive(
     const o =
       typeof t === "object"
         ? { ...obs(i, undefined, { aggregate: p.aggregate }, p.interval), ...t, time: T0 + i * p.interval }
-        : obs(i, t, { aggregate: p.aggregate }, p.interval);
+        : // Measured on the VMs there are: every action is applied at once here.
+          obs(
+            i,
+            t,
+            {
+              aggregate: p.aggregate,
+              expected: current,
+              samples: t === undefined ? 0 : current,
+              missing: t === undefined ? current : 0,
+            },
+            p.interval,
+          );
     observations.push(o);
     const now = o.time;
     const d = decide({ now, current, observations, policy: p, actions, recommendations });
@@ -290,7 +301,8 @@ describe("decide: cooldowns, stabilization, bounds", () => {
     reason: "x",
     result,
   });
-  const highRun = (from: number) => [obs(from, 90), obs(from + 1, 90), obs(from + 2, 90)];
+  // Measured on the 3 VMs of the rows that use it.
+  const highRun = (from: number) => [from, from + 1, from + 2].map((i) => obs(i, 90, { samples: 3, expected: 3 }));
 
   const rows: {
     name: string;

@@ -157,6 +157,11 @@ export class FakeStack implements StackOps {
       }
       if (typeof b === "function") await b(options.signal);
       this.count = Number(this.config.desiredCount ?? this.count);
+      // The VMs follow the count, as the program's would: the newest go first on a scale-in.
+      this.instances = Array.from(
+        { length: this.count },
+        (_, i) => this.instances[i] ?? { name: `web-${i}`, id: `id-${i}` },
+      );
     } finally {
       this.upsRunning--;
     }

@@ -196,8 +196,7 @@ describe("loop: one tick at a time", () => {
     const p = { cooldownUp: 0, cooldownDown: 0, stabilizationDown: 300 * S, upSamples: 1, downSamples: 1 };
     const s = await setup(p, (c) => scriptedSource([95, 50, 5], () => c.now()));
     await s.loop.tick(); // 2 → 3: 3 is recommended
-    await s.actuator.whenIdle();
-    s.stack.instances = [...s.stack.instances, { name: "web-2", id: "id-2" }];
+    await s.actuator.whenIdle(); // the update created web-2
     await s.clock.advance(15 * S);
     await s.loop.tick(); // web-2 first seen now
     await s.clock.advance(15 * S);
@@ -465,7 +464,8 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
-  it("during an update, decisions use the count being applied: a newer one is queued behind it", async () => {
+  it("during an update, a scale-out is sized from the VMs measured: the count in flight covers it, nothing is stacked on it", async () => {
+    // Stepping from the count being applied at every tick the old VMs stay hot climbed to maxCount on one reading.
     const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>
       scriptedSource([99], () => c.now()),
     );
@@ -477,14 +477,44 @@ describe("loop: one tick at a time", () => {
     await s.clock.advance(15 * S);
     const second = await s.loop.tick();
     assert.equal(second.current, 3, "current is the count being applied, not the stack's old 2");
-    assert.equal(second.decision.desired, 4);
+    assert.equal(second.decision.direction, "none");
+    assert.match(second.decision.reason, /2 → 3, covered by the 3 asked for → hold at 3/);
     release();
+    await s.actuator.whenIdle();
+    // Once the new VM has served its warmup, a reading of all 3 still hot is a reason for a 4th.
+    await s.clock.advance(120 * S);
+    const third = await s.loop.tick();
+    assert.equal(third.decision.desired, 4, third.decision.reason);
     await s.actuator.whenIdle();
     assert.deepEqual(
       s.stack.calls.filter((c) => c.startsWith("up")),
       ["up 3", "up 4"],
     );
     assert.equal(s.stack.maxParallelUps, 1);
+    await s.done();
+  });
+
+  it("while an update is failing, the count asked for is retried, not stepped up on every tick", async () => {
+    const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>
+      scriptedSource([99], () => c.now()),
+    );
+    s.stack.upBehaviours = ["conflict"];
+    s.stack.lockList = [{ file: "/l.json", pid: 4242, hostname: "other-host" }]; // never cancelled: back off
+    assert.equal((await s.loop.tick()).decision.desired, 3);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    for (let i = 0; i < 3; i++) {
+      await s.clock.advance(4 * S); // within the first backoff (15 s with random 0)
+      const r = await s.loop.tick();
+      assert.equal(r.decision.direction, "none", r.decision.reason);
+      assert.match(r.decision.reason, /2 → 3, covered by the 3 asked for → hold at 3/);
+    }
+    await s.clock.advance(15 * S);
+    await s.actuator.whenIdle();
+    assert.equal(s.stack.count, 3);
+    assert.deepEqual(
+      s.stack.calls.filter((c) => c.startsWith("up")),
+      ["up 3", "up 3"],
+    );
     await s.done();
   });
 
