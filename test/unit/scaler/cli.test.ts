@@ -252,7 +252,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
 
   it("once without --dry-run applies through the stack and reports the actuation", async () => {
     const stack = new FakeStack();
-    stack.count = 3;
+    stack.count = group.instances.length; // 2, each measured at 95 %
     stack.instances = group.instances;
     const overrides = {
       clock,
@@ -272,7 +272,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
     }
     assert.deepEqual(
       stack.calls.filter((c) => c.startsWith("up") || c.startsWith("setConfig")),
-      ["setConfig desiredCount=5", "up 5"],
+      ["setConfig desiredCount=3", "up 3"], // ceil(2 × 95 / 70)
     );
   });
 
@@ -385,7 +385,7 @@ describe("os-scaler once / status (in process, fake source)", () => {
     };
     assert.equal(s.daemon, "not running");
     assert.ok(s.decisions.length >= 2);
-    assert.match(s.decisions[s.decisions.length - 1]!.reason, /→ 3 → 5/);
+    assert.match(s.decisions[s.decisions.length - 1]!.reason, /→ 2 → 3/);
     assert.equal(s.health.ok, false);
     assert.match(s.health.reasons[0]!, /daemon not running/);
     assert.ok("cooldowns" in s);
