@@ -61,7 +61,17 @@ export interface CloudConfig {
   readonly interface: string;
   /** Verify TLS certificates. Defaults to true. */
   readonly verify: boolean;
+  /** A CA bundle (file or directory) trusted instead of the default set, while verifying. */
   readonly cacert?: string;
+  /**
+   * Where `cacert` was given, for messages: "cacert", "verify" (a string verify is a CA path to requests), or the
+   * variable REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE. Defaults to "cacert".
+   */
+  readonly cacertFrom?: "cacert" | "verify" | "REQUESTS_CA_BUNDLE" | "CURL_CA_BUNDLE";
+  /** A client certificate to present (PEM); it may hold the key too. */
+  readonly cert?: string;
+  /** The client certificate's key, when not in `cert`. */
+  readonly key?: string;
   /** Where the entry came from: a file path, or "environment". */
   readonly source: string;
 }
@@ -241,7 +251,7 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   // The CLI's options default to the OS_* variables and win over the named cloud's settings (openstacksdk's
   // get_one(argparse=…)): `OS_CLOUD=prod OS_PASSWORD=…` keeps the password out of the file.
   const overlay = cliOverlay(env);
-  const entry = withProfile(selected, raw, source, overlay, opts);
+  const entry = withProfile(selected, raw, source, opts);
   const label = overlay && source !== "environment" ? `${source} + OS_* variables` : source;
   // The region is chosen before the options are laid over the entry (get_one → _get_region): OS_REGION_NAME selects
   // one of the cloud's regions; its `values:` go under the options.
@@ -252,6 +262,8 @@ export function loadCloud(opts: LoadCloudOptions = {}): CloudConfig {
   if (overlay && source !== "environment") config = authUpdate(config, overlay);
   return normalize(selected, { ...config, region_name: region.name }, label, {
     defaultDomain: env.OS_DEFAULT_DOMAIN || "default",
+    env,
+    home: opts.home ?? (env.HOME || os.homedir()),
   });
 }
 
@@ -319,10 +331,11 @@ function knownRegions(entry: Raw, field: (f: string) => string): Region[] | unde
 /**
  * `profile:` (or its old name `cloud:`) names a public cloud whose settings lie under the entry's: the first
  * clouds-public.yaml found holds them under `public-clouds:`. As in openstacksdk, the entry's keys replace the
- * profile's, except `auth:`, whose keys are merged. openstacksdk also knows vendor profiles built into it; the scaler
- * does not bundle them, so a profile it cannot find is an error only when nothing else gives the Keystone URL.
+ * profile's, except `auth:`, whose keys are merged. A profile found in no clouds-public.yaml is an error even when
+ * the entry has its auth_url: openstacksdk would apply its built-in vendor profile of that name (region, identity API
+ * version, domains…), which the scaler does not bundle, and going on without it could pick another region.
  */
-function withProfile(name: string, raw: Raw, source: string, overlay: Raw | undefined, opts: LoadCloudOptions): Raw {
+function withProfile(name: string, raw: Raw, source: string, opts: LoadCloudOptions): Raw {
   const key = raw.profile !== undefined ? "profile" : raw.cloud !== undefined ? "cloud" : undefined;
   if (!key) return raw;
   const profile = raw[key];
@@ -337,15 +350,12 @@ function withProfile(name: string, raw: Raw, source: string, overlay: Raw | unde
       ...own,
       auth: { ...(isRecord(base.auth) ? base.auth : {}), ...(isRecord(own.auth) ? own.auth : {}) },
     };
-  const hasAuthUrl = [own.auth_url, isRecord(own.auth) ? own.auth.auth_url : undefined, overlay?.auth_url].some(
-    (v) => v !== undefined && v !== "",
-  );
-  if (hasAuthUrl) return own;
   throw new CloudConfigError(
     `${label}: "${profile}" is not in ${file ? `${file}'s public-clouds` : "any clouds-public.yaml"} ` +
       `(tried ${file ?? configFileCandidates("clouds-public", opts).join(", ")}). openstacksdk's built-in vendor ` +
-      `profiles are not bundled with os-scaler: define public-clouds.${profile} in a clouds-public.yaml, or put the ` +
-      `vendor's auth_url (and region_name) in the entry`,
+      `profiles are not bundled with os-scaler: copy the settings you need from the vendor's profile (region_name, ` +
+      `identity_api_version, auth_url, domains…) into clouds.${name} and drop \`${key}:\`, or define ` +
+      `public-clouds.${profile} in a clouds-public.yaml`,
   );
 }
 
@@ -358,7 +368,8 @@ function cliOverlay(env: NodeJS.ProcessEnv): Raw | undefined {
 function readClouds(file: string, key: "clouds" | "public-clouds" = "clouds"): Record<string, Raw> {
   let doc: unknown;
   try {
-    doc = yaml.load(readFileSync(file, "utf8"), { filename: file });
+    // json: true makes a repeated key replace the earlier one instead of failing, as PyYAML (and Python's json) do.
+    doc = yaml.load(readFileSync(file, "utf8"), { filename: file, schema: PYYAML_SCHEMA, json: true });
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : "";
@@ -415,6 +426,10 @@ export function cloudKey(cloud: Pick<CloudConfig, "name" | "source">, key: strin
 interface NormalizeOptions {
   /** The CLI's --os-default-domain: $OS_DEFAULT_DOMAIN, else "default" (osc-lib shell.py). */
   readonly defaultDomain: string;
+  /** For REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE. */
+  readonly env: NodeJS.ProcessEnv;
+  /** What `~` in a file setting stands for. */
+  readonly home: string;
 }
 
 // Services os-scaler calls. openstacksdk honours per-service settings for them (cloud_region.py get_interface,
@@ -535,11 +550,7 @@ function normalize(name: string, raw: Raw, source: string, opts: NormalizeOption
     }
   }
 
-  // cloud_region.py get_requests_verify_args: insecure wins over verify; cacert counts only while verifying.
-  const fromEnv = source === "environment";
-  let verify = true;
-  if (present(raw.verify)) verify = parseVerify(raw.verify, field("verify"), fromEnv);
-  if (present(raw.insecure) && parseBool(raw.insecure, field("insecure"), fromEnv)) verify = false;
+  const tls = tlsSettings(raw, field, source === "environment", opts);
   for (const k of SERVICE_KEYS) {
     if (present(raw[k])) {
       throw new CloudConfigError(
@@ -556,17 +567,76 @@ function normalize(name: string, raw: Raw, source: string, opts: NormalizeOption
     throw new CloudConfigError(`${field(ifaceKey)}: "${iface}" is not one of public, internal, admin`);
   }
   const region = str(raw, "region_name", "region_name");
-  const cacert = verify ? str(raw, "cacert", "cacert") : undefined;
   return {
     name,
     authType,
     auth: stripUndefined({ ...cloudAuth, ...domains }),
     ...(region ? { regionName: region } : {}),
     interface: iface,
-    verify,
-    ...(cacert ? { cacert } : {}),
+    ...tls,
     source,
   };
+}
+
+type TlsSettings = Pick<CloudConfig, "verify" | "cacert" | "cacertFrom" | "cert" | "key">;
+
+/**
+ * verify, the CA bundle and the client certificate, as the CLI hands them to requests. openstacksdk's
+ * cloud_region.get_requests_verify_args: `insecure` wins; else `cacert` (with ~ expanded) replaces `verify` while it
+ * is true; `verify` itself is passed on as is, and requests (adapters.cert_verify) takes a string verify for a CA
+ * bundle path. requests' sessions.merge_environment_settings then replaces a verify that is still True (not a path)
+ * with $REQUESTS_CA_BUNDLE, else $CURL_CA_BUNDLE. `cert` (and `key`, only with a cert) have ~ expanded.
+ */
+function tlsSettings(raw: Raw, field: (f: string) => string, fromEnv: boolean, opts: NormalizeOptions): TlsSettings {
+  const present = (v: unknown) => v !== undefined && v !== null && v !== "";
+  const file = (key: string): string | undefined => {
+    const v = raw[key];
+    if (!present(v)) return undefined;
+    if (typeof v !== "string") throw new CloudConfigError(`${field(key)}: expected a file path`);
+    return expandUser(v, opts.home);
+  };
+  const cert = file("cert");
+  // get_requests_verify_args uses `key` only beside a `cert`: alone, the CLI presents no certificate, nor does the scaler.
+  const key = cert ? file("key") : undefined;
+  const client = { ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+
+  if (present(raw.insecure) && getBoolean(raw.insecure, field("insecure"), fromEnv))
+    return { verify: false, ...client };
+  const verify = present(raw.verify) ? raw.verify : true;
+  if (verify === false) return { verify: false, ...client };
+  if (verify !== true && typeof verify !== "string") {
+    throw new CloudConfigError(`${field("verify")}: expected true or false, or a CA bundle path`);
+  }
+  const cacert = file("cacert");
+  if (cacert) return { verify: true, cacert, cacertFrom: "cacert", ...client };
+  if (typeof verify === "string") return { verify: true, ...verifyPath(verify, field("verify"), fromEnv), ...client };
+  const variable = (["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"] as const).find((k) => opts.env[k]);
+  if (variable) return { verify: true, cacert: opts.env[variable]!, cacertFrom: variable, ...client };
+  return { verify: true, ...client };
+}
+
+/**
+ * A string `verify`: a CA bundle path to requests, which fails the request when it does not exist ("Could not find a
+ * suitable TLS CA certificate bundle, invalid path: false" for a quoted `verify: "false"`). Checked here, so that the
+ * likely mistake shows at start-up with what was probably meant.
+ */
+function verifyPath(v: string, label: string, fromEnv: boolean): Pick<TlsSettings, "cacert" | "cacertFrom"> {
+  if (existsSync(v)) return { cacert: v, cacertFrom: "verify" };
+  const looksBoolean = YAML11_BOOL.test(v);
+  throw new CloudConfigError(
+    fromEnv
+      ? `${label}: the openstack CLI takes OS_VERIFY as a CA-bundle path, and ${JSON.stringify(v)} does not exist: ` +
+          `set OS_INSECURE=true to skip TLS checks, or OS_CACERT to trust a CA bundle`
+      : `${label}: expected true or false; to trust a CA bundle, set cacert. ${JSON.stringify(v)} is a string, ` +
+          `which the openstack CLI (requests) takes for a CA bundle path, and no such file exists` +
+          (looksBoolean ? `: write verify: ${v.toLowerCase()} without quotes for a boolean` : ""),
+  );
+}
+
+/** os.path.expanduser for `~` and `~/…` (openstacksdk expands cacert, cert and key so). */
+function expandUser(p: string, home: string): string {
+  if (p === "~") return home;
+  return p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
 }
 
 /** The user's and project's domain after the CLI's default domain and then the plugin's default_domain_*. */
@@ -632,39 +702,59 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-// PyYAML, which openstacksdk reads clouds.yaml with, takes these unquoted words as booleans (YAML 1.1).
-const YAML11_TRUE = /^(true|yes|on)$/i;
-const YAML11_FALSE = /^(false|no|off)$/i;
-
 /**
- * A boolean setting. From a file, as PyYAML reads it. From an OS_* variable, as loader.py get_boolean does: only
- * "true" is true, so `OS_INSECURE=1` leaves TLS checks on in the CLI; anything but true/false is an error here.
+ * `insecure` as openstacksdk's loader.get_boolean reads it (magic_fixes applies it to the key): a boolean as is; a
+ * string is true only when it says "true" in any case, so the CLI leaves TLS checks on for `OS_INSECURE=1` or a
+ * quoted `insecure: "yes"`. Here any string other than true/false is an error rather than a silent false.
  */
-function parseBool(v: unknown, label: string, fromEnv: boolean): boolean {
+function getBoolean(v: unknown, label: string, fromEnv: boolean): boolean {
   if (typeof v === "boolean") return v;
-  if (typeof v === "string") {
-    if (fromEnv ? /^true$/i.test(v) : YAML11_TRUE.test(v)) return true;
-    if (fromEnv ? /^false$/i.test(v) : YAML11_FALSE.test(v)) return false;
-  }
+  if (typeof v === "string" && /^(true|false)$/i.test(v)) return v.toLowerCase() === "true";
   throw new CloudConfigError(
     `${label}: expected true or false` +
-      (fromEnv ? ` (the openstack CLI reads only "true" as true, so ${JSON.stringify(v)} would mean false)` : ""),
+      (typeof v === "string"
+        ? ` (the openstack CLI reads only "true" as true, so ${JSON.stringify(v)} would mean false` +
+          (fromEnv ? ")" : `; a quoted value is a string, not a boolean)`)
+        : ""),
   );
 }
 
-/** `verify`: a boolean. openstacksdk hands an OS_VERIFY string to requests as a CA-bundle path, never as false. */
-function parseVerify(v: unknown, label: string, fromEnv: boolean): boolean {
-  if (fromEnv) {
-    throw new CloudConfigError(
-      `${label}: the openstack CLI takes OS_VERIFY as a CA-bundle path, not a boolean: ` +
-        `set OS_INSECURE=true to skip TLS checks, or OS_CACERT to trust a CA bundle`,
-    );
-  }
-  if (typeof v === "string" && !YAML11_TRUE.test(v) && !YAML11_FALSE.test(v)) {
-    throw new CloudConfigError(`${label}: expected true or false; to trust a CA bundle, set cacert: ${v}`);
-  }
-  return parseBool(v, label, false);
-}
+/**
+ * The scalars of clouds.yaml, secure.yaml and clouds-public.yaml as PyYAML's safe_load (YAML 1.1) resolves them, since
+ * openstacksdk reads them with it (resolver.py's implicit resolvers): js-yaml's YAML 1.2 core schema would read
+ * `verify: no` as the string "no", `1234e5` as a number, and `0o17` as 15. Only these three files use it; scaler.yaml
+ * keeps js-yaml's schema.
+ *
+ * One deliberate difference: an int or float is a number only when it reads back as written (3, 1.5). Otherwise
+ * (`0123`, which PyYAML reads as octal 83; a 25-digit id, which a double would round; `1_000`; `1.50`) the text is
+ * kept: the scaler sends ids, names and passwords as strings, and must send them exactly as the user wrote them.
+ */
+const YAML11_BOOL = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+const YAML11_INT =
+  /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+const YAML11_FLOAT =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const numberAsWritten = (text: string): number | string => (String(Number(text)) === text ? Number(text) : text);
+const PYYAML_SCHEMA = yaml.DEFAULT_SCHEMA.extend({
+  // Types with js-yaml's tags replace its own (Schema compileList keeps one type per tag and kind).
+  implicit: [
+    new yaml.Type("tag:yaml.org,2002:bool", {
+      kind: "scalar",
+      resolve: (data: string) => YAML11_BOOL.test(data),
+      construct: (data: string) => /^(?:yes|true|on)$/i.test(data),
+    }),
+    new yaml.Type("tag:yaml.org,2002:int", {
+      kind: "scalar",
+      resolve: (data: string) => YAML11_INT.test(data),
+      construct: numberAsWritten,
+    }),
+    new yaml.Type("tag:yaml.org,2002:float", {
+      kind: "scalar",
+      resolve: (data: string) => YAML11_FLOAT.test(data),
+      construct: numberAsWritten,
+    }),
+  ],
+});
 
 /** Mappings merge key by key; anything else from `over` replaces `base`. */
 export function deepMerge(base: Raw, over: Raw): Raw {

@@ -368,11 +368,16 @@ const rows: Row[] = [
     },
   },
   {
-    name: "a profile that is nowhere, with the auth_url in the entry: loaded, as openstacksdk only warns",
+    // openstacksdk would apply its built-in vendor profile (region, domains…), which os-scaler does not bundle.
+    name: "a profile that is nowhere, even with the auth_url in the entry: an error saying what to copy",
     files: {
       "cwd/clouds.yaml": `clouds:\n  mine:\n    profile: vexxhost\n${cloudYaml("x", "u").split("\n").slice(2).join("\n")}`,
     },
-    expect: (c) => assert.equal(c.auth.authUrl, "https://keystone.x.example:5000/v3"),
+    error: {
+      type: CloudConfigError,
+      match:
+        /clouds\.mine\.profile: "vexxhost" is not in any clouds-public\.yaml .*built-in vendor profiles are not bundled with os-scaler: copy the settings you need .*\(region_name, .*\) into clouds\.mine and drop `profile:`, or define public-clouds\.vexxhost in a clouds-public\.yaml$/,
+    },
   },
   {
     name: "application credential without its secret",
@@ -874,4 +879,195 @@ function setupOpts(root: string) {
 
 describe("clouds.yaml precedence, as openstacksdk and the openstack CLI resolve it", () => {
   for (const row of sdkRows) it(row.name, () => runRow(row));
+});
+
+// Parity with the openstack CLI on this machine (python3-openstackclient 6.0.0, openstacksdk 0.101, PyYAML 6.0,
+// requests 2.28): the expected values were checked with the CLI itself or read from the Python sources named.
+const OK_AUTH = `    auth: { ${AUTH}, project_name: p }\n`;
+const parityRows: Row[] = [
+  // PyYAML 6 (yaml/resolver.py) resolves plain scalars by YAML 1.1 rules; quoted ones are strings.
+  {
+    name: "PyYAML: a quoted 'false' is a string, so verify: 'false' does not turn TLS checks off (a CA path to requests)",
+    files: entry(`${OK_AUTH}    verify: 'false'\n`),
+    error: {
+      type: CloudConfigError,
+      match:
+        /clouds\.c\.verify: expected true or false; to trust a CA bundle, set cacert\. "false" is a string, which the openstack CLI \(requests\) takes for a CA bundle path, and no such file exists: write verify: false without quotes for a boolean$/,
+    },
+  },
+  {
+    name: "PyYAML: verify: off (unquoted) is the boolean false",
+    files: entry(`${OK_AUTH}    verify: Off\n`),
+    expect: (c) => assert.equal(c.verify, false),
+  },
+  {
+    // loader.get_boolean: a string is true only when it says "true"; the CLI would keep TLS checks on for "yes".
+    name: "get_boolean: insecure: 'yes' (quoted, a string) is refused, not read as true",
+    files: entry(`${OK_AUTH}    insecure: 'yes'\n`),
+    error: {
+      type: CloudConfigError,
+      match:
+        /clouds\.c\.insecure: expected true or false \(the openstack CLI reads only "true" as true, so "yes" would mean false; a quoted value is a string/,
+    },
+  },
+  {
+    name: "get_boolean: insecure: 'TRUE' (a string saying true, any case) turns TLS checks off",
+    files: entry(`${OK_AUTH}    insecure: 'TRUE'\n`),
+    expect: (c) => assert.equal(c.verify, false),
+  },
+  {
+    name: "get_boolean: OS_INSECURE=false leaves TLS checks on in the envvars cloud",
+    files: {},
+    env: () => openrc({ OS_INSECURE: "FALSE" }),
+    expect: (c) => assert.equal(c.verify, true),
+  },
+  // PyYAML's float needs a dot (and a signed exponent), its int has no 0o and reads 0123 as octal: ids are kept as written.
+  ...(
+    [
+      ["project_id", "1234e5", "projectId"],
+      ["project_id", "12345678901234567890123", "projectId"],
+      ["user_id", "0123", "userId"],
+      ["user_id", "0o17", "userId"],
+      ["project_id", "1_000", "projectId"],
+      ["project_domain_id", "1.50", "projectDomainId"],
+      ["project_id", "12345", "projectId"],
+    ] as const
+  ).map(([key, text, prop]): Row => ({
+    name: `PyYAML scalars: ${key}: ${text} (unquoted) is sent exactly as written`,
+    files: entry(`    auth: { auth_url: http://k/v3, password: p, username: u, project_name: p, ${key}: ${text} }\n`),
+    expect: (c) => assert.equal(c.auth[prop], text),
+  })),
+  {
+    name: "PyYAML: y and n are not booleans (a user named y stays y)",
+    files: entry(`    auth: { auth_url: http://k/v3, username: y, password: n, project_name: p }\n`),
+    expect: (c) => {
+      assert.equal(c.auth.username, "y");
+      assert.equal(c.auth.password, "n");
+    },
+  },
+  // PyYAML keeps the last of repeated keys where js-yaml refuses the file.
+  {
+    name: "PyYAML: a key repeated in clouds.yaml: the last one wins",
+    files: entry(`    auth: { ${AUTH}, project_name: first }\n    auth: { ${AUTH}, project_name: last }\n`),
+    expect: (c) => assert.equal(c.auth.projectName, "last"),
+  },
+  {
+    name: "PyYAML: a key repeated in secure.yaml and in clouds-public.yaml: the last one wins",
+    files: {
+      "cwd/clouds.yaml": "clouds:\n  c:\n    profile: v\n    auth: { username: u, project_name: p }\n",
+      "home/.config/openstack/secure.yaml": "clouds:\n  c:\n    auth:\n      password: one\n      password: two\n",
+      "etc/clouds-public.yaml":
+        "public-clouds:\n  v:\n    auth: { auth_url: 'https://k.v/v3' }\n    region_name: R1\n    region_name: R2\n",
+    },
+    expect: (c) => {
+      assert.equal(c.auth.password, "two");
+      assert.equal(c.regionName, "R2");
+    },
+  },
+  // cloud_region.get_requests_verify_args: os.path.expanduser on cacert, cert and key.
+  {
+    name: "get_requests_verify_args: ~ in cacert, cert and key is the home directory",
+    files: entry(`${OK_AUTH}    cacert: ~/ca.pem\n    cert: ~/tls/client.pem\n    key: '~'\n`),
+    expect: (c, root) => {
+      assert.equal(c.cacert, path.join(root, "home", "ca.pem"));
+      assert.equal(c.cert, path.join(root, "home", "tls", "client.pem"));
+      assert.equal(c.key, path.join(root, "home"));
+    },
+  },
+  {
+    name: "get_requests_verify_args: ~ in OS_CACERT and OS_CERT (laid over a named cloud) too",
+    files: entry(OK_AUTH),
+    env: () => ({ OS_CLOUD: "c", OS_CACERT: "~/ca.pem", OS_CERT: "~/both.pem" }),
+    expect: (c, root) => {
+      assert.equal(c.cacert, path.join(root, "home", "ca.pem"));
+      assert.equal(c.cert, path.join(root, "home", "both.pem"));
+      assert.equal(c.key, undefined);
+    },
+  },
+  // Client certificates: clouds.yaml cert/key, or the CLI's --os-cert/--os-key (OS_CERT, OS_KEY).
+  {
+    name: "cert and key from clouds.yaml are kept, whether TLS checks are on or off",
+    files: entry(`${OK_AUTH}    cert: /pki/c.pem\n    key: /pki/c.key\n    verify: false\n`),
+    expect: (c) => {
+      assert.equal(c.verify, false);
+      assert.equal(c.cert, "/pki/c.pem");
+      assert.equal(c.key, "/pki/c.key");
+    },
+  },
+  {
+    name: "OS_CERT and OS_KEY win over the named cloud's cert and key",
+    files: entry(`${OK_AUTH}    cert: /pki/file.pem\n    key: /pki/file.key\n`),
+    env: () => ({ OS_CLOUD: "c", OS_CERT: "/pki/env.pem", OS_KEY: "/pki/env.key" }),
+    expect: (c) => {
+      assert.equal(c.cert, "/pki/env.pem");
+      assert.equal(c.key, "/pki/env.key");
+    },
+  },
+  {
+    // get_requests_verify_args reads `key` only inside `if cert:`.
+    name: "a key without a cert is not used, as the CLI presents no certificate then",
+    files: entry(`${OK_AUTH}    key: /pki/c.key\n`),
+    expect: (c) => {
+      assert.equal(c.cert, undefined);
+      assert.equal(c.key, undefined);
+    },
+  },
+  // requests sessions.merge_environment_settings: REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, replaces verify=True only.
+  {
+    name: "merge_environment_settings: REQUESTS_CA_BUNDLE is the CA bundle when no cacert is given",
+    files: entry(OK_AUTH),
+    env: () => ({ REQUESTS_CA_BUNDLE: "/corp/ca.pem", CURL_CA_BUNDLE: "/curl/ca.pem" }),
+    expect: (c) => {
+      assert.equal(c.cacert, "/corp/ca.pem");
+      assert.equal(c.cacertFrom, "REQUESTS_CA_BUNDLE");
+    },
+  },
+  {
+    name: "merge_environment_settings: CURL_CA_BUNDLE when REQUESTS_CA_BUNDLE is unset or empty",
+    files: entry(OK_AUTH),
+    env: () => ({ REQUESTS_CA_BUNDLE: "", CURL_CA_BUNDLE: "/curl/ca.pem" }),
+    expect: (c) => {
+      assert.equal(c.cacert, "/curl/ca.pem");
+      assert.equal(c.cacertFrom, "CURL_CA_BUNDLE");
+    },
+  },
+  {
+    name: "merge_environment_settings: cacert (verify is then a path, not True) wins over REQUESTS_CA_BUNDLE",
+    files: entry(`${OK_AUTH}    cacert: /site/ca.pem\n`),
+    env: () => ({ REQUESTS_CA_BUNDLE: "/corp/ca.pem" }),
+    expect: (c) => {
+      assert.equal(c.cacert, "/site/ca.pem");
+      assert.equal(c.cacertFrom, "cacert");
+    },
+  },
+  {
+    name: "merge_environment_settings: with verify: false, REQUESTS_CA_BUNDLE does not turn checks back on",
+    files: entry(`${OK_AUTH}    verify: false\n`),
+    env: () => ({ REQUESTS_CA_BUNDLE: "/corp/ca.pem" }),
+    expect: (c) => {
+      assert.equal(c.verify, false);
+      assert.equal(c.cacert, undefined);
+    },
+  },
+];
+
+describe("clouds.yaml parity with the openstack CLI: YAML 1.1, TLS files, client certificates", () => {
+  for (const row of parityRows) it(row.name, () => runRow(row));
+
+  it("requests: verify: <an existing file> is that CA bundle, and wins over REQUESTS_CA_BUNDLE", () => {
+    const { root, opts } = setup({ "etc/pki/ca.pem": "(a CA bundle)" });
+    const bundle = path.join(root, "etc/pki/ca.pem");
+    writeFileSync(path.join(root, "cwd/clouds.yaml"), `clouds:\n  c:\n${OK_AUTH}    verify: ${bundle}\n`);
+    const c = loadCloud({ ...opts, env: { REQUESTS_CA_BUNDLE: "/corp/ca.pem" } });
+    assert.equal(c.verify, true);
+    assert.equal(c.cacert, bundle);
+    assert.equal(c.cacertFrom, "verify");
+  });
+
+  it("requests: OS_VERIFY=<an existing file> is that CA bundle for the envvars cloud", () => {
+    const { root, opts } = setup({ "etc/ca.pem": "(a CA bundle)" });
+    const c = loadCloud({ ...opts, env: openrc({ OS_VERIFY: path.join(root, "etc/ca.pem") }) });
+    assert.equal(c.verify, true);
+    assert.equal(c.cacert, path.join(root, "etc/ca.pem"));
+  });
 });
