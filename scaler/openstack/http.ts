@@ -1,6 +1,8 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import path from "node:path";
+import tls from "node:tls";
 import axios, { type AxiosInstance, type Method } from "axios";
 import { HttpProxyAgent } from "http-proxy-agent";
 import { urlSecrets } from "../lib/redact";
@@ -32,17 +34,59 @@ export class HttpError extends Error {
   }
 }
 
-/** A CA file that cannot be read, or TLS options that contradict each other. */
+/** A CA, certificate or key file that cannot be read or used. `option` is the TlsOptions field that named it. */
 export class TlsConfigError extends UserError {
   override name = "TlsConfigError";
+  constructor(
+    message: string,
+    readonly option: "cacert" | "cert" | "key",
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A TLS handshake that failed for a reason a retry cannot fix: an untrusted certificate, one for another name, a
+ * client certificate the server requires or refuses. The user must change a setting; the request is not retried.
+ */
+export class TlsHandshakeError extends HttpError {
+  override name = "TlsHandshakeError";
+  constructor(message: string) {
+    super("unreachable", message);
+  }
 }
 
 export interface TlsOptions {
   /** Verify the server's certificate. Defaults to true; false is honoured with a logged warning. */
   readonly verify?: boolean;
-  /** A PEM file of CA certificates to trust instead of the system's. */
+  /**
+   * A PEM file of CA certificates, or a directory of them, to trust instead of the default set (as requests takes
+   * `verify=<path>`). Defaults to Node's bundled roots, plus NODE_EXTRA_CA_CERTS and the system bundle.
+   */
   readonly cacert?: string;
+  /** A PEM client certificate to present; it may hold the private key too. */
+  readonly cert?: string;
+  /** The PEM private key of `cert`, when it is not in the certificate file. */
+  readonly key?: string;
+  /** What an error about a client certificate the server requires says to set, e.g. the clouds.yaml keys. */
+  readonly clientCertHint?: string;
+  /** The system CA bundles to look for; the first that exists is trusted. Defaults to SYSTEM_CA_BUNDLES. */
+  readonly systemCaBundles?: readonly string[];
 }
+
+/**
+ * Where distributions keep their PEM bundle of trusted CAs, in the order Go's crypto/x509 (root_linux.go) tries them.
+ * Debian's requests (python3-requests, so the `openstack` CLI) trusts /etc/ssl/certs/ca-certificates.crt: its certifi
+ * returns that file. An administrator's CA added with update-ca-certificates or update-ca-trust lands there.
+ */
+export const SYSTEM_CA_BUNDLES: readonly string[] = [
+  "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Gentoo, Arch
+  "/etc/pki/tls/certs/ca-bundle.crt", // Fedora, RHEL 6
+  "/etc/ssl/ca-bundle.pem", // openSUSE, SLES
+  "/etc/pki/tls/cacert.pem", // OpenELEC
+  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // CentOS, RHEL 7+
+  "/etc/ssl/cert.pem", // Alpine
+];
 
 export interface HttpClientOptions extends TlsOptions {
   readonly clock: Clock;
@@ -86,7 +130,8 @@ export class HttpClient {
   private readonly retries: number;
   private readonly backoffMs: number;
   private readonly secrets: string[];
-  private readonly tls: { readonly ca?: Buffer; readonly rejectUnauthorized: boolean };
+  private readonly tls: { readonly secureContext: tls.SecureContext; readonly rejectUnauthorized: boolean };
+  private readonly hasClientCert: boolean;
   /** Agents per proxy URL, made on first use. */
   private readonly proxyAgents = new Map<string, { httpAgent: http.Agent; httpsAgent: https.Agent }>();
 
@@ -99,18 +144,12 @@ export class HttpClient {
     if (!verify) {
       options.logger.warn("TLS certificate verification is disabled (verify: false): use it only for a lab");
     }
-    let ca: Buffer | undefined;
-    if (options.cacert) {
-      try {
-        ca = readFileSync(options.cacert);
-      } catch (err) {
-        throw new TlsConfigError(`cannot read the CA file ${options.cacert}: ${(err as Error).message}`);
-      }
-    }
-    this.tls = { rejectUnauthorized: verify, ...(ca ? { ca } : {}) };
+    this.hasClientCert = options.cert !== undefined && options.cert !== "";
+    this.tls = { rejectUnauthorized: verify, secureContext: secureContextFor(options) };
     this.axios = axios.create({
       // Keep-alive is off: some OpenStack WSGI servers close idle connections without notice, and a reused dead
-      // socket would turn into a spurious ECONNRESET.
+      // socket would turn into a spurious ECONNRESET. One secure context serves every connection: building one from
+      // a few hundred CA certificates costs tens of milliseconds.
       httpAgent: new http.Agent({ keepAlive: false }),
       httpsAgent: new https.Agent({ keepAlive: false, ...this.tls }),
       responseType: "text",
@@ -226,12 +265,26 @@ export class HttpClient {
       return new HttpError("timeout", `${what} timed out after ${timeoutMs} ms`);
     }
     if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-      return new HttpError("unreachable", `${what}: the TLS certificate is not for this host (${code})`);
+      return new TlsHandshakeError(`${what}: the TLS certificate is not for this host (${code})`);
     }
     if (code.startsWith("CERT_") || code.includes("SELF_SIGNED") || code.startsWith("UNABLE_TO_")) {
-      return new HttpError(
-        "unreachable",
+      return new TlsHandshakeError(
         `${what}: TLS certificate not trusted (${code}); set cacert to the CA that signed it`,
+      );
+    }
+    // TLS 1.3 names the missing client certificate (alert 116); TLS 1.2 servers end the handshake with alert 40.
+    const hint = this.options.clientCertHint ? `: ${this.options.clientCertHint}` : "";
+    if (code === "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED") {
+      return new TlsHandshakeError(
+        this.hasClientCert
+          ? `${what}: the server did not take the client certificate (${code}): check cert and key`
+          : `${what}: the server requires a TLS client certificate, and none is configured (${code})${hint}`,
+      );
+    }
+    if (!this.hasClientCert && /alert handshake failure/.test(e.message ?? "")) {
+      return new TlsHandshakeError(
+        `${what}: the server ended the TLS handshake (alert handshake failure); if it requires a client ` +
+          `certificate${hint ? `, ${this.options.clientCertHint}` : ", give one"}`,
       );
     }
     const reason = code || this.scrub(e.message ?? "request failed");
@@ -240,8 +293,123 @@ export class HttpClient {
 }
 
 function isRetryable(err: HttpError): boolean {
-  if (err.kind === "unreachable") return !err.message.includes("TLS certificate");
+  if (err instanceof TlsHandshakeError) return false;
+  if (err.kind === "unreachable") return true;
   return isServiceFailure(err);
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+// Per list of system bundles looked for (tests pass their own).
+const defaultCaCache = new Map<string, string[] | undefined>();
+const defaultContextCache = new Map<string, tls.SecureContext>();
+
+/**
+ * The secure context of a client: the CAs it trusts and the certificate it presents.
+ *
+ * Trust, as requests decides it for the `openstack` CLI: `cacert` alone when given (a file, or a directory of PEM
+ * files as requests also accepts); else the default set. Node's default is its bundled Mozilla roots plus
+ * NODE_EXTRA_CA_CERTS; requests on a distribution trusts the system bundle, which also holds the CAs an administrator
+ * added. So when a system bundle exists the default here is all three (Node drops NODE_EXTRA_CA_CERTS as soon as
+ * `ca` is given, so it is added back).
+ *
+ * Client certificate: `cert`, and `key` when given, else the key inside `cert` (requests' `cert=path` form, which
+ * hands both to ssl's load_cert_chain).
+ */
+function secureContextFor(o: TlsOptions): tls.SecureContext {
+  const bundles = o.systemCaBundles ?? SYSTEM_CA_BUNDLES;
+  const ca = o.cacert ? readCaBundle(o.cacert) : undefined;
+  const client = o.cert ? readClientCertificate(o.cert, o.key) : undefined;
+  if (!ca && !client) return defaultSecureContext(bundles);
+  try {
+    const trusted = ca ?? defaultCa(bundles);
+    return tls.createSecureContext({ ...(trusted ? { ca: trusted } : {}), ...client });
+  } catch (err) {
+    // Only the client certificate and key can fail here: a key of another certificate, a file that is not PEM.
+    const files = o.key ? `${o.cert} and its key ${o.key}` : o.cert;
+    throw new TlsConfigError(
+      `cannot use the client certificate ${files}: ${(err as Error).message}`,
+      o.key && /KEY/.test((err as { code?: string }).code ?? "") ? "key" : "cert",
+    );
+  }
+}
+
+/** The PEM certificates of a CA file or directory; an error naming the file when none can be read. */
+function readCaBundle(file: string): string[] {
+  let pems: string[];
+  try {
+    if (statSync(file).isDirectory()) {
+      // A c_rehash'd directory links each certificate under its hash name too: the same PEM counted once.
+      pems = readdirSync(file)
+        .map((name) => path.join(file, name))
+        .filter((f) => statSync(f, { throwIfNoEntry: false })?.isFile())
+        .flatMap((f) => readFileSync(f, "latin1").match(PEM_CERTIFICATE) ?? []);
+      pems = [...new Set(pems)];
+    } else {
+      pems = readFileSync(file, "latin1").match(PEM_CERTIFICATE) ?? [];
+    }
+  } catch (err) {
+    throw new TlsConfigError(`cannot read the CA file ${file}: ${(err as Error).message}`, "cacert");
+  }
+  if (pems.length === 0) {
+    throw new TlsConfigError(`the CA file ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, "cacert");
+  }
+  return pems;
+}
+
+function readClientCertificate(certFile: string, keyFile: string | undefined): { cert: Buffer; key: Buffer } {
+  const read = (file: string, what: string, option: "cert" | "key") => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new TlsConfigError(`cannot read the client ${what} file ${file}: ${(err as Error).message}`, option);
+    }
+  };
+  const cert = read(certFile, "certificate", "cert");
+  const key = keyFile ? read(keyFile, "key", "key") : cert;
+  if (!keyFile && !PEM_PRIVATE_KEY.test(cert.toString("latin1"))) {
+    throw new TlsConfigError(
+      `the client certificate file ${certFile} holds no private key: give the key file as well`,
+      "cert",
+    );
+  }
+  return { cert, key };
+}
+
+/**
+ * The CAs trusted when none is configured: undefined for Node's own default (no system bundle found), else Node's
+ * roots, NODE_EXTRA_CA_CERTS and the first system bundle found. Read once per process, as Node reads its own.
+ */
+function defaultCa(bundles: readonly string[]): string[] | undefined {
+  const key = bundles.join("\n");
+  if (!defaultCaCache.has(key)) {
+    const pemsOf = (file: string | undefined) => {
+      try {
+        return file ? (readFileSync(file, "latin1").match(PEM_CERTIFICATE) ?? []) : [];
+      } catch {
+        // An unreadable system bundle leaves Node's set; Node itself warned about a bad NODE_EXTRA_CA_CERTS.
+        return [];
+      }
+    };
+    const system = pemsOf(bundles.find((f) => existsSync(f)));
+    const extra = pemsOf(process.env.NODE_EXTRA_CA_CERTS);
+    defaultCaCache.set(
+      key,
+      system.length > 0 ? [...new Set([...tls.rootCertificates, ...extra, ...system])] : undefined,
+    );
+  }
+  return defaultCaCache.get(key);
+}
+/** The default trust's context, built once: it serves every client without a CA file or client certificate. */
+function defaultSecureContext(bundles: readonly string[]): tls.SecureContext {
+  const key = bundles.join("\n");
+  let ctx = defaultContextCache.get(key);
+  if (!ctx) {
+    const ca = defaultCa(bundles);
+    ctx = tls.createSecureContext(ca ? { ca } : {});
+    defaultContextCache.set(key, ctx);
+  }
+  return ctx;
 }
 
 /**

@@ -2,7 +2,15 @@ import { redactUrl, urlSecrets } from "../lib/redact";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { CloudConfigError, cloudKey, type CloudConfig } from "./clouds";
-import { HttpClient, HttpError, parseJson, TlsConfigError, type HttpRequest, type HttpResponse } from "./http";
+import {
+  HttpClient,
+  HttpError,
+  parseJson,
+  TlsConfigError,
+  TlsHandshakeError,
+  type HttpRequest,
+  type HttpResponse,
+} from "./http";
 
 /**
  * A Keystone v3 session: one project-scoped token (password) or application-credential token, reused until shortly
@@ -129,6 +137,33 @@ export function findEndpoint(
   return match.url.replace(/\/+$/, "");
 }
 
+/**
+ * The URL a version document's link stands for, as keystoneauth's discover._combine_relative_url makes it ("version
+ * discovery documents are common with the scheme and netloc broken"): the link resolved against the discovery URL,
+ * then put back on the discovery URL's scheme and host. When the link names another host (an internal name, a
+ * public_endpoint), only its last path segment (the version, `v3`) is kept, appended to the discovery URL's path.
+ * So a Keystone behind a TLS-terminating proxy that advertises http:// or its own hostname is still reached the way
+ * auth_url says.
+ */
+export function versionUrl(discoveryUrl: string, link: string): string {
+  // urljoin, with a trailing / so that a relative link goes under the discovery URL's path.
+  const joined = new URL(link, `${discoveryUrl.replace(/\/+$/, "")}/`);
+  const target = new URL(discoveryUrl);
+  // Python compares the netlocs as written (user info, host and port; case and a default port count).
+  const netloc = (u: string) => /^(?:[a-z][a-z0-9+.-]*:)?\/\/([^/?#]*)/i.exec(u)?.[1];
+  const linkNetloc = netloc(link) ?? netloc(discoveryUrl);
+  if (linkNetloc === netloc(discoveryUrl)) {
+    target.pathname = joined.pathname;
+  } else {
+    const version = link.replace(/\/+$/, "").split("/").pop() ?? "";
+    const basePath = target.pathname.replace(/\/+$/, "");
+    if (!basePath.endsWith(version)) target.pathname = `${basePath}/${version}${link.endsWith("/") ? "/" : ""}`;
+  }
+  target.search = joined.search;
+  target.hash = joined.hash;
+  return target.href;
+}
+
 /** The v3 link of a Keystone version document: `{versions: {values: [...]}}` at the root, `{version}` at /v3. */
 export function v3Link(body: unknown): string | undefined {
   const b = body as { versions?: { values?: unknown }; version?: unknown } | null;
@@ -150,6 +185,8 @@ export class KeystoneSession {
   private pending: Promise<Token> | undefined;
   /** The Keystone v3 base URL, found once from auth_url (see identityV3Url). */
   private v3Url: string | undefined;
+  /** True when v3Url came from Keystone's version document rather than from auth_url itself. */
+  private v3FromDiscovery = false;
   private readonly renewBeforeMs: number;
   /** Tokens obtained so far (for tests and metrics). */
   authCount = 0;
@@ -171,14 +208,24 @@ export class KeystoneSession {
         logger: options.logger,
         verify: cloud.verify,
         ...(cloud.cacert ? { cacert: cloud.cacert } : {}),
+        ...(cloud.cert ? { cert: cloud.cert } : {}),
+        ...(cloud.key ? { key: cloud.key } : {}),
+        clientCertHint:
+          cloud.source === "environment"
+            ? "set OS_CERT (and OS_KEY) to the client certificate (and key)"
+            : `set cert (and key) in clouds.${cloud.name} to the client certificate (and key), or OS_CERT (and OS_KEY)`,
         secrets,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
         ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
       });
     } catch (err) {
-      // The client knows the file, not the clouds.yaml key that named it.
-      if (err instanceof TlsConfigError) throw new CloudConfigError(`${cloudKey(cloud, "cacert")}: ${err.message}`);
+      // The client knows the file, not the clouds.yaml key or the variable that named it.
+      if (err instanceof TlsConfigError) {
+        const from = err.option === "cacert" ? (cloud.cacertFrom ?? "cacert") : err.option;
+        const where = from.endsWith("_BUNDLE") ? `environment: ${from}` : cloudKey(cloud, from);
+        throw new CloudConfigError(`${where}: ${err.message}`, { cause: err });
+      }
       throw err;
     }
   }
@@ -236,7 +283,8 @@ export class KeystoneSession {
   /**
    * The v3 base URL. clouds.yaml often gives Keystone's root (Kolla: `http://vip:5000`, DevStack: `…/identity`), and
    * the CLI's `password` plugin discovers the version from it: GET auth_url lists the versions (HTTP 300) with their
-   * links. An auth_url already ending in /v3 is used as is; when discovery finds no v3, `<auth_url>/v3` is tried.
+   * links, taken on auth_url's scheme and host (versionUrl). An auth_url already ending in /v3 is used as is; when
+   * discovery finds no v3, `<auth_url>/v3` is tried.
    */
   private async identityV3Url(signal?: AbortSignal): Promise<string> {
     if (this.v3Url) return this.v3Url;
@@ -250,12 +298,14 @@ export class KeystoneSession {
         timeoutMs: this.options.authTimeoutMs ?? 30_000,
         ...(signal ? { signal } : {}),
       });
-      found = v3Link(parseJson(res, `GET ${redactUrl(base)}`));
+      const link = v3Link(parseJson(res, `GET ${redactUrl(base)}`));
+      found = link === undefined ? undefined : versionUrl(base, link);
     } catch (err) {
       if (signal?.aborted) throw err;
       this.options.logger.debug({ cloud: this.cloud.name, err: String(err) }, "Keystone version discovery failed");
     }
     this.v3Url = (found ?? `${base}/v3`).replace(/\/+$/, "");
+    this.v3FromDiscovery = found !== undefined;
     this.options.logger.debug({ cloud: this.cloud.name, url: redactUrl(this.v3Url) }, "Keystone v3 URL");
     return this.v3Url;
   }
@@ -285,9 +335,19 @@ export class KeystoneSession {
       if (err instanceof HttpError && err.status === 404) {
         throw new KeystoneAuthError(
           "http",
-          `${shown} does not exist (404): auth_url must be the Keystone v3 URL, usually ending in /v3`,
+          `${shown} does not exist (404): ` +
+            (this.v3FromDiscovery
+              ? this.discoveryNote()
+              : "auth_url must be the Keystone v3 URL, usually ending in /v3"),
           404,
         );
+      }
+      // Anything else that fails at a URL the version document gave may be the document's fault: say where it came from.
+      if (err instanceof HttpError && this.v3FromDiscovery && !(signal?.aborted ?? false)) {
+        const message = `${err.message} (${this.discoveryNote()})`;
+        throw err instanceof TlsHandshakeError
+          ? new TlsHandshakeError(message)
+          : new HttpError(err.kind, message, err.status, err.body);
       }
       throw err;
     }
@@ -315,6 +375,15 @@ export class KeystoneSession {
       "obtained a Keystone token",
     );
     return token;
+  }
+
+  /** Where a discovered token URL came from, and how to do without it. */
+  private discoveryNote(): string {
+    return (
+      `this v3 URL comes from the version document Keystone returned for auth_url ` +
+      `${redactUrl(this.cloud.auth.authUrl)}: if it is wrong, write auth_url with /v3 at the end, which skips ` +
+      `version discovery`
+    );
   }
 
   private describeCredentials(): string {

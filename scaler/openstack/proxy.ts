@@ -99,12 +99,13 @@ const MAX_REPLY_HEAD = 16 * 1024;
 
 /**
  * An agent for HTTPS targets through an HTTP proxy: `CONNECT host:port`, then TLS to the target over the tunnel,
- * verified with the client's CA and `verify` setting against the host asked for (an IP address included).
+ * verified with the client's CAs and `verify` setting against the host asked for (an IP address included), presenting
+ * the client's certificate if it has one.
  */
 export class TunnelAgent extends Agent {
   constructor(
     private readonly proxy: URL,
-    private readonly targetTls: { readonly ca?: Buffer; readonly rejectUnauthorized?: boolean },
+    private readonly targetTls: { readonly secureContext?: tls.SecureContext; readonly rejectUnauthorized?: boolean },
   ) {
     super({ keepAlive: false });
   }
@@ -138,7 +139,8 @@ export class TunnelAgent extends Agent {
       return tls.connect({
         socket,
         ...(net.isIP(host) ? {} : { servername: host }),
-        ...(this.targetTls.ca ? { ca: this.targetTls.ca } : {}),
+        // The client's trusted CAs and its client certificate, if any.
+        ...(this.targetTls.secureContext ? { secureContext: this.targetTls.secureContext } : {}),
         rejectUnauthorized: this.targetTls.rejectUnauthorized ?? true,
         checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host, cert),
       });

@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { describe, it } from "node:test";
+import type tls from "node:tls";
 import { systemClock } from "../../scaler/lib/clock";
-import { HttpClient, type HttpError } from "../../scaler/openstack/http";
+import { HttpClient, TlsHandshakeError, type HttpError } from "../../scaler/openstack/http";
 import { KeystoneAuthError, KeystoneSession } from "../../scaler/openstack/keystone";
 import { captureLogger } from "../fixtures/logCapture";
+import { makeCertificates, makeClientCertificate, opensslSkip } from "../unit/openstack/certificates";
 import { lab, skipUnlessLab } from "./helpers/lab";
 
 const L = lab();
@@ -110,5 +118,90 @@ describe("Keystone v3 against the lab's real Keystone", skipUnlessLab(L), () => 
     });
     logger.flush();
     assert.ok(!lines.join("").includes(badPassword));
+  });
+});
+
+/**
+ * A TLS-terminating reverse proxy on 127.0.0.1 in front of the lab's Keystone, passing the Host header on as
+ * haproxy or nginx do, and demanding a client certificate from the private CA. Keystone then builds its version
+ * document's links from that Host on plain http: `http://127.0.0.1:<proxy port>/v3/`, a port that speaks TLS.
+ */
+async function tlsTerminator(
+  upstream: URL,
+  dir: string,
+): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const f = (n: string) => path.join(dir, n);
+  const seen: string[] = [];
+  const server = https.createServer(
+    {
+      key: readFileSync(f("srv.key")),
+      cert: readFileSync(f("srv.pem")),
+      ca: readFileSync(f("ca.pem")),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (req, res) => {
+      const cn = String((req.socket as tls.TLSSocket).getPeerCertificate().subject?.CN ?? "");
+      seen.push(`${req.method} ${req.url} (client ${cn})`);
+      const up = http.request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on("error", () => res.writeHead(502).end());
+      req.pipe(up);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe("the lab's Keystone behind a TLS-terminating proxy", { skip: skipUnlessLab(L).skip || opensslSkip }, () => {
+  if (typeof L === "string") return;
+
+  it("auth_url is the proxy's root: version discovery keeps its https and host, the client certificate is presented", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "keystone-tls-"));
+    makeCertificates(dir);
+    makeClientCertificate(dir);
+    const proxy = await tlsTerminator(new URL(L.keystoneUrl), dir);
+    try {
+      const cloud = L.cloud("user");
+      const behind = {
+        ...cloud,
+        auth: { ...cloud.auth, authUrl: proxy.url },
+        cacert: path.join(dir, "ca.pem"),
+        cert: path.join(dir, "client.pem"),
+        key: path.join(dir, "client.key"),
+      };
+      const ks = new KeystoneSession(behind, { clock: systemClock, logger: captureLogger().logger });
+      const token = await ks.getToken();
+      assert.ok(token.projectId, "a project-scoped token");
+      assert.equal(await ks.endpoint("metric"), L.gnocchiUrl);
+      assert.deepEqual(proxy.seen, [
+        "GET / (client os-scaler-client)",
+        "POST /v3/auth/tokens (client os-scaler-client)",
+      ]);
+
+      // Without the client certificate the proxy ends the handshake: the error says what to set, at once.
+      const { cert: _cert, key: _key, ...noCert } = behind;
+      const bare = new KeystoneSession(noCert, { clock: systemClock, logger: captureLogger().logger });
+      await assert.rejects(bare.getToken(), (e: Error) => {
+        assert.ok(e instanceof TlsHandshakeError, `${e.name}: ${e.message}`);
+        assert.match(e.message, /requires a TLS client certificate, and none is configured .*set cert \(and key\)/);
+        return true;
+      });
+    } finally {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

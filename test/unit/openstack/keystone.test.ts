@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, describe, it } from "node:test";
-import { CloudConfigError, type CloudConfig } from "../../../scaler/openstack/clouds";
+import { CloudConfigError, loadCloud, type CloudConfig } from "../../../scaler/openstack/clouds";
 import type { HttpError } from "../../../scaler/openstack/http";
-import { HttpClient } from "../../../scaler/openstack/http";
+import { HttpClient, TlsConfigError } from "../../../scaler/openstack/http";
 import {
   EndpointNotFoundError,
   findEndpoint,
@@ -10,6 +13,7 @@ import {
   KeystoneSession,
   needsRenewal,
   v3Link,
+  versionUrl,
   type CatalogEntry,
 } from "../../../scaler/openstack/keystone";
 import { closedPort, sendJson, startServer, type FixtureServer, type Handler } from "../../fixtures/httpServer";
@@ -106,9 +110,17 @@ async function fakeCloud(opts: {
   lifetimeMs?: number;
   tokenStatus?: () => number;
   serviceStatus?: (token: string | undefined) => number;
+  /** The self link of v3 in the version document GET / answers with (300), given the server's own URL. */
+  v3Link?: (serverUrl: string) => string;
 }) {
   let n = 0;
   const server: FixtureServer = await startServer((req, res) => {
+    if (req.url === "/" && req.method === "GET" && opts.v3Link) {
+      const link = opts.v3Link(server.url);
+      return sendJson(res, 300, {
+        versions: { values: [{ id: "v3.14", status: "stable", links: [{ rel: "self", href: link }] }] },
+      });
+    }
     if (req.url === "/v3/auth/tokens" && req.method === "POST") {
       const status = opts.tokenStatus?.() ?? 201;
       if (status !== 201)
@@ -186,7 +198,121 @@ describe("v3Link: the v3 URL in a Keystone version document", () => {
   for (const r of rows) it(r.name, () => assert.equal(v3Link(r.body), r.want));
 });
 
+// Each row's `want` is what keystoneauth1 5.0's discover._combine_relative_url returned for the same arguments.
+describe("versionUrl: a version document's link on auth_url's scheme and host (keystoneauth)", () => {
+  const rows: { name: string; discovery: string; link: string; want: string }[] = [
+    {
+      name: "a TLS-terminating proxy: Keystone advertises http:// on the same host and port",
+      discovery: "https://ks.example:5000",
+      link: "http://ks.example:5000/v3/",
+      want: "https://ks.example:5000/v3/",
+    },
+    {
+      name: "an internal hostname: only the version is taken, on auth_url's host",
+      discovery: "https://ks.example:5000",
+      link: "http://internal:5000/v3/",
+      want: "https://ks.example:5000/v3/",
+    },
+    {
+      name: "another host under a path prefix: the version goes under auth_url's path",
+      discovery: "https://ks.example/identity",
+      link: "http://10.0.0.1/identity/v3/",
+      want: "https://ks.example/identity/v3/",
+    },
+    {
+      name: "another host, whose own path differs: still auth_url's path plus the version",
+      discovery: "https://ks.example/identity",
+      link: "http://other/v3/",
+      want: "https://ks.example/identity/v3/",
+    },
+    {
+      name: "the same host: the link's path is used as is",
+      discovery: "https://ks.example/identity",
+      link: "https://ks.example/identity/v3/",
+      want: "https://ks.example/identity/v3/",
+    },
+    {
+      name: "the same host and port but another scheme, with a longer path: the link's path",
+      discovery: "http://ks.example:5000",
+      link: "https://ks.example:5000/keystone/v3",
+      want: "http://ks.example:5000/keystone/v3",
+    },
+    { name: "an absolute path", discovery: "https://ks.example/a", link: "/v3/", want: "https://ks.example/v3/" },
+    { name: "a relative path", discovery: "https://ks.example/a", link: "v3/", want: "https://ks.example/a/v3/" },
+    {
+      name: "user info on auth_url is kept (the link has none, so it counts as another host)",
+      discovery: "https://u:p@ks.example/a",
+      link: "https://ks.example/a/v3/",
+      want: "https://u:p@ks.example/a/v3/",
+    },
+  ];
+  for (const r of rows) it(r.name, () => assert.equal(versionUrl(r.discovery, r.link), r.want));
+});
+
 describe("KeystoneSession against a scripted Keystone on 127.0.0.1", () => {
+  it("version discovery: a v3 link to another host and port is taken on auth_url's host (as keystoneauth does)", async () => {
+    const clock = new StepClock();
+    const elsewhere = await closedPort();
+    const { server, cloud } = await fakeCloud({ clock, v3Link: () => `http://127.0.0.1:${elsewhere}/v3/` });
+    servers.push(server);
+    const root = { ...cloud, auth: { ...cloud.auth, authUrl: server.url } };
+    const ks = new KeystoneSession(root, { clock, logger: captureLogger().logger, retries: 0 });
+    assert.equal(await ks.endpoint("metric"), `${server.url}/metric`);
+    assert.deepEqual(
+      server.requests.map((r) => `${r.method} ${r.path}`),
+      ["GET /", "POST /v3/auth/tokens"],
+    );
+  });
+
+  it("a token URL from the version document that fails: the error says where it came from and how to skip discovery", async () => {
+    const clock = new StepClock();
+    // Same host, so the link's path is taken: a path the server does not serve.
+    const server = await startServer((req, res) =>
+      req.method === "GET" && req.url === "/"
+        ? sendJson(res, 300, {
+            versions: { values: [{ id: "v3.14", status: "stable", links: [{ rel: "self", href: "/identity/v3/" }] }] },
+          })
+        : sendJson(res, 404, { error: { message: "not found" } }),
+    );
+    const fake = await fakeCloud({ clock });
+    servers.push(server, fake.server);
+    const cloud = fake.cloud;
+    const root = { ...cloud, auth: { ...cloud.auth, authUrl: server.url } };
+    const ks = new KeystoneSession(root, { clock, logger: captureLogger().logger, retries: 0 });
+    await assert.rejects(ks.getToken(), (e: HttpError) => {
+      assert.equal(e.status, 404);
+      assert.match(
+        e.message,
+        /\/identity\/v3\/auth\/tokens does not exist \(404\): this v3 URL comes from the version document Keystone returned for auth_url http:\/\/127\.0\.0\.1:\d+: if it is wrong, write auth_url with \/v3 at the end, which skips version discovery$/,
+      );
+      return true;
+    });
+  });
+
+  it("a discovered token URL that cannot be reached: the same note, on the connection error", async () => {
+    const clock = new StepClock();
+    // Keystone answers discovery, then goes away before the token request.
+    let closed: Promise<void> | undefined;
+    const server: FixtureServer = await startServer((_req, res) => {
+      res.on("finish", () => {
+        closed = server.close();
+      });
+      sendJson(res, 300, {
+        versions: { values: [{ id: "v3.14", status: "stable", links: [{ rel: "self", href: `${server.url}/v3/` }] }] },
+      });
+    });
+    const fake = await fakeCloud({ clock });
+    servers.push(fake.server);
+    const root = { ...fake.cloud, auth: { ...fake.cloud.auth, authUrl: server.url } };
+    const ks = new KeystoneSession(root, { clock, logger: captureLogger().logger, retries: 0 });
+    await assert.rejects(ks.getToken(), (e: HttpError) => {
+      assert.equal(e.kind, "unreachable");
+      assert.match(e.message, /auth\/tokens failed: ECONNREFUSED \(this v3 URL comes from the version document/);
+      return true;
+    });
+    await closed;
+  });
+
   it("an auth_url without /v3 whose root lists no versions falls back to <auth_url>/v3", async () => {
     const clock = new StepClock();
     const { server, cloud } = await fakeCloud({ clock });
@@ -448,18 +574,76 @@ describe("a password in auth_url (http://user:password@host/…) never reaches a
 });
 
 describe("KeystoneSession at start-up", () => {
-  it("a cacert that cannot be read names the clouds.yaml key", () => {
-    const cloud: CloudConfig = {
-      name: "lab",
-      authType: "password",
-      auth: { authUrl: "https://127.0.0.1:9/v3", username: "u", password: PASSWORD, projectName: "p" },
-      interface: "public",
-      verify: true,
-      cacert: "/nonexistent/ca.pem",
-      source: "/etc/openstack/clouds.yaml",
-    };
+  const base: CloudConfig = {
+    name: "lab",
+    authType: "password",
+    auth: { authUrl: "https://127.0.0.1:9/v3", username: "u", password: PASSWORD, projectName: "p" },
+    interface: "public",
+    verify: true,
+    source: "/etc/openstack/clouds.yaml",
+  };
+  const start = (cloud: CloudConfig) => () =>
+    new KeystoneSession(cloud, { clock: new StepClock(), logger: captureLogger().logger });
+
+  it("an unreadable REQUESTS_CA_BUNDLE names the variable, not a clouds.yaml key", () => {
     assert.throws(
-      () => new KeystoneSession(cloud, { clock: new StepClock(), logger: captureLogger().logger }),
+      start({ ...base, cacert: "/nonexistent/bundle.pem", cacertFrom: "REQUESTS_CA_BUNDLE" }),
+      (e: Error) => {
+        assert.ok(e instanceof CloudConfigError);
+        assert.match(
+          e.message,
+          /^environment: REQUESTS_CA_BUNDLE: cannot read the CA file \/nonexistent\/bundle\.pem: ENOENT/,
+        );
+        assert.ok(e.cause instanceof TlsConfigError, "the client's error is the cause");
+        return true;
+      },
+    );
+  });
+
+  it("the same through loadCloud: CURL_CA_BUNDLE set to a missing file", () => {
+    const env = { OS_AUTH_URL: "https://127.0.0.1:9/v3", OS_USERNAME: "u", OS_PASSWORD: "p", OS_PROJECT_ID: "x" };
+    // No clouds.yaml anywhere it looks: the OS_* variables alone make the cloud.
+    const empty = mkdtempSync(path.join(os.tmpdir(), "keystone-test-"));
+    try {
+      const dirs = { cwd: empty, home: empty, siteDir: empty, etcDir: empty };
+      const cloud = loadCloud({ ...dirs, env: { ...env, CURL_CA_BUNDLE: "/nonexistent/curl.pem" } });
+      assert.throws(start(cloud), (e: Error) =>
+        /^environment: CURL_CA_BUNDLE: cannot read the CA file \/nonexistent\/curl\.pem/.test(e.message),
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  for (const [field, message] of [
+    [
+      "cert",
+      /^\/etc\/openstack\/clouds\.yaml: clouds\.lab\.cert: cannot read the client certificate file \/nonexistent\/c\.pem: ENOENT/,
+    ],
+    [
+      "key",
+      /^\/etc\/openstack\/clouds\.yaml: clouds\.lab\.key: cannot read the client key file \/nonexistent\/c\.key: ENOENT/,
+    ],
+  ] as const) {
+    it(`an unreadable client ${field} file names the clouds.yaml key and the file`, () => {
+      const files = field === "cert" ? { cert: "/nonexistent/c.pem" } : { cert: __filename, key: "/nonexistent/c.key" };
+      assert.throws(
+        start({ ...base, ...files }),
+        (e: Error) => e instanceof CloudConfigError && message.test(e.message),
+      );
+    });
+  }
+
+  it("a client certificate file without a key, and no key file: says to give the key", () => {
+    assert.throws(
+      start({ ...base, cert: __filename }),
+      /clouds\.lab\.cert: the client certificate file .*keystone\.test\.ts holds no private key: give the key file as well/,
+    );
+  });
+
+  it("a cacert that cannot be read names the clouds.yaml key", () => {
+    assert.throws(
+      start({ ...base, cacert: "/nonexistent/ca.pem" }),
       (e: Error) =>
         e instanceof CloudConfigError &&
         /^\/etc\/openstack\/clouds\.yaml: clouds\.lab\.cacert: cannot read the CA file \/nonexistent\/ca\.pem: ENOENT/.test(

@@ -1,86 +1,27 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { HttpClient, type HttpError } from "../../../scaler/openstack/http";
+import type tls from "node:tls";
+import { loadCloud, type CloudConfig } from "../../../scaler/openstack/clouds";
+import {
+  HttpClient,
+  TlsConfigError,
+  TlsHandshakeError,
+  type HttpClientOptions,
+  type HttpError,
+} from "../../../scaler/openstack/http";
+import { KeystoneSession } from "../../../scaler/openstack/keystone";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
+import { makeCa, makeCertificates, makeClientCertificate, opensslSkip } from "./certificates";
 
-/** TLS against a real HTTPS server on 127.0.0.1 with a certificate from a throwaway CA made by openssl. */
-function hasOpenssl(): boolean {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = hasOpenssl() ? false : "openssl is not installed (apt-get install openssl)";
+/** TLS against real HTTPS servers on 127.0.0.1 with certificates from throwaway CAs made by openssl. */
+const skip = opensslSkip;
 if (skip) console.log(`# skipping TLS tests: ${skip}`);
-
-/**
- * A throwaway CA (ca.pem) and a certificate for 127.0.0.1 signed by it (srv.key, srv.pem), made by openssl in `dir`;
- * with `otherName`, also one for that DNS name only (other.key, other.pem).
- */
-function makeCertificates(dir: string, otherName?: string): void {
-  const f = (n: string) => path.join(dir, n);
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
-  ssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    f("ca.key"),
-    "-out",
-    f("ca.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=test-ca",
-  );
-  ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f("srv.key"), "-out", f("srv.csr"), "-subj", "/CN=127.0.0.1");
-  writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-  ssl(
-    "x509",
-    "-req",
-    "-in",
-    f("srv.csr"),
-    "-CA",
-    f("ca.pem"),
-    "-CAkey",
-    f("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    f("srv.pem"),
-    "-days",
-    "1",
-    "-extfile",
-    f("ext.cnf"),
-  );
-  if (otherName) {
-    ssl(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      f("other.key"),
-      "-out",
-      f("other.csr"),
-      "-subj",
-      `/CN=${otherName}`,
-    );
-    writeFileSync(f("other.cnf"), `subjectAltName=DNS:${otherName}\n`);
-    const sign = ["-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1"];
-    ssl("x509", "-req", "-in", f("other.csr"), ...sign, "-out", f("other.pem"), "-extfile", f("other.cnf"));
-  }
-}
 
 describe("HttpClient TLS", { skip }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "tls-test-"));
@@ -324,3 +265,252 @@ describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { ski
     }
   });
 });
+
+describe(
+  "HttpClient trust when no cacert is given: Node's roots, NODE_EXTRA_CA_CERTS, the system bundle",
+  { skip },
+  () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "trust-test-"));
+    const f = (n: string) => path.join(dir, n);
+    let server: https.Server;
+    let url = "";
+    const savedExtra = process.env.NODE_EXTRA_CA_CERTS;
+    before(async () => {
+      makeCertificates(dir);
+      makeCa(dir, "unrelated");
+      // A system bundle as update-ca-certificates writes it: many CAs in one file, the private one among them.
+      writeFileSync(f("system.pem"), Buffer.concat([readFileSync(f("unrelated.pem")), readFileSync(f("ca.pem"))]));
+      mkdirSync(f("cadir"));
+      writeFileSync(f("cadir/private.pem"), readFileSync(f("ca.pem")));
+      writeFileSync(f("cadir/README"), "not a certificate\n");
+      server = https.createServer({ key: readFileSync(f("srv.key")), cert: readFileSync(f("srv.pem")) }, (_req, res) =>
+        res.writeHead(200).end('{"ok":true}'),
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    });
+    after(async () => {
+      if (savedExtra === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = savedExtra;
+      server?.closeAllConnections();
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const client = (opts: Partial<HttpClientOptions>) =>
+      new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 0, ...opts });
+
+    it("the first system bundle that exists is trusted (as Debian's requests trusts ca-certificates.crt)", async () => {
+      const bundles = [f("missing.crt"), f("system.pem"), f("unrelated.pem")];
+      assert.equal((await client({ systemCaBundles: bundles }).request({ url })).status, 200);
+      await assert.rejects(
+        client({ systemCaBundles: [f("missing.crt"), f("unrelated.pem"), f("system.pem")] }).request({ url }),
+        /TLS certificate not trusted/,
+      );
+    });
+
+    it("no system bundle found: Node's own roots, which do not hold a private CA", async () => {
+      await assert.rejects(
+        client({ systemCaBundles: [f("missing.crt")] }).request({ url }),
+        /TLS certificate not trusted/,
+      );
+    });
+
+    it("NODE_EXTRA_CA_CERTS stays trusted beside the system bundle (Node drops it when given a CA list)", async () => {
+      process.env.NODE_EXTRA_CA_CERTS = f("ca.pem");
+      // A list of bundles of its own, so that the default set is read afresh with this variable.
+      const res = await client({ systemCaBundles: [f("unrelated.pem"), "/another/list"] }).request({ url });
+      assert.equal(res.status, 200);
+    });
+
+    it("cacert replaces the default set: the system bundle is then not trusted", async () => {
+      await assert.rejects(
+        client({ cacert: f("unrelated.pem"), systemCaBundles: [f("system.pem")] }).request({ url }),
+        /TLS certificate not trusted/,
+      );
+    });
+
+    it("cacert may be a directory of PEM files, as requests accepts one", async () => {
+      assert.equal((await client({ cacert: f("cadir") }).request({ url })).status, 200);
+    });
+
+    it("a cacert without any certificate in it is a configuration error, not a silent empty trust", () => {
+      assert.throws(
+        () => client({ cacert: f("cadir/README") }),
+        (e: Error) =>
+          e instanceof TlsConfigError &&
+          e.option === "cacert" &&
+          /the CA file .*README holds no PEM certificate/.test(e.message),
+      );
+    });
+  },
+);
+
+/**
+ * A Keystone behind a TLS-terminating proxy on 127.0.0.1, as real Keystone answers there: its version document's
+ * links are built from the Host header with the scheme it was served on (http), so they say http:// for a port that
+ * speaks TLS. With `requestCert`, it also demands a client certificate from the private CA (mutual TLS).
+ */
+async function tlsKeystone(
+  f: (n: string) => string,
+  opts: { requestCert?: boolean; maxVersion?: tls.SecureVersion } = {},
+): Promise<{ url: string; seen: string[]; handshakes: () => number; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  let handshakes = 0;
+  const server = https.createServer(
+    {
+      key: readFileSync(f("srv.key")),
+      cert: readFileSync(f("srv.pem")),
+      ...(opts.requestCert ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(f("ca.pem")) } : {}),
+      ...(opts.maxVersion ? { maxVersion: opts.maxVersion } : {}),
+    },
+    (req, res) => {
+      const client = (req.socket as tls.TLSSocket).getPeerCertificate();
+      const cn = client.subject ? String(client.subject.CN) : undefined;
+      seen.push(`${req.method} ${req.url}${cn ? ` (client ${cn})` : ""}`);
+      if (req.method === "GET" && req.url === "/") {
+        const link = `http://${req.headers.host}/v3/`;
+        res.writeHead(300, { "Content-Type": "application/json" });
+        return res.end(
+          JSON.stringify({
+            versions: { values: [{ id: "v3.14", status: "stable", links: [{ rel: "self", href: link }] }] },
+          }),
+        );
+      }
+      if (req.method === "POST" && req.url === "/v3/auth/tokens") {
+        res.writeHead(201, { "Content-Type": "application/json", "X-Subject-Token": "tls-token-1234" });
+        const expires = new Date(Date.now() + 3_600_000).toISOString();
+        return res.end(JSON.stringify({ token: { expires_at: expires, project: { id: "p1" }, catalog: [] } }));
+      }
+      res.writeHead(404).end("{}");
+    },
+  );
+  server.on("tlsClientError", () => handshakes++);
+  server.on("secureConnection", () => handshakes++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    handshakes: () => handshakes,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe(
+  "Keystone over TLS: discovery behind a TLS-terminating proxy, CA bundles from the environment, client certificates",
+  { skip },
+  () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "keystone-tls-test-"));
+    const f = (n: string) => path.join(dir, n);
+    const saved = { ...process.env };
+    const started: { close: () => Promise<void> }[] = [];
+    before(() => {
+      makeCertificates(dir);
+      makeClientCertificate(dir);
+      // No proxy for these requests, whatever the machine sets.
+      for (const k of ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]) delete process.env[k];
+    });
+    after(async () => {
+      process.env = saved;
+      await Promise.all(started.map((s) => s.close()));
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const keystone = async (opts: Parameters<typeof tlsKeystone>[1] = {}) => {
+      const k = await tlsKeystone(f, opts);
+      started.push(k);
+      return k;
+    };
+    /** A cloud entry loaded the way the scaler loads it, from a clouds.yaml in a directory of its own. */
+    const cloudFor = (authUrl: string, extra = "", env: NodeJS.ProcessEnv = {}) => {
+      const root = mkdtempSync(path.join(dir, "cloud-"));
+      writeFileSync(
+        path.join(root, "clouds.yaml"),
+        `clouds:\n  tls:\n    auth: { auth_url: "${authUrl}", username: u, password: p, project_id: p1 }\n${extra}`,
+      );
+      // `~` is the certificates' directory.
+      return loadCloud({ cwd: root, home: dir, siteDir: root, etcDir: root, env });
+    };
+    const session = (cloud: CloudConfig) =>
+      new KeystoneSession(cloud, { clock: new StepClock(), logger: captureLogger().logger, retries: 2, backoffMs: 1 });
+
+    it("auth_url is Keystone's root and its links say http://: the token is asked for over https, on auth_url's host", async () => {
+      const k = await keystone();
+      const ks = session(cloudFor(k.url, `    cacert: ${f("ca.pem")}\n`));
+      const token = await ks.getToken();
+      assert.equal(token.id, "tls-token-1234");
+      assert.deepEqual(k.seen, ["GET /", "POST /v3/auth/tokens"]);
+    });
+
+    it("REQUESTS_CA_BUNDLE is trusted when clouds.yaml gives no cacert", async () => {
+      const k = await keystone();
+      const token = await session(cloudFor(`${k.url}/v3`, "", { REQUESTS_CA_BUNDLE: f("ca.pem") })).getToken();
+      assert.equal(token.id, "tls-token-1234");
+      // And without it, the private CA is not trusted.
+      await assert.rejects(session(cloudFor(`${k.url}/v3`)).getToken(), /TLS certificate not trusted/);
+    });
+
+    it("cert and key (~ expanded) are presented to a server that requires a client certificate", async () => {
+      const k = await keystone({ requestCert: true });
+      const ks = session(
+        cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n    cert: ~/client.pem\n    key: ~/client.key\n`),
+      );
+      assert.equal((await ks.getToken()).id, "tls-token-1234");
+      assert.deepEqual(k.seen, ["POST /v3/auth/tokens (client os-scaler-client)"]);
+    });
+
+    it("cert alone, holding the key too (requests' cert=<path>), is enough", async () => {
+      const k = await keystone({ requestCert: true });
+      const ks = session(cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n    cert: ${f("client-both.pem")}\n`));
+      assert.equal((await ks.getToken()).id, "tls-token-1234");
+    });
+
+    it("OS_CERT and OS_KEY work for a named cloud, as the CLI's --os-cert/--os-key", async () => {
+      const k = await keystone({ requestCert: true });
+      const env = { OS_CLOUD: "tls", OS_CERT: f("client.pem"), OS_KEY: f("client.key") };
+      const ks = session(cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n`, env));
+      assert.equal((await ks.getToken()).id, "tls-token-1234");
+    });
+
+    it("no client certificate for a server that requires one (TLS 1.3): says to set cert and key, and is not retried", async () => {
+      const k = await keystone({ requestCert: true });
+      const ks = session(cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n`));
+      await assert.rejects(ks.getToken(), (e: HttpError) => {
+        assert.ok(e instanceof TlsHandshakeError, `got ${e.name}: ${e.message}`);
+        assert.match(
+          e.message,
+          /requires a TLS client certificate, and none is configured \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\): set cert \(and key\) in clouds\.tls .*or OS_CERT \(and OS_KEY\)$/,
+        );
+        return true;
+      });
+      assert.equal(k.handshakes(), 1, "one attempt, though retries: 2");
+    });
+
+    it("no client certificate for a TLS 1.2 server that requires one: the handshake failure names cert and key", async () => {
+      const k = await keystone({ requestCert: true, maxVersion: "TLSv1.2" });
+      const ks = session(cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n`));
+      await assert.rejects(
+        ks.getToken(),
+        /ended the TLS handshake \(alert handshake failure\); if it requires a client certificate, set cert \(and key\) in clouds\.tls/,
+      );
+      assert.equal(k.handshakes(), 1, "not retried");
+    });
+
+    it("through an HTTPS_PROXY tunnel, the client certificate is presented too", async () => {
+      const k = await keystone({ requestCert: true });
+      const proxy = await startProxy();
+      started.push(proxy);
+      process.env.HTTPS_PROXY = proxy.url;
+      delete process.env.NO_PROXY;
+      delete process.env.no_proxy;
+      try {
+        const ks = session(cloudFor(`${k.url}/v3`, `    cacert: ${f("ca.pem")}\n    cert: ${f("client-both.pem")}\n`));
+        assert.equal((await ks.getToken()).id, "tls-token-1234");
+        assert.deepEqual(proxy.seen, [`CONNECT ${new URL(k.url).host}`]);
+      } finally {
+        delete process.env.HTTPS_PROXY;
+      }
+    });
+  },
+);
