@@ -175,18 +175,17 @@ const WHY: Record<string, string> = {
     "so a steep morning rise from a 1–2 VM night group overloads for the apply + boot of the one action that follows.",
   elb_request_count_8c0756:
     "every setting takes more actions than the budget (a third of HPA's): each 5-minute spike costs the proportional mode one scale-out and, after the window, one scale-in. " +
-    "Against the lab script and the threshold mode the budget is the only condition missed. " +
-    "Heat + Aodh is also cheaper than any setting because it under-provisions: one VM per 300 s cooldown, so most spikes end before it has grown — it has more overload than every setting of the sweep. " +
+    "The lab script, the threshold mode's defaults and Heat + Aodh are also cheaper than any setting because they under-provision: each grows one or two VMs per action and waits for them to serve (Heat also for its 300 s cooldown), so most spikes end before they have grown — each has more overload than every setting of the sweep. " +
     "HPA is cheaper too: it re-sizes to 50 % down as readily as up (a 5-minute window), so between spikes it sits below the proportional band, which releases half the group at a time after 10 minutes; it pays with more overload than the default.",
   Twitter_volume_AAPL:
     "the demand is isolated bursts over a 1-VM floor, and every burst costs any policy that releases capacity one scale-out and one scale-in: every setting takes two to three times the action budget (a third of HPA's). " +
-    "Against the lab script, HPA and the threshold mode that budget is the only condition missed. " +
-    "Against Heat + Aodh no setting is as cheap either: Heat adds one VM per 300 s, so most bursts are over before it has grown — it spends the fewest VM-hours and pays with the most overload of any policy on this trace.",
+    "Against HPA and the threshold mode's defaults that budget is the only condition missed. " +
+    "Against Heat + Aodh and the lab script no setting is as cheap either: they add one VM per action (Heat one per 300 s), so most bursts are over before they have grown — they spend fewer VM-hours than every setting and pay with more overload.",
   cpu_utilization_asg_misconfiguration:
     "(a metric replayed as demand: the traces' README says to replay it, not to treat it as demand) every hour the series steps from a base around 30 % to about 44 % for five minutes, then to 65–100 % for five minutes, and back. " +
     "HPA re-sizes at the first step (its band is 45–55 %), which takes a 5-VM group to 8 VMs — enough to serve the spike that follows, even at 100 % — then grows again at the spike and is back at 5 about 15 minutes later: four actions an hour, about four times the default's. " +
     "The proportional band holds at the first step (70 % is under its 80 % trigger; the trend adds a VM or two only when its window sees the step), so a spike to 100 % finds 5–7 VMs and overloads until the scale-out serves (apply + boot); the saturated reading is doubled (6 → 20 VMs) and held for the 10-minute window. " +
-    "Heat and the lab script hold capacity through the hour instead: Heat's 20 % scale-in line is never reached at 10 VMs. " +
+    "Heat and the threshold mode's defaults hold capacity through the hour instead: their scale-in lines (20 % and 30 %) are not reached at 8–10 VMs, and 8 VMs at 100 % serve the spikes. " +
     "No target in the swept range both releases between spikes and is ready for them; rules tried against this trace are in docs/policy-frontier.md.",
 };
 
@@ -195,7 +194,7 @@ const FRONTIER_WHY: Record<string, string> = {
   Twitter_volume_AAPL:
     "the overload minutes come in whole bursts (steps of 2.5 min), and targets 55–65 miss the same bursts: along that plateau the VM-hours differ by a few hours in 1,370 (under 0.3 %), so the neighbouring setting that edges out the default does so by less than one burst's worth. The default sits on the frontier up to that granularity.",
   cpu_utilization_asg_misconfiguration:
-    "the hourly step-then-spike described above: HPA meets the spike by re-sizing at the step before it, Heat and the lab script by holding capacity through the hour; the default does neither, so it spends about as many VM-hours as the holders and still overloads at the 100 % spikes. " +
+    "the hourly step-then-spike described above: HPA meets the spike by re-sizing at the step before it, Heat and the threshold mode's defaults by holding capacity through the hour; the default does neither, so it spends more VM-hours than the holders and still overloads at the 100 % spikes. " +
     "Six rules tried against it (flap damping, no doubling, a resistant trend, a minimum release tied to the target, a peak hold, a hold switched on by flaps) are listed with their numbers in docs/policy-frontier.md: each moved the default along the frontier, broke another criterion (one action per step, an action budget), or needed a horizon fitted to this trace's period.",
 };
 
