@@ -120,6 +120,12 @@ export interface HttpResponse {
   readonly headers: Record<string, string>;
   /** The raw body; parse it with `parseJson`. */
   readonly text: string;
+  /**
+   * Removes the client's secrets from text taken from this reply, before it goes into a message: a server (or a proxy
+   * before it) may quote the request's token, password or Authorization header. parseJson uses it; so must any message
+   * that quotes a reply.
+   */
+  readonly scrub: (text: string) => string;
 }
 
 const MAX_BODY_IN_ERROR = 300;
@@ -139,7 +145,7 @@ export class HttpClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retries = options.retries ?? 2;
     this.backoffMs = options.backoffMs ?? 200;
-    this.secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
+    this.secrets = [...new Set((options.secrets ?? []).flatMap(secretForms))];
     const verify = options.verify ?? true;
     if (!verify) {
       options.logger.warn("TLS certificate verification is disabled (verify: false): use it only for a lab");
@@ -189,7 +195,7 @@ export class HttpClient {
 
   /** Adds strings to scrub from messages (a token learnt after construction). */
   addSecret(secret: string): void {
-    if (secret.length >= 4 && !this.secrets.includes(secret)) this.secrets.push(secret);
+    for (const form of secretForms(secret)) if (!this.secrets.includes(form)) this.secrets.push(form);
   }
 
   /** Removes every known secret from a string meant for a message or a log line. */
@@ -246,16 +252,18 @@ export class HttpClient {
     const text = typeof res.data === "string" ? res.data : "";
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
     if (!accept(res.status)) {
-      const body = this.scrub(text.slice(0, MAX_BODY_IN_ERROR));
+      // Scrubbed whole before any cut, which could leave the start of a secret behind.
+      const body = this.scrub(text).slice(0, MAX_BODY_IN_ERROR);
       const kind: HttpFailureKind = res.status === 401 ? "auth" : res.status === 403 ? "forbidden" : "http";
-      throw new HttpError(kind, `${what} returned HTTP ${res.status}${summarize(body)}`, res.status, body);
+      const summary = summarize(text, (t) => this.scrub(t));
+      throw new HttpError(kind, `${what} returned HTTP ${res.status}${summary}`, res.status, body);
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) {
       if (typeof v === "string") headers[k.toLowerCase()] = v;
       else if (Array.isArray(v)) headers[k.toLowerCase()] = v.join(", ");
     }
-    return { status: res.status, headers, text };
+    return { status: res.status, headers, text, scrub: (t) => this.scrub(t) };
   }
 
   private transportError(err: unknown, what: string, timedOut: boolean, timeoutMs: number): HttpError {
@@ -438,7 +446,8 @@ export function parseJson(res: HttpResponse, what: string, opts: { pythonNonFini
         // not JSON even so: the error below
       }
     }
-    const start = res.text.slice(0, 60).replace(/\s+/g, " ");
+    // Scrubbed whole before the cut, which could leave the start of a secret behind.
+    const start = res.scrub(res.text).slice(0, 60).replace(/\s+/g, " ");
     throw new HttpError("malformed", `${what}: the reply is not JSON (starts with ${JSON.stringify(start)})`);
   }
 }
@@ -459,20 +468,35 @@ export function displayUrl(url: string): string {
   }
 }
 
-function summarize(body: string): string {
-  const oneLine = body.replace(/\s+/g, " ").trim();
-  if (!oneLine) return "";
+/**
+ * An error reply in a few words, secrets removed with `scrub`. The message of a JSON reply is scrubbed once parsed: the
+ * reply may hold a secret escaped (a password's `"` as `\"`, or as `\u0022`), which only the parsed text shows as it
+ * is. Both are scrubbed before they are cut, which could leave the start of a secret behind.
+ */
+function summarize(body: string, scrub: (text: string) => string): string {
+  if (!body.trim()) return "";
   // OpenStack error bodies are {"error": {"message": ...}} or {"<kind>": {"message": ...}}; show the message.
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>;
     for (const v of Object.values(parsed)) {
       if (v && typeof v === "object" && typeof (v as { message?: unknown }).message === "string") {
-        return `: ${(v as { message: string }).message.slice(0, 200)}`;
+        return `: ${scrub((v as { message: string }).message).slice(0, 200)}`;
       }
     }
-    if (typeof parsed.error === "string") return `: ${parsed.error.slice(0, 200)}`;
+    if (typeof parsed.error === "string") return `: ${scrub(parsed.error).slice(0, 200)}`;
   } catch {
     // not JSON: show the start of the text
   }
-  return `: ${oneLine.slice(0, 120)}`;
+  return `: ${scrub(body).replace(/\s+/g, " ").trim().slice(0, 120)}`;
+}
+
+/**
+ * A secret as a reply may quote it: as it is, and as JSON writes it inside a string (the client sends passwords in
+ * JSON bodies, which a server may quote raw). Shorter than 4 characters it is not scrubbed: that would mangle
+ * every message.
+ */
+function secretForms(secret: string): string[] {
+  if (secret.length < 4) return [];
+  const json = JSON.stringify(secret).slice(1, -1);
+  return json === secret ? [secret] : [secret, json];
 }

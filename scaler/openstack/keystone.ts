@@ -352,13 +352,14 @@ export class KeystoneSession {
       throw err;
     }
     const id = res.headers["x-subject-token"];
+    // Before the body is read: a reply that is not JSON is quoted, and it may quote the token.
+    if (id) this.http.addSecret(id);
     const body = parseJson(res, `POST ${shown}`) as { token?: Record<string, unknown> };
     const t = body?.token;
     const expiresAt = typeof t?.expires_at === "string" ? Date.parse(t.expires_at) : NaN;
     if (!id || !t || Number.isNaN(expiresAt) || !Array.isArray(t.catalog)) {
       throw new HttpError("malformed", `POST ${shown}: the reply has no X-Subject-Token, token.expires_at or catalog`);
     }
-    this.http.addSecret(id);
     const issuedAt = typeof t.issued_at === "string" ? Date.parse(t.issued_at) : this.options.clock.now();
     const project = t.project as { id?: string } | undefined;
     const token: Token = {

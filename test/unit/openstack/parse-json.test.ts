@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parseJson, type HttpResponse } from "../../../scaler/openstack/http";
 
 /** parseJson: strict JSON, and Python's non-finite tokens (Gnocchi's replies) read as null only when asked. */
-const reply = (text: string): HttpResponse => ({ status: 200, headers: {}, text });
+const reply = (text: string, scrub = (t: string) => t): HttpResponse => ({ status: 200, headers: {}, text, scrub });
 
 describe("parseJson with pythonNonFinite", () => {
   const rows: { name: string; text: string; want: unknown }[] = [
@@ -41,5 +41,20 @@ describe("parseJson with pythonNonFinite", () => {
         text,
       );
     }
+  });
+});
+
+describe("parseJson: the start of a reply that is not JSON, as a message quotes it", () => {
+  const scrub = (t: string) => t.split("tok3n-secret-0001").join("[redacted]");
+  it("is scrubbed with the reply's client's secrets, whole and then cut: no start of a secret is left", () => {
+    // At character 50 the token would be cut after its 10th character, were the cut made first.
+    const text = `${"x".repeat(50)}tok3n-secret-0001 and more than sixty characters in all`;
+    assert.throws(
+      () => parseJson(reply(text, scrub), "GET /x"),
+      (e: Error) => {
+        assert.equal(e.message, `GET /x: the reply is not JSON (starts with "${"x".repeat(50)}[redacted]")`);
+        return true;
+      },
+    );
   });
 });

@@ -90,7 +90,8 @@ describe("NovaSource: the time between two readings is measured on the monotonic
           assert.equal(req.url, "http://nova.test/v2.1/servers/vm-1/diagnostics");
           const totalNs = 17.3e9 + clock.monotonic() * 1e6 * 0.5 * vcpus;
           const cpu_details = Array.from({ length: vcpus }, (_, id) => ({ id, time: totalNs / vcpus }));
-          return Promise.resolve({ status: 200, headers: {}, text: JSON.stringify({ num_cpus: vcpus, cpu_details }) });
+          const text = JSON.stringify({ num_cpus: vcpus, cpu_details });
+          return Promise.resolve({ status: 200, headers: {}, text, scrub: (t: string) => t });
         },
       };
       const source = new NovaSource(novaSourceSchema.parse({ type: "nova", endpoint: "http://nova.test/v2.1" }), {
