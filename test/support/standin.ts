@@ -191,8 +191,9 @@ function makeWorkspace(w: {
     lockFiles: () => backend().listLocks(w.projectName, w.stackName),
     backend,
     cleanup: () => {
-      // Retried: a `pulumi` process that was killed just before may still be going away.
-      if (w.root) fs.rmSync(w.root, { recursive: true, force: true, maxRetries: 5 });
+      // Retried: a `pulumi` process that was killed just before, or that a stopped daemon left running (it does not
+      // wait for a stack read on SIGTERM), may still be writing here. Linear backoff: at most 11 s in all.
+      if (w.root) fs.rmSync(w.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
