@@ -201,7 +201,8 @@ export class HttpClient {
   /** Removes every known secret from a string meant for a message or a log line. */
   scrub(text: string): string {
     let out = text;
-    for (const s of this.secrets) out = out.split(s).join("[redacted]");
+    // Longest first: a secret inside another (a password within a token) would otherwise leave the rest of it behind.
+    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join("[redacted]");
     return out;
   }
 

@@ -436,6 +436,21 @@ describe("HttpClient", () => {
     });
   });
 
+  it("scrubs the longest secret first: one inside another leaves no piece of the longer behind", async () => {
+    const server = await startServer((_req, res) =>
+      sendJson(res, 500, { error: { message: "token xx-pass-word-yy rejected" } }),
+    );
+    servers.push(server);
+    // The shorter one first, as a password given before the token it turns into would be.
+    const http = new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 0 });
+    http.addSecret("pass-word");
+    http.addSecret("xx-pass-word-yy");
+    await assert.rejects(http.request({ url: `${server.url}/x` }), (e: HttpError) => {
+      assert.match(e.message, /HTTP 500: token \[redacted\] rejected/);
+      return true;
+    });
+  });
+
   // isServiceFailure decides both this and gnocchi's "Nova down": a 501 is a request the service will never serve.
   for (const [status, attempts] of [
     [500, 3],
