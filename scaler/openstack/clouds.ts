@@ -450,6 +450,13 @@ function normalize(name: string, raw: Raw, source: string, opts: NormalizeOption
     const v = obj[key];
     if (v === undefined || v === null || v === "") return undefined;
     if (typeof v === "number") return String(v);
+    if (typeof v === "boolean") {
+      // PyYAML, and so the openstack CLI, reads yes/no/on/off/true/false unquoted as booleans: `password: yes`,
+      // `region_name: NO` (Norway) are not the strings they look like.
+      throw new CloudConfigError(
+        `${field(label)}: expected a string, got the boolean ${v} (unquoted yes/no/on/off/true/false are booleans in YAML 1.1, as the openstack CLI reads it): quote the value`,
+      );
+    }
     if (typeof v !== "string") throw new CloudConfigError(`${field(label)}: expected a string`);
     return v;
   };

@@ -61,6 +61,15 @@ interface Row {
 
 const rows: Row[] = [
   {
+    // Read as the openstack CLI reads it (PyYAML): the value is a boolean, not the word it looks like.
+    name: "an unquoted yes/no as a string value: refused, saying to quote it",
+    files: { "cwd/clouds.yaml": cloudYaml("a", "u").replace("password: pw-u", "password: yes") },
+    error: {
+      type: CloudConfigError,
+      match: /auth\.password: expected a string, got the boolean true .*quote the value/,
+    },
+  },
+  {
     name: "./clouds.yaml wins over ~/.config/openstack and /etc/openstack",
     files: {
       "cwd/clouds.yaml": cloudYaml("a", "from-cwd"),
