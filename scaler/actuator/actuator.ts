@@ -258,10 +258,19 @@ export class Actuator {
         try {
           await this.refreshStack(stop, log);
         } catch (err) {
+          if (stop.aborted) throw err;
           // A backend whose locks cannot be listed (Pulumi Cloud, s3://) says "locked" only now.
-          if (!isCommandError(err, "ConcurrentUpdateError")) throw err;
-          if (!expired) throw new StackLockedError(`another update (${summarize(err)})`, intent);
-          log.warn({ err: summarize(err) }, "actuator: the stack is locked by another update: not refreshed");
+          const locked = isCommandError(err, "ConcurrentUpdateError");
+          if (!expired) throw locked ? new StackLockedError(`another update (${summarize(err)})`, intent) : err;
+          // An intent never to be re-applied needs the refresh only as clean-up: one that keeps failing (a provider's
+          // credentials, a resource it cannot read) must not hold every later update. The next `up` meets whatever
+          // the refresh would have cleared, and its failure is the actuator check's to report.
+          log.warn(
+            { err: summarize(err) },
+            locked
+              ? "actuator: the stack is locked by another update: not refreshed"
+              : "actuator: the refresh after a crash failed; the intent is too old to re-apply, so it is dropped anyway",
+          );
         }
       }
     } finally {

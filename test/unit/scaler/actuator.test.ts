@@ -788,6 +788,8 @@ describe("actuator: crash safety (intent reconcile)", () => {
     locks?: typeof LIVE_LOCK;
     want: "StackLockedError" | "expired";
     calls: string[];
+    /** The refresh fails with an error that is not a lock. */
+    refreshFails?: boolean;
   }[] = [
     {
       name: "a young intent, a live holder: not refreshed, not re-applied, left pending",
@@ -815,14 +817,26 @@ describe("actuator: crash safety (intent reconcile)", () => {
       want: "expired",
       calls: ["locks", "pendingOperations", "refresh clearPendingCreates=false", "outputs", "setConfig desiredCount=2"],
     },
+    {
+      // The refresh is only clean-up for an intent never re-applied: failing for good, it must not hold every update.
+      name: "an intent older than intentMaxAge, a refresh that keeps failing (a provider's 401): dropped all the same",
+      age: 15 * 60 * S + 1,
+      locks: [],
+      refreshFails: true,
+      want: "expired",
+      calls: ["locks", "pendingOperations", "refresh clearPendingCreates=false", "outputs", "setConfig desiredCount=2"],
+    },
   ];
   for (const row of locked) {
-    it(`a stack locked at start — ${row.name}`, async () => {
+    it(`a stack locked or not refreshable at start — ${row.name}`, async () => {
       const s = await setupWithIntent(4);
       await s.clock.advance(row.age);
       s.stack.count = 2;
       s.stack.lockList = row.locks && [...row.locks];
       if (!row.locks) s.stack.refreshBehaviour = () => Promise.reject(commandError(LOCKED_STDERR));
+      if (row.refreshFails) {
+        s.stack.refreshBehaviour = () => Promise.reject(commandError("error: refresh failed: 401 Unauthorized"));
+      }
       if (row.want === "StackLockedError") {
         await assert.rejects(s.actuator.reconcile(), (err: Error) => {
           assert.equal(err.name, "StackLockedError");
