@@ -5,7 +5,7 @@ import path from "node:path";
 import tls from "node:tls";
 import axios, { type AxiosInstance, type Method } from "axios";
 import { HttpProxyAgent } from "http-proxy-agent";
-import { urlSecrets } from "../lib/redact";
+import { redactUrl, urlSecrets } from "../lib/redact";
 import { proxyFor, TunnelAgent } from "./proxy";
 import type { Clock } from "../lib/clock";
 import { UserError } from "../lib/errors";
@@ -248,7 +248,10 @@ export class HttpClient {
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new Error("aborted");
-      throw this.transportError(err, what, deadline.aborted, timeoutMs);
+      // Through a proxy, a refused or dropped connection may be the proxy's: name it (its password redacted).
+      const proxy = agents.httpsAgent ? proxyFor(new URL(req.url)) : undefined;
+      const via = proxy ? ` (through the proxy ${redactUrl(proxy.href)})` : "";
+      throw this.transportError(err, `${what}${via}`, deadline.aborted, timeoutMs);
     }
     const text = typeof res.data === "string" ? res.data : "";
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
@@ -294,6 +297,12 @@ export class HttpClient {
       return new TlsHandshakeError(
         `${what}: the server ended the TLS handshake (alert handshake failure); if it requires a client ` +
           `certificate${hint ? `, ${this.options.clientCertHint}` : ", give one"}`,
+      );
+    }
+    // OpenSSL's words when an https:// URL meets a server that answers in plain HTTP.
+    if (/wrong version number|packet length too long|unknown protocol/i.test(e.message ?? "")) {
+      return new TlsHandshakeError(
+        `${what}: the server did not answer in TLS (${code || "EPROTO"}): if it serves plain HTTP, use an http:// URL`,
       );
     }
     const reason = code || this.scrub(e.message ?? "request failed");

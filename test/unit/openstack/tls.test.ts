@@ -222,6 +222,8 @@ describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { ski
         useProxy({ HTTPS_PROXY: value });
         await assert.rejects(client({ cacert: f("ca.pem") }).request({ url: httpsUrl }), (e: HttpError) => {
           assert.equal(e.kind, "unreachable", e.message);
+          // The target is up: the message must point at the proxy.
+          assert.match(e.message, new RegExp(`through the proxy http://127\\.0\\.0\\.1:${portOf(hangUp)}/`));
           return true;
         });
       }
@@ -230,6 +232,27 @@ describe("HttpClient through a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", { ski
     } finally {
       await new Promise<void>((r) => hangUp.close(() => r()));
     }
+  });
+
+  it("a proxy's password is not in the message that names it", async () => {
+    const hangUp = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => hangUp.listen(0, "127.0.0.1", r));
+    try {
+      useProxy({ HTTPS_PROXY: `http://bob:Pr0xyPw777@127.0.0.1:${portOf(hangUp)}` });
+      await assert.rejects(client({ cacert: f("ca.pem") }).request({ url: httpsUrl }), (e: HttpError) => {
+        assert.match(e.message, /through the proxy http:\/\/bob:\[redacted\]@127\.0\.0\.1:/);
+        return !e.message.includes("Pr0xyPw777");
+      });
+    } finally {
+      await new Promise<void>((r) => hangUp.close(() => r()));
+    }
+  });
+
+  it("an https:// URL for a server that speaks plain HTTP says so, once (not retried)", async () => {
+    useProxy({});
+    const url = httpUrl.replace("http://", "https://");
+    const c = new HttpClient({ clock: new StepClock(), logger: captureLogger().logger, retries: 2 });
+    await assert.rejects(c.request({ url }), /did not answer in TLS .*if it serves plain HTTP, use an http:\/\/ URL/);
   });
 
   it("a proxy that never answers CONNECT: the request times out and its socket is closed, not left open", async () => {
