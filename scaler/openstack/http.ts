@@ -70,6 +70,8 @@ export interface TlsOptions {
   readonly key?: string;
   /** What an error about a client certificate the server requires says to set, e.g. the clouds.yaml keys. */
   readonly clientCertHint?: string;
+  /** The config's names for `cacert` and for turning verification off, for messages. Default: clouds.yaml's. */
+  readonly tlsKeys?: { readonly cacert: string; readonly verifyOff: string };
   /** The system CA bundles to look for; the first that exists is trusted. Defaults to SYSTEM_CA_BUNDLES. */
   readonly systemCaBundles?: readonly string[];
 }
@@ -148,7 +150,9 @@ export class HttpClient {
     this.secrets = [...new Set((options.secrets ?? []).flatMap(secretForms))];
     const verify = options.verify ?? true;
     if (!verify) {
-      options.logger.warn("TLS certificate verification is disabled (verify: false): use it only for a lab");
+      options.logger.warn(
+        `TLS certificate verification is disabled (${options.tlsKeys?.verifyOff ?? "verify: false"}): use it only for a lab`,
+      );
     }
     this.hasClientCert = options.cert !== undefined && options.cert !== "";
     this.tls = { rejectUnauthorized: verify, secureContext: secureContextFor(options) };
@@ -281,7 +285,7 @@ export class HttpClient {
     }
     if (code.startsWith("CERT_") || code.includes("SELF_SIGNED") || code.startsWith("UNABLE_TO_")) {
       return new TlsHandshakeError(
-        `${what}: TLS certificate not trusted (${code}); set cacert to the CA that signed it`,
+        `${what}: TLS certificate not trusted (${code}); set ${this.options.tlsKeys?.cacert ?? "cacert"} to the CA that signed it`,
       );
     }
     // TLS 1.3 names the missing client certificate (alert 116); TLS 1.2 servers end the handshake with alert 40.

@@ -188,6 +188,7 @@ export class PrometheusSource implements MetricSource {
         timeoutMs: config.timeout,
         retries: 1,
         verify: !config.insecureSkipVerify,
+        tlsKeys: { cacert: "source.caFile", verifyOff: "source.insecureSkipVerify: true" },
         ...(config.caFile ? { cacert: config.caFile } : {}),
         // A password in the URL's user info goes out as Basic auth: scrub it like the token.
         secrets: [...(bearer ? [bearer] : []), ...urlSecrets(config.url)],
