@@ -147,7 +147,8 @@ export class HttpClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retries = options.retries ?? 2;
     this.backoffMs = options.backoffMs ?? 200;
-    this.secrets = [...new Set((options.secrets ?? []).flatMap(secretForms))];
+    this.secrets = [];
+    for (const secret of options.secrets ?? []) this.addSecret(secret);
     const verify = options.verify ?? true;
     if (!verify) {
       options.logger.warn(
@@ -174,9 +175,10 @@ export class HttpClient {
   /**
    * The agents for a URL: a proxy's when HTTPS_PROXY/HTTP_PROXY (or ALL_PROXY) name one and NO_PROXY does not exempt
    * the host, as requests (so the `openstack` CLI) decides; else none, and the client's direct ones apply. Through a
-   * proxy, TLS is still end to end (a CONNECT tunnel) and verified with the same CA and `verify` setting.
+   * proxy, TLS is still end to end (a CONNECT tunnel) and verified with the same CA and `verify` setting. The proxy
+   * comes back too, for messages.
    */
-  private agentsFor(url: string): { httpAgent?: http.Agent; httpsAgent?: https.Agent } {
+  private agentsFor(url: string): { httpAgent?: http.Agent; httpsAgent?: https.Agent; proxy?: URL } {
     let target: URL;
     try {
       target = new URL(url);
@@ -194,19 +196,20 @@ export class HttpClient {
       };
       this.proxyAgents.set(proxy.href, agents);
     }
-    return agents;
+    return { ...agents, proxy };
   }
 
   /** Adds strings to scrub from messages (a token learnt after construction). */
   addSecret(secret: string): void {
     for (const form of secretForms(secret)) if (!this.secrets.includes(form)) this.secrets.push(form);
+    // Longest first: a secret inside another (a password within a token) would otherwise leave the rest of it behind.
+    this.secrets.sort((a, b) => b.length - a.length);
   }
 
   /** Removes every known secret from a string meant for a message or a log line. */
   scrub(text: string): string {
     let out = text;
-    // Longest first: a secret inside another (a password within a token) would otherwise leave the rest of it behind.
-    for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join("[redacted]");
+    for (const s of this.secrets) out = out.split(s).join("[redacted]"); // longest first (addSecret)
     return out;
   }
 
@@ -233,7 +236,8 @@ export class HttpClient {
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     const isString = typeof req.data === "string";
     // Outside the try: a proxy variable that names no usable proxy is the user's to fix, not a transport failure.
-    const agents = this.agentsFor(req.url);
+    // `proxy` is kept out of axios' options: its own `proxy` key would turn its own proxying back on.
+    const { proxy, ...agents } = this.agentsFor(req.url);
     let res;
     try {
       res = await this.axios.request<string>({
@@ -253,7 +257,6 @@ export class HttpClient {
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason instanceof Error ? req.signal.reason : new Error("aborted");
       // Through a proxy, a refused or dropped connection may be the proxy's: name it (its password redacted).
-      const proxy = agents.httpsAgent ? proxyFor(new URL(req.url)) : undefined;
       const via = proxy ? ` (through the proxy ${redactUrl(proxy.href)})` : "";
       throw this.transportError(err, `${what}${via}`, deadline.aborted, timeoutMs);
     }
