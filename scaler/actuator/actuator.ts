@@ -397,8 +397,11 @@ export class Actuator {
     );
   }
 
-  /** The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. */
-  private openStack(signal: AbortSignal = this.stopController.signal): Promise<StackOps> {
+  /**
+   * The stack, opened once (`pulumi stack select`), within the read deadline; `signal` stops the wait. Also `run`'s
+   * start check: a failed open is tried again on the next use.
+   */
+  openStack(signal: AbortSignal = this.stopController.signal): Promise<StackOps> {
     return this.bounded(this.ops(), "opening the stack (pulumi stack select)", signal);
   }
 

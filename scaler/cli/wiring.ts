@@ -1,11 +1,10 @@
-import { Actuator, STACK_READ_TIMEOUT } from "../actuator/actuator";
+import { Actuator } from "../actuator/actuator";
 import { openPulumiStack } from "../actuator/pulumiStack";
 import { parseStackOutputs, type StackOps, type StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import { ScalerLoop } from "../daemon/loop";
 import { ScalerMetrics } from "../http/metrics";
 import { systemClock, type Clock } from "../lib/clock";
-import { withDeadline } from "../lib/deadline";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { createSource } from "../sources/index";
@@ -118,8 +117,7 @@ export async function wireScaler(
   });
   late.loop = loop;
   const openStack = async (signal?: AbortSignal) => {
-    const timeout = overrides.stackReadTimeout ?? STACK_READ_TIMEOUT;
-    await withDeadline(ops(), timeout, "opening the stack (pulumi stack select)", signal);
+    await actuator.openStack(signal);
   };
   return { loop, actuator, metrics, source, readStack, openStack };
 }
