@@ -80,18 +80,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error, file, raw);
   const config = resolvePaths(withSourceSampleAge(result.data, raw, file), path.dirname(path.resolve(file)));
-  if (!CLOUD_SOURCES.includes(config.source.type)) {
-    if (config.cloud !== undefined) {
-      throw new ConfigError(
-        "cloud",
-        `is read by the ${CLOUD_SOURCES.join(" and ")} sources only, and source.type is ${config.source.type}; remove cloud`,
-        file,
-      );
-    }
-    // $OS_CLOUD is not theirs either: shown by `validate`, it would make the effective config one that fails to load.
-    return { ...config, file: path.resolve(file) };
+  const readsCloud = CLOUD_SOURCES.includes(config.source.type);
+  if (!readsCloud && config.cloud !== undefined) {
+    throw new ConfigError(
+      "cloud",
+      `is read by the ${CLOUD_SOURCES.join(" and ")} sources only, and source.type is ${config.source.type}; remove cloud`,
+      file,
+    );
   }
-  const cloud = config.cloud ?? env.OS_CLOUD;
+  // $OS_CLOUD only for the sources that read it: shown by `validate` for another, it would make the effective config
+  // one that fails to load.
+  const cloud = readsCloud ? (config.cloud ?? env.OS_CLOUD) : undefined;
   return { ...config, ...(cloud ? { cloud } : {}), file: path.resolve(file) };
 }
 

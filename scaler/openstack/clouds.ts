@@ -438,9 +438,11 @@ const SERVICE_KEYS = ["compute", "metric"].flatMap((s) =>
   ["interface", "endpoint_type", "endpoint_override", "endpoint"].map((k) => `${s}_${k}`),
 );
 
+/** A setting given: null or an empty string counts as unset (an empty OS_* variable, a key left blank). */
+const present = (v: unknown) => v !== undefined && v !== null && v !== "";
+
 function normalize(name: string, raw: Raw, source: string, opts: NormalizeOptions): CloudConfig {
   const field = (f: string) => cloudKey({ name, source }, f);
-  const present = (v: unknown) => v !== undefined && v !== null && v !== "";
   // A key given both at the top level (where OS_* variables and CLI options land) and under auth: takes the top
   // level's value: loader.py _fix_backwards_auth does so for project_*, tenant_* and *domain_*, and osc-lib's
   // OSC_Config._validate_auth ("if it's in config, win") for every other auth option.
@@ -595,7 +597,6 @@ type TlsSettings = Pick<CloudConfig, "verify" | "cacert" | "cacertFrom" | "cert"
  * with $REQUESTS_CA_BUNDLE, else $CURL_CA_BUNDLE. `cert` (and `key`, only with a cert) have ~ expanded.
  */
 function tlsSettings(raw: Raw, field: (f: string) => string, fromEnv: boolean, opts: NormalizeOptions): TlsSettings {
-  const present = (v: unknown) => v !== undefined && v !== null && v !== "";
   const file = (key: string): string | undefined => {
     const v = raw[key];
     if (!present(v)) return undefined;
