@@ -68,7 +68,7 @@ export const prometheusSourceSchema = z
   });
 
 /** Whether a URL has user info (`user@` or `user:password@`); false when it does not parse (httpUrl reports it). */
-function hasUserInfo(url: string): boolean {
+export function hasUserInfo(url: string): boolean {
   if (!URL.canParse(url)) return false;
   const u = new URL(url);
   return u.username !== "" || u.password !== "";

@@ -4,7 +4,7 @@ import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { HttpClient, HttpError, parseJson, TlsConfigError } from "../openstack/http";
 import { toSourceError } from "./common";
-import { readSourceFile, type PrometheusSourceConfig } from "./config";
+import { hasUserInfo, readSourceFile, type PrometheusSourceConfig } from "./config";
 import {
   SourceError,
   type CpuSample,
@@ -175,10 +175,9 @@ export class PrometheusSource implements MetricSource {
       }
       this.headers.Authorization = `Bearer ${bearer}`;
     }
-    const url = new URL(config.url);
     this.authHint = bearer
       ? "check bearerTokenFile"
-      : url.username || url.password
+      : hasUserInfo(config.url)
         ? "check the user and password in url"
         : "Prometheus asks for credentials: set bearerTokenFile, or a user and password in url";
     try {
