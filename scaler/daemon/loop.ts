@@ -522,9 +522,9 @@ export class ScalerLoop {
           "deciding, but cooldowns and windows are lost at the next start)",
       });
     }
-    // At once, not after a few: no update is made while it fails.
+    // At once, not after a few: no update is made while it fails. (A reconcile that succeeds clears it.)
     const r = this.reconcileFailure;
-    if (r !== undefined && !this.reconciled) {
+    if (r !== undefined) {
       failing.push({
         check: "reconcile",
         reason:
