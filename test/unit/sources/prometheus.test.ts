@@ -19,7 +19,7 @@ import type { SourceError } from "../../../scaler/sources/types";
 import { type Group } from "../../../scaler/sources/types";
 import { sendJson, startServer } from "../../fixtures/httpServer";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
-import { makeCertificates } from "../openstack/certificates";
+import { makeCertificates, opensslSkip } from "../openstack/certificates";
 
 describe("buildQuery", () => {
   it("default: node_exporter busy CPU (iowait counted as idle) by the label, window in seconds", () => {
@@ -184,30 +184,34 @@ describe("PrometheusSource at start-up and its messages", () => {
     );
   }
 
-  it("TLS messages name this source's keys (caFile, insecureSkipVerify), not clouds.yaml's", async () => {
-    makeCertificates(dir);
-    const server = https.createServer(
-      { key: readFileSync(path.join(dir, "srv.key")), cert: readFileSync(path.join(dir, "srv.pem")) },
-      (_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(vector([]))),
-    );
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    try {
-      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      await assert.rejects(
-        build({ url }).sample({ instances: [] }),
-        /TLS certificate not trusted .*set source\.caFile to/,
+  it(
+    "TLS messages name this source's keys (caFile, insecureSkipVerify), not clouds.yaml's",
+    { skip: opensslSkip },
+    async () => {
+      makeCertificates(dir);
+      const server = https.createServer(
+        { key: readFileSync(path.join(dir, "srv.key")), cert: readFileSync(path.join(dir, "srv.pem")) },
+        (_req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(vector([]))),
       );
-      const log = captureLogger();
-      new PrometheusSource(prometheusSourceSchema.parse({ type: "prometheus", url, insecureSkipVerify: true }), {
-        ...deps,
-        logger: log.logger,
-      });
-      assert.ok(log.lines.some((l) => /verification is disabled \(source\.insecureSkipVerify: true\)/.test(l)));
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-  });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      try {
+        const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        await assert.rejects(
+          build({ url }).sample({ instances: [] }),
+          /TLS certificate not trusted .*set source\.caFile to/,
+        );
+        const log = captureLogger();
+        new PrometheusSource(prometheusSourceSchema.parse({ type: "prometheus", url, insecureSkipVerify: true }), {
+          ...deps,
+          logger: log.logger,
+        });
+        assert.ok(log.lines.some((l) => /verification is disabled \(source\.insecureSkipVerify: true\)/.test(l)));
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    },
+  );
 
   it("a 401 to a source that sends no credentials says how to give them", async () => {
     const server = await startServer((_req, res) => sendJson(res, 401, { error: "unauthorized" }));
