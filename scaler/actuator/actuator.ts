@@ -647,7 +647,7 @@ export class Actuator {
             signal,
             // The program's count-ownership rule: it takes a new count only when this variable says so (see infra/).
             env: { [APPLY_COUNT_ENV]: String(count) },
-            onOutput: (line) => this.o.logger.debug({ pulumi: line.trimEnd() }, "pulumi output"),
+            onOutput: (line) => this.o.logger.debug({ pulumi: scrub(line.trimEnd(), process.env) }, "pulumi output"),
           }),
         controller,
       );
