@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
 import { pathSchema } from "../config/fields";
@@ -162,4 +162,18 @@ export function readSourceFile(file: string, field: string, hint = ""): Buffer {
             : (err as Error).message;
     throw new ConfigError(field, `cannot read ${file}: ${code ? `${code} (${why})` : why}${hint}`);
   }
+}
+
+/**
+ * A credential file (an SSH private key, its passphrase) that other users may read is refused, as OpenSSH refuses such
+ * a key. Regular files only: a pipe or a device (`/dev/fd/3`) has no such mode to judge.
+ */
+export function refuseOpenMode(file: string, field: string): void {
+  const st = statSync(file);
+  if (!st.isFile() || (st.mode & 0o077) === 0) return;
+  const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
+  throw new ConfigError(
+    field,
+    `${file} holds a credential but other users may read it (mode ${mode}): chmod 600 ${file} (ssh refuses such a key too)`,
+  );
 }

@@ -6,7 +6,7 @@ import type { Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { asPercent, firstReading, sampleCounters, type InstanceOutcome } from "./common";
-import { readSourceFile, type SshSourceConfig } from "./config";
+import { readSourceFile, refuseOpenMode, type SshSourceConfig } from "./config";
 import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
 
@@ -73,6 +73,9 @@ export class SshSource implements MetricSource {
       this.knownHosts = parseKnownHosts(text.toString("utf8"));
     }
     checkPrivateKey(this.privateKey, this.passphrase, config);
+    // After the key is known to be one: a `.pub` given by mistake is readable by all, and is reported as a public key.
+    refuseOpenMode(config.keyFile, "source.keyFile");
+    if (config.passphraseFile) refuseOpenMode(config.passphraseFile, "source.passphraseFile");
   }
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {

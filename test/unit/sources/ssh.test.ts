@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -135,6 +135,13 @@ describe("SshSource at start-up: the key file is read and parsed, so validate ca
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", f]);
     return f;
   };
+  // chmod after writing: the umask could narrow a mode given to writeFileSync.
+  const copyWithMode = (from: string, name: string, mode: number) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, readFileSync(from));
+    chmodSync(f, mode);
+    return f;
+  };
   const plain = key("plain_key", "");
   const encrypted = key("encrypted_key", "correct horse");
   const rows: {
@@ -183,6 +190,24 @@ describe("SshSource at start-up: the key file is read and parsed, so validate ca
       error: {
         field: "source.passphraseFile",
         message: /^source\.passphraseFile: the passphrase in .*pass-wrong does not decrypt .*encrypted_key/,
+      },
+    },
+    {
+      name: "a key other users may read (ssh refuses it too)",
+      keyFile: copyWithMode(plain, "plain_key_0644", 0o644),
+      error: {
+        field: "source.keyFile",
+        message:
+          /^source\.keyFile: .*plain_key_0644 holds a credential but other users may read it \(mode 0644\): chmod 600 /,
+      },
+    },
+    {
+      name: "a passphrase file its group may read",
+      keyFile: encrypted,
+      passphraseFile: copyWithMode(file("pass-open", "correct horse\n"), "pass-0640", 0o640),
+      error: {
+        field: "source.passphraseFile",
+        message: /^source\.passphraseFile: .*pass-0640 holds a credential but other users may read it \(mode 0640\)/,
       },
     },
     {
