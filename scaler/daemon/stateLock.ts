@@ -65,7 +65,13 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
         command: options.command,
         since: new Date().toISOString(),
       };
-      await writeJsonAtomic(ownerFile, owner);
+      try {
+        await writeJsonAtomic(ownerFile, owner);
+      } catch (err) {
+        // Not started (a link planted as the owner file, a full disk): the next scaler must not wait for this one.
+        await release().catch(() => undefined);
+        throw err;
+      }
       return async () => {
         if (!compromised && (await ownedByThisProcess(ownerFile))) await rm(ownerFile, { force: true });
         try {

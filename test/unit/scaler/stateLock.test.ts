@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { lockStateDir, STALE_MS, StateDirLockedError, UPDATE_MS } from "../../../scaler/daemon/stateLock";
+import { SymlinkedStateFileError } from "../../../scaler/lib/jsonFile";
 import { tempDir } from "./helpers";
 
 const noCompromise = (err: Error) => assert.fail(`compromised: ${err.message}`);
@@ -149,6 +150,23 @@ describe("stateDir lock: one scaler per state", () => {
       const owner = JSON.parse(await readFile(path.join(dir, "lock-owner.json"), "utf8")) as { command: string };
       assert.equal(owner.command, "once", "the new holder's owner file");
       await next();
+    }));
+
+  it("an owner file that is a symbolic link is refused, not written through, and the lock is let go", () =>
+    withStateDir(async (dir) => {
+      const victim = `${dir}-victim`;
+      await writeFile(victim, "precious\n");
+      await mkdir(dir, { recursive: true });
+      await symlink(victim, path.join(dir, "lock-owner.json"));
+      await assert.rejects(
+        lockStateDir(dir, { command: "run", onCompromised: noCompromise }),
+        (err: Error) => err instanceof SymlinkedStateFileError && err.message.includes("lock-owner.json"),
+      );
+      assert.equal(await readFile(victim, "utf8"), "precious\n");
+      assert.equal(existsSync(path.join(dir, "lock")), false, "the lock is released");
+      await rm(path.join(dir, "lock-owner.json"));
+      const release = await lockStateDir(dir, { command: "run", onCompromised: noCompromise });
+      await release();
     }));
 
   it("a release leaves an owner file that names another process", () =>

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { SymlinkedStateFileError, writeJsonAtomic } from "../../../scaler/lib/jsonFile";
+import { tempDir } from "./helpers";
+
+/** Runs `fn` with a fresh temporary folder, removed after. */
+async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const t = await tempDir();
+  try {
+    await fn(t.dir);
+  } finally {
+    await t.cleanup();
+  }
+}
+
+describe("writeJsonAtomic: the state files", () => {
+  it("refuses to write through a symbolic link, leaving the file it points to as it was", () =>
+    inTemp(async (dir) => {
+      const victim = path.join(dir, "passwd");
+      await writeFile(victim, "root:x:0:0\n");
+      const file = path.join(dir, "state", "state.json");
+      await mkdir(path.dirname(file));
+      await symlink(victim, file);
+      await assert.rejects(writeJsonAtomic(file, { version: 1 }), (err: Error) => {
+        assert.ok(err instanceof SymlinkedStateFileError);
+        assert.ok(err.message.startsWith(`${file} is a symbolic link (to ${victim})`), err.message);
+        assert.match(err.message, /Remove the link/);
+        return true;
+      });
+      assert.equal(await readFile(victim, "utf8"), "root:x:0:0\n");
+      assert.ok((await lstat(file)).isSymbolicLink(), "the link is left for the operator to look at");
+    }));
+
+  it("refuses a dangling symbolic link too, creating nothing where it points", () =>
+    inTemp(async (dir) => {
+      const victim = path.join(dir, "cron.d-entry");
+      const file = path.join(dir, "intent.json");
+      await symlink(victim, file);
+      await assert.rejects(writeJsonAtomic(file, { count: 3 }), SymlinkedStateFileError);
+      assert.equal(existsSync(victim), false);
+    }));
+
+  it("writes a plain file, and replaces it", () =>
+    inTemp(async (dir) => {
+      const file = path.join(dir, "state", "state.json");
+      await writeJsonAtomic(file, { n: 1 });
+      await writeJsonAtomic(file, { n: 2 });
+      assert.deepEqual(JSON.parse(await readFile(file, "utf8")), { n: 2 });
+    }));
+});
