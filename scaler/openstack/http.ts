@@ -508,12 +508,33 @@ function summarize(body: string, scrub: (text: string) => string): string {
 }
 
 /**
- * A secret as a reply may quote it: as it is, and as JSON writes it inside a string (the client sends passwords in
- * JSON bodies, which a server may quote raw). Shorter than 4 characters it is not scrubbed: that would mangle
- * every message.
+ * A secret as a reply may quote it: as it is; as JSON writes it inside a string (the client sends passwords in JSON
+ * bodies, which a server may quote raw), also with Python's json.dumps default (ensure_ascii: every character outside
+ * printable ASCII as \uXXXX) and Go's encoding/json (<, > and & as \u003c, \u003e, \u0026); and percent-encoded, as
+ * a server quoting a URL or a form shows it (encodeURIComponent; RFC 3986's stricter set, which Python's
+ * quote(safe="") uses; and x-www-form-urlencoded, with + for a space). Shorter than 4 characters it is not scrubbed:
+ * that would mangle every message.
  */
 function secretForms(secret: string): string[] {
   if (secret.length < 4) return [];
   const json = JSON.stringify(secret).slice(1, -1);
-  return json === secret ? [secret] : [secret, json];
+  const escape = (text: string, chars: RegExp) =>
+    text.replace(chars, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  let uri: string[] = [];
+  try {
+    const component = encodeURIComponent(secret);
+    uri = [component, component.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)];
+  } catch {
+    // a lone surrogate, which has no percent-encoded form
+  }
+  return [
+    ...new Set([
+      secret,
+      json,
+      escape(json, /[^\x20-\x7e]/g),
+      escape(json, /[<>&\u2028\u2029]/g),
+      ...uri,
+      new URLSearchParams({ s: secret }).toString().slice(2),
+    ]),
+  ];
 }
