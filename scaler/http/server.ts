@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { BlockList, isIP, type AddressInfo } from "node:net";
 import { UserError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { Health, StatusSnapshot } from "../daemon/loop";
@@ -10,7 +10,8 @@ import type { ScalerMetrics } from "./metrics";
  *   GET /healthz  200 "ok", or 503 with the reasons (source failing, actuator failing, loop stalled)
  *   GET /metrics  Prometheus text format from the scaler's own registry
  *   GET /status   the JSON of `os-scaler status --json`
- * Binds 127.0.0.1:9464 unless `http.listen` says otherwise.
+ * Binds 127.0.0.1:9464 unless `http.listen` says otherwise. On a loopback address it answers only requests whose Host is
+ * a loopback name (see hostAllowed).
  */
 export interface HttpDeps {
   readonly metrics: ScalerMetrics;
@@ -30,12 +31,53 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
 }
 
-export function createHandler(d: HttpDeps): http.RequestListener {
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6"); // ::ffff:127.x matches the IPv4 subnet: BlockList maps it
+
+/** Whether `address` (an IP literal, without brackets) is a loopback address. */
+function isLoopback(address: string): boolean {
+  const v = isIP(address);
+  return v !== 0 && LOOPBACK.check(address, v === 4 ? "ipv4" : "ipv6");
+}
+
+/**
+ * Whether a request with this Host header may be answered by a server bound to a loopback address. A page in a browser
+ * on this machine can point a name of its own at 127.0.0.1 (DNS rebinding) and then read /status and /healthz as
+ * same-origin: its requests carry that name in Host. So only loopback names pass — localhost, 127.x, [::1], any port —
+ * and the host `http.listen` names (e.g. this machine's hostname, which Debian maps to 127.0.1.1: `os-scaler status`
+ * sends it). No Host at all (HTTP/1.0) passes: browsers always send one.
+ */
+export function hostAllowed(host: string | undefined, listenHost: string): boolean {
+  if (host === undefined) return true;
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::\d*)?$/.exec(host);
+  if (!m) return false;
+  const name = (m[1] ?? m[2] ?? "").toLowerCase().replace(/\.$/, "");
+  return name === "localhost" || isLoopback(name) || (name !== "" && name === listenHost.toLowerCase());
+}
+
+/**
+ * `allowHost`: whether a request's Host header may be served; a request it refuses is answered 421 before anything
+ * else. startHttpServer refuses foreign names on a loopback bind (hostAllowed); by default every Host is served.
+ */
+export function createHandler(
+  d: HttpDeps,
+  allowHost: (host: string | undefined) => boolean = () => true,
+): http.RequestListener {
   // Nothing here may throw: a request listener's exception is uncaught and ends the daemon, an update in flight with
   // it. The whole reply is one promise, so even a fault in the parsing is that one request's 500, not an exit.
   return (req, res) => {
     let pathname: string | undefined;
     const reply = async () => {
+      if (!allowHost(req.headers.host)) {
+        res
+          .writeHead(421, { "content-type": "text/plain" })
+          .end(
+            "misdirected request: this server listens on loopback and answers to localhost, 127.0.0.1 or [::1] " +
+              "(or the host in http.listen) only\n",
+          );
+        return;
+      }
       if (req.method !== "GET" && req.method !== "HEAD") {
         res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
         return;
@@ -109,7 +151,10 @@ export function explainListenError(err: NodeJS.ErrnoException, listen: string): 
 /** Starts listening; `listen` is host:port (port 0 = any free port, for tests). */
 export async function startHttpServer(listen: string, d: HttpDeps): Promise<RunningServer> {
   const { host, port } = parseListen(listen);
-  const server = http.createServer(createHandler(d));
+  // Checked until the bound address is known (then: only on loopback, where the operator has not chosen to expose the
+  // endpoints to other names; on any other address, Host is not checked).
+  let checkHost = true;
+  const server = http.createServer(createHandler(d, (h) => !checkHost || hostAllowed(h, host)));
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => reject(explainListenError(err, listen));
     server.once("error", failed);
@@ -119,6 +164,7 @@ export async function startHttpServer(listen: string, d: HttpDeps): Promise<Runn
     });
   });
   const addr = server.address() as AddressInfo;
+  checkHost = isLoopback(addr.address);
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   d.logger.info({ listen: `${shownHost}:${addr.port}` }, "http: /healthz /metrics /status");
   return {

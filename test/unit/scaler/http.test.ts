@@ -5,7 +5,14 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import type { Health, StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
-import { explainListenError, parseListen, startHttpServer } from "../../../scaler/http/server";
+import {
+  explainListenError,
+  hostAllowed,
+  parseListen,
+  startHttpServer,
+  type HttpDeps,
+  type RunningServer,
+} from "../../../scaler/http/server";
 import { UserError } from "../../../scaler/lib/errors";
 import { captureLogger } from "./helpers";
 
@@ -33,6 +40,26 @@ function rawStatuses(port: number, raw: string): Promise<number[]> {
     socket.on("error", reject);
     socket.on("close", () => resolve([...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]))));
   });
+}
+
+/** The deps of a server whose answers do not matter to the test: healthy, an empty status. */
+function plainDeps(): HttpDeps {
+  return {
+    metrics: new ScalerMetrics(),
+    health: (): Health => ({ ok: true, reasons: [] }),
+    status: () => ({}) as StatusSnapshot,
+    logger: captureLogger().logger,
+  };
+}
+
+/** Runs `fn` against a server with plainDeps listening on `listen`, and closes it. */
+async function withServer(listen: string, fn: (server: RunningServer) => Promise<void>): Promise<void> {
+  const server = await startHttpServer(listen, plainDeps());
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
 }
 
 describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
@@ -99,14 +126,8 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
 
   // A request listener that throws ends the daemon (an update in flight with it): a bad target must be one 400.
   for (const target of ["//", "//:99999", "http://["]) {
-    it(`a request target that is no URL (${target}) is answered 400, and the next request on the connection is served`, async () => {
-      const server = await startHttpServer("127.0.0.1:0", {
-        metrics: new ScalerMetrics(),
-        health: (): Health => ({ ok: true, reasons: [] }),
-        status: () => ({}) as StatusSnapshot,
-        logger: captureLogger().logger,
-      });
-      try {
+    it(`a request target that is no URL (${target}) is answered 400, and the next request on the connection is served`, () =>
+      withServer("127.0.0.1:0", async (server) => {
         const statuses = await rawStatuses(
           server.port,
           `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n` +
@@ -114,19 +135,52 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
         );
         assert.deepEqual(statuses, [400, 200]);
         assert.equal((await get(`${server.url}/healthz`)).status, 200, "still serving new connections");
-      } finally {
-        await server.close();
-      }
-    });
+      }));
   }
 
+  // DNS rebinding: a page in a browser on this machine points a name of its own at 127.0.0.1 and reads /status.
+  it("on a loopback bind, a request whose Host is not a loopback name is answered 421; loopback names are served", () =>
+    withServer("127.0.0.1:0", async (server) => {
+      const hosts = ["evil.example:9464", "evil.example", "127.0.0.1.evil.example", "localhost.evil.example:80"];
+      const loopback = [
+        "localhost:9464",
+        "LOCALHOST",
+        "localhost.",
+        "127.0.0.1",
+        "127.3.4.5:80",
+        "[::1]:9464",
+        "[::1]",
+      ];
+      const statuses = await rawStatuses(
+        server.port,
+        [...hosts, ...loopback].map((h) => `GET /status HTTP/1.1\r\nHost: ${h}\r\n\r\n`).join("") +
+          "GET /healthz HTTP/1.0\r\n\r\n", // no Host at all: no browser sends that
+      );
+      assert.deepEqual(statuses, [...hosts.map(() => 421), ...loopback.map(() => 200), 200]);
+    }));
+
+  it("on a wildcard bind (the operator exposed it), any Host is served", () =>
+    withServer("0.0.0.0:0", async (server) => {
+      const statuses = await rawStatuses(
+        server.port,
+        "GET /healthz HTTP/1.1\r\nHost: scaler.example:9464\r\nConnection: close\r\n\r\n",
+      );
+      assert.deepEqual(statuses, [200]);
+    }));
+
+  it("hostAllowed: loopback names and the host http.listen names, with any port", () => {
+    for (const h of ["localhost", "localhost:1", "127.0.0.1:9464", "127.255.0.9", "[::1]:9464", "[::ffff:127.0.0.1]"])
+      assert.ok(hostAllowed(h, "127.0.0.1"), h);
+    // Debian maps the hostname to 127.0.1.1: `http.listen: web-1:9464` binds there and `os-scaler status` sends it.
+    assert.ok(hostAllowed("web-1:9464", "web-1"));
+    assert.ok(hostAllowed(undefined, "127.0.0.1"), "no Host (HTTP/1.0)");
+    assert.ok(!hostAllowed("web-1.evil.example", "web-1"));
+    for (const h of ["web-1:9464", "", "::1", "[::2]", "10.0.0.1", "a@localhost", "localhost/x", "[::1]x"])
+      assert.ok(!hostAllowed(h, "127.0.0.1"), h);
+  });
+
   it("a port already in use, or an address this machine does not have, says which key to change", async () => {
-    const deps = {
-      metrics: new ScalerMetrics(),
-      health: (): Health => ({ ok: true, reasons: [] }),
-      status: () => ({}) as StatusSnapshot,
-      logger: captureLogger().logger,
-    };
+    const deps = plainDeps();
     const first = await startHttpServer("127.0.0.1:0", deps);
     try {
       const busy = `127.0.0.1:${first.port}`;
