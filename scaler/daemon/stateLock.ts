@@ -1,9 +1,9 @@
-import { mkdir, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import lockfile from "proper-lockfile";
 import { lockHolder as liveness } from "../actuator/locks";
-import { readJson, writeJsonAtomic } from "../lib/jsonFile";
+import { makePrivateDir, readJson, writeJsonAtomic } from "../lib/jsonFile";
 
 /**
  * One scaler per stateDir. Two daemons on one config would each decide from half the history, overwrite each other's
@@ -39,7 +39,7 @@ export interface StateLockOptions {
 
 /** Takes the stateDir's lock; resolves to its release. Waits only while the lock looks like a dead holder's. */
 export async function lockStateDir(stateDir: string, options: StateLockOptions): Promise<() => Promise<void>> {
-  await mkdir(stateDir, { recursive: true });
+  await makePrivateDir(stateDir);
   const lockPath = path.join(stateDir, "lock");
   const ownerFile = path.join(stateDir, "lock-owner.json");
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));

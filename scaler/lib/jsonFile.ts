@@ -4,13 +4,21 @@ import writeFileAtomic from "write-file-atomic";
 
 /**
  * The scaler's state files: written atomically (temp file + fsync + rename, by write-file-atomic), so a crash leaves
- * either the old file or the new one, never half of each. A file that is a symbolic link is refused (see
- * SymlinkedStateFileError).
+ * either the old file or the new one, never half of each. Each is its owner's only (0600, whatever the umask), as is
+ * the folder made for it. A file that is a symbolic link is refused (see SymlinkedStateFileError).
  */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await makePrivateDir(path.dirname(file));
   await refuseSymlink(file);
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { fsync: true });
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, { fsync: true, mode: 0o600 });
+}
+
+/**
+ * Creates `dir` (and its missing parents) for its owner only, as the files in it are: they name the Keystone user and
+ * project, internal URLs, the VMs' addresses. A folder that exists is left as it is: its mode is the operator's choice.
+ */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
 /**

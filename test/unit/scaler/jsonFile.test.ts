@@ -1,20 +1,24 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { SymlinkedStateFileError, writeJsonAtomic } from "../../../scaler/lib/jsonFile";
 import { tempDir } from "./helpers";
 
-/** Runs `fn` with a fresh temporary folder, removed after. */
+/** Runs `fn` with a fresh temporary folder, removed after, under the usual umask (022: files 0644 unless told). */
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const t = await tempDir();
+  const umask = process.umask(0o022);
   try {
     await fn(t.dir);
   } finally {
+    process.umask(umask);
     await t.cleanup();
   }
 }
+
+const modeOf = async (p: string) => ((await stat(p)).mode & 0o777).toString(8);
 
 describe("writeJsonAtomic: the state files", () => {
   it("refuses to write through a symbolic link, leaving the file it points to as it was", () =>
@@ -49,5 +53,24 @@ describe("writeJsonAtomic: the state files", () => {
       await writeJsonAtomic(file, { n: 1 });
       await writeJsonAtomic(file, { n: 2 });
       assert.deepEqual(JSON.parse(await readFile(file, "utf8")), { n: 2 });
+    }));
+
+  it("keeps the files and the folders it makes to their owner: they name users, projects, internal addresses", () =>
+    inTemp(async (dir) => {
+      const file = path.join(dir, "var", "state", "state.json");
+      await writeJsonAtomic(file, { n: 1 });
+      assert.equal(await modeOf(file), "600");
+      assert.equal(await modeOf(path.dirname(file)), "700");
+      assert.equal(await modeOf(path.join(dir, "var")), "700");
+    }));
+
+  it("makes a world-readable file its owner's at the next write, and leaves the mode of a folder that exists", () =>
+    inTemp(async (dir) => {
+      const file = path.join(dir, "state.json");
+      await writeFile(file, "{}", { mode: 0o644 });
+      await chmod(dir, 0o755);
+      await writeJsonAtomic(file, { n: 1 });
+      assert.equal(await modeOf(file), "600");
+      assert.equal(await modeOf(dir), "755", "the operator's folder");
     }));
 });

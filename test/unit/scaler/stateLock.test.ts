@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
@@ -150,6 +150,19 @@ describe("stateDir lock: one scaler per state", () => {
       const owner = JSON.parse(await readFile(path.join(dir, "lock-owner.json"), "utf8")) as { command: string };
       assert.equal(owner.command, "once", "the new holder's owner file");
       await next();
+    }));
+
+  it("the stateDir it makes and the owner file are its user's only", () =>
+    withStateDir(async (dir) => {
+      const umask = process.umask(0o022);
+      try {
+        const release = await lockStateDir(dir, { command: "run", onCompromised: noCompromise });
+        assert.equal((await stat(dir)).mode & 0o777, 0o700);
+        assert.equal((await stat(path.join(dir, "lock-owner.json"))).mode & 0o777, 0o600);
+        await release();
+      } finally {
+        process.umask(umask);
+      }
     }));
 
   it("an owner file that is a symbolic link is refused, not written through, and the lock is let go", () =>
