@@ -157,7 +157,18 @@ export const configSchema = z.strictObject({
     .strictObject({
       name: z.string().min(1, "must name the Pulumi stack, e.g. dev").default("dev"),
       workDir: pathSchema().default("."),
-      countKey: z.string().min(1).default("desiredCount"),
+      countKey: z
+        .string()
+        .regex(
+          /^(?:[A-Za-z][\w.-]*:)?[A-Za-z][\w.-]*$/,
+          "must be a stack config key such as desiredCount or myproject:webCount (letters, digits, . _ -)",
+        )
+        // The count is written with --plaintext: a provider's key (openstack:password) would lose its secret value.
+        .refine(
+          (k) => !/^(openstack|pulumi):/.test(k),
+          "names a provider's or Pulumi's own setting: use the key the program reads the count from, e.g. desiredCount",
+        )
+        .default("desiredCount"),
     })
     .prefault({}),
   cloud: z.string().min(1).optional(),

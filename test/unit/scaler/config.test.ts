@@ -425,6 +425,18 @@ describe("config: a table of bad files and their messages", () => {
       field: "",
       message: /YAML syntax error at line \d+/,
     },
+    {
+      name: "a countKey the CLI would read as a flag",
+      yaml: `${SRC}stack: { countKey: "--non-interactive" }\n`,
+      field: "stack.countKey",
+      message: /stack\.countKey: must be a stack config key such as desiredCount/,
+    },
+    {
+      name: "a provider's key as countKey (written in plain text over its secret)",
+      yaml: `${SRC}stack: { countKey: "openstack:password" }\n`,
+      field: "stack.countKey",
+      message: /stack\.countKey: names a provider's or Pulumi's own setting: use the key the program reads/,
+    },
     { name: "empty file", yaml: "", field: "", message: /empty/ },
     { name: "not a mapping", yaml: "- a\n- b\n", field: "", message: /mapping/ },
   ];
