@@ -127,6 +127,11 @@ export interface ActuatorStatus {
   readonly lastResult?: { result: ActuationResult; count: number; time: number; error?: string };
   readonly nextRetryAt?: number;
   readonly lastSuccessAt?: number;
+  /**
+   * When the attempt in flight began (ms since epoch; absent between attempts): an `up` or preview that hangs shows as
+   * an old one, long before actuator.timeout ends it.
+   */
+  readonly startedAt?: number;
 }
 
 export class Actuator {
@@ -140,6 +145,8 @@ export class Actuator {
   private lastResult: ActuatorStatus["lastResult"];
   private lastSuccessAt: number | undefined;
   private nextRetryAt: number | undefined;
+  /** When the attempt in flight began (see ActuatorStatus.startedAt). */
+  private startedAt: number | undefined;
   private running: Promise<void> | undefined;
   private inFlight: AbortController | undefined;
   private stopping = false;
@@ -179,6 +186,7 @@ export class Actuator {
       ...(this.lastResult ? { lastResult: this.lastResult } : {}),
       ...(this.nextRetryAt !== undefined ? { nextRetryAt: this.nextRetryAt } : {}),
       ...(this.lastSuccessAt !== undefined ? { lastSuccessAt: this.lastSuccessAt } : {}),
+      ...(this.startedAt !== undefined ? { startedAt: this.startedAt } : {}),
     };
   }
 
@@ -522,6 +530,7 @@ export class Actuator {
   private async applyOnce(count: number, reason: string): Promise<ActuationResult> {
     const { clock, logger } = this.o;
     const log = logger.child({ count });
+    this.startedAt = clock.now();
     const previous = await this.intents.read().catch(() => undefined);
     const attempts = previous && previous.status === "pending" && previous.count === count ? previous.attempts + 1 : 1;
     const intent: Intent = {
@@ -532,6 +541,11 @@ export class Actuator {
       attempts,
       ...this.writer,
     };
+    // Said before anything runs: the `pulumi up` line comes only after the config write and the preview, which can hang.
+    log.info(
+      { reason, attempt: attempts, ...(this.applied !== undefined ? { from: this.applied } : {}) },
+      "actuator: update started",
+    );
     let result: ActuationResult;
     let error: string | undefined;
     // What stop() aborts once its grace is over: the wait for the config write, then the `up`.
@@ -570,6 +584,7 @@ export class Actuator {
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
     } finally {
       this.inFlight = undefined;
+      this.startedAt = undefined;
     }
     this.record(result, count, error);
     return result;

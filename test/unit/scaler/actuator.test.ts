@@ -105,6 +105,40 @@ describe("actuator: applying a count", () => {
     await s.t.cleanup();
   });
 
+  it("an attempt in flight is visible: logged as it starts, before the preview, and its start in status()", async () => {
+    const s = await setup();
+    s.actuator.request(2, "first");
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().startedAt, undefined, "no attempt in flight");
+    const preview = deferred();
+    s.stack.previewBehaviours = [
+      async () => {
+        await preview.promise;
+        return scalePlan(2, 4);
+      },
+    ];
+    await s.clock.advance(5 * S);
+    const began = s.clock.now();
+    s.actuator.request(4, "scale out");
+    await waitFor(() => s.stack.calls.includes("preview 4"));
+    await s.clock.advance(10 * S); // the preview hangs
+    assert.equal(s.actuator.status().startedAt, began);
+    const started = s.log.lines.filter((l) => l.msg === "actuator: update started");
+    assert.deepEqual(
+      started.map((l) => [l.count, l.from, l.attempt, l.reason]),
+      [
+        [2, undefined, 1, "first"],
+        [4, 2, 1, "scale out"],
+      ],
+    );
+    assert.ok(!s.log.lines.some((l) => l.msg === "actuator: pulumi up" && l.count === 4), "up has not begun");
+    preview.resolve();
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().startedAt, undefined, "cleared when the attempt ends");
+    assert.equal(s.actuator.status().applied, 4);
+    await s.t.cleanup();
+  });
+
   it("dryRun never writes config nor runs up", async () => {
     const s = await setup({ dryRun: true });
     s.actuator.request(3, "x");
