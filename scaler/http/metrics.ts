@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ActuationResult } from "../actuator/actuator";
 import { VERSION } from "../lib/version";
+import type { RejectReason } from "../policy/types";
+import type { SourceErrorKind } from "../sources/types";
 
 /** Every actuation result, so each series exists at 0 from the start; a Record so a new result must be listed. */
 const ACTUATION_RESULTS: Record<ActuationResult, true> = {
@@ -11,6 +13,29 @@ const ACTUATION_RESULTS: Record<ActuationResult, true> = {
   refused: true,
   "stale-lock-cancelled": true,
   "dry-run": true,
+};
+
+/** Every `kind` of os_scaler_source_errors_total: a SourceError's, and `unexpected` (an error that is not one, a bug). */
+const SOURCE_ERROR_KINDS: Record<SourceErrorKind | "unexpected", true> = {
+  unreachable: true,
+  timeout: true,
+  http: true,
+  malformed: true,
+  auth: true,
+  forbidden: true,
+  config: true,
+  unexpected: true,
+};
+
+/** Every `reason` of os_scaler_rejected_samples_total: the sanitizer's. */
+const REJECT_REASONS: Record<RejectReason, true> = {
+  nan: true,
+  infinite: true,
+  negative: true,
+  absurd: true,
+  stale: true,
+  warmup: true,
+  "unknown-instance": true,
 };
 
 /** The checks behind /healthz, one `os_scaler_health_check_ok` series each. */
@@ -124,8 +149,11 @@ export class ScalerMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     this.buildInfo.set({ version: VERSION }, 1);
-    // increase() cannot see a series' first sample: one born at 1 on the first refusal would never alert.
+    // increase() cannot see a series' first sample: one born at 1 on the first refusal (source error, rejected sample)
+    // would never alert.
     for (const result of Object.keys(ACTUATION_RESULTS)) this.actuations.inc({ result }, 0);
+    for (const kind of Object.keys(SOURCE_ERROR_KINDS)) this.sourceErrors.inc({ kind }, 0);
+    for (const reason of Object.keys(REJECT_REASONS)) this.rejectedSamples.inc({ reason }, 0);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "os_scaler_" });
   }
 }

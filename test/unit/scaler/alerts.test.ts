@@ -35,3 +35,18 @@ describe("os_scaler_actuations_total before any update", () => {
     }
   });
 });
+
+describe("os_scaler_source_errors_total and os_scaler_rejected_samples_total before any error", () => {
+  // As above: a rule on increase() of either would miss the first source error or the first rejected sample.
+  it("exports every kind and every reason at 0", async () => {
+    const text = await new ScalerMetrics().registry.metrics();
+    const kinds = ["unreachable", "timeout", "http", "malformed", "auth", "forbidden", "config", "unexpected"];
+    for (const kind of kinds) {
+      assert.ok(text.includes(`os_scaler_source_errors_total{kind="${kind}"} 0\n`), `${kind} at 0 in:\n${text}`);
+    }
+    for (const reason of ["nan", "infinite", "negative", "absurd", "stale", "warmup", "unknown-instance"]) {
+      const line = `os_scaler_rejected_samples_total{reason="${reason}"} 0\n`;
+      assert.ok(text.includes(line), `${reason} at 0 in:\n${text}`);
+    }
+  });
+});
