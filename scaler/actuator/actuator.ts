@@ -531,6 +531,7 @@ export class Actuator {
     const { clock, logger } = this.o;
     const log = logger.child({ count });
     this.startedAt = clock.now();
+    const began = clock.monotonic();
     const previous = await this.intents.read().catch(() => undefined);
     const attempts = previous && previous.status === "pending" && previous.count === count ? previous.attempts + 1 : 1;
     const intent: Intent = {
@@ -571,7 +572,7 @@ export class Actuator {
       this.applied = count;
       this.lastSuccessAt = clock.now();
       result = "ok";
-      log.info("actuator: update applied");
+      log.info({ durationMs: clock.monotonic() - began }, "actuator: update applied");
     } catch (err) {
       error = summarize(err);
       if (err instanceof UpdateTimeoutError) result = "timeout";
@@ -580,7 +581,7 @@ export class Actuator {
         const lock = await this.clearStaleLocks().catch(() => undefined);
         result = lock?.state === "unlocked" ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
-      log.error({ result, error }, "actuator: update did not complete");
+      log.error({ result, error, durationMs: clock.monotonic() - began }, "actuator: update did not complete");
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
     } finally {
       this.inFlight = undefined;

@@ -139,6 +139,33 @@ describe("actuator: applying a count", () => {
     await s.t.cleanup();
   });
 
+  it("the lines that end an attempt say how long it took", async () => {
+    const s = await setup();
+    const slow = (ms: number, fail: boolean) => async () => {
+      await s.clock.sleep(ms);
+      if (fail) throw commandError("error: update failed: quota exceeded");
+    };
+    s.stack.upBehaviours = [slow(90 * S, false), slow(40 * S, true)];
+    s.actuator.request(2, "a");
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(90 * S);
+    await s.actuator.whenIdle();
+    s.actuator.request(3, "b");
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(40 * S);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    const ended = s.log.lines.filter((l) => /^actuator: update (applied|did not complete)$/.test(String(l.msg)));
+    assert.deepEqual(
+      ended.map((l) => [l.msg, l.count, l.durationMs]),
+      [
+        ["actuator: update applied", 2, 90 * S],
+        ["actuator: update did not complete", 3, 40 * S],
+      ],
+    );
+    await s.actuator.stop(0);
+    await s.t.cleanup();
+  });
+
   it("dryRun never writes config nor runs up", async () => {
     const s = await setup({ dryRun: true });
     s.actuator.request(3, "x");
