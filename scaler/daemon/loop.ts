@@ -164,11 +164,21 @@ export class ScalerLoop {
    * One tick. `currentCount` replaces reading the stack (then the group's instances are those the source reports).
    */
   async tick(options: { currentCount?: number; signal?: AbortSignal } = {}): Promise<TickResult> {
+    // Failed ticks too (the stack unreadable, the state not saved): a histogram of the good ones alone hides the slow
+    // failures, and its count would not be the number of ticks.
+    const endTimer = this.d.metrics?.cycleDuration.startTimer();
+    try {
+      return await this.tickOnce(options);
+    } finally {
+      endTimer?.();
+    }
+  }
+
+  private async tickOnce(options: { currentCount?: number; signal?: AbortSignal }): Promise<TickResult> {
     const { clock, logger, config, metrics } = this.d;
     const p = config.policy;
     const state = await this.loaded();
     const started = clock.now();
-    const endTimer = metrics?.cycleDuration.startTimer();
     this.loopState = "ticking";
     this.followWallSteps(state, started);
     clampFuture(state, started, logger);
@@ -315,7 +325,6 @@ export class ScalerLoop {
     this.ticksRun++;
     this.failedTicks = undefined;
     await this.save(state);
-    endTimer?.();
     return {
       time: started,
       current,

@@ -78,7 +78,7 @@ export class ScalerMetrics {
   });
   readonly cycleDuration = new Histogram({
     name: "os_scaler_cycle_duration_seconds",
-    help: "Duration of one tick (read stack, sample, decide, act, persist)",
+    help: "Duration of one tick (read stack, sample, decide, act, persist), failed ones included",
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
@@ -101,7 +101,7 @@ export class ScalerMetrics {
   });
   readonly sourceRequests = new Counter({
     name: "os_scaler_source_requests_total",
-    help: "Requests (HTTP or SSH commands) the source made",
+    help: "Requests (HTTP or SSH commands) the source made on the ticks it answered (a failed one does not say)",
     registers: [this.registry],
   });
 

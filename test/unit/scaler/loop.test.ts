@@ -625,6 +625,27 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("failed ticks are timed too: the cycle histogram counts every tick, not only those that ended well", async () => {
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    let fail = false;
+    const loop = new ScalerLoop({
+      ...s.deps,
+      readStack: async () => {
+        if (fail) throw new Error("backend unreachable");
+        return s.deps.readStack();
+      },
+    });
+    await loop.tick();
+    fail = true;
+    for (let i = 0; i < 3; i++) {
+      await s.clock.advance(15 * S);
+      await assert.rejects(loop.tick(), /backend unreachable/);
+    }
+    assert.match(await s.metrics.registry.metrics(), /^os_scaler_cycle_duration_seconds_count 4$/m);
+    await loop.flush();
+    await s.done();
+  });
+
   it("the observations kept are trimmed to what the policy can use, not grown with every tick", async () => {
     const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
     const kept = observationsKept(s.deps.config.policy);
