@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import lockfile from "proper-lockfile";
 import { lockHolder as liveness } from "../actuator/locks";
-import { makePrivateDir, readJson, writeJsonAtomic } from "../lib/jsonFile";
+import { makePrivateDir, readJson, removeWriteLeftovers, writeJsonAtomic } from "../lib/jsonFile";
 
 /**
  * One scaler per stateDir. Two daemons on one config would each decide from half the history, overwrite each other's
@@ -16,6 +16,13 @@ import { makePrivateDir, readJson, writeJsonAtomic } from "../lib/jsonFile";
  */
 export const STALE_MS = 20_000;
 export const UPDATE_MS = 5_000;
+
+/**
+ * The files only the lock's holder writes (StateStore's and IntentStore's, and the owner file): what a holder killed
+ * mid-write left of them is removed when the lock is taken. Not trial-state.json: a trial takes no lock, and may be
+ * writing it now.
+ */
+export const LOCKED_FILES = ["state.json", "intent.json", "lock-owner.json"] as const;
 
 export interface LockOwner {
   readonly pid: number;
@@ -66,6 +73,7 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
         since: new Date().toISOString(),
       };
       try {
+        await removeWriteLeftovers(stateDir, LOCKED_FILES);
         await writeJsonAtomic(ownerFile, owner);
       } catch (err) {
         // Not started (a link planted as the owner file, a full disk): the next scaler must not wait for this one.

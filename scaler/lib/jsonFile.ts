@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, rm } from "node:fs/promises";
 import * as path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 
@@ -19,6 +19,21 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
  */
 export async function makePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Removes the temp files that write-file-atomic leaves in `dir` when the process dies mid-write (SIGKILL, power loss):
+ * `<name>.<n>`, n the decimal of a 32-bit hash (its getTmpname), for each of `names`. Nothing else goes — not
+ * `state.json.corrupt-<time>`, not a folder or a link of that name. Only while no other process may be writing those
+ * files: under the stateDir lock, before the first write.
+ */
+export async function removeWriteLeftovers(dir: string, names: readonly string[]): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const leftover = names.some(
+      (name) => entry.name.startsWith(`${name}.`) && /^\d{1,10}$/.test(entry.name.slice(name.length + 1)),
+    );
+    if (leftover && entry.isFile()) await rm(path.join(dir, entry.name), { force: true });
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chmod, lstat, mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { SymlinkedStateFileError, writeJsonAtomic } from "../../../scaler/lib/jsonFile";
+import { removeWriteLeftovers, SymlinkedStateFileError, writeJsonAtomic } from "../../../scaler/lib/jsonFile";
 import { tempDir } from "./helpers";
 
 /** Runs `fn` with a fresh temporary folder, removed after, under the usual umask (022: files 0644 unless told). */
@@ -72,5 +73,31 @@ describe("writeJsonAtomic: the state files", () => {
       await writeJsonAtomic(file, { n: 1 });
       assert.equal(await modeOf(file), "600");
       assert.equal(await modeOf(dir), "755", "the operator's folder");
+    }));
+
+  it("the leftovers of a write killed midway are removed: write-file-atomic's temp names of the files given, nothing else", () =>
+    inTemp(async (dir) => {
+      // The name write-file-atomic gives its temp file, from the library itself: a new format must fail here.
+      const { _getTmpname } = createRequire(__filename)("write-file-atomic") as { _getTmpname: (f: string) => string };
+      const tmp = path.basename(_getTmpname(path.join(dir, "state.json")));
+      assert.match(tmp, /^state\.json\.\d{1,10}$/);
+      const victim = path.join(dir, "victim");
+      await writeFile(victim, "precious");
+      const leftovers = [tmp, "state.json.0", "state.json.4294967295", "intent.json.12"];
+      const kept = [
+        "state.json",
+        "state.json.corrupt-2024-05-01T10-00-00-000Z",
+        "state.json.12345678901", // 11 digits: more than a 32-bit number
+        "state.json.12a",
+        "state.json.",
+        "trial-state.json.12", // not in the list given
+        "xstate.json.12",
+      ];
+      for (const f of [...leftovers, ...kept]) await writeFile(path.join(dir, f), "{}");
+      await mkdir(path.join(dir, "intent.json.34")); // a folder of that name is not write-file-atomic's
+      await symlink(victim, path.join(dir, "intent.json.56"));
+      await removeWriteLeftovers(dir, ["state.json", "intent.json"]);
+      assert.deepEqual(readdirSync(dir).sort(), [...kept, "intent.json.34", "intent.json.56", "victim"].sort());
+      assert.equal(await readFile(victim, "utf8"), "precious");
     }));
 });

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { lockStateDir, STALE_MS, StateDirLockedError, UPDATE_MS } from "../../../scaler/daemon/stateLock";
+import { IntentStore } from "../../../scaler/actuator/intent";
+import { StateStore } from "../../../scaler/daemon/state";
+import { LOCKED_FILES, lockStateDir, STALE_MS, StateDirLockedError, UPDATE_MS } from "../../../scaler/daemon/stateLock";
 import { SymlinkedStateFileError } from "../../../scaler/lib/jsonFile";
 import { tempDir } from "./helpers";
 
@@ -163,6 +165,21 @@ describe("stateDir lock: one scaler per state", () => {
       } finally {
         process.umask(umask);
       }
+    }));
+
+  it("taking the lock removes what a holder killed mid-write left of the files it writes, and nothing else", () =>
+    withStateDir(async (dir) => {
+      // The files StateStore and IntentStore write are the ones cleaned.
+      for (const file of [new StateStore(dir).file, new IntentStore(dir).file])
+        assert.ok((LOCKED_FILES as readonly string[]).includes(path.basename(file)), file);
+      await mkdir(dir, { recursive: true });
+      const leftovers = ["state.json.4227678235", "intent.json.17", "lock-owner.json.3"];
+      // A trial takes no lock: its temp file may be one it is writing now.
+      const kept = ["state.json", "state.json.corrupt-2024-05-01T10-00-00-000Z", "trial-state.json.99", "notes.txt"];
+      for (const f of [...leftovers, ...kept]) await writeFile(path.join(dir, f), "{}");
+      const release = await lockStateDir(dir, { command: "run", onCompromised: noCompromise });
+      assert.deepEqual(readdirSync(dir).sort(), [...kept, "lock", "lock-owner.json"].sort());
+      await release();
     }));
 
   it("an owner file that is a symbolic link is refused, not written through, and the lock is let go", () =>
