@@ -4,8 +4,7 @@ import * as path from "node:path";
 import yaml from "js-yaml";
 import type { z } from "zod";
 import { ConfigError } from "../lib/errors";
-import { REDACTED_KEYS } from "../lib/logger";
-import { redactUrl } from "../lib/redact";
+import { isSecretKey, redactUrl } from "../lib/redact";
 import { formatDuration } from "./duration";
 import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
 import type { PolicyConfig } from "../policy/types";
@@ -231,15 +230,11 @@ function typeName(v: unknown): string {
 /** Every duration field of scaler.yaml, read from the schema so that a new one cannot be missed. */
 const DURATIONS = pathsOf(configSchema, DURATION_FIELDS.has);
 
-const SECRET_KEY = new RegExp(
-  `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase`,
-  "i",
-);
-
 /**
  * The effective config for printing: secrets replaced, durations back in human form (`300000` → `5m`).
  * Keys holding secrets (password, token, secret, …) are redacted wherever they appear, including in the
- * `source:` block whose keys the sources define.
+ * `source:` block whose keys the sources define; so are a URL's password and its secret query parameters
+ * (`?password=…`, `&token=…`).
  */
 export function redact(config: LoadedConfig): Record<string, unknown> {
   const walk = (value: unknown, at: string): unknown => {
@@ -248,7 +243,7 @@ export function redact(config: LoadedConfig): Record<string, unknown> {
       return Object.fromEntries(
         Object.entries(value).map(([k, v]) => {
           const key = at ? `${at}.${k}` : k;
-          if (SECRET_KEY.test(k) && v !== undefined && v !== null && v !== "") return [k, "[redacted]"];
+          if (isSecretKey(k) && v !== undefined && v !== null && v !== "") return [k, "[redacted]"];
           return [k, walk(v, key)];
         }),
       );

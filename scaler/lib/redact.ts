@@ -1,7 +1,21 @@
+import { REDACTED_KEYS } from "./logger";
+
 /**
- * Passwords written in URLs (`scheme://user:password@host`), kept out of messages: the one pattern the config's
- * messages, the Keystone client, the sources and the actuator's summaries of CLI output all use.
+ * Passwords written in URLs (`scheme://user:password@host`, `?password=…`), kept out of messages: the one pattern the
+ * config's messages, the Keystone client, the sources and the actuator's summaries of CLI output all use.
  */
+
+/**
+ * A key whose value is a secret: one the logger redacts, or one whose name says password, secret, token, passphrase
+ * or API key (application_credential_secret, bearer_token, X-Api-Key, …). Cases and separators as written.
+ */
+export function isSecretKey(name: string): boolean {
+  return SECRET_KEY.test(name);
+}
+const SECRET_KEY = new RegExp(
+  `^(${REDACTED_KEYS.map((k) => k.replace(/[-]/g, "\\-")).join("|")})$|password|secret|token|passphrase|api[_-]?key`,
+  "i",
+);
 
 /** The user info's password: it runs to the last `@` before the path, as URL parsers read it. */
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
@@ -13,14 +27,34 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)[^/?#\s]*@/gi;
  */
 const URL_PASSWORD_WITH_PATH_CHARS = /(\b[a-z][a-z0-9+.-]*:\/\/[^/?#\s:@]*:)(?!\d*[/?#])(?![^/?#\s]*@)\S*@/gi;
 
+/** A URL's query string in text: from the `?` to a fragment, a space or a quote. */
+const URL_QUERY = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*\?)([^\s#"'<>]*)/gi;
+
 /**
  * `scheme://user:password@…` with the password replaced, for any text that may hold a URL (one that does not parse
  * included). The password runs to the last `@` before the path, as URL parsers read it, so an `@` in it hides nothing;
  * one written with an unencoded `/`, `?` or `#`, which no parser reads as a password, is hidden up to the last `@` of
- * its word.
+ * its word. The values of query parameters whose names are secret (isSecretKey: `?password=…`, `&access_token=…`)
+ * are replaced too.
  */
 export function redactUrl(text: string): string {
-  return text.replace(URL_PASSWORD, "$1[redacted]@").replace(URL_PASSWORD_WITH_PATH_CHARS, "$1[redacted]@");
+  return text
+    .replace(URL_PASSWORD, "$1[redacted]@")
+    .replace(URL_PASSWORD_WITH_PATH_CHARS, "$1[redacted]@")
+    .replace(URL_QUERY, (_m, start: string, query: string) => start + redactQuery(query));
+}
+
+/** `a=1&password=x` → `a=1&password=[redacted]`: each parameter's name read decoded (`pass%77ord`, `api+key`). */
+function redactQuery(query: string): string {
+  return query
+    .split("&")
+    .map((param) => {
+      const eq = param.indexOf("=");
+      if (eq < 0 || eq === param.length - 1) return param;
+      const name = decodeOrKeep(param.slice(0, eq).replace(/\+/g, " "));
+      return isSecretKey(name) ? `${param.slice(0, eq)}=[redacted]` : param;
+    })
+    .join("&");
 }
 
 /**

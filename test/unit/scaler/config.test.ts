@@ -512,6 +512,17 @@ describe("config: redact", () => {
       await t.cleanup();
     }
   });
+  it("replaces the values of a URL's secret query parameters (validate --json, the start-up log)", () => {
+    const c = parseConfig(
+      'source: { type: prometheus, url: "https://prom:9090/?password=q-pw-8822&token=y-77" }\n',
+      "/x/s.yaml",
+      {},
+    );
+    assert.equal(
+      (redact(c).source as Record<string, unknown>).url,
+      "https://prom:9090/?password=[redacted]&token=[redacted]",
+    );
+  });
   it("finds every duration field in the schema, the sources' included", () =>
     assert.deepEqual([...pathsOf(configSchema, DURATION_FIELDS.has)].sort(), [
       "actuator.backoff",
@@ -589,6 +600,26 @@ describe("config: redactUrl and urlSecrets (a password in a URL's user info)", (
     { name: "a user without a password", url: "http://u@k/v3", shown: "http://u@k/v3", secrets: [] },
     { name: "an @ in the path only", url: "http://k:5000/a@b", shown: "http://k:5000/a@b", secrets: [] },
     { name: "not a URL", url: "keystone:5000/v3", shown: "keystone:5000/v3", secrets: [] },
+    // Query parameters whose names are secret: blanked, the others kept. Not secrets sent as Basic auth.
+    {
+      name: "secret query parameters",
+      url: "https://prom:9090/?password=q-pw-8822&token=y-77&query=up",
+      shown: "https://prom:9090/?password=[redacted]&token=[redacted]&query=up",
+      secrets: [],
+    },
+    {
+      name: "secret query parameters named in other cases or encoded, in a sentence, before a fragment",
+      url: 'GET "http://h/a?Access_Token=t1&api-key=k2&pass%77ord=p3&user=bob#x" failed',
+      shown: 'GET "http://h/a?Access_Token=[redacted]&api-key=[redacted]&pass%77ord=[redacted]&user=bob#x" failed',
+      secrets: [],
+    },
+    {
+      name: "a secret query parameter and user info",
+      url: "http://u:pw-1@h/?secret=s-2",
+      shown: "http://u:[redacted]@h/?secret=[redacted]",
+      secrets: ["pw-1", "dTpwdy0x"],
+    },
+    { name: "a query without secrets", url: "http://h/?a=1&b", shown: "http://h/?a=1&b", secrets: [] },
   ];
   for (const r of rows) {
     it(r.name, () => {
