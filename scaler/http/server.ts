@@ -148,13 +148,70 @@ export function explainListenError(err: NodeJS.ErrnoException, listen: string): 
   return err;
 }
 
-/** Starts listening; `listen` is host:port (port 0 = any free port, for tests). */
-export async function startHttpServer(listen: string, d: HttpDeps): Promise<RunningServer> {
+/**
+ * What the server's clients may hold (ms for the times). Its clients are a Prometheus scrape and `os-scaler status`:
+ * a small GET each, on one connection, sent at once. Node's own defaults let any client hold a connection for up to
+ * ~90 s without finishing its headers (60 s headersTimeout, checked every 30 s), and take any number of them: a local
+ * process could hold thousands of connections (each a file descriptor of the daemon, which the source and the
+ * actuator need too) and keep the scrape out.
+ */
+export interface HttpLimits {
+  /** Open connections at most; one more is closed at once, unanswered (Node's maxConnections, its 'drop' event). */
+  readonly maxConnections: number;
+  /** From a connection's (or request's) start to the end of its headers: a slower client gets 408 and is closed. */
+  readonly headersTimeout: number;
+  /** From a request's start to the end of its body: the same for a slow body. */
+  readonly requestTimeout: number;
+  /** An idle keep-alive connection (a scraper's between scrapes) is closed after this. */
+  readonly keepAliveTimeout: number;
+  /** How often Node checks the two timeouts above; its default, 30 s, would let a 10 s timeout last 40 s. */
+  readonly checkInterval: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = {
+  // A few scrapers, `os-scaler status`, a curl or two: 64 is many times that, and far below the descriptor limit.
+  maxConnections: 64,
+  headersTimeout: 10_000,
+  requestTimeout: 10_000,
+  keepAliveTimeout: 5_000, // Node's default
+  checkInterval: 1_000,
+};
+
+const DROP_WARN_EVERY = 60_000;
+
+/** Starts listening; `listen` is host:port (port 0 = any free port, for tests). `limits`: other limits, for tests. */
+export async function startHttpServer(
+  listen: string,
+  d: HttpDeps,
+  limits: HttpLimits = HTTP_LIMITS,
+): Promise<RunningServer> {
   const { host, port } = parseListen(listen);
   // Checked until the bound address is known (then: only on loopback, where the operator has not chosen to expose the
   // endpoints to other names; on any other address, Host is not checked).
   let checkHost = true;
-  const server = http.createServer(createHandler(d, (h) => !checkHost || hostAllowed(h, host)));
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      connectionsCheckingInterval: limits.checkInterval,
+    },
+    createHandler(d, (h) => !checkHost || hostAllowed(h, host)),
+  );
+  server.maxConnections = limits.maxConnections;
+  // A refused connection may be a scrape that failed: said, but once a minute at most (a flood would flood the log).
+  let dropped = 0;
+  let warnedAt = -Infinity;
+  server.on("drop", () => {
+    dropped++;
+    if (Date.now() - warnedAt < DROP_WARN_EVERY) return;
+    warnedAt = Date.now();
+    d.logger.warn(
+      { dropped, maxConnections: limits.maxConnections },
+      `http: connection refused: ${limits.maxConnections} already open (a scrape or os-scaler status may have failed)`,
+    );
+    dropped = 0;
+  });
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => reject(explainListenError(err, listen));
     server.once("error", failed);

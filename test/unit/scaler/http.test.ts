@@ -8,9 +8,11 @@ import { ScalerMetrics } from "../../../scaler/http/metrics";
 import {
   explainListenError,
   hostAllowed,
+  HTTP_LIMITS,
   parseListen,
   startHttpServer,
   type HttpDeps,
+  type HttpLimits,
   type RunningServer,
 } from "../../../scaler/http/server";
 import { UserError } from "../../../scaler/lib/errors";
@@ -43,23 +45,62 @@ function rawStatuses(port: number, raw: string): Promise<number[]> {
 }
 
 /** The deps of a server whose answers do not matter to the test: healthy, an empty status. */
-function plainDeps(): HttpDeps {
+function plainDeps(logger = captureLogger().logger): HttpDeps {
   return {
     metrics: new ScalerMetrics(),
     health: (): Health => ({ ok: true, reasons: [] }),
     status: () => ({}) as StatusSnapshot,
-    logger: captureLogger().logger,
+    logger,
   };
 }
 
-/** Runs `fn` against a server with plainDeps listening on `listen`, and closes it. */
-async function withServer(listen: string, fn: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startHttpServer(listen, plainDeps());
+/** Runs `fn` against a server with plainDeps (and these limits) listening on `listen`, and closes it. */
+async function withServer(
+  listen: string,
+  fn: (server: RunningServer, log: Record<string, unknown>[]) => Promise<void>,
+  limits: Partial<HttpLimits> = {},
+): Promise<void> {
+  const { logger, lines } = captureLogger();
+  const server = await startHttpServer(listen, plainDeps(logger), { ...HTTP_LIMITS, ...limits });
   try {
-    await fn(server);
+    await fn(server, lines);
   } finally {
     await server.close();
   }
+}
+
+/**
+ * Connects to 127.0.0.1:port, writes `first`, then `drip` every 50 ms, until the server closes the connection (or
+ * 3 s pass: then it is destroyed here). What the server sent, and how long the connection lasted.
+ */
+function untilClosed(port: number, first: string, drip = ""): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let text = "";
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(first));
+    socket.setEncoding("utf8");
+    const dripping = setInterval(() => drip && socket.writable && socket.write(drip), 50);
+    const deadline = setTimeout(() => socket.destroy(), 3000);
+    socket.on("data", (chunk: string) => (text += chunk));
+    socket.on("error", () => undefined); // a write after the server's close: the close below says the rest
+    socket.on("close", () => {
+      clearInterval(dripping);
+      clearTimeout(deadline);
+      resolve({ text, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** A connection whose first GET was answered, left open (keep-alive): the server has surely counted it. */
+function heldConnection(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () =>
+      socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    );
+    socket.setTimeout(3000, () => socket.destroy(new Error("no answer within 3 s")));
+    socket.once("data", () => resolve(socket.setTimeout(0)));
+    socket.on("error", reject);
+  });
 }
 
 describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
@@ -167,6 +208,55 @@ describe("http endpoints on an ephemeral 127.0.0.1 port", () => {
       );
       assert.deepEqual(statuses, [200]);
     }));
+
+  it("a client that sends its headers slower than headersTimeout allows, or sends nothing, gets 408 and is closed", () =>
+    withServer(
+      "127.0.0.1:0",
+      async (server) => {
+        for (const [first, drip] of [
+          ["GET /healthz HTTP/1.1\r\nHost: localhost\r\n", "X-Slow: 1\r\n"], // a header line every 50 ms, no end
+          ["", ""], // connected, silent
+        ] as const) {
+          const { text, ms } = await untilClosed(server.port, first, drip);
+          assert.match(text, /^HTTP\/1\.1 408 /, `${JSON.stringify(first)}: got ${text}`);
+          assert.ok(ms >= 250 && ms < 2000, `${JSON.stringify(first)}: closed after ${ms} ms`);
+        }
+      },
+      { headersTimeout: 300, requestTimeout: 300, checkInterval: 50 },
+    ));
+
+  it("beyond maxConnections a connection is closed unanswered, and said once in the log; a freed slot serves again", () =>
+    withServer(
+      "127.0.0.1:0",
+      async (server, log) => {
+        const held = await Promise.all([heldConnection(server.port), heldConnection(server.port)]);
+        try {
+          for (let i = 0; i < 2; i++) {
+            const refused = await untilClosed(server.port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            assert.equal(refused.text, "", "the third connection is closed without an answer");
+            assert.ok(refused.ms < 2000, `closed after ${refused.ms} ms`);
+          }
+          const warnings = log.filter((l) => l.level === 40);
+          assert.equal(warnings.length, 1, "one warning for two refusals (once a minute at most)");
+          assert.equal(
+            warnings[0]?.msg,
+            "http: connection refused: 2 already open (a scrape or os-scaler status may have failed)",
+          );
+        } finally {
+          for (const s of held) s.destroy();
+        }
+        // The server counts a connection closed a moment after the client: bounded retries.
+        let served = "";
+        for (let i = 0; i < 40 && !served; i++) {
+          served = (
+            await untilClosed(server.port, "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+          ).text;
+          if (!served) await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.match(served, /^HTTP\/1\.1 200 /);
+      },
+      { maxConnections: 2 },
+    ));
 
   it("hostAllowed: loopback names and the host http.listen names, with any port", () => {
     for (const h of ["localhost", "localhost:1", "127.0.0.1:9464", "127.255.0.9", "[::1]:9464", "[::ffff:127.0.0.1]"])
