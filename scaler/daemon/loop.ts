@@ -24,8 +24,9 @@ import { StateStore, type DecisionRecord, type PersistedState } from "./state";
  *   SIGTERM/SIGINT (the signal passed to run() aborts) ──► stopping: no new tick; an update in flight gets
  *   actuator.shutdownGrace to finish; state persisted ──► stopped (the CLI then exits 0).
  *
- * While an update is in flight the loop keeps sampling and deciding, with the count being applied as "current": a
- * newer decision is queued behind the update (the actuator applies the newest after the current one), never run beside it.
+ * While an update is in flight the loop keeps sampling and deciding, from the count being applied (the decisions'
+ * `current`; /status and os_scaler_current_count show the stack's): a newer decision is queued behind the update (the
+ * actuator applies the newest after the current one), never run beside it.
  */
 
 /** What the loop needs from the actuator (the real one, or a test double). */
@@ -69,6 +70,7 @@ export interface StatusSnapshot {
   readonly state: LoopState;
   readonly dryRun: boolean;
   readonly stack: string;
+  /** The stack's count as last read (its outputs: the count applied), not the count an update is applying. */
   readonly current?: number;
   readonly desired?: number;
   readonly lastObservation?: Observation;
@@ -192,9 +194,11 @@ export class ScalerLoop {
       ...(stack.serverGroup ? { serverGroup: stack.serverGroup } : {}),
     };
     const act = this.d.actuator.status();
-    // During an update the stack's outputs still show the old count: decide from the count being applied.
+    // During an update the stack's outputs still show the old count: decide from the count being applied. What is
+    // shown as the group's size (/status current, os_scaler_current_count) stays the stack's: an update that fails and
+    // backs off must not look applied.
     const current = this.d.actuator.busy && act.wanted !== undefined ? act.wanted : stack.count;
-    this.current = current;
+    this.current = stack.count;
 
     // 2. Which instances are new: their samples are ignored for `warmup`. The first time the stack's instances are
     // seen, every one is treated as booted (first seen at 0), or a fresh scaler would be blind for the warmup period.
@@ -287,7 +291,7 @@ export class ScalerLoop {
       `decision: ${decision.reason}`,
     );
     metrics?.decisions.inc({ direction: decision.direction });
-    metrics?.currentCount.set(current);
+    metrics?.currentCount.set(stack.count);
     metrics?.desiredCount.set(decision.desired);
     if (observation.value !== undefined)
       metrics?.metricValue.set({ aggregate: observation.aggregate }, observation.value);

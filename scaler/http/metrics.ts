@@ -50,7 +50,7 @@ export class ScalerMetrics {
   readonly registry = new Registry();
   readonly currentCount = new Gauge({
     name: "os_scaler_current_count",
-    help: "VMs in the group (the stack's count)",
+    help: "VMs in the group: the count the stack's outputs say was applied, also while an update runs or fails",
     registers: [this.registry],
   });
   readonly desiredCount = new Gauge({

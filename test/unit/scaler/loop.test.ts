@@ -518,6 +518,26 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("while an update fails and backs off, /status and the current-count gauge show the stack's count", async () => {
+    // The decisions go on from the count asked for (above); the group's size must not look applied meanwhile.
+    const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>
+      scriptedSource([99], () => c.now()),
+    );
+    s.stack.upBehaviours = ["fail", "fail", "fail"];
+    assert.equal((await s.loop.tick()).decision.desired, 3);
+    await waitFor(() => s.actuator.status().state === "backoff");
+    await s.clock.advance(4 * S);
+    const r = await s.loop.tick();
+    assert.equal(r.current, 3, "decided from the count asked for");
+    assert.equal(s.loop.status().current, 2);
+    assert.equal(s.loop.status().desired, 3);
+    const text = await s.metrics.registry.metrics();
+    assert.match(text, /^os_scaler_current_count 2$/m);
+    assert.match(text, /^os_scaler_desired_count 3$/m);
+    await s.actuator.stop(0);
+    await s.done();
+  });
+
   it("an action whose first attempt failed and whose retry succeeded is ok: it starts the cooldown", async () => {
     // A failed action starts no cooldown; left "failed" after its retry applied it, the next scale-out would not wait.
     const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
