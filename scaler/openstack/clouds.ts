@@ -4,7 +4,7 @@ import path from "node:path";
 import yaml from "js-yaml";
 import { UserError } from "../lib/errors";
 import { isRecord } from "../lib/isRecord";
-import { redactBadUrl } from "../lib/redact";
+import { isSecretKey, redactBadUrl } from "../lib/redact";
 
 /**
  * clouds.yaml, read the way openstacksdk (and so the `openstack` CLI and the Pulumi provider's `cloud` setting) reads
@@ -303,7 +303,7 @@ function knownRegions(entry: Raw, field: (f: string) => string): Region[] | unde
   if (entry.regions !== undefined && entry.regions !== null) {
     if (!Array.isArray(entry.regions))
       throw new CloudConfigError(`${field("regions")}: expected a list of region names (or of { name, values })`);
-    return entry.regions.map((r: unknown) => {
+    return entry.regions.map((r: unknown, i: number) => {
       if (typeof r === "string" && r !== "") return { name: r };
       // openstacksdk's _expand_regions: a mapping must have `name` and nothing but `name` and `values`.
       if (
@@ -316,7 +316,8 @@ function knownRegions(entry: Raw, field: (f: string) => string): Region[] | unde
         return { name: r.name, ...(isRecord(r.values) ? { values: r.values } : {}) };
       }
       throw new CloudConfigError(
-        `${field("regions")}: ${JSON.stringify(r)} is not a region: write a name, or { name: <region>, values: { … } }`,
+        `${field("regions")}: entry ${i + 1} is not a region (${notARegion(r)}): write a name, or ` +
+          `{ name: <region>, values: { … } }`,
       );
     });
   }
@@ -326,6 +327,27 @@ function knownRegions(entry: Raw, field: (f: string) => string): Region[] | unde
   if (!names || names.some((n) => typeof n !== "string" || n === ""))
     throw new CloudConfigError(`${field("region_name")}: expected a region name`);
   return (names as string[]).map((n) => ({ name: n }));
+}
+
+/**
+ * What is wrong with a `regions:` entry, in its keys and kinds only: its values may hold a password
+ * (`values: { auth: { password: … } }`).
+ */
+function notARegion(r: unknown): string {
+  if (!isRecord(r)) return r === "" ? "an empty name" : `${kindOf(r)}, not a name`;
+  const keys = Object.keys(r);
+  const others = keys.filter((k) => k !== "name" && k !== "values");
+  if (others.length > 0) return `a mapping with ${keys.join(", ")}: only name and values belong in it`;
+  if (r.name === undefined || r.name === null || r.name === "") return "a mapping without a name";
+  if (typeof r.name !== "string") return `its name is ${kindOf(r.name)}`;
+  return `values is ${kindOf(r.values)}, not a mapping`;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (isRecord(v)) return "a mapping";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 /**
@@ -454,9 +476,10 @@ function normalize(name: string, raw: Raw, source: string, opts: NormalizeOption
     if (typeof v === "number") return String(v);
     if (typeof v === "boolean") {
       // PyYAML, and so the openstack CLI, reads yes/no/on/off/true/false unquoted as booleans: `password: yes`,
-      // `region_name: NO` (Norway) are not the strings they look like.
+      // `region_name: NO` (Norway) are not the strings they look like. A secret's value is not shown, even so.
+      const got = isSecretKey(key) ? "a boolean" : `the boolean ${v}`;
       throw new CloudConfigError(
-        `${field(label)}: expected a string, got the boolean ${v} (unquoted yes/no/on/off/true/false are booleans in YAML 1.1, as the openstack CLI reads it): quote the value`,
+        `${field(label)}: expected a string, got ${got} (unquoted yes/no/on/off/true/false are booleans in YAML 1.1, as the openstack CLI reads it): quote the value`,
       );
     }
     if (typeof v !== "string") throw new CloudConfigError(`${field(label)}: expected a string`);

@@ -63,12 +63,32 @@ const rows: Row[] = [
   {
     // Read as the openstack CLI reads it (PyYAML): the value is a boolean, not the word it looks like.
     name: "an unquoted yes/no as a string value: refused, saying to quote it",
-    files: { "cwd/clouds.yaml": cloudYaml("a", "u").replace("password: pw-u", "password: yes") },
+    files: { "cwd/clouds.yaml": cloudYaml("a", "u").replace("user_domain_name: Default", "user_domain_name: yes") },
     error: {
       type: CloudConfigError,
-      match: /auth\.password: expected a string, got the boolean true .*quote the value/,
+      match: /auth\.user_domain_name: expected a string, got the boolean true .*quote the value/,
     },
   },
+  // The boolean says which words the secret is one of (yes, on, true…): not shown for a secret's key.
+  ...(
+    [
+      ["password", "pw-u", "on"],
+      ["application_credential_secret", "pw-u", "yes"],
+    ] as const
+  ).map(([key, was, value]) => ({
+    name: `an unquoted ${value} as ${key}: refused, saying to quote it, without the value`,
+    files: {
+      "cwd/clouds.yaml": cloudYaml("a", "u")
+        .replace(`password: ${was}`, `${key}: ${value}`)
+        .replace("auth:", key === "password" ? "auth:" : "auth_type: v3applicationcredential\n    auth:")
+        .replace("username: u", key === "password" ? "username: u" : "application_credential_id: ac"),
+    },
+    error: {
+      type: CloudConfigError,
+      match: new RegExp(`auth\\.${key}: expected a string, got a boolean \\(.*quote the value`),
+      notMatch: /the boolean|boolean (true|false)/,
+    },
+  })),
   {
     name: "./clouds.yaml wins over ~/.config/openstack and /etc/openstack",
     files: {
@@ -251,9 +271,31 @@ const rows: Row[] = [
     files: { "cwd/clouds.yaml": cloudYaml("a", "ua", "    regions: [{ id: 3 }]\n") },
     error: {
       type: CloudConfigError,
-      match: /clouds\.a\.regions: \{"id":3\} is not a region: write a name, or \{ name/,
+      match:
+        /clouds\.a\.regions: entry 1 is not a region \(a mapping with id: only name and values belong in it\): write a name, or \{ name/,
     },
   },
+  // A region's values may hold a password: the message says what is wrong with the entry, never what is in it.
+  ...(
+    [
+      [
+        "    regions:\n      - R0\n      - name: R1\n        values: { auth: { password: region-pw-3344 } }\n        vaules: {}\n",
+        "entry 2 is not a region (a mapping with name, values, vaules: only name and values belong in it)",
+      ],
+      ["    regions: [{ name: R1, values: [region-pw-3344] }]\n", "(values is a list, not a mapping)"],
+      ["    regions: [{ values: { auth: { password: region-pw-3344 } } }]\n", "(a mapping without a name)"],
+      ["    regions: [{ name: 3, values: { auth: { password: region-pw-3344 } } }]\n", "(its name is a number)"],
+      ["    regions: [[region-pw-3344]]\n", "(a list, not a name)"],
+    ] as const
+  ).map(([yaml, says]) => ({
+    name: `a region entry that is wrong, ${says}: the message quotes none of its values`,
+    files: { "cwd/clouds.yaml": cloudYaml("a", "ua", yaml) },
+    error: {
+      type: CloudConfigError,
+      match: new RegExp(`clouds\\.a\\.regions: .*${says.replace(/[()]/g, "\\$&")}`),
+      notMatch: /region-pw-3344/,
+    },
+  })),
   {
     name: "OS_CLOUD and OS_CLIENT_CONFIG_FILE alone do not make an envvars cloud",
     files: { "cwd/clouds.yaml": cloudYaml("a", "ua") },
