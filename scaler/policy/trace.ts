@@ -51,12 +51,13 @@ export function parseTrace(text: string, name = "trace"): Trace {
     const comma = line.indexOf(",");
     if (comma < 0) throw new TraceError(`${name}:${i + 1}: expected "timestamp,value", got "${line}"`);
     const time = parseTimestamp(line.slice(0, comma).replace(/"/g, "").trim());
-    const value = Number(
-      line
-        .slice(comma + 1)
-        .replace(/"/g, "")
-        .trim(),
-    );
+    const valueText = line
+      .slice(comma + 1)
+      .replace(/"/g, "")
+      .trim();
+    // Number("") is 0: a row whose value is missing would read as no demand at all.
+    if (valueText === "") throw new TraceError(`${name}:${i + 1}: no value`);
+    const value = Number(valueText);
     if (Number.isNaN(time)) {
       throw new TraceError(`${name}:${i + 1}: bad timestamp "${line.slice(0, comma)}" (use YYYY-MM-DD HH:MM:SS, UTC)`);
     }

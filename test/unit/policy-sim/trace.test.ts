@@ -51,6 +51,21 @@ describe("trace CSV parsing", () => {
       csv: "timestamp,value\n2014-07-01 00:05:00,1\n2014-07-01 00:00:00,1\n",
       message: /:3: timestamps must be strictly ascending/,
     },
+    {
+      name: "an empty value",
+      csv: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,\n2014-07-01 00:10:00,1\n",
+      message: /^demand\.csv:3: no value$/,
+    },
+    {
+      name: "a blank value",
+      csv: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00, \t\n2014-07-01 00:10:00,1\n",
+      message: /^demand\.csv:3: no value$/,
+    },
+    {
+      name: "a quoted empty value",
+      csv: 'timestamp,value\n2014-07-01 00:00:00,1\n"2014-07-01 00:05:00",""\n2014-07-01 00:10:00,1\n',
+      message: /^demand\.csv:3: no value$/,
+    },
     { name: "a single row", csv: "timestamp,value\n2014-07-01 00:00:00,1\n", message: /at least two data rows/ },
   ];
   for (const b of bad) {
