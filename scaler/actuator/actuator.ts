@@ -25,7 +25,8 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *      │        refresh, re-apply   ┌─────────┐  backoff (exponential, jittered) elapsed → applying the newest N
  *      └──── stop() ─────────────── │ backoff │
  *                                   └─────────┘
- *   stop(grace): no new attempt; an update in flight gets `grace` to finish, then is aborted → "stopped".
+ *   stop(grace): no new attempt; an update in flight gets `grace` to finish, then is aborted → "stopped". An attempt the
+ *   stop ends before its `up` began (config write, preview) is "cancelled", not failed: nothing ran, its intent stays.
  *   maxAttempts failures in a row (`once`: 1): the count is given up on → the config and the intent set back to the
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
  *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
@@ -44,6 +45,12 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
 
 export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
 export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refused" | "stale-lock-cancelled" | "dry-run";
+/**
+ * What status() says of the last attempt: an ActuationResult, or "cancelled" — a shutdown came before its `up` started,
+ * so nothing was applied and nothing failed (the intent stays pending for the next start). A cancelled attempt is not
+ * an update attempt: onResult is not told of it (no metric, and the action that asked stays pending).
+ */
+export type AttemptResult = ActuationResult | "cancelled";
 
 export class UpdateTimeoutError extends Error {
   override name = "UpdateTimeoutError";
@@ -124,7 +131,7 @@ export interface ActuatorStatus {
   readonly wanted?: number;
   /** Consecutive failed attempts (0 after a success). */
   readonly failures: number;
-  readonly lastResult?: { result: ActuationResult; count: number; time: number; error?: string };
+  readonly lastResult?: { result: AttemptResult; count: number; time: number; error?: string };
   readonly nextRetryAt?: number;
   readonly lastSuccessAt?: number;
   /**
@@ -527,7 +534,7 @@ export class Actuator {
     }
   }
 
-  private async applyOnce(count: number, reason: string): Promise<ActuationResult> {
+  private async applyOnce(count: number, reason: string): Promise<AttemptResult> {
     const { clock, logger } = this.o;
     const log = logger.child({ count });
     this.startedAt = clock.now();
@@ -547,8 +554,9 @@ export class Actuator {
       { reason, attempt: attempts, ...(this.applied !== undefined ? { from: this.applied } : {}) },
       "actuator: update started",
     );
-    let result: ActuationResult;
+    let result: AttemptResult;
     let error: string | undefined;
+    let upStarted = false;
     // What stop() aborts once its grace is over: the wait for the config write, then the `up`.
     const controller = new AbortController();
     this.inFlight = controller;
@@ -567,6 +575,7 @@ export class Actuator {
         this.throwIfStopping();
       }
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
+      upStarted = true;
       await this.up(ops, count, controller);
       await this.intents.write({ ...intent, status: "done" });
       this.applied = count;
@@ -575,13 +584,24 @@ export class Actuator {
       log.info({ durationMs: clock.monotonic() - began }, "actuator: update applied");
     } catch (err) {
       error = summarize(err);
+      const durationMs = clock.monotonic() - began;
+      if (this.stopping && !upStarted) {
+        // Not a failure: the shutdown ended the attempt (or came while it failed) before anything was applied.
+        log.warn(
+          { error, durationMs },
+          "actuator: shutting down before pulumi up started: update cancelled, nothing failed; the intent stays " +
+            "pending for the next start",
+        );
+        this.record("cancelled", count, error);
+        return "cancelled";
+      }
       if (err instanceof UpdateTimeoutError) result = "timeout";
       else if (err instanceof ChangeGuardError) result = "refused";
       else if (isCommandError(err, "ConcurrentUpdateError")) {
         const lock = await this.clearStaleLocks().catch(() => undefined);
         result = lock?.state === "unlocked" ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
-      log.error({ result, error, durationMs: clock.monotonic() - began }, "actuator: update did not complete");
+      log.error({ result, error, durationMs }, "actuator: update did not complete");
       await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
     } finally {
       this.inFlight = undefined;
@@ -744,9 +764,9 @@ export class Actuator {
     return { state: "held", holders };
   }
 
-  private record(result: ActuationResult, count: number, error?: string): void {
+  private record(result: AttemptResult, count: number, error?: string): void {
     this.lastResult = { result, count, time: this.o.clock.now(), ...(error ? { error } : {}) };
-    this.unreported = { result, count };
+    this.unreported = result === "cancelled" ? undefined : { result, count };
   }
 
   /** Tells onResult of the last attempt, once: drive() calls it when the state that follows the attempt is set. */

@@ -992,6 +992,52 @@ describe("actuator: crash safety (intent reconcile)", () => {
 });
 
 describe("actuator: stop", () => {
+  // A `systemctl restart` while an attempt writes the config or previews: nothing was applied and nothing failed, so
+  // neither /status, state.json nor the metrics may say "failed" (nor the log say so at error level).
+  const beforeUp: { name: string; hold: (s: Awaited<ReturnType<typeof setup>>) => () => void; at: string }[] = [
+    {
+      name: "while the config is written",
+      hold: (s) => {
+        const gate = deferred();
+        s.stack.setConfigGate = gate.promise;
+        return gate.resolve;
+      },
+      at: "setConfig desiredCount=3",
+    },
+    {
+      name: "during the preview (aborted by the stop)",
+      hold: (s) => {
+        s.stack.previewBehaviours = ["hang"];
+        return () => undefined;
+      },
+      at: "preview 3",
+    },
+  ];
+  for (const row of beforeUp) {
+    it(`a shutdown ${row.name}, before up starts, is recorded as cancelled, not as a failure`, async () => {
+      const s = await setup();
+      const release = row.hold(s);
+      s.actuator.request(3, "x");
+      await waitFor(() => s.stack.calls.includes(row.at));
+      const stopped = s.actuator.stop(60 * S);
+      release();
+      assert.deepEqual(await stopped, { finished: true });
+      assert.ok(!s.stack.calls.some((c) => c.startsWith("up")));
+      const st = s.actuator.status();
+      assert.equal(st.lastResult?.result, "cancelled");
+      assert.equal(st.failures, 0);
+      assert.deepEqual(s.results, [], "onResult (metrics, the action's result) is not told");
+      assert.ok(!s.log.lines.some((l) => l.msg === "actuator: update did not complete"));
+      const line = s.log.lines.find((l) =>
+        String(l.msg).startsWith("actuator: shutting down before pulumi up started"),
+      );
+      assert.equal(line?.level, 40, "warn, not error");
+      const intent = await s.intent();
+      assert.deepEqual([intent.status, intent.lastError], ["pending", undefined], "the next start reconciles it");
+      await s.t.cleanup();
+    });
+  }
+
   it("an update that finishes within the grace period is not aborted", async () => {
     const s = await setup();
     const gate = deferred();
@@ -1413,8 +1459,9 @@ describe("actuator: the change guard (a preview before every up)", () => {
     assert.equal(s.clock.now(), start, "no grace period waited");
     assert.deepEqual(s.stack.calls, ["setConfig desiredCount=3", "outputs"], "no preview, no up");
     assert.equal(s.actuator.status().state, "stopped");
-    // Recorded like a stop just before the preview.
-    assert.deepEqual(s.results, [["failed", 3]]);
+    // Recorded like a stop just before the preview: not attempted, not failed.
+    assert.deepEqual(s.results, [], "not an update attempt: onResult is not told");
+    assert.equal(s.actuator.status().lastResult?.result, "cancelled");
     assert.match(s.actuator.status().lastResult?.error ?? "", /^Error: shutting down: pulumi up not started$/);
     assert.equal((await s.intent()).status, "pending", "the next start reconciles it");
     await s.t.cleanup();
