@@ -50,7 +50,7 @@ export function parseTrace(text: string, name = "trace"): Trace {
     if (line === "") continue;
     const comma = line.indexOf(",");
     if (comma < 0) throw new TraceError(`${name}:${i + 1}: expected "timestamp,value", got "${line}"`);
-    const time = parseTimestamp(line.slice(0, comma).replace(/"/g, "").trim());
+    const time = parseTimestamp(line.slice(0, comma).replace(/"/g, "").trim(), `${name}:${i + 1}`);
     const valueText = line
       .slice(comma + 1)
       .replace(/"/g, "")
@@ -103,8 +103,23 @@ export function tracePeak(trace: Trace): number {
   return peak;
 }
 
-function parseTimestamp(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000; // seconds since the epoch
+/**
+ * Above this many seconds since the epoch (the year 5138), a numeric timestamp is milliseconds (any date after
+ * 1973-03-03 is): read as seconds it would land tens of thousands of years ahead.
+ */
+const MAX_EPOCH_SECONDS = 1e11;
+
+/** A timestamp's time (ms since the epoch); NaN when it is no timestamp at all. `where` is `<file>:<line>`. */
+function parseTimestamp(text: string, where: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const seconds = Number(text);
+    if (seconds > MAX_EPOCH_SECONDS) {
+      throw new TraceError(
+        `${where}: timestamp ${text} looks like milliseconds; numeric timestamps are seconds since the epoch (divide by 1000)`,
+      );
+    }
+    return seconds * 1000;
+  }
   // "YYYY-MM-DD HH:MM:SS" has no zone: NAB timestamps are read as UTC so results do not depend on the machine's TZ.
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$/.exec(text);
   if (m) {

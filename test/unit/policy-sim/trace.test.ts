@@ -66,6 +66,12 @@ describe("trace CSV parsing", () => {
       csv: 'timestamp,value\n2014-07-01 00:00:00,1\n"2014-07-01 00:05:00",""\n2014-07-01 00:10:00,1\n',
       message: /^demand\.csv:3: no value$/,
     },
+    {
+      name: "epoch milliseconds",
+      csv: "timestamp,value\n1704067200000,10\n1704067500000,20\n",
+      message:
+        /^demand\.csv:2: timestamp 1704067200000 looks like milliseconds; .*seconds since the epoch \(divide by 1000\)$/,
+    },
     { name: "a single row", csv: "timestamp,value\n2014-07-01 00:00:00,1\n", message: /at least two data rows/ },
   ];
   for (const b of bad) {
@@ -76,6 +82,11 @@ describe("trace CSV parsing", () => {
       );
     });
   }
+
+  it("reads epoch seconds up to 1e11 (the year 5138) as seconds", () => {
+    const t = parseTrace("timestamp,value\n1704067200,1\n99999999999.5,2\n");
+    assert.deepEqual([...t.times], [Date.UTC(2024, 0, 1), 99999999999500]);
+  });
 
   it("loadTrace names a missing file", () => {
     assert.throws(
