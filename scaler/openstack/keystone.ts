@@ -3,6 +3,7 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { CloudConfigError, cloudKey, type CloudConfig } from "./clouds";
 import {
+  displayUrl,
   HttpClient,
   HttpError,
   parseJson,
@@ -188,6 +189,8 @@ export class KeystoneSession {
   /** True when v3Url came from Keystone's version document rather than from auth_url itself. */
   private v3FromDiscovery = false;
   private readonly renewBeforeMs: number;
+  /** The plain-HTTP endpoints already warned about (warnIfCleartext). */
+  private readonly cleartextWarned = new Set<string>();
   /** Tokens obtained so far (for tests and metrics). */
   authCount = 0;
 
@@ -267,6 +270,7 @@ export class KeystoneSession {
   async request(req: HttpRequest): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.getToken(req.signal);
+      this.warnIfCleartext(req.url, token.catalog);
       try {
         return await this.http.request({ ...req, headers: { ...req.headers, "X-Auth-Token": token.id } });
       } catch (err) {
@@ -278,6 +282,45 @@ export class KeystoneSession {
         throw err;
       }
     }
+  }
+
+  /**
+   * One warning per endpoint, at its first use, when the token is about to go over plain http:// although auth_url is
+   * https://: a catalog that lists http endpoints (a Kolla or DevStack default behind a TLS-terminating proxy), or a
+   * source endpoint written with http. The token then travels in clear text and anyone on the path can reuse it for
+   * its whole lifetime. The openstack CLI sends it so without a word, so this is not refused; it is said once.
+   */
+  private warnIfCleartext(url: string, catalog: readonly CatalogEntry[]): void {
+    if (!/^https:/i.test(this.cloud.auth.authUrl) || !/^http:/i.test(url)) return;
+    // The catalog entry the URL is under, longest endpoint first; else a URL from the source's own setting.
+    const under = (base: string) => url === base || url.startsWith(`${base}/`) || url.startsWith(`${base}?`);
+    const found = catalog
+      .flatMap((s) => s.endpoints.map((e) => ({ type: s.type, base: e.url.replace(/\/+$/, "") })))
+      .filter((e) => under(e.base))
+      .sort((a, b) => b.base.length - a.base.length)[0];
+    let endpoint = found?.base;
+    if (!endpoint) {
+      try {
+        endpoint = new URL(url).origin;
+      } catch {
+        return; // not a URL: the request fails on its own
+      }
+    }
+    if (this.cleartextWarned.has(endpoint)) return;
+    this.cleartextWarned.add(endpoint);
+    const shown = displayUrl(endpoint);
+    const what = found
+      ? `the catalog's ${found.type} endpoint ${shown}`
+      : `${shown}, which is not in the catalog (the source's endpoint setting)`;
+    const fix = found
+      ? `have the cloud's catalog list an https:// ${found.type} endpoint, or set the source's endpoint to its https:// URL`
+      : `set the source's endpoint to an https:// URL`;
+    this.options.logger.warn(
+      { cloud: this.cloud.name, service: found?.type, url: shown },
+      `the Keystone token of cloud "${this.cloud.name}" is sent in clear text to ${what}: auth_url is https://, ` +
+        `this endpoint is http://, so anyone on the network path can read the token and use it until it expires. ` +
+        `To fix it, ${fix}`,
+    );
   }
 
   /**
