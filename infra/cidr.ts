@@ -18,7 +18,14 @@ export interface Cidr {
   readonly text: string;
 }
 
-export type CidrResult = { ok: true; cidr: Cidr } | { ok: false; problem: string };
+/**
+ * A failure says, where it can, what the text most likely meant, so that the fix a message offers is the user's own
+ * block: `network` for a block with host bits set (its canonical form), `address` for a plain address without a
+ * prefix length (canonical; what block it stands for depends on the key: a host, or a subnet around it).
+ */
+export type CidrResult =
+  | { ok: true; cidr: Cidr }
+  | { ok: false; problem: string; network?: string; address?: { text: string; version: 4 | 6 } };
 
 const V4_BITS = 32;
 const V6_BITS = 128;
@@ -27,7 +34,17 @@ const V6_BITS = 128;
 export function parseCidr(text: string): CidrResult {
   const trimmed = text.trim();
   const slash = trimmed.indexOf("/");
-  if (slash < 0) return { ok: false, problem: "is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24" };
+  if (slash < 0) {
+    const version = isIPv4(trimmed) ? 4 : isIPv6(trimmed) ? 6 : undefined;
+    if (version === undefined)
+      return { ok: false, problem: "is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24" };
+    const text = version === 4 ? bigIntToIpv4(ipv4ToBigInt(trimmed)) : bigIntToIpv6(ipv6ToBigInt(trimmed));
+    return {
+      ok: false,
+      problem: "is a single address, not a CIDR: it needs a prefix length",
+      address: { text, version },
+    };
+  }
   const addr = trimmed.slice(0, slash);
   const lenText = trimmed.slice(slash + 1);
   const version = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : undefined;
@@ -42,7 +59,8 @@ export function parseCidr(text: string): CidrResult {
   const network = value & ~hostMask;
   const address = version === 4 ? bigIntToIpv4(network) : bigIntToIpv6(network);
   if ((value & hostMask) !== 0n) {
-    return { ok: false, problem: `has host bits set: did you mean ${address}/${prefixLength}?` };
+    const canonical = `${address}/${prefixLength}`;
+    return { ok: false, problem: `has host bits set: did you mean ${canonical}?`, network: canonical };
   }
   return { ok: true, cidr: { version, address, prefixLength, text: `${address}/${prefixLength}` } };
 }

@@ -211,17 +211,27 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     if ((allowed as readonly string[]).includes(v)) return v as T;
     return fail(key, `${key} (${show(v)}) must be one of ${allowed.join(", ")}: pulumi config set ${key} ${def}`);
   };
-  const cidr = (key: ConfigKey, example: string): Cidr | undefined => {
+  // The fix offered is the user's own block where the value shows it: the canonical form of a block with host bits
+  // set; for a plain IPv4 address, that host alone (a block traffic is allowed from) or the /24 around it (a subnet).
+  // An unrelated example only when the value shows nothing.
+  const cidr = (key: ConfigKey, example: string, plainAddress: "host" | "subnet"): Cidr | undefined => {
     const v = string(key);
     if (v === undefined) return undefined;
     const parsed = parseCidr(v);
-    if (!parsed.ok) return fail(key, `${key} (${show(v)}) ${parsed.problem}: pulumi config set ${key} ${example}`);
-    return parsed.cidr;
+    if (parsed.ok) return parsed.cidr;
+    let fix = `: pulumi config set ${key} ${parsed.network ?? example}`;
+    if (parsed.address?.version === 4 && plainAddress === "host") {
+      fix = `; for that host alone: pulumi config set ${key} ${parsed.address.text}/32`;
+    } else if (parsed.address?.version === 4) {
+      const around = parseCidr(`${parsed.address.text}/24`);
+      fix = `: pulumi config set ${key} ${around.ok ? around.cidr.text : (around.network ?? example)}`;
+    }
+    return fail(key, `${key} (${show(v)}) ${parsed.problem}${fix}`);
   };
   // A block traffic is allowed from. The tier is IPv4 only (an IPv4 subnet, IPv4 floating IPs): an IPv6 rule could
   // never match, and the user would be left with no way in and no error.
   const allowedCidr = (key: ConfigKey, example: string): Cidr | undefined => {
-    const c = cidr(key, example);
+    const c = cidr(key, example, "host");
     if (c?.version !== 6) return c;
     return fail(
       key,
@@ -286,7 +296,7 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
   const externalNetwork = string("externalNetwork") ?? DEFAULTS.externalNetwork;
 
   // Network.
-  let subnetCidr = cidr("subnetCidr", DEFAULTS.subnetCidr);
+  let subnetCidr = cidr("subnetCidr", DEFAULTS.subnetCidr, "subnet");
   if (subnetCidr === undefined && present("subnetCidr") === undefined) {
     subnetCidr = (parseCidr(DEFAULTS.subnetCidr) as { ok: true; cidr: Cidr }).cidr;
   }

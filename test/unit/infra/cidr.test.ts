@@ -28,8 +28,31 @@ describe("parseCidr", () => {
     });
   }
 
-  const invalid: { name: string; input: string; problem: string }[] = [
-    { name: "no prefix", input: "10.0.0.0", problem: "is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24" },
+  // `network`/`address`: what the text most likely meant, for the fix a message offers.
+  const invalid: {
+    name: string;
+    input: string;
+    problem: string;
+    network?: string;
+    address?: { text: string; version: 4 | 6 };
+  }[] = [
+    {
+      name: "a plain IPv4 address",
+      input: " 10.0.0.7 ",
+      problem: "is a single address, not a CIDR: it needs a prefix length",
+      address: { text: "10.0.0.7", version: 4 },
+    },
+    {
+      name: "a plain IPv6 address (canonical in the result)",
+      input: "2001:DB8:0:0::1",
+      problem: "is a single address, not a CIDR: it needs a prefix length",
+      address: { text: "2001:db8::1", version: 6 },
+    },
+    {
+      name: "no prefix, no address",
+      input: "my-laptop",
+      problem: "is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24",
+    },
     {
       name: "bad address",
       input: "10.0.0.300/24",
@@ -50,8 +73,18 @@ describe("parseCidr", () => {
       input: "10.0.0.0/x",
       problem: "is not a CIDR: the prefix length must be an integer from 0 to 32",
     },
-    { name: "host bits v4", input: "192.168.100.5/24", problem: "has host bits set: did you mean 192.168.100.0/24?" },
-    { name: "host bits v6", input: "2001:db8::1/64", problem: "has host bits set: did you mean 2001:db8::/64?" },
+    {
+      name: "host bits v4",
+      input: "192.168.100.5/24",
+      problem: "has host bits set: did you mean 192.168.100.0/24?",
+      network: "192.168.100.0/24",
+    },
+    {
+      name: "host bits v6",
+      input: "2001:db8::1/64",
+      problem: "has host bits set: did you mean 2001:db8::/64?",
+      network: "2001:db8::/64",
+    },
     {
       name: "name instead of address",
       input: "example.com/24",
@@ -60,7 +93,8 @@ describe("parseCidr", () => {
   ];
   for (const row of invalid) {
     it(`refuses ${row.name}`, () => {
-      assert.deepEqual(parseCidr(row.input), { ok: false, problem: row.problem });
+      const { name: _name, input: _input, ...failure } = row;
+      assert.deepEqual(parseCidr(row.input), { ok: false, ...failure });
     });
   }
 

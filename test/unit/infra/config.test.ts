@@ -260,17 +260,24 @@ describe("parseProgramConfig: every validation error, exact message", () => {
     },
     {
       name: "subnetCidr malformed",
-      raw: { ...minimal, subnetCidr: "192.168.100.0" },
+      raw: { ...minimal, subnetCidr: "my-net" },
       key: "subnetCidr",
       message:
-        'subnetCidr ("192.168.100.0") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set subnetCidr 192.168.100.0/24',
+        'subnetCidr ("my-net") is not a CIDR: it needs a prefix length, e.g. 10.0.0.0/24: pulumi config set subnetCidr 192.168.100.0/24',
     },
     {
-      name: "subnetCidr with host bits",
-      raw: { ...minimal, subnetCidr: "192.168.100.5/24" },
+      name: "subnetCidr a plain address: the fix is the /24 around it, not an unrelated example",
+      raw: { ...minimal, subnetCidr: "10.1.2.3" },
       key: "subnetCidr",
       message:
-        'subnetCidr ("192.168.100.5/24") has host bits set: did you mean 192.168.100.0/24?: pulumi config set subnetCidr 192.168.100.0/24',
+        'subnetCidr ("10.1.2.3") is a single address, not a CIDR: it needs a prefix length: pulumi config set subnetCidr 10.1.2.0/24',
+    },
+    {
+      name: "subnetCidr with host bits: the fix is the corrected block",
+      raw: { ...minimal, subnetCidr: "10.0.0.1/24" },
+      key: "subnetCidr",
+      message:
+        'subnetCidr ("10.0.0.1/24") has host bits set: did you mean 10.0.0.0/24?: pulumi config set subnetCidr 10.0.0.0/24',
     },
     {
       name: "subnetCidr IPv6",
@@ -393,7 +400,23 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       raw: { ...minimal, appAllowedCidr: "10.0.0.1/24" },
       key: "appAllowedCidr",
       message:
-        'appAllowedCidr ("10.0.0.1/24") has host bits set: did you mean 10.0.0.0/24?: pulumi config set appAllowedCidr 203.0.113.0/24',
+        'appAllowedCidr ("10.0.0.1/24") has host bits set: did you mean 10.0.0.0/24?: pulumi config set appAllowedCidr 10.0.0.0/24',
+    },
+    {
+      name: "sshAllowedCidr a plain address: the fix is that host alone (/32), not a /24 around it",
+      raw: { ...minimal, sshAllowedCidr: "203.0.113.7" },
+      key: "sshAllowedCidr",
+      message:
+        'sshAllowedCidr ("203.0.113.7") is a single address, not a CIDR: it needs a prefix length; for that host alone: ' +
+        "pulumi config set sshAllowedCidr 203.0.113.7/32",
+    },
+    {
+      name: "metricsAllowedCidr a plain address: that host alone",
+      raw: { ...minimal, metricsAllowedCidr: "192.0.2.10" },
+      key: "metricsAllowedCidr",
+      message:
+        'metricsAllowedCidr ("192.0.2.10") is a single address, not a CIDR: it needs a prefix length; for that host alone: ' +
+        "pulumi config set metricsAllowedCidr 192.0.2.10/32",
     },
     {
       name: "publicKey and keyPairName both",
