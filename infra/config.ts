@@ -238,16 +238,15 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
       `${key} (${show(c.text)}) is an IPv6 block, but the tier's VMs have IPv4 addresses only (an IPv4 subnet and IPv4 floating IPs): pulumi config set ${key} ${example}`,
     );
   };
-  const json = (key: ConfigKey): unknown => {
+  // `fix`: the way out for this key's value, when there is a better one than the general advice.
+  const json = (key: ConfigKey, fix?: (v: string) => string): unknown => {
     const v = present(key);
     if (typeof v !== "string") return v;
     try {
       return JSON.parse(v);
     } catch {
-      return fail(
-        key,
-        `${key} (${show(v)}) is not valid JSON: set it with pulumi config set --path or as YAML in the stack file`,
-      );
+      const advice = fix?.(v) ?? "set it with pulumi config set --path or as YAML in the stack file";
+      return fail(key, `${key} (${show(v)}) is not valid JSON: ${advice}`);
     }
   };
 
@@ -361,13 +360,21 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
       }
     }
   }
-  const dnsRaw = json("dnsNameservers");
+  // Items are set by path: `pulumi config set dnsNameservers 1.1.1.1` stores a plain string, which is no list, and a
+  // path set overwrites such a string. The addresses the value holds are the ones in the commands.
+  const setDns = (addresses: readonly string[]) =>
+    addresses.map((a, i) => `pulumi config set --path 'dnsNameservers[${i}]' ${a}`).join(" && ");
+  const dnsRaw = json("dnsNameservers", (v) => {
+    const addresses = v.split(/[\s,;[\]"']+/).filter((a) => a !== "");
+    const listed = addresses.length > 0 && addresses.every((a) => isIP(a) !== 0);
+    return `it must be a list of IP addresses: ${setDns(listed ? addresses : ["1.1.1.1"])}`;
+  });
   let dnsNameservers: string[] | undefined = [...DEFAULTS.dnsNameservers];
   if (dnsRaw !== undefined) {
     if (!Array.isArray(dnsRaw) || dnsRaw.some((d) => typeof d !== "string" || isIP(d) === 0)) {
       dnsNameservers = fail(
         "dnsNameservers",
-        `dnsNameservers (${show(dnsRaw)}) must be a list of IP addresses: pulumi config set --path 'dnsNameservers[0]' 1.1.1.1`,
+        `dnsNameservers (${show(dnsRaw)}) must be a list of IP addresses: ${setDns(["1.1.1.1"])}`,
       );
     } else {
       dnsNameservers = dnsRaw as string[];

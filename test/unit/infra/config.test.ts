@@ -319,6 +319,26 @@ describe("parseProgramConfig: every validation error, exact message", () => {
       message: `dnsNameservers (["dns.example"]) must be a list of IP addresses: pulumi config set --path 'dnsNameservers[0]' 1.1.1.1`,
     },
     {
+      name: "dnsNameservers a plain address (pulumi config set without --path): the path command with that address",
+      raw: { ...minimal, dnsNameservers: "9.9.9.9" },
+      key: "dnsNameservers",
+      message: `dnsNameservers ("9.9.9.9") is not valid JSON: it must be a list of IP addresses: pulumi config set --path 'dnsNameservers[0]' 9.9.9.9`,
+    },
+    {
+      name: "dnsNameservers addresses joined by commas, or bracketed without quotes: one path command each",
+      raw: { ...minimal, dnsNameservers: "[9.9.9.9, 2620:fe::fe]" },
+      key: "dnsNameservers",
+      message:
+        `dnsNameservers ("[9.9.9.9, 2620:fe::fe]") is not valid JSON: it must be a list of IP addresses: ` +
+        `pulumi config set --path 'dnsNameservers[0]' 9.9.9.9 && pulumi config set --path 'dnsNameservers[1]' 2620:fe::fe`,
+    },
+    {
+      name: "dnsNameservers a name, not valid JSON: the path command with an example",
+      raw: { ...minimal, dnsNameservers: "dns.example" },
+      key: "dnsNameservers",
+      message: `dnsNameservers ("dns.example") is not valid JSON: it must be a list of IP addresses: pulumi config set --path 'dnsNameservers[0]' 1.1.1.1`,
+    },
+    {
       name: "sshAllowedCidr open to the world",
       raw: { ...minimal, sshAllowedCidr: "0.0.0.0/0" },
       key: "sshAllowedCidr",
