@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
-import { parseDuration } from "../config/duration";
+import { flagDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
 import { lockHolder, lockStateDir } from "../daemon/stateLock";
@@ -401,17 +401,8 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
     if (!Number.isFinite(capacity) || capacity <= 0)
       throw new UserError(`--capacity must be a positive number, got "${opts.capacity}"`);
   }
-  let boot: number | undefined;
-  if (opts.boot !== undefined) {
-    boot = parseDuration(opts.boot);
-    if (boot === undefined) throw new UserError(`--boot must be a duration like 60s or 2m, got "${opts.boot}"`);
-  }
-  let applyTime: number | undefined;
-  if (opts.applyTime !== undefined) {
-    applyTime = parseDuration(opts.applyTime);
-    if (applyTime === undefined)
-      throw new UserError(`--apply-time must be a duration like 90s or 2m, got "${opts.applyTime}"`);
-  }
+  const boot = flagDuration("--boot", opts.boot);
+  const applyTime = flagDuration("--apply-time", opts.applyTime);
   const r = simulate({
     trace,
     policy,

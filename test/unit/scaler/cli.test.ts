@@ -479,6 +479,14 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.ok(s.overloadMinutes > r.overloadMinutes!, `${s.overloadMinutes} > ${r.overloadMinutes}`);
     assert.equal(await runCli([...args, "--apply-time", "soon"], io({})), 2);
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "soon"], io({})), 2);
+    // Milliseconds as a bare number: read as seconds, a boot of a day.
+    const msBoot = io({});
+    assert.equal(await runCli(["simulate", "-c", cfg, "--trace", trace, "--boot", "90000"], msBoot), 2);
+    assert.equal(
+      msBoot.stderr.join(""),
+      "os-scaler: --boot: a bare number of 1000 or more is ambiguous: 90000 would be 1 d 1 h as seconds; " +
+        "for 90000 milliseconds write 90s; for seconds write 90000s\n",
+    );
     assert.equal(await runCli(["simulate", "-c", cfg, "--trace", path.join(t.dir, "none.csv")], io({})), 2);
 
     // A policy-only file is enough (simulate samples nothing); bounds that cannot serve the peak are pointed out.

@@ -23,21 +23,38 @@ describe("durations", () => {
     [30, 30 * S],
     ["45", 45 * S],
     ["1.5m", 90 * S],
+    // Several units, largest first: what formatDuration prints for a long one.
+    ["1h30m", 5400 * S],
+    ["1h 30m", 5400 * S],
+    ["3d11h20m", 300_000 * S],
+    ["1d", 86_400 * S],
+    ["30m1h", undefined],
+    ["1m1m", undefined],
+    ["1h30", undefined],
     ["5x", undefined],
     ["", undefined],
     [-1, undefined],
     [null, undefined],
   ];
   for (const [input, ms] of rows) it(`${JSON.stringify(input)} → ${ms}`, () => assert.equal(parseDuration(input), ms));
-  it("formats back to the shortest exact unit", () => {
-    assert.deepEqual([300_000, 15_000, 90_000, 3_600_000, 0, 250].map(formatDuration), [
-      "5m",
-      "15s",
-      "90s",
-      "1h",
-      "0s",
-      "250ms",
-    ]);
+  it("formats back to one exact unit while short, else to its parts (5000m is 3d11h20m), reading back the same", () => {
+    const rows: [number, string][] = [
+      [300_000, "5m"],
+      [15_000, "15s"],
+      [90_000, "90s"],
+      [3_600_000, "1h"],
+      [0, "0s"],
+      [250, "250ms"],
+      [2500, "2500ms"],
+      [6_000_000, "1h40m"],
+      [300_000_000, "3d11h20m"],
+      [93_784_000, "1d2h3m4s"],
+      [2_147_483_647, "2147483647ms"],
+    ];
+    for (const [ms, text] of rows) {
+      assert.equal(formatDuration(ms), text);
+      assert.equal(parseDuration(text), ms, text);
+    }
   });
 });
 
@@ -160,8 +177,9 @@ describe("config: defaults", () => {
       [1, 0],
     );
     assert.equal(policy("interval: 1h").interval, 3600 * S);
-    assert.equal(policy("interval: 3600").interval, 3600 * S);
+    assert.equal(policy("interval: 3600s").interval, 3600 * S);
     assert.equal(policy("interval: 15").interval, 15 * S);
+    assert.equal(policy("interval: 999").interval, 999 * S);
   });
   it("the lab-script example parses to the lab policy", async () => {
     const c = await loadConfig(path.join(__dirname, "../../../examples/lab-script.yaml"));
@@ -245,12 +263,47 @@ describe("config: a table of bad files and their messages", () => {
     },
     {
       // Meant as milliseconds: read as seconds it is a tick every 4 h.
-      name: "an interval of 15000 (a bare number is seconds)",
+      name: "an interval of 15000 (a bare number of 1000 or more is ambiguous)",
       yaml: `${SRC}policy: { interval: 15000 }\n`,
       field: "policy.interval",
       message:
-        /: policy\.interval: must be at most 1h, got 15000: a bare number is seconds \(15000 s = 4 h 10 min\); for 15000 milliseconds write 15s$/,
+        /: policy\.interval: a bare number of 1000 or more is ambiguous: 15000 would be 4 h 10 min as seconds, more than the 1h allowed; for 15000 milliseconds write 15s$/,
     },
+    // Milliseconds written as a bare number, in a key with no maximum of its own: read as seconds, days.
+    ...[
+      {
+        key: "policy.cooldownDown",
+        yaml: `${SRC}policy: { cooldownDown: 300000 }\n`,
+        says: "300000 would be 3 d 11 h 20 min as seconds; for 300000 milliseconds write 5m; for seconds write 300000s",
+      },
+      {
+        key: "policy.cooldownDown",
+        yaml: `${SRC}policy: { cooldownDown: "300000" }\n`,
+        says: "300000 would be 3 d 11 h 20 min as seconds; for 300000 milliseconds write 5m; for seconds write 300000s",
+      },
+      {
+        key: "actuator.timeout",
+        yaml: `${SRC}actuator: { timeout: 1800000 }\n`,
+        says: "1800000 would be 20 d 20 h as seconds; for 1800000 milliseconds write 30m; for seconds write 1800000s",
+      },
+      {
+        key: "source.timeout",
+        yaml: 'source: { type: prometheus, url: "http://127.0.0.1:9090", timeout: 10000 }\n',
+        says: "10000 would be 2 h 46 min 40 s as seconds; for 10000 milliseconds write 10s; for seconds write 10000s",
+      },
+      {
+        key: "source.granularity",
+        yaml: "source: { type: gnocchi, granularity: 1000 }\n",
+        says: "1000 would be 16 min 40 s as seconds; for 1000 milliseconds write 1s; for seconds write 1000s",
+      },
+    ].map((r) => ({
+      name: `${r.key} as a bare ${r.yaml.match(/: "?(\d+)"?/)![0].slice(2)}`,
+      yaml: r.yaml,
+      field: r.key,
+      message: new RegExp(
+        `: ${r.key}: a bare number of 1000 or more is ambiguous: ${r.says.replace(/[()]/g, "\\$&")}$`,
+      ),
+    })),
     {
       name: "an interval above 1 h with a unit",
       yaml: `${SRC}policy: { interval: 90m }\n`,
@@ -258,11 +311,17 @@ describe("config: a table of bad files and their messages", () => {
       message: /: policy\.interval: must be at most 1h, got "90m"$/,
     },
     {
-      name: "a bare number past the longest timer says it was read as seconds",
+      name: "a bare number past the longest timer as seconds offers the milliseconds only",
       yaml: `${SRC}policy: { cooldownDown: 3000000 }\n`,
       field: "policy.cooldownDown",
       message:
-        /at most 24 days .*got 3000000: a bare number is seconds \(3000000 s = 34 d 17 h 20 min\); for 3000000 milliseconds write 50m$/,
+        /: policy\.cooldownDown: a bare number of 1000 or more is ambiguous: 3000000 would be 34 d 17 h 20 min as seconds, more than the 24 days \(the longest timer Node\.js can set\) allowed; for 3000000 milliseconds write 50m$/,
+    },
+    {
+      name: "a bare number past the longest timer as milliseconds too",
+      yaml: `${SRC}policy: { interval: 1e12 }\n`,
+      field: "policy.interval",
+      message: /: policy\.interval: must be at most 24 days \(the longest timer Node\.js can set\), got 1000000000000$/,
     },
     {
       // A fraction for a percentage: accepted, it would hold 0.6 % CPU (a 0.5 %–50.3 % band).
@@ -468,6 +527,8 @@ describe("config: redact", () => {
     "source: { type: gnocchi, granularity: 5m }\ncloud: lab\n",
     "source: { type: nova }\n",
     "source: { type: ssh, user: u, keyFile: ~/k }\nstack: { workDir: ../web }\n",
+    // Printed as 3d11h20m, 1h40m and 2500ms.
+    `${SRC}policy: { cooldownDown: 5000m, warmup: 100m }\nactuator: { backoff: 2.5s }\n`,
   ];
   for (const text of roundTrips) {
     it(`what it shows loads back as the same config: ${text.split("\n").join(" ")}`, () => {
