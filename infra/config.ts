@@ -486,3 +486,31 @@ export function parseProgramConfig(raw: RawConfig): ProgramConfig {
     countMode: countMode!,
   };
 }
+
+/**
+ * A loadBalancer block that sets its options but not `enabled` (which defaults to false) creates nothing, and nothing
+ * said so. A warning, not an error: the block is valid, and refusing it would stop the tier's other changes. An
+ * explicit `enabled: false` keeps the settings on purpose and is not warned about. Call after parseProgramConfig
+ * accepted `raw`.
+ */
+export function loadBalancerWarning(raw: RawConfig): string | undefined {
+  const v = raw.loadBalancer;
+  let block: unknown = v;
+  if (typeof v === "string" && v.trim() !== "") {
+    try {
+      block = JSON.parse(v);
+    } catch {
+      return undefined; // parseProgramConfig reports it
+    }
+  }
+  if (block === null || typeof block !== "object" || Array.isArray(block)) return undefined;
+  const set = Object.keys(block);
+  if (set.length === 0 || set.includes("enabled")) return undefined;
+  const octavia = raw[USE_OCTAVIA_KEY] === true || raw[USE_OCTAVIA_KEY] === "true";
+  return (
+    `loadBalancer sets ${set.join(", ")} but not enabled, which is false by default: no load balancer is created. ` +
+    `To create it: pulumi config set --path loadBalancer.enabled true` +
+    (octavia ? "" : ` and pulumi config set ${USE_OCTAVIA_KEY} true`) +
+    "; to keep the settings without one, set loadBalancer.enabled false"
+  );
+}

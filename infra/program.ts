@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadUserData } from "./cloudInit";
 import type { RawConfig } from "./config";
-import { CONFIG_KEYS, USE_OCTAVIA_KEY, parseProgramConfig } from "./config";
+import { CONFIG_KEYS, USE_OCTAVIA_KEY, loadBalancerWarning, parseProgramConfig } from "./config";
 import type { PreviousCount } from "./countOwnership";
 import { APPLY_COUNT_ENV, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
 import { imageFlavorIssues, lookupCloudIds } from "./lookups";
@@ -55,7 +55,8 @@ async function readPreviousCount(): Promise<PreviousCount | undefined> {
 }
 
 export async function runProgram(deps: ProgramDeps): Promise<Record<string, unknown>> {
-  const config = parseProgramConfig(readRawConfig());
+  const raw = readRawConfig();
+  const config = parseProgramConfig(raw);
   const rendered = loadUserData(config.userData, { appPort: config.appPort }, deps.baseDir);
   // The user's own file may carry tokens; the built-in one carries nothing secret.
   const userData = config.userData === undefined ? rendered : pulumi.secret(rendered);
@@ -72,6 +73,8 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
   });
   if (decision.warning !== undefined) void pulumi.log.warn(decision.warning);
   void pulumi.log.info(`count: ${decision.reason}`);
+  const idleLoadBalancer = loadBalancerWarning(raw);
+  if (idleLoadBalancer !== undefined) void pulumi.log.warn(idleLoadBalancer);
   const quota = serverGroupQuotaWarning(config.serverGroupPolicy, config.maxCount);
   if (quota !== undefined) void pulumi.log.warn(quota);
   if (config.publicKey === undefined && config.keyPairName === undefined) {

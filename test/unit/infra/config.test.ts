@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import fc from "fast-check";
 import type { ConfigKey, RawConfig } from "../../../infra/config";
-import { CONFIG_KEYS, DEFAULTS, PROJECT, parseProgramConfig } from "../../../infra/config";
+import { CONFIG_KEYS, DEFAULTS, PROJECT, loadBalancerWarning, parseProgramConfig } from "../../../infra/config";
 import { ProgramConfigError } from "../../../infra/errors";
 
 const root = path.resolve(__dirname, "../../..");
@@ -649,4 +649,34 @@ describe("parseProgramConfig: counts (property)", () => {
       ),
     );
   });
+});
+
+describe("loadBalancerWarning: a block whose settings create nothing", () => {
+  const enable = "To create it: pulumi config set --path loadBalancer.enabled true";
+  const rows: { name: string; raw: RawConfig; warning: string | undefined }[] = [
+    {
+      name: "options without enabled, as JSON text (the CLI's form), Octavia chosen",
+      raw: { ...minimal, loadBalancer: '{"port":8080,"protocol":"TCP"}', "openstack:useOctavia": "true" },
+      warning:
+        "loadBalancer sets port, protocol but not enabled, which is false by default: no load balancer is created. " +
+        `${enable}; to keep the settings without one, set loadBalancer.enabled false`,
+    },
+    {
+      name: "options without enabled, Octavia not chosen: the command names both keys",
+      raw: { ...minimal, loadBalancer: { healthPath: "/health" } },
+      warning:
+        "loadBalancer sets healthPath but not enabled, which is false by default: no load balancer is created. " +
+        `${enable} and pulumi config set openstack:useOctavia true; to keep the settings without one, set ` +
+        "loadBalancer.enabled false",
+    },
+    {
+      name: "enabled: false, said explicitly",
+      raw: { ...minimal, loadBalancer: { enabled: false, port: 8080 } },
+      warning: undefined,
+    },
+    { name: "enabled: true", raw: { ...minimal, loadBalancer: '{"enabled":true,"port":8080}' }, warning: undefined },
+    { name: "an empty block", raw: { ...minimal, loadBalancer: {} }, warning: undefined },
+    { name: "no block", raw: minimal, warning: undefined },
+  ];
+  for (const row of rows) it(row.name, () => assert.equal(loadBalancerWarning(row.raw), row.warning));
 });

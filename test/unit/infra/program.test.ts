@@ -242,6 +242,25 @@ describe("program: resources per config", () => {
     assert.ok(!noGroup.warnings.some((w) => quota.test(w)));
   });
 
+  it("a loadBalancer block without enabled: no load balancer, and one warning naming its keys and the way to enable it", async () => {
+    const idle = /^loadBalancer sets port, protocol but not enabled/;
+    const half = await ok({
+      config: { image: IMAGE, loadBalancer: { port: 8080, protocol: "TCP" } },
+      openstackConfig: { useOctavia: true },
+    });
+    assert.equal(ofType(half, T.lb).length, 0);
+    assert.deepEqual(
+      half.warnings.filter((w) => idle.test(w)),
+      [
+        "loadBalancer sets port, protocol but not enabled, which is false by default: no load balancer is created. " +
+          "To create it: pulumi config set --path loadBalancer.enabled true; to keep the settings without one, set " +
+          "loadBalancer.enabled false",
+      ],
+    );
+    const parked = await ok({ config: { image: IMAGE, loadBalancer: { enabled: false, port: 8080 } } });
+    assert.ok(!parked.warnings.some((w) => w.startsWith("loadBalancer")), parked.warnings.join("\n"));
+  });
+
   it("serverGroupPolicy none: no server group and no scheduler hint", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, serverGroupPolicy: "none" } });
     assert.equal(ofType(r, T.serverGroup).length, 0);
