@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
+import { editDistance } from "../lib/editDistance";
 import { UserError } from "../lib/errors";
 import { isRecord } from "../lib/isRecord";
 import { isSecretKey, redactBadUrl } from "../lib/redact";
@@ -709,19 +710,6 @@ function didYouMean(auth: Raw, wanted: readonly string[]): string {
     if (meant) return ` (auth has "${key}": did you mean ${meant}?)`;
   }
   return "";
-}
-
-/** Levenshtein distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 function isHttpUrl(value: string): boolean {
