@@ -29,6 +29,8 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *   stop ends before its `up` began (config write, preview) is "cancelled", not failed: nothing ran, its intent stays.
  *   maxAttempts failures in a row (`once`: 1): the count is given up on → the config and the intent set back to the
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
+ *   The applied count asked again while failing (the load fell back): the backoff ends at once, the config and the
+ *   intent are set back, and the failures no longer count (0) → idle. A newer count not applied yet keeps them.
  *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
  *   age → the config set back to the applied count; a young one → refresh, then re-applied; a young one while a live
  *   or unknown holder locks the stack → left pending, StackLockedError (the caller tries again later).
@@ -118,7 +120,7 @@ export interface ActuatorOptions {
   readonly intentMaxAge?: number;
   /**
    * Called after every attempt (metrics, and the loop's save of status()), once the state that follows it is set: a
-   * failure is reported in "backoff" (or "idle" when given up on), never in "applying".
+   * failure is reported in "backoff" (or "idle" when given up on, or replaced by the applied count), never in "applying".
    */
   readonly onResult?: (result: ActuationResult, count: number) => void;
 }
@@ -129,7 +131,10 @@ export interface ActuatorStatus {
   readonly applied?: number;
   /** The newest count asked for. */
   readonly wanted?: number;
-  /** Consecutive failed attempts (0 after a success). */
+  /**
+   * Consecutive failed attempts: 0 after a success, and once nothing is pending any more (the failing count replaced by
+   * the applied one, the config and the intent set back). A count given up on (maxAttempts) keeps them.
+   */
   readonly failures: number;
   readonly lastResult?: { result: AttemptResult; count: number; time: number; error?: string };
   readonly nextRetryAt?: number;
@@ -146,6 +151,10 @@ export class Actuator {
   private applied: number | undefined;
   /** The count this process last wrote (or began writing) to the stack config; it can differ from `applied`. */
   private configCount: number | undefined;
+  /** This process wrote a pending intent that no success nor restore has closed yet. */
+  private intentPending = false;
+  /** Aborted to end a backoff early: the count it waits to retry was replaced by the applied one (see request). */
+  private backoffWake: AbortController | undefined;
   private wanted: number | undefined;
   private wantedReason = "";
   private failures = 0;
@@ -219,6 +228,8 @@ export class Actuator {
     }
     this.wanted = clamped;
     this.wantedReason = reason;
+    // Nothing to retry any more: the backoff ends now, so that the config is set back and the failures stop counting.
+    if (clamped === this.applied) this.backoffWake?.abort(new Error("nothing to retry"));
     if (!this.running) {
       this.running = this.drive().finally(() => {
         this.running = undefined;
@@ -452,6 +463,7 @@ export class Actuator {
         this.wanted = this.applied;
         break;
       }
+      if (this.wanted === this.applied) continue; // replaced by the applied count while it ran: nothing to retry
       const cap = Math.min(this.o.maxBackoff, this.o.backoff * 2 ** (this.failures - 1));
       // "Equal jitter": at least half the backoff, so retries from several scalers spread out but never hammer.
       const delay = Math.round(cap / 2 + this.o.random() * (cap / 2));
@@ -459,24 +471,34 @@ export class Actuator {
       this.nextRetryAt = this.o.clock.now() + delay;
       this.report();
       this.o.logger.warn({ result, count, failures: this.failures, retryInMs: delay }, "actuator: backing off");
+      const wake = new AbortController();
+      this.backoffWake = wake;
       try {
-        await this.o.clock.sleep(delay, this.stopController.signal);
+        await this.o.clock.sleep(delay, AbortSignal.any([this.stopController.signal, wake.signal]));
       } catch {
-        break; // stopping
+        if (this.stopping) break;
+        // Woken: the count was replaced by the applied one (the loop ends), or by then by a newer one (applied now).
       } finally {
         this.nextRetryAt = undefined;
+        this.backoffWake = undefined;
       }
     }
     // A count given up on, or replaced by the one already applied, must not stay in the config (a person's next
     // `pulumi up` could apply it) nor in a pending intent (the next start would re-apply it).
     if (!this.stopping && gaveUp !== undefined) await this.abandon(gaveUp);
-    else if (
-      !this.stopping &&
-      this.applied !== undefined &&
-      this.configCount !== undefined &&
-      this.configCount !== this.applied
-    )
-      await this.restoreConfig(this.applied, "the count written last was not applied");
+    else if (!this.stopping && this.applied !== undefined) {
+      // The loop ended on the applied count: nothing is pending once the config and the intent say so too. The failures
+      // were the replaced count's: counted on, they would keep /healthz failing until the next scale.
+      const leftOver = (this.configCount !== undefined && this.configCount !== this.applied) || this.intentPending;
+      const settled = !leftOver || (await this.restoreConfig(this.applied, "the count asked last was not applied"));
+      if (settled && this.failures > 0) {
+        this.o.logger.info(
+          { applied: this.applied, failures: this.failures },
+          "actuator: the failing count was replaced by the applied one; nothing pending, the failures no longer count",
+        );
+        this.failures = 0;
+      }
+    }
     this.state = this.stopping ? "stopped" : "idle";
     // Reported only now: onResult saves status() (the loop's state.json), and `once` exits after that save — a
     // report made while the state still said "applying" would leave `status` showing an update that no longer runs.
@@ -488,7 +510,7 @@ export class Actuator {
    * (`once` gives up on its first attempt): the stack's `desiredCount` output says it. If even that cannot be read,
    * nothing is closed: the intent stays pending for the next start's reconcile, and the log says so.
    */
-  private async abandon(count: number): Promise<void> {
+  private async abandon(count: number): Promise<boolean> {
     if (this.applied !== undefined) return this.restoreConfig(this.applied, `count ${count} was given up on`);
     let stackCount: number | undefined;
     let error: string | undefined;
@@ -507,10 +529,11 @@ export class Actuator {
         "it and its intent stays pending: the next start reconciles it (and re-applies it if it is younger than " +
         "intentMaxAge). To drop it, `pulumi config set` the key back to the stack's count and delete the intent file",
     );
+    return false;
   }
 
-  /** Best effort: the config and the intent back at a count the stack has. */
-  private async restoreConfig(count: number, why: string): Promise<void> {
+  /** Best effort: the config and the intent back at a count the stack has. Resolves whether both were. */
+  private async restoreConfig(count: number, why: string): Promise<boolean> {
     // In flight like an update: a stop that arrives meanwhile gives it the grace period, not an immediate abort.
     const controller = new AbortController();
     this.inFlight = controller;
@@ -526,9 +549,12 @@ export class Actuator {
         attempts: 0,
         ...this.writer,
       });
+      this.intentPending = false;
       this.o.logger.warn({ count, why }, "actuator: the stack config's count set back to the applied one");
+      return true;
     } catch (err) {
       this.o.logger.error({ count, err: summarize(err) }, "actuator: could not set the stack config's count back");
+      return false;
     } finally {
       this.inFlight = undefined;
     }
@@ -561,6 +587,7 @@ export class Actuator {
     const controller = new AbortController();
     this.inFlight = controller;
     try {
+      this.intentPending = true;
       await this.intents.write(intent); // durable before anything changes
       const ops = await this.openStack();
       // A shutdown that arrives while the stack opens or the config is written must not be followed by a config write
@@ -578,6 +605,7 @@ export class Actuator {
       upStarted = true;
       await this.up(ops, count, controller);
       await this.intents.write({ ...intent, status: "done" });
+      this.intentPending = false;
       this.applied = count;
       this.lastSuccessAt = clock.now();
       result = "ok";

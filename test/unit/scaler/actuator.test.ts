@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -379,6 +379,109 @@ describe("actuator: errors", () => {
     assert.equal(intent.count, 3);
     assert.ok(s.log.lines.some((l) => l.msg === "actuator: the stack config's count set back to the applied one"));
     await s.t.cleanup();
+  });
+
+  describe("failures stop counting once nothing is pending", () => {
+    /** 2 applied, then `n` failed attempts at 3, the actuator backing off after the last. */
+    async function failing(n: number, options: Partial<ActuatorOptions> = {}) {
+      const s = await setup(options);
+      s.actuator.request(2, "first");
+      await s.actuator.whenIdle();
+      s.stack.upBehaviours = Array.from({ length: n }, () => "fail" as const);
+      s.actuator.request(3, "scale out");
+      for (let i = 1; i <= n; i++) {
+        await waitFor(() => s.actuator.status().failures === i && s.actuator.status().state === "backoff");
+        if (i < n) await s.clock.advance(s.actuator.status().nextRetryAt! - s.clock.now());
+      }
+      return s;
+    }
+    const ups = (s: Awaited<ReturnType<typeof setup>>) => s.stack.calls.filter((c) => c.startsWith("up")).length;
+
+    it("the failing count replaced by the applied one (the load fell back): the backoff ends, config and intent set back, failures 0", async () => {
+      const s = await failing(3);
+      const upsBefore = ups(s);
+      s.actuator.request(2, "load gone"); // no time passes: the backoff must not hold it
+      await waitFor(() => s.actuator.status().state === "idle", 3000, "idle without waiting out the backoff");
+      const st = s.actuator.status();
+      assert.equal(st.failures, 0, "/healthz's actuator check no longer fails");
+      assert.deepEqual([st.applied, st.wanted, st.nextRetryAt], [2, 2, undefined]);
+      assert.equal(ups(s), upsBefore, "no up for the applied count");
+      assert.equal(s.stack.config.desiredCount, "2");
+      const intent = await s.intent();
+      assert.deepEqual([intent.count, intent.status], [2, "done"]);
+      assert.ok(s.log.lines.some((l) => String(l.msg).startsWith("actuator: the failing count was replaced")));
+      await s.t.cleanup();
+    });
+
+    it("…also when the applied count is asked while the failing attempt still runs: no backoff after it", async () => {
+      const s = await failing(2);
+      const gate = deferred();
+      s.stack.upBehaviours = [
+        async () => {
+          await gate.promise;
+          throw commandError("error: update failed: quota exceeded");
+        },
+      ];
+      await s.clock.advance(s.actuator.status().nextRetryAt! - s.clock.now());
+      await waitFor(() => s.stack.upsRunning === 1);
+      s.actuator.request(2, "load gone");
+      gate.resolve();
+      await waitFor(() => s.actuator.status().state === "idle", 3000, "idle without a backoff");
+      assert.equal(s.actuator.status().failures, 0);
+      assert.equal(s.stack.config.desiredCount, "2");
+      await s.t.cleanup();
+    });
+
+    it("a failing count replaced by another count not applied yet: still failing, the backoff goes on growing", async () => {
+      const s = await failing(3);
+      s.stack.upBehaviours = ["fail"];
+      s.actuator.request(4, "more load");
+      assert.equal(s.actuator.status().state, "backoff", "a newer count waits for the backoff");
+      await s.clock.advance(s.actuator.status().nextRetryAt! - s.clock.now());
+      await waitFor(() => s.actuator.status().failures === 4 && s.actuator.status().state === "backoff");
+      // fourth failure: cap 240 s → 120 s + 0.5 × 120 s.
+      assert.equal(s.actuator.status().nextRetryAt, s.clock.now() + 180_000);
+      await s.actuator.stop(0);
+      await s.t.cleanup();
+    });
+
+    it("the config cannot be set back: still failing (the config holds the failed count)", async () => {
+      const s = await failing(3);
+      s.stack.setConfig = () => Promise.reject(new Error("backend unreachable"));
+      s.actuator.request(2, "load gone");
+      await waitFor(() => s.actuator.status().state === "idle");
+      assert.equal(s.actuator.status().failures, 3);
+      assert.ok(s.log.lines.some((l) => l.msg === "actuator: could not set the stack config's count back"));
+      await s.t.cleanup();
+    });
+
+    it("the intent cannot be closed when the config is set back: the next ask for the applied count closes it first", async () => {
+      const s = await failing(3);
+      const file = path.join(s.t.dir, "intent.json");
+      const pending = await readFile(file, "utf8");
+      const setConfig = s.stack.setConfig.bind(s.stack);
+      let blocked = false;
+      s.stack.setConfig = async (key, value) => {
+        await setConfig(key, value);
+        if (blocked) return;
+        blocked = true;
+        // The restore's intent write fails: a folder where intent.json goes.
+        await rm(file);
+        await mkdir(file);
+      };
+      s.actuator.request(2, "load gone");
+      await waitFor(() => s.actuator.status().state === "idle");
+      assert.equal(s.stack.config.desiredCount, "2");
+      assert.equal(s.actuator.status().failures, 3, "the intent for 3 is still pending");
+      await rm(file, { recursive: true });
+      await writeFile(file, pending);
+      s.actuator.request(2, "next tick");
+      await waitFor(() => s.actuator.status().state === "idle" && !s.actuator.busy);
+      const intent = await s.intent();
+      assert.deepEqual([intent.count, intent.status], [2, "done"], "the next start does not re-apply 3");
+      assert.equal(s.actuator.status().failures, 0);
+      await s.t.cleanup();
+    });
   });
 
   it("a conflict on a backend whose locks cannot be read (Pulumi Cloud, s3://) backs off, never retries at once", async () => {
