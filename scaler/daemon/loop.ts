@@ -104,6 +104,8 @@ export const GONE_TICKS_UNHEALTHY = 3;
 export const ACTUATOR_FAILURES_UNHEALTHY = 3;
 /** Failed ticks in a row (the stack unreadable, …) before /healthz says every tick fails (one blip is not an outage). */
 export const TICK_FAILURES_UNHEALTHY = 3;
+/** Ticks in a row whose source answered without one usable sample (VMs in warmup aside) before /healthz says so. */
+export const NO_SAMPLE_TICKS_UNHEALTHY = 3;
 
 export class ScalerLoop {
   private state: PersistedState | undefined;
@@ -124,6 +126,12 @@ export class ScalerLoop {
   /** Both clocks at the start of the last tick: a wall clock that moved more than the monotonic one was stepped. */
   private lastClocks: { wall: number; mono: number } | undefined;
   private consecutiveSourceFailures = 0;
+  /**
+   * Ticks in a row whose source answered but left no usable sample of a VM out of its warmup (every one missing, stale,
+   * rejected), and why, from the last of them. A tick whose VMs are all in their warmup (a group replaced whole) ends
+   * the run: nothing was to be measured. A tick whose source failed is the `source` check's and leaves it as it is.
+   */
+  private noSample: { ticks: number; why: string } | undefined;
   private lastTickError: { time: number; message: string } | undefined;
   /**
    * False from run()'s start until its start-up reconcile succeeds: ticks sample and decide but request no update
@@ -225,6 +233,7 @@ export class ScalerLoop {
       });
       observation = r.observation;
       this.consecutiveSourceFailures = 0;
+      this.noteNoSample(observation, options.currentCount === undefined ? stack.instances.length : undefined);
       this.noteGone(set.missing, stack.instances);
       for (const rej of r.rejectedSamples) {
         logger.warn({ instance: rej.instance, reason: rej.reason, value: rej.value }, "sample rejected");
@@ -491,6 +500,28 @@ export class ScalerLoop {
     this.gone = next;
   }
 
+  /**
+   * Counts the ticks in a row without one usable sample; `instances`, when the group is known, tells how many VMs were
+   * in their warmup.
+   */
+  private noteNoSample(o: Observation, instances: number | undefined): void {
+    if (o.samples > 0 || o.expected === 0) {
+      this.noSample = undefined;
+      return;
+    }
+    const rejected = Object.entries(o.rejected).filter(
+      ([reason]) => reason !== "warmup" && reason !== "unknown-instance",
+    );
+    const unread = Math.max(0, o.expected - rejected.reduce((n, [, k]) => n + k, 0));
+    const warming = instances === undefined ? 0 : instances - o.expected;
+    const why = [
+      ...(unread > 0 ? [`${unread} without a sample`] : []),
+      ...rejected.map(([reason, n]) => `${n} ${reason}`),
+      ...(warming > 0 ? [`${warming} in warmup`] : []),
+    ].join(", ");
+    this.noSample = { ticks: (this.noSample?.ticks ?? 0) + 1, why };
+  }
+
   /** Logs the stack's bounds once per change: a warning when they narrow the policy's, an error when they conflict. */
   private noteBounds(note: string | undefined, conflict: string | undefined): void {
     if (note !== this.boundsNote && note !== undefined) this.d.logger.warn(`stack bounds: ${note}`);
@@ -515,6 +546,15 @@ export class ScalerLoop {
       failing.push({
         check: "source",
         reason: `source failing: ${this.consecutiveSourceFailures} ticks in a row (${this.state?.lastSourceError?.message ?? "unknown error"})`,
+      });
+    }
+    const none = this.noSample;
+    if (none !== undefined && none.ticks >= NO_SAMPLE_TICKS_UNHEALTHY) {
+      failing.push({
+        check: "samples",
+        reason:
+          `no usable CPU sample of any VM for ${none.ticks} ticks in a row (last tick: ${none.why}; the log's ` +
+          '"no sample" and "sample rejected" lines name each VM and why): the policy has nothing to go on',
       });
     }
     const gone = [...this.gone].filter(([, g]) => g.ticks >= GONE_TICKS_UNHEALTHY);

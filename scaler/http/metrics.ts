@@ -39,7 +39,16 @@ const REJECT_REASONS: Record<RejectReason, true> = {
 };
 
 /** The checks behind /healthz, one `os_scaler_health_check_ok` series each. */
-export const HEALTH_CHECKS = ["bounds", "source", "group", "state", "reconcile", "actuator", "loop"] as const;
+export const HEALTH_CHECKS = [
+  "bounds",
+  "source",
+  "samples",
+  "group",
+  "state",
+  "reconcile",
+  "actuator",
+  "loop",
+] as const;
 export type HealthCheck = (typeof HEALTH_CHECKS)[number];
 
 /**
@@ -124,7 +133,7 @@ export class ScalerMetrics {
    */
   readonly healthCheckOk = new Gauge({
     name: "os_scaler_health_check_ok",
-    help: "1 while the /healthz check passes, 0 while it fails (bounds, source, group, state, reconcile, actuator, loop)",
+    help: "1 while the /healthz check passes, 0 while it fails (bounds, source, samples, group, state, reconcile, actuator, loop)",
     labelNames: ["check"],
     registers: [this.registry],
     collect: () => {

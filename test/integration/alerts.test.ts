@@ -82,15 +82,19 @@ const CASES: Case[] = [
     fires: [],
   },
   {
-    name: "the source check failing for 5 minutes, the others passing: the alert names the source",
+    name: "the source and samples checks failing for 5 minutes, the others passing: one alert names each",
     alert: "OsScalerUnhealthy",
     series: [
       { name: "os_scaler_health_check_ok", labels: { check: "source" }, values: "1 0x10" },
+      { name: "os_scaler_health_check_ok", labels: { check: "samples" }, values: "1 1 0x9" },
       { name: "os_scaler_health_check_ok", labels: { check: "loop" }, values: "1x11" },
       { name: "os_scaler_health_check_ok", labels: { check: "actuator" }, values: "1 1 1 1 1 1 0x5" },
     ],
     evalMinutes: 8,
-    fires: [{ labels: { check: "source" }, value: 0 }],
+    fires: [
+      { labels: { check: "source" }, value: 0 },
+      { labels: { check: "samples" }, value: 0 },
+    ],
   },
   {
     name: "one update refused by the change guard",

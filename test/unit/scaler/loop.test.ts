@@ -107,7 +107,7 @@ async function healthGauge(metrics: ScalerMetrics): Promise<Record<string, numbe
     [...text.matchAll(/^os_scaler_health_check_ok\{check="(\w+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
   );
 }
-const ALL_OK = { bounds: 1, source: 1, group: 1, state: 1, reconcile: 1, actuator: 1, loop: 1 };
+const ALL_OK = { bounds: 1, source: 1, samples: 1, group: 1, state: 1, reconcile: 1, actuator: 1, loop: 1 };
 
 describe("loop: one tick at a time", () => {
   it("samples, decides, acts through the actuator and persists; the reason is logged", async () => {
@@ -381,6 +381,78 @@ describe("loop: one tick at a time", () => {
     assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, source: 0 }, "the gauge says which check fails");
     assert.match(await s.metrics.registry.metrics(), /os_scaler_source_errors_total\{kind="unreachable"\} 3/);
     assert.equal(s.loop.status().counters.sourceErrors, 3);
+    await s.done();
+  });
+
+  it("a source that answers with no usable sample of any VM, 3 ticks in a row: /healthz says so, and how many of each", async () => {
+    // web-0 absent from the answer, web-1's reading 10 min old, web-2 new (in its warmup); then all read again.
+    const s = await setup(
+      quick,
+      (c) =>
+        new FakeSource((group, call) => {
+          const now = c.now();
+          if (call >= 3) return samplesFor(group, 50, now);
+          return {
+            time: now,
+            samples: [
+              { instance: "id-1", value: 50, time: now - 600 * S },
+              ...(group.instances.some((i) => i.id === "id-2") ? [{ instance: "id-2", value: 50, time: now }] : []),
+            ],
+            missing: [{ instance: "id-0", reason: "no series" }],
+            requests: 1,
+          };
+        }),
+    );
+    await s.loop.tick(); // the first tick takes the VMs it finds as booted: web-2 joins after it
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] }, "not before 3 ticks in a row");
+    s.stack.instances.push({ name: "web-2", id: "id-2" });
+    s.stack.count = 3;
+    await s.clock.advance(15 * S);
+    await s.loop.tick();
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] }, "not before 3 ticks in a row");
+    await s.clock.advance(15 * S);
+    await s.loop.tick();
+    assert.deepEqual(s.loop.health().reasons, [
+      "no usable CPU sample of any VM for 3 ticks in a row (last tick: 1 without a sample, 1 stale, 1 in warmup; the " +
+        'log\'s "no sample" and "sample rejected" lines name each VM and why): the policy has nothing to go on',
+    ]);
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, samples: 0 });
+    await s.clock.advance(15 * S);
+    assert.equal((await s.loop.tick()).observation.samples, 2, "web-0 and web-1 read again; web-2 still warming");
+    assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
+    await s.done();
+  });
+
+  it("a group whose every VM is in its warmup (replaced whole) fails no check: there is nothing to measure yet", async () => {
+    // The old VMs unread for 2 ticks, then new ones that the source cannot read yet (first readings), through their
+    // warmup and after it: the ticks in warmup end the run, and the count starts again when the warmup ends.
+    const s = await setup({ ...quick, warmup: 120 * S }, (c) =>
+      scriptedSource([[undefined, undefined]], () => c.now()),
+    );
+    for (let i = 0; i < 2; i++) {
+      await s.loop.tick();
+      await s.clock.advance(15 * S);
+    }
+    s.stack.instances = [
+      { name: "web-2", id: "id-2" },
+      { name: "web-3", id: "id-3" },
+    ];
+    for (let t = 0; t < 120 * S; t += 15 * S) {
+      const r = await s.loop.tick();
+      assert.equal(r.observation.expected, 0, "every VM in its warmup");
+      assert.deepEqual(s.loop.health(), { ok: true, reasons: [] });
+      await s.clock.advance(15 * S);
+    }
+    for (let i = 0; i < 2; i++) {
+      await s.loop.tick();
+      assert.deepEqual(s.loop.health(), { ok: true, reasons: [] }, "out of warmup: counted from 1 again");
+      await s.clock.advance(15 * S);
+    }
+    await s.loop.tick();
+    assert.match(
+      s.loop.health().reasons.join(),
+      /^no usable CPU sample of any VM for 3 ticks in a row \(last tick: 2 without a sample;/,
+    );
     await s.done();
   });
 
