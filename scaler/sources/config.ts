@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
 import { pathSchema } from "../config/fields";
@@ -144,6 +145,15 @@ export type NovaSourceConfig = z.infer<typeof novaSourceSchema>;
 export type SshSourceConfig = z.infer<typeof sshSourceSchema>;
 
 /**
+ * The keys that name a file holding a secret. Such a key given the secret itself (`bearerTokenFile: "eyJ…"`) names no
+ * file, and the message must not repeat its value.
+ */
+const SECRET_FILE_FIELDS: Readonly<Record<string, string>> = {
+  "source.bearerTokenFile": "token",
+  "source.passphraseFile": "passphrase",
+};
+
+/**
  * A file the `source:` block names (key, passphrase, known_hosts, token), read when the source is built. A failure is
  * a ConfigError naming the field, so `validate` reports it as it reports a bad value. `hint` ends the message.
  */
@@ -152,6 +162,17 @@ export function readSourceFile(file: string, field: string, hint = ""): Buffer {
     return readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    const secret = SECRET_FILE_FIELDS[field];
+    // No such file: the value may be the secret itself, so the folder looked in is named instead of the path.
+    if (secret !== undefined && (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG")) {
+      const key = field.slice(field.lastIndexOf(".") + 1);
+      throw new ConfigError(
+        field,
+        `no such file under ${nearestFolder(file)} (${code}; the value is not repeated, in case it is the ${secret} ` +
+          `itself): ${key} takes the path of a file holding the ${secret}, not the ${secret}; a relative path is ` +
+          `read from the config file's folder${hint}`,
+      );
+    }
     const why =
       code === "ENOENT"
         ? "no such file; a relative path is read from the config file's folder"
@@ -162,6 +183,13 @@ export function readSourceFile(file: string, field: string, hint = ""): Buffer {
             : (err as Error).message;
     throw new ConfigError(field, `cannot read ${file}: ${code ? `${code} (${why})` : why}${hint}`);
   }
+}
+
+/** The deepest folder on the way to `file` that exists: where a missing file was looked for. */
+function nearestFolder(file: string): string {
+  let dir = path.dirname(file);
+  while (!statSync(dir, { throwIfNoEntry: false })?.isDirectory() && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
 }
 
 /**

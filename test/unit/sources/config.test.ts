@@ -87,7 +87,16 @@ describe("readSourceFile: a file the source block names, or a ConfigError naming
   const dir = mkdtempSync(path.join(os.tmpdir(), "source-files-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, "token"), "abc\n");
-  const rows: { name: string; file: string; field: string; hint?: string; want?: string; message?: RegExp }[] = [
+  const rows: {
+    name: string;
+    file: string;
+    field: string;
+    hint?: string;
+    want?: string;
+    message?: RegExp;
+    /** Words the message must not hold: of a secret given where the path of its file belongs. */
+    absent?: string[];
+  }[] = [
     { name: "a readable file", file: path.join(dir, "token"), field: "source.bearerTokenFile", want: "abc\n" },
     {
       name: "no such file: says where relative paths are read from",
@@ -102,6 +111,22 @@ describe("readSourceFile: a file the source block names, or a ConfigError naming
       field: "source.knownHosts",
       message: /^source\.knownHosts: cannot read .*: EISDIR \(a folder: name the file in it\)$/,
     },
+    // A secret-file key given the secret itself: the secret is not repeated, the folder looked in is named.
+    ...[
+      { field: "source.bearerTokenFile", secret: "eyJhbGciOiJIUzI1NiJ9.s3cr3tT0ken", what: "token" },
+      { field: "source.passphraseFile", secret: "correct horse battery staple", what: "passphrase" },
+      // Slashes in it: the folders they seem to name do not exist, and are not named either.
+      { field: "source.bearerTokenFile", secret: "b64/with+slash/s3cr3t=", what: "token" },
+    ].map((r) => ({
+      name: `${r.field} given the ${r.what} itself (${r.secret.slice(0, 8)}…)`,
+      file: path.join(dir, r.secret),
+      field: r.field,
+      absent: r.secret.split(/[^A-Za-z0-9]+/).filter((w) => w.length >= 3),
+      message: new RegExp(
+        `^${r.field.replace(".", "\\.")}: no such file under ${dir} \\(ENOENT; the value is not repeated, in case it is the ${r.what} itself\\): ` +
+          `${r.field.slice(7)} takes the path of a file holding the ${r.what}, not the ${r.what}; a relative path is read from the config file's folder$`,
+      ),
+    })),
     {
       name: "the caller's hint ends the message",
       file: path.join(dir, "absent"),
@@ -115,7 +140,12 @@ describe("readSourceFile: a file the source block names, or a ConfigError naming
       if (r.want !== undefined) return void assert.equal(readSourceFile(r.file, r.field).toString("utf8"), r.want);
       assert.throws(
         () => readSourceFile(r.file, r.field, r.hint),
-        (e: Error) => e instanceof ConfigError && e.field === r.field && r.message!.test(e.message),
+        (e: Error) => {
+          assert.ok(e instanceof ConfigError && e.field === r.field, String(e));
+          assert.match(e.message, r.message!);
+          for (const word of r.absent ?? []) assert.ok(!e.message.includes(word), `${word} in ${e.message}`);
+          return true;
+        },
       );
     });
   }

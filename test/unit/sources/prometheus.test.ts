@@ -165,7 +165,7 @@ describe("PrometheusSource at start-up and its messages", () => {
       name: "a token file that is not there names source.bearerTokenFile",
       extra: { bearerTokenFile: "/nonexistent/token" },
       field: "source.bearerTokenFile",
-      message: /^source\.bearerTokenFile: cannot read \/nonexistent\/token: ENOENT \(no such file/,
+      message: /^source\.bearerTokenFile: no such file under \/ \(ENOENT; the value is not repeated/,
     },
     {
       // Else "Authorization: Bearer " goes out with nothing after it.
