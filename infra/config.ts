@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { isIP } from "node:net";
+import { editDistance } from "../scaler/lib/editDistance";
 import type { Cidr } from "./cidr";
 import { isWorldOpen, parseCidr, usableSubnetAddresses } from "./cidr";
 import type { ConfigIssue } from "./errors";
@@ -513,4 +514,57 @@ export function loadBalancerWarning(raw: RawConfig): string | undefined {
     (octavia ? "" : ` and pulumi config set ${USE_OCTAVIA_KEY} true`) +
     "; to keep the settings without one, set loadBalancer.enabled false"
   );
+}
+
+/**
+ * Keys of the project's namespace the program does not read (`sshCidr`, `desiredcount`): set to no effect, and nothing
+ * said so. One warning lists each with the key it most likely meant; never an error (a key a newer version of the
+ * program reads, left in the stack file, must not stop this one). `keys`: every stack config key as the runtime names
+ * it (`<namespace>:<key>`); the other namespaces (a provider's, Pulumi's) are not this program's to judge.
+ */
+export function unknownKeysWarning(keys: readonly string[], project: string): string | undefined {
+  const prefix = `${project}:`;
+  const unknown = keys
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length))
+    .filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k))
+    .sort();
+  if (unknown.length === 0) return undefined;
+  const listed = unknown.map((k) => {
+    const meant = nearestConfigKey(k);
+    return meant === undefined ? `${k} (no key of this program is near it)` : `${k} (did you mean ${meant}?)`;
+  });
+  return (
+    `the stack config has ${unknown.length === 1 ? "a key" : "keys"} of ${project} that this program does not read, ` +
+    `so ${unknown.length === 1 ? "it changes" : "they change"} nothing: ${listed.join(", ")}. To move a value: ` +
+    "pulumi config set <key> <value> with the right key, then pulumi config rm <the unknown key> " +
+    "(the keys: Pulumi.yaml, or the README's configuration reference)"
+  );
+}
+
+/**
+ * The key an unknown one most likely meant, case, `-` and `_` aside: among the keys it abbreviates (the same first
+ * letter, then its letters in order: sshCidr → sshAllowedCidr) or spells out (imageName → image), else among all, the
+ * nearest by edit distance; none when even the nearest is further than a third of its letters (at least 2) from it.
+ */
+export function nearestConfigKey(key: string): ConfigKey | undefined {
+  const squash = (k: string) => k.toLowerCase().replace(/[-_]/g, "");
+  const typed = squash(key);
+  const shortens = (known: string) => {
+    if (known.length >= 4 && typed.includes(known)) return true;
+    if (typed.length < 3 || known[0] !== typed[0]) return false;
+    let at = 0;
+    for (const ch of known) if (ch === typed[at]) at++;
+    return at === typed.length;
+  };
+  const known = CONFIG_KEYS.map((k) => ({ key: k, squashed: squash(k) }));
+  const abbreviated = known.filter((k) => shortens(k.squashed));
+  let best: { key: ConfigKey; distance: number } | undefined;
+  for (const k of abbreviated.length > 0 ? abbreviated : known) {
+    const distance = editDistance(typed, k.squashed);
+    if (best === undefined || distance < best.distance) best = { key: k.key, distance };
+  }
+  if (best === undefined) return undefined;
+  if (abbreviated.length === 0 && best.distance > Math.max(2, Math.floor(typed.length / 3))) return undefined;
+  return best.key;
 }

@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadUserData } from "./cloudInit";
 import type { RawConfig } from "./config";
-import { CONFIG_KEYS, USE_OCTAVIA_KEY, loadBalancerWarning, parseProgramConfig } from "./config";
+import { CONFIG_KEYS, USE_OCTAVIA_KEY, loadBalancerWarning, parseProgramConfig, unknownKeysWarning } from "./config";
 import type { PreviousCount } from "./countOwnership";
 import { APPLY_COUNT_ENV, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
 import { imageFlavorIssues, lookupCloudIds } from "./lookups";
@@ -56,6 +56,9 @@ async function readPreviousCount(): Promise<PreviousCount | undefined> {
 
 export async function runProgram(deps: ProgramDeps): Promise<Record<string, unknown>> {
   const raw = readRawConfig();
+  // Before the config is judged: a key read under another name may be why a value is refused or missing.
+  const stray = unknownKeysWarning(Object.keys(pulumi.runtime.allConfig()), pulumi.getProject());
+  if (stray !== undefined) void pulumi.log.warn(stray);
   const config = parseProgramConfig(raw);
   const rendered = loadUserData(config.userData, { appPort: config.appPort }, deps.baseDir);
   // The user's own file may carry tokens; the built-in one carries nothing secret.

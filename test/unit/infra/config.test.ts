@@ -5,7 +5,15 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import fc from "fast-check";
 import type { ConfigKey, RawConfig } from "../../../infra/config";
-import { CONFIG_KEYS, DEFAULTS, PROJECT, loadBalancerWarning, parseProgramConfig } from "../../../infra/config";
+import {
+  CONFIG_KEYS,
+  DEFAULTS,
+  PROJECT,
+  loadBalancerWarning,
+  nearestConfigKey,
+  parseProgramConfig,
+  unknownKeysWarning,
+} from "../../../infra/config";
 import { ProgramConfigError } from "../../../infra/errors";
 
 const root = path.resolve(__dirname, "../../..");
@@ -679,4 +687,55 @@ describe("loadBalancerWarning: a block whose settings create nothing", () => {
     { name: "no block", raw: minimal, warning: undefined },
   ];
   for (const row of rows) it(row.name, () => assert.equal(loadBalancerWarning(row.raw), row.warning));
+});
+
+describe("unknownKeysWarning: keys of the project's namespace the program does not read", () => {
+  const ns = (k: string) => `${PROJECT}:${k}`;
+
+  it("lists each unknown key with the key it most likely meant, in one warning", () => {
+    assert.equal(
+      unknownKeysWarning([ns("image"), ns("sshCidr"), ns("desiredcount"), "openstack:useOctavia"], PROJECT),
+      `the stack config has keys of ${PROJECT} that this program does not read, so they change nothing: ` +
+        "desiredcount (did you mean desiredCount?), sshCidr (did you mean sshAllowedCidr?). To move a value: " +
+        "pulumi config set <key> <value> with the right key, then pulumi config rm <the unknown key> " +
+        "(the keys: Pulumi.yaml, or the README's configuration reference)",
+    );
+  });
+
+  it("a key near none of the program's says so", () => {
+    assert.match(unknownKeysWarning([ns("colour")], PROJECT) ?? "", /: colour \(no key of this program is near it\)\./);
+  });
+
+  it("every known key, and every key of another namespace, is left alone", () => {
+    const others = ["openstack:cloud", "openstack:useOctavia", "pulumi:disable-default-providers", "other:sshCidr"];
+    assert.equal(unknownKeysWarning([...CONFIG_KEYS.map(ns), ...others], PROJECT), undefined);
+    // The namespace is the project's actual name (Pulumi.yaml's), not a fixed one.
+    assert.equal(unknownKeysWarning([ns("sshCidr")], "renamed"), undefined);
+    assert.match(unknownKeysWarning(["renamed:sshCidr"], "renamed") ?? "", /of renamed that/);
+  });
+});
+
+describe("nearestConfigKey", () => {
+  const rows: [string, string | undefined][] = [
+    ["desiredcount", "desiredCount"],
+    ["desired_count", "desiredCount"],
+    ["Desired-Count", "desiredCount"],
+    ["sshCidr", "sshAllowedCidr"], // an abbreviation, though subnetCidr is fewer edits away
+    ["metricsCidr", "metricsAllowedCidr"],
+    ["dns", "dnsNameservers"],
+    ["imageName", "image"],
+    ["flavour", "flavor"],
+    ["floatingIp", "floatingIps"],
+    ["minCnt", "minCount"],
+    ["serverGroup", "serverGroupPolicy"],
+    ["foo", undefined],
+    ["sshKey", undefined],
+    ["lb", undefined],
+  ];
+  for (const [typed, meant] of rows)
+    it(`${typed} → ${String(meant)}`, () => assert.equal(nearestConfigKey(typed), meant));
+
+  it("a known key is its own nearest", () => {
+    for (const k of CONFIG_KEYS) assert.equal(nearestConfigKey(k), k);
+  });
 });

@@ -261,6 +261,16 @@ describe("program: resources per config", () => {
     assert.ok(!parked.warnings.some((w) => w.startsWith("loadBalancer")), parked.warnings.join("\n"));
   });
 
+  it("stack config keys the program does not read: the update goes on, with one warning naming each and its nearest key", async () => {
+    const r = await ok({ config: { image: IMAGE, sshCidr: "203.0.113.0/24", desiredcount: 3 } });
+    const stray = r.warnings.filter((w) => w.includes("that this program does not read"));
+    assert.equal(stray.length, 1, r.warnings.join("\n"));
+    assert.match(stray[0]!, /desiredcount \(did you mean desiredCount\?\), sshCidr \(did you mean sshAllowedCidr\?\)/);
+    assert.equal(r.outputs.desiredCount, 1, "desiredcount is not desiredCount");
+    const clean = await ok({ config: { image: IMAGE }, openstackConfig: { useOctavia: true } });
+    assert.ok(!clean.warnings.some((w) => w.includes("does not read")), clean.warnings.join("\n"));
+  });
+
   it("serverGroupPolicy none: no server group and no scheduler hint", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, serverGroupPolicy: "none" } });
     assert.equal(ofType(r, T.serverGroup).length, 0);
