@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import yaml from "js-yaml";
-import type { z } from "zod";
+import { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { isSecretKey, redactUrl } from "../lib/redact";
 import { formatDuration } from "./duration";
@@ -52,9 +52,58 @@ export async function loadPolicy(file: string): Promise<PolicyConfig> {
   const text = await readConfigText(file);
   const raw = parseYaml(text, file);
   if (isRecord(raw) && raw.source !== undefined) return parseConfig(text, file).policy;
-  const result = policyOnlySchema.safeParse(raw ?? {});
-  if (!result.success) throw toConfigError(result.error, file, raw);
-  return result.data.policy;
+  return validate(policyOnlySchema, raw ?? {}, file).policy;
+}
+
+/** `raw` validated by `schema`; else one ConfigError with every problem, the schema's and `variableIssues`'. */
+function validate<T extends z.ZodType>(schema: T, raw: unknown, file: string): z.output<T> {
+  const result = schema.safeParse(raw);
+  const variables = variableIssues(raw);
+  if (result.success && variables.length === 0) return result.data;
+  // Where a value names a variable, that is what to fix: a URL invalid for holding `${HOST}` is not another problem.
+  const named = new Set(variables.map((i) => i.path.join(".")));
+  const issues = (result.error?.issues ?? []).filter((i) => !named.has(i.path.join(".")));
+  throw toConfigError(new z.ZodError([...issues, ...variables]), file, raw);
+}
+
+/**
+ * Text values that may hold a `$` of their own: PromQL's label_replace takes `${1}` for a regex group.
+ */
+const DOLLAR_VALUES = new Set(["source.query"]);
+/** `${NAME}` anywhere, or `$NAME` at the start: a shell's or systemd's variable, which scaler.yaml does not expand. */
+const VARIABLE = /\$\{[^}]*\}?|^\$[A-Za-z_]\w*/;
+
+/**
+ * Values naming an environment variable (`name: ${STACK}`, `stateDir: $HOME/.scaler`, `cloud: ${OS_CLOUD}`). They are
+ * taken literally — nothing in scaler.yaml is expanded — and would fail later, far from the cause (a stack named
+ * `${STACK}`, a stateDir under the config folder's `$HOME`). A URL's password and secret parameters are not looked at:
+ * they may hold a `$`, and must not be quoted.
+ */
+function variableIssues(raw: unknown): z.core.$ZodIssue[] {
+  const issues: z.core.$ZodIssue[] = [];
+  const walk = (value: unknown, at: (string | number)[]): void => {
+    if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...at, i]));
+    else if (isRecord(value)) for (const [k, v] of Object.entries(value)) walk(v, [...at, k]);
+    else if (typeof value === "string" && !DOLLAR_VALUES.has(at.join("."))) {
+      const name = VARIABLE.exec(redactUrl(value))?.[0];
+      if (name === undefined) return;
+      const key = at.join(".");
+      const instead =
+        key === "cloud"
+          ? "write the clouds.yaml entry's name, or remove cloud: it defaults to $OS_CLOUD"
+          : PATHS.has(key)
+            ? "write the path itself (~/ is the home directory; a relative path is read from the config file's folder)"
+            : "write the value itself";
+      issues.push({
+        code: "custom",
+        path: at,
+        input: value,
+        message: `holds ${name}, which is not expanded: values in scaler.yaml are literal, environment variables are not read; ${instead}`,
+      });
+    }
+  };
+  walk(raw, []);
+  return issues;
 }
 
 function parseYaml(text: string, file: string): unknown {
@@ -76,9 +125,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError("", "must be a YAML mapping of keys (stack, source, policy, …)", file);
   }
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw toConfigError(result.error, file, raw);
-  const config = resolvePaths(withSourceSampleAge(result.data, raw, file), path.dirname(path.resolve(file)));
+  const valid = validate(configSchema, raw, file);
+  const config = resolvePaths(withSourceSampleAge(valid, raw, file), path.dirname(path.resolve(file)));
   const readsCloud = CLOUD_SOURCES.includes(config.source.type);
   if (!readsCloud && config.cloud !== undefined) {
     throw new ConfigError(

@@ -181,6 +181,15 @@ describe("config: defaults", () => {
     assert.equal(policy("interval: 15").interval, 15 * S);
     assert.equal(policy("interval: 999").interval, 999 * S);
   });
+  it("a $ that names no variable is kept: PromQL's ${1}, one in a URL's password, a trailing one", () => {
+    const c = parseConfig(
+      'source: { type: prometheus, url: "http://u:pa${x}ss@p:9090", query: "label_replace(up, \\"a\\", \\"${1}\\", \\"b\\", \\"(.*)\\")" }\nstack: { name: price$ }\n',
+      "/x/s.yaml",
+      {},
+    );
+    assert.equal(c.source.type === "prometheus" && c.source.query, 'label_replace(up, "a", "${1}", "b", "(.*)")');
+    assert.equal(c.stack.name, "price$");
+  });
   it("the lab-script example parses to the lab policy", async () => {
     const c = await loadConfig(path.join(__dirname, "../../../examples/lab-script.yaml"));
     assert.equal(c.policy.high, 60);
@@ -495,6 +504,41 @@ describe("config: a table of bad files and their messages", () => {
       yaml: `${SRC}stack: { countKey: "openstack:password" }\n`,
       field: "stack.countKey",
       message: /stack\.countKey: names a provider's or Pulumi's own setting: use the key the program reads/,
+    },
+    // Nothing in scaler.yaml is expanded: a variable stays its own name, and fails far from here.
+    {
+      name: "a stack name that is a variable",
+      yaml: `${SRC}stack: { name: "\${STACK}" }\n`,
+      field: "stack.name",
+      message:
+        /: stack\.name: holds \$\{STACK\}, which is not expanded: values in scaler\.yaml are literal, environment variables are not read; write the value itself$/,
+    },
+    {
+      name: "a stateDir that starts with $HOME",
+      yaml: `${SRC}stateDir: $HOME/.scaler\n`,
+      field: "stateDir",
+      message:
+        /: stateDir: holds \$HOME, which is not expanded: .*; write the path itself \(~\/ is the home directory; a relative path is read from the config file's folder\)$/,
+    },
+    {
+      name: "a cloud that is $OS_CLOUD written out",
+      yaml: "source: { type: gnocchi }\ncloud: ${OS_CLOUD}\n",
+      field: "cloud",
+      message:
+        /: cloud: holds \$\{OS_CLOUD\}, which is not expanded: .*; write the clouds\.yaml entry's name, or remove cloud: it defaults to \$OS_CLOUD$/,
+    },
+    {
+      name: "a URL with a variable for its host: that alone is the problem",
+      yaml: 'source: { type: prometheus, url: "http://${PROM_HOST}:9090" }\n',
+      field: "source.url",
+      message: /: source\.url: holds \$\{PROM_HOST\}, which is not expanded: [^;]*; write the value itself$/,
+    },
+    {
+      name: "a variable in a list, beside another problem",
+      yaml: 'source: { type: ssh, user: u, keyFile: k, fingerprints: ["${FP}"] }\npolicy: { minCount: 0 }\n',
+      field: "policy.minCount",
+      message:
+        /policy\.minCount: must be at least 1, got number 0; source\.fingerprints\.0: holds \$\{FP\}, which is not expanded/,
     },
     { name: "empty file", yaml: "", field: "", message: /empty/ },
     { name: "not a mapping", yaml: "- a\n- b\n", field: "", message: /mapping/ },
