@@ -92,6 +92,8 @@ export interface StatusSnapshot {
 export interface Health {
   readonly ok: boolean;
   readonly reasons: readonly string[];
+  /** What fails no check but explains a quiet loop (a start-up reconcile running). */
+  readonly notes?: readonly string[];
 }
 
 const KEEP_DECISIONS = 50;
@@ -116,6 +118,12 @@ export class ScalerLoop {
    */
   private lastEndMono: number | undefined;
   private startedMono: number | undefined;
+  /**
+   * When the reconcile running now began, and when the last one ended, on the monotonic clock: no tick runs during
+   * one, so the stall check waits for it (a `pulumi refresh` of a large stack takes minutes) and counts from its end.
+   */
+  private reconcilingSinceMono: number | undefined;
+  private reconcileEndMono: number | undefined;
   /** Ticks run to their end (a failed save included). */
   private ticksRun = 0;
   /**
@@ -402,6 +410,7 @@ export class ScalerLoop {
     this.reconciled = false;
     const reconcile = async () => {
       this.loopState = "reconciling";
+      this.reconcilingSinceMono = clock.monotonic();
       try {
         await this.d.actuator.reconcile(signal);
         this.reconciled = true;
@@ -412,6 +421,9 @@ export class ScalerLoop {
         const before = this.reconcileFailure;
         this.reconcileFailure = { since: before?.since ?? clock.now(), count: (before?.count ?? 0) + 1, message };
         logger.error({ err: message }, "reconcile failed; it is tried again before the next tick");
+      } finally {
+        this.reconcilingSinceMono = undefined;
+        this.reconcileEndMono = clock.monotonic();
       }
     };
     while (!signal.aborted) {
@@ -534,7 +546,22 @@ export class ScalerLoop {
 
   health(): Health {
     const reasons = this.failingChecks().map((c) => c.reason);
-    return { ok: reasons.length === 0, reasons };
+    const running = this.reconcilingFor();
+    // Within its bound a reconcile fails no check, but /status says why no tick runs.
+    const notes =
+      running === undefined
+        ? []
+        : [
+            `reconciling for ${Math.round(running / 1000)}s: the update a previous run left unfinished (pulumi ` +
+              "refresh, then re-applied); no tick runs until it ends",
+          ];
+    return { ok: reasons.length === 0, reasons, ...(notes.length > 0 ? { notes } : {}) };
+  }
+
+  /** How long the reconcile running now has run (ms, monotonic), or undefined when none runs. */
+  private reconcilingFor(): number | undefined {
+    const since = this.reconcilingSinceMono;
+    return since === undefined ? undefined : this.d.clock.monotonic() - since;
   }
 
   /** The /healthz checks that fail now, each with its reason (also the `os_scaler_health_check_ok` gauge). */
@@ -607,10 +634,23 @@ export class ScalerLoop {
           (this.lastTickError?.message ?? "unknown error"),
       });
     }
-    // No tick ended at all: one hangs, or the loop does not run.
-    const since = this.lastEndMono ?? this.startedMono;
+    // A reconcile runs no tick. `pulumi refresh` has no deadline of its own (only the daemon's stop ends it): one that
+    // runs longer than an update may (actuator.timeout) is called stuck.
+    const reconciling = this.reconcilingFor();
+    const timeout = this.d.config.actuator.timeout;
+    if (!stopped && reconciling !== undefined && reconciling > timeout) {
+      failing.push({
+        check: "reconcile",
+        reason:
+          `start-up reconcile running for ${Math.round(reconciling / 1000)}s, longer than actuator.timeout ` +
+          `(${timeout / 1000}s): a pulumi refresh that hangs? No tick runs and no update is made until it ends`,
+      });
+    }
+    // No tick ended at all: one hangs, or the loop does not run. Counted from the end of the last reconcile, if later.
+    const base = this.lastEndMono ?? this.startedMono;
+    const since = base === undefined ? this.reconcileEndMono : Math.max(base, this.reconcileEndMono ?? base);
     const quiet = since === undefined ? 0 : now - since;
-    if (!stopped && quiet > limit) {
+    if (!stopped && reconciling === undefined && quiet > limit) {
       failing.push({
         check: "loop",
         reason: `loop stalled: no tick for ${Math.round(quiet / 1000)}s (interval ${interval / 1000}s)`,

@@ -855,6 +855,53 @@ describe("loop: run on a fake clock", () => {
     await s.done();
   });
 
+  it("a slow start-up reconcile is said to be running, not a stalled loop, until it outlasts actuator.timeout", async () => {
+    // A `pulumi refresh` of a large stack takes minutes, and has no deadline of its own.
+    const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
+    const intent = { count: 4, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 };
+    await writeFile(path.join(s.t.dir, "intent.json"), JSON.stringify(intent));
+    let release: (() => void) | undefined;
+    s.stack.refreshBehaviour = () => new Promise<void>((r) => (release = r));
+    let readRelease: (() => void) | undefined;
+    const loop = new ScalerLoop({
+      ...s.deps,
+      readStack: async () => {
+        // The first tick after the reconcile hangs on its stack read: the stall check counts from the reconcile's end.
+        if (!readRelease) await new Promise<void>((r) => (readRelease = r));
+        return s.deps.readStack();
+      },
+    });
+    const stop = new AbortController();
+    const running = loop.run(stop.signal);
+    await waitFor(() => release !== undefined);
+    await s.clock.advance(76 * S); // past the stall limit of 3 intervals + 30 s
+    assert.equal(loop.status().state, "reconciling");
+    assert.deepEqual(loop.health(), {
+      ok: true,
+      reasons: [],
+      notes: [
+        "reconciling for 76s: the update a previous run left unfinished (pulumi refresh, then re-applied); no tick " +
+          "runs until it ends",
+      ],
+    });
+    assert.deepEqual(await healthGauge(s.metrics), ALL_OK);
+    await s.clock.advance(1725 * S);
+    assert.deepEqual(loop.health().reasons, [
+      "start-up reconcile running for 1801s, longer than actuator.timeout (1800s): a pulumi refresh that hangs? No " +
+        "tick runs and no update is made until it ends",
+    ]);
+    assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, reconcile: 0 });
+    release!();
+    await waitFor(() => readRelease !== undefined);
+    assert.deepEqual(loop.health(), { ok: true, reasons: [] });
+    await s.clock.advance(76 * S);
+    assert.deepEqual(loop.health().reasons, ["loop stalled: no tick for 76s (interval 15s)"]);
+    readRelease!();
+    stop.abort();
+    await running;
+    await s.done();
+  });
+
   it("each tick's source call gets its own signal, linked to the run's only while the tick lasts", async () => {
     const s = await setup(quick, (c) => scriptedSource([50], () => c.now()));
     const stop = new AbortController();
