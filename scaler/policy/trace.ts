@@ -58,9 +58,6 @@ export function parseTrace(text: string, name = "trace"): Trace {
     // Number("") is 0: a row whose value is missing would read as no demand at all.
     if (valueText === "") throw new TraceError(`${name}:${i + 1}: no value`);
     const value = Number(valueText);
-    if (Number.isNaN(time)) {
-      throw new TraceError(`${name}:${i + 1}: bad timestamp "${line.slice(0, comma)}" (use YYYY-MM-DD HH:MM:SS, UTC)`);
-    }
     if (!Number.isFinite(value) || value < 0) {
       throw new TraceError(`${name}:${i + 1}: the value must be a finite number ≥ 0, got "${line.slice(comma + 1)}"`);
     }
@@ -109,7 +106,15 @@ export function tracePeak(trace: Trace): number {
  */
 const MAX_EPOCH_SECONDS = 1e11;
 
-/** A timestamp's time (ms since the epoch); NaN when it is no timestamp at all. `where` is `<file>:<line>`. */
+/** The timestamps a trace may hold, for messages: the formats documented at the top of this file, and only those. */
+const TIMESTAMP_FORMATS =
+  "YYYY-MM-DD HH:MM:SS (read as UTC), ISO 8601 (2024-01-02T10:00:00Z, with Z or an offset like +01:00; without one, UTC) or seconds since the epoch";
+
+/** `YYYY-MM-DD`, optionally `[T ]HH:MM[:SS[.fff]]`, optionally a zone (`Z`, `±HH`, `±HHMM`, `±HH:MM`). */
+const DATE_TIME =
+  /^(?<year>\d{4})-(?<month>\d{2})-(?<day>\d{2})(?:[T ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2}(?:\.\d+)?))?(?:Z|(?<sign>[+-])(?<zoneHours>\d{2})(?::?(?<zoneMinutes>\d{2}))?)?)?$/i;
+
+/** A timestamp's time (ms since the epoch), or a TraceError that says why not. `where` is `<file>:<line>`. */
 function parseTimestamp(text: string, where: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) {
     const seconds = Number(text);
@@ -120,13 +125,38 @@ function parseTimestamp(text: string, where: string): number {
     }
     return seconds * 1000;
   }
-  // "YYYY-MM-DD HH:MM:SS" has no zone: NAB timestamps are read as UTC so results do not depend on the machine's TZ.
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$/.exec(text);
-  if (m) {
-    const [, y, mo, d, h, mi, s] = m;
-    return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), 0) + Number(s ?? 0) * 1000;
+  // Not Date.parse: it reads what it does not know (`01/02/2024 10:00`, `Jan 2 2024`) in the machine's time zone, and
+  // guesses at day and month order. "YYYY-MM-DD HH:MM:SS" has no zone: NAB timestamps are read as UTC so results do not
+  // depend on the machine's TZ.
+  const g = DATE_TIME.exec(text)?.groups;
+  if (!g) throw new TraceError(`${where}: bad timestamp "${text}": use ${TIMESTAMP_FORMATS}`);
+  const field = (name: string): number => Number(g[name] ?? 0);
+  const [year, month, day, hour, minute, second] = [
+    field("year"),
+    field("month"),
+    field("day"),
+    field("hour"),
+    field("minute"),
+    field("second"),
+  ];
+  const [zoneHours, zoneMinutes] = [field("zoneHours"), field("zoneMinutes")];
+  const offsetMinutes = (g.sign === "-" ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
+  const start = Date.UTC(year, month - 1, day, hour, minute);
+  // Date.UTC carries over (2024-02-30 is March 1st, 24:00 the next day): a field out of range is no date at all.
+  const check = new Date(start);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    second >= 60 ||
+    zoneHours > 23 ||
+    zoneMinutes > 59
+  ) {
+    throw new TraceError(`${where}: bad timestamp "${text}": no such date or time`);
   }
-  return Date.parse(text); // ISO 8601 with a zone
+  return start + Math.round(second * 1000) - offsetMinutes * 60_000;
 }
 
 function medianSpacing(times: readonly number[]): number {

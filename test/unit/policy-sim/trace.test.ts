@@ -5,6 +5,9 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { loadTrace, parseTrace, sliceTrace, TraceError, tracePeak } from "../../../scaler/policy/trace";
 
+/** `text` as a RegExp source that matches it literally. */
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 describe("trace CSV parsing", () => {
   it("reads NAB timestamps as UTC, values as numbers, the step as the median spacing", () => {
     const t = parseTrace(
@@ -24,6 +27,26 @@ describe("trace CSV parsing", () => {
     assert.deepEqual([...t.times], [Date.UTC(2014, 6, 1), Date.UTC(2014, 6, 1, 0, 5)]);
   });
 
+  // Each is the first row; the second is 2030-01-01 00:00:00 UTC. Run under any TZ: none of these depends on it.
+  const formats: { text: string; utc: number }[] = [
+    { text: "2024-01-02 10:00:00", utc: Date.UTC(2024, 0, 2, 10) },
+    { text: "2024-01-02 10:00", utc: Date.UTC(2024, 0, 2, 10) },
+    { text: "2024-01-02T10:00:00", utc: Date.UTC(2024, 0, 2, 10) },
+    { text: "2024-01-02T10:00:00.250Z", utc: Date.UTC(2024, 0, 2, 10, 0, 0, 250) },
+    { text: "2024-01-02T10:00:00+01:00", utc: Date.UTC(2024, 0, 2, 9) },
+    { text: "2024-01-02T10:00:00-0530", utc: Date.UTC(2024, 0, 2, 15, 30) },
+    { text: "2024-01-02T10:00+01", utc: Date.UTC(2024, 0, 2, 9) },
+    { text: "2024-01-02", utc: Date.UTC(2024, 0, 2) },
+    { text: "2024-02-29 23:59:59", utc: Date.UTC(2024, 1, 29, 23, 59, 59) },
+    { text: "1704189600", utc: Date.UTC(2024, 0, 2, 10) },
+  ];
+  for (const f of formats) {
+    it(`reads the timestamp ${f.text}`, () => {
+      const t = parseTrace(`timestamp,value\n${f.text},1\n2030-01-01 00:00:00,1\n`);
+      assert.equal(t.times[0], f.utc);
+    });
+  }
+
   const bad: { name: string; csv: string; message: RegExp }[] = [
     {
       name: "wrong header",
@@ -36,6 +59,29 @@ describe("trace CSV parsing", () => {
       csv: "timestamp,value\nyesterday,1\n2014-07-01 00:00:00,1\n",
       message: /:2: bad timestamp "yesterday"/,
     },
+    // Date.parse read these in the machine's time zone (and guessed at day/month order): only the documented formats.
+    ...["01/02/2024 10:00", "Jan 2 2024 10:00", "02 Jan 2024 10:00:00 GMT", "2024-01-02 10:00:00 +01:00", ""].map(
+      (text) => ({
+        name: `a timestamp in no documented format: "${text}"`,
+        csv: `timestamp,value\n2024-01-01 00:00:00,1\n${text},1\n`,
+        message: new RegExp(
+          `^demand\\.csv:3: bad timestamp "${literal(text)}": use YYYY-MM-DD HH:MM:SS \\(read as UTC\\), ISO 8601 .* or seconds since the epoch$`,
+        ),
+      }),
+    ),
+    ...[
+      "2023-02-29 00:00:00",
+      "2024-13-01 00:00:00",
+      "2024-01-01 24:00:00",
+      "2024-01-01 10:60:00",
+      "2024-01-01 10:00:60",
+      "2024-01-01T10:00:00+24:00",
+      "0099-01-01 00:00:00",
+    ].map((text) => ({
+      name: `no such date or time: "${text}"`,
+      csv: `timestamp,value\n${text},1\n2030-01-01 00:00:00,1\n`,
+      message: new RegExp(`^demand\\.csv:2: bad timestamp "${literal(text)}": no such date or time$`),
+    })),
     {
       name: "negative value",
       csv: "timestamp,value\n2014-07-01 00:00:00,-1\n",
