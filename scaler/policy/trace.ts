@@ -45,12 +45,14 @@ export function parseTrace(text: string, name = "trace"): Trace {
   }
   const times: number[] = [];
   const values: number[] = [];
+  const lineNumbers: number[] = []; // each point's line in the file, for a duplicate's message
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === "") continue;
     const comma = line.indexOf(",");
     if (comma < 0) throw new TraceError(`${name}:${i + 1}: expected "timestamp,value", got "${line}"`);
-    const time = parseTimestamp(line.slice(0, comma).replace(/"/g, "").trim(), `${name}:${i + 1}`);
+    const timeText = line.slice(0, comma).replace(/"/g, "").trim();
+    const time = parseTimestamp(timeText, `${name}:${i + 1}`);
     const valueText = line
       .slice(comma + 1)
       .replace(/"/g, "")
@@ -63,10 +65,16 @@ export function parseTrace(text: string, name = "trace"): Trace {
     }
     const previous = times[times.length - 1];
     if (previous !== undefined && time <= previous) {
+      // Sorting does not fix a duplicate: name the other line instead. `times` is ascending so far.
+      const other = binarySearch(times, time);
+      if (other >= 0) {
+        throw new TraceError(`${name}:${i + 1}: duplicate timestamp ${timeText} (also line ${lineNumbers[other]!})`);
+      }
       throw new TraceError(`${name}:${i + 1}: timestamps must be strictly ascending (sort the file)`);
     }
     times.push(time);
     values.push(value);
+    lineNumbers.push(i + 1);
   }
   if (times.length < 2) throw new TraceError(`${name}: a trace needs at least two data rows`);
   return { name, times: Float64Array.from(times), values: Float64Array.from(values), step: medianSpacing(times) };
@@ -157,6 +165,20 @@ function parseTimestamp(text: string, where: string): number {
     throw new TraceError(`${where}: bad timestamp "${text}": no such date or time`);
   }
   return start + Math.round(second * 1000) - offsetMinutes * 60_000;
+}
+
+/** The index of `x` in the ascending `sorted`, or -1. */
+function binarySearch(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = sorted[mid]!;
+    if (v === x) return mid;
+    if (v < x) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 function medianSpacing(times: readonly number[]): number {

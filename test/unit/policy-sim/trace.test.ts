@@ -118,6 +118,16 @@ describe("trace CSV parsing", () => {
       message:
         /^demand\.csv:2: timestamp 1704067200000 looks like milliseconds; .*seconds since the epoch \(divide by 1000\)$/,
     },
+    {
+      name: "a duplicate timestamp, on the line before",
+      csv: "timestamp,value\n2014-07-01 00:00:00,1\n\n2014-07-01 00:00:00,2\n2014-07-01 00:10:00,1\n",
+      message: /^demand\.csv:4: duplicate timestamp 2014-07-01 00:00:00 \(also line 2\)$/,
+    },
+    {
+      name: "a duplicate timestamp, further up and written otherwise",
+      csv: "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,1\n2014-07-01 00:10:00,1\n1404173100,2\n",
+      message: /^demand\.csv:5: duplicate timestamp 1404173100 \(also line 3\)$/,
+    },
     { name: "a single row", csv: "timestamp,value\n2014-07-01 00:00:00,1\n", message: /at least two data rows/ },
   ];
   for (const b of bad) {
