@@ -6,10 +6,10 @@ import type { Logger } from "../lib/logger";
 import { redactUrl } from "../lib/redact";
 import type { HealthCheck, ScalerMetrics } from "../http/metrics";
 import { withStackBounds } from "../policy/bounds";
-import { decide } from "../policy/decide";
+import { decide, modes } from "../policy/decide";
 import { observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
-import type { ActionRecord, Decision, Observation } from "../policy/types";
+import type { ActionRecord, DecideInput, Decision, Observation } from "../policy/types";
 import { SourceError, type Group, type Instance, type MetricSource, type MissingSample } from "../sources/types";
 import { StateStore, type DecisionRecord, type PersistedState } from "./state";
 
@@ -271,25 +271,30 @@ export class ScalerLoop {
     // 4. Decide (pure), within the bounds both the policy and the stack accept.
     const bounded = withStackBounds(p, stack.bounds);
     this.noteBounds(bounded.ok ? bounded.note : undefined, bounded.ok ? undefined : bounded.conflict);
+    let decision: Decision;
     if (bounded.ok) {
-      metrics?.minCount.set(bounded.policy.minCount);
-      metrics?.maxCount.set(bounded.policy.maxCount);
+      const input: DecideInput = {
+        now: started,
+        current,
+        observations: state.observations,
+        policy: bounded.policy,
+        actions: actionsThatCount(state.actions, config.dryRun),
+        recommendations: state.recommendations,
+      };
+      metrics?.minCount.set(input.policy.minCount);
+      metrics?.maxCount.set(input.policy.maxCount);
+      // The mode's own count, before the bounds: on a hold at maxCount the decision's is maxCount whatever the load,
+      // this one says whether the load wants more. (The modes are pure: asking again changes nothing.)
+      metrics?.recommendedCount.set(modes[input.policy.mode](input).recommended);
+      decision = decide(input);
+    } else {
+      decision = {
+        desired: current,
+        recommended: current,
+        direction: "none",
+        reason: `hold at ${current}: ${bounded.conflict}`,
+      };
     }
-    const decision: Decision = bounded.ok
-      ? decide({
-          now: started,
-          current,
-          observations: state.observations,
-          policy: bounded.policy,
-          actions: actionsThatCount(state.actions, config.dryRun),
-          recommendations: state.recommendations,
-        })
-      : {
-          desired: current,
-          recommended: current,
-          direction: "none",
-          reason: `hold at ${current}: ${bounded.conflict}`,
-        };
     state.recommendations.push({ time: started, count: decision.recommended });
     state.recommendations = state.recommendations.filter((r) => started - r.time <= p.stabilizationDown);
     const record: DecisionRecord = { ...decision, time: started, current, dryRun: config.dryRun };

@@ -67,6 +67,13 @@ export class ScalerMetrics {
     help: "Count the last decision asked for",
     registers: [this.registry],
   });
+  readonly recommendedCount = new Gauge({
+    name: "os_scaler_recommended_count",
+    help:
+      "Count the policy's mode recommended on the last tick, before minCount/maxCount, steps, cooldowns and " +
+      "stabilization: above os_scaler_max_count, the load wants more VMs than the scaler may ask for",
+    registers: [this.registry],
+  });
   readonly metricValue = new Gauge({
     name: "os_scaler_metric_value",
     help: "Aggregated CPU percentage of the last tick (absent when no usable sample)",

@@ -32,6 +32,15 @@ const NS_PER_S = 1e9;
  */
 export const FLAVOR_LOOKUP_CONCURRENCY = novaSourceSchema.shape.concurrency.parse(undefined);
 
+/**
+ * How long a `vcpus: nova` count is used before the server's flavor is read again. A flavor change resizes a VM in
+ * place and keeps its id, so a count kept for good read a VM resized from 1 to 2 vCPUs at twice its load (60 % for 30
+ * %) until a restart, and the policy scaled out for nothing. Ten minutes bounds that to two points of Gnocchi's default
+ * 5 m granularity, for one `GET /servers/{id}` per VM per ten minutes: a group of 200 costs one lookup every 3 s, beside
+ * the aggregates request of every tick.
+ */
+export const VCPU_RECHECK_MS = 10 * 60_000;
+
 /** Percent of `vcpus` from one rate:mean point. Exposed for the table tests. */
 export function gnocchiPercent(rateNs: number, granularitySeconds: number, vcpus: number): number {
   return (rateNs / (granularitySeconds * NS_PER_S * vcpus)) * 100;
@@ -106,7 +115,8 @@ export function readInstance(
 
 export class GnocchiSource implements MetricSource {
   readonly type = "gnocchi" as const;
-  private readonly vcpuCache = new Map<string, number>();
+  /** `vcpus: nova`: each instance's count, and when it was read (monotonic ms); only the current group's. */
+  private readonly vcpuCache = new Map<string, { readonly vcpus: number; readonly readAt: number }>();
   private readonly limit = pLimit(FLAVOR_LOOKUP_CONCURRENCY);
 
   constructor(
@@ -194,24 +204,39 @@ export class GnocchiSource implements MetricSource {
    * the lookups show Nova itself down (see `NovaTick`), those not yet sent this tick are not sent, and their instances
    * are missing with one reason. A failure that concerns one server (a 404, an odd reply, one server's 5xx) stops
    * nothing. The next tick asks again.
+   *
+   * A count is read again once VCPU_RECHECK_MS old (a resize keeps the server id). Until that lookup succeeds the old
+   * count is used: it is most likely still right, and Nova down must not make the whole group missing every ten
+   * minutes. Counts of instances no longer in the group are dropped, so the cache holds the group and no more.
    */
   private async vcpuCounts(instances: readonly Instance[], signal?: AbortSignal): Promise<VcpuCount[]> {
+    const configured = this.config.vcpus;
+    if (configured !== "nova") return instances.map(() => ({ vcpus: configured, requests: 0 }));
+    const ids = new Set(instances.map((i) => i.id));
+    for (const id of this.vcpuCache.keys()) if (!ids.has(id)) this.vcpuCache.delete(id);
+    const now = this.deps.clock.monotonic();
     const tick = new NovaTick();
     const counts = await Promise.all(
       instances.map(async (inst): Promise<VcpuCount | NotSent> => {
-        if (this.config.vcpus !== "nova") return { vcpus: this.config.vcpus, requests: 0 };
         const cached = this.vcpuCache.get(inst.id);
-        if (cached) return { vcpus: cached, requests: 0 };
+        if (cached && now - cached.readAt < VCPU_RECHECK_MS) return { vcpus: cached.vcpus, requests: 0 };
+        const old = cached ? { vcpus: cached.vcpus, requests: 0 } : undefined;
         return this.limit(async () => {
-          if (tick.down) return NOT_SENT;
+          if (tick.down) return old ?? NOT_SENT;
           try {
             const vcpus = await this.flavorVcpus(inst.id, signal);
             tick.succeeded();
+            if (old && old.vcpus !== vcpus) {
+              this.deps.logger.info(
+                { instance: inst.id, name: inst.name, vcpus, was: old.vcpus },
+                `${inst.name}'s flavor now has ${vcpus} vCPU(s), not ${old.vcpus} (resized): its CPU % is of ${vcpus}`,
+              );
+            }
             return { vcpus, requests: 1 };
           } catch (err) {
             // Recorded before this task settles, so the limiter's next task already sees a verdict of down.
             tick.failed(inst.id, err);
-            return { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` };
+            return old ?? { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` };
           }
         });
       }),
@@ -220,11 +245,11 @@ export class GnocchiSource implements MetricSource {
     // one per VM. It names the first failure only: the other servers may not have failed that way.
     const down = `vCPU count unknown: Nova down this tick, flavor lookups stopped until the next (first failure: ${tick.firstFailure})`;
     return counts.map((c, i) =>
-      c === NOT_SENT || (tick.down && tick.failedWithNova(instances[i]!.id)) ? { reason: down } : c,
+      c === NOT_SENT || (tick.down && "reason" in c && tick.failedWithNova(instances[i]!.id)) ? { reason: down } : c,
     );
   }
 
-  /** An instance's vCPUs from its flavor in Nova, cached: a server's flavor changes only with a resize. */
+  /** An instance's vCPUs from its flavor in Nova, cached until VCPU_RECHECK_MS old. */
   private async flavorVcpus(id: string, signal?: AbortSignal): Promise<number> {
     const compute = await this.deps.session.endpoint("compute", {
       ...(this.config.interface ? { interface: this.config.interface } : {}),
@@ -242,7 +267,7 @@ export class GnocchiSource implements MetricSource {
     if (typeof vcpus !== "number" || vcpus < 1) {
       throw new SourceError("gnocchi", "malformed", "GET /servers/{id}: no server.flavor.vcpus in the reply");
     }
-    this.vcpuCache.set(id, vcpus);
+    this.vcpuCache.set(id, { vcpus, readAt: this.deps.clock.monotonic() });
     return vcpus;
   }
 

@@ -536,6 +536,23 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("at maxCount the recommended count tells a group that needs more VMs from one that does not", async () => {
+    // desired_count sits at maxCount on every hold there, busy or not: OsScalerAtMaxCount reads recommended_count.
+    const s = await setup({ ...quick, upSamples: 1, maxCount: 2 }, (c) => scriptedSource([50, 99], () => c.now()));
+    const gauges = async () => {
+      const text = await s.metrics.registry.metrics();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+      return ["desired", "recommended", "max"].map((n) => value(`os_scaler_${n}_count`));
+    };
+    await s.loop.tick();
+    assert.deepEqual(await gauges(), [2, 2, 2], "in band: nothing more is wanted");
+    await s.clock.advance(15 * S);
+    const r = await s.loop.tick();
+    assert.equal(r.decision.desired, 2, r.decision.reason);
+    assert.deepEqual(await gauges(), [2, 3, 2], "99 % on 2 VMs wants a third, beyond maxCount");
+    await s.done();
+  });
+
   it("during an update, a scale-out is sized from the VMs measured: the count in flight covers it, nothing is stacked on it", async () => {
     // Stepping from the count being applied at every tick the old VMs stay hot climbed to maxCount on one reading.
     const s = await setup({ ...quick, upSamples: 1, maxStepUp: 1, maxCount: 10 }, (c) =>

@@ -3,7 +3,7 @@ import { after, describe, it } from "node:test";
 import type { Logger } from "../../../scaler/lib/logger";
 import type { CloudConfig } from "../../../scaler/openstack/clouds";
 import { novaSourceSchema, sourceSchema } from "../../../scaler/sources/config";
-import { FLAVOR_LOOKUP_CONCURRENCY } from "../../../scaler/sources/gnocchi";
+import { FLAVOR_LOOKUP_CONCURRENCY, VCPU_RECHECK_MS } from "../../../scaler/sources/gnocchi";
 import { createSource } from "../../../scaler/sources/index";
 import type { SampleSet } from "../../../scaler/sources/types";
 import { closedPort, sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
@@ -368,6 +368,107 @@ describe("gnocchi source wiring", () => {
     );
     assert.match(set.missing[0]!.reason, /^vCPU count unknown: .*HTTP 404: Instance not found/);
     assert.match(set.missing[1]!.reason, /^vCPU count unknown: .*no server\.flavor\.vcpus in the reply/);
+  });
+
+  const GROUP_AB = {
+    serverGroup: "g",
+    instances: [
+      { id: A, name: "a" },
+      { id: B, name: "b" },
+    ],
+  };
+
+  /**
+   * A cloud whose every instance used 6e9 ns in the 10 s point that ended 5 s before the clock's now, whenever it is
+   * asked (so the point stays fresh as the clock moves); Nova answers with `flavor`.
+   */
+  async function busyNowCloud(flavor: (id: string) => Reply | Promise<Reply>) {
+    const clock = new StepClock(Date.parse("2026-11-22T05:00:05Z"));
+    const { server, cloud } = await fakeCloud(
+      clock,
+      () => {
+        const point = [[new Date(clock.now() - 5000).toISOString(), 10.0, 6e9]];
+        return {
+          status: 200,
+          body: { measures: { [A]: { cpu: { "rate:mean": point } }, [B]: { cpu: { "rate:mean": point } } } },
+        };
+      },
+      flavor,
+    );
+    return { server, cloud, clock };
+  }
+
+  // Seen in a review: the count was kept for good. A flavor change resizes the VM in place and keeps its id, so after
+  // 1 → 2 vCPUs the source read 60 % for 30 % until a restart, and the policy scaled out for nothing.
+  it("vcpus: nova: a count is read again once VCPU_RECHECK_MS old, so an in-place resize is seen", async () => {
+    let vcpus = 1;
+    const { server, cloud, clock } = await busyNowCloud((id) => ({
+      status: 200,
+      body: { server: { id, flavor: { vcpus } } },
+    }));
+    const { logger, lines } = captureLogger();
+    const source = await novaVcpusSource(cloud, clock, { logger });
+    const group = { serverGroup: "g", instances: [{ id: A, name: "web-1" }] };
+    const value = async () => (await source.sample(group)).samples.map((s) => s.value);
+
+    assert.deepEqual(await value(), [60], "6e9 ns in 10 s is 60 % of 1 vCPU");
+    vcpus = 2; // `pulumi config set flavor m1.large && pulumi up`: resized in place, same server id
+    clock.t += VCPU_RECHECK_MS - 1000;
+    assert.deepEqual(await value(), [60], "within its age the cached count is used");
+    assert.equal(novaLookups(server).length, 1);
+    clock.t += 1000;
+    assert.deepEqual(await value(), [30], "once VCPU_RECHECK_MS old it is read again: 30 % of 2 vCPUs");
+    assert.equal(novaLookups(server).length, 2);
+    assert.deepEqual(await value(), [30]);
+    assert.equal(novaLookups(server).length, 2, "and then cached again");
+    logger.flush();
+    assert.ok(
+      lines.some((l) => l.includes("web-1's flavor now has 2 vCPU(s), not 1 (resized)")),
+      "the change is logged",
+    );
+  });
+
+  it("vcpus: nova: an instance that left the group is forgotten: back within the age, its flavor is read again", async () => {
+    const { server, cloud, clock } = await busyNowCloud((id) => ({
+      status: 200,
+      body: { server: { id, flavor: { vcpus: 2 } } },
+    }));
+    const source = await novaVcpusSource(cloud, clock);
+    await source.sample(GROUP_AB);
+    assert.deepEqual(novaLookups(server).sort(), [A, B]);
+    await source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }); // B scaled in
+    clock.t += 10_000;
+    await source.sample(GROUP_AB); // an id coming back is as good as a new one
+    assert.deepEqual(novaLookups(server).sort(), [A, B, B], "B looked up again, A still cached");
+  });
+
+  it("vcpus: nova: with Nova down when counts are due, the old counts are used and asked for again each tick", async () => {
+    let nova: "ok" | "down" = "ok";
+    const { server, cloud, clock } = await busyNowCloud((id) =>
+      nova === "down"
+        ? { status: 503, body: { error: { code: 503, message: "nova-api down" } } }
+        : { status: 200, body: { server: { id, flavor: { vcpus: id === A ? 1 : 2 } } } },
+    );
+    const source = await novaVcpusSource(cloud, clock);
+    await source.sample(GROUP_AB);
+    nova = "down";
+    clock.t += VCPU_RECHECK_MS;
+    const before = server.requests.length;
+    const down = await source.sample(GROUP_AB);
+    assert.deepEqual(
+      down.samples.map((s) => [s.instance, s.value]),
+      [
+        [A, 60],
+        [B, 30],
+      ],
+      "no instance missing: the counts read 10 minutes ago stand",
+    );
+    assert.deepEqual(down.missing, []);
+    assert.ok(novaLookups(server, before).length > 0, "the lookups were tried");
+    nova = "ok";
+    const after = server.requests.length;
+    await source.sample(GROUP_AB);
+    assert.deepEqual(novaLookups(server, after).sort(), [A, B], "the next tick asks again");
   });
 
   it("a bare NaN point (Python's JSON, as Gnocchi 4.4 writes it) is no reading; the rest of the reply still counts", async () => {
