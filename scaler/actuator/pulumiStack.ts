@@ -109,7 +109,13 @@ class PulumiStackOps implements StackOps {
       this.stack.workspace.envVars.PULUMI_BACKEND_URL ??
       (await this.stack.workspace.whoAmI()).url;
     const dir = fileBackendDir(url);
-    return dir ? readLocks(dir, this.stackName.split("/").pop()!) : undefined;
+    if (!dir) return undefined;
+    // The project scopes the stack's name in the backend: another project's stack of the same name is not this one.
+    const project = await this.stack.workspace.projectSettings().then(
+      (p) => p.name,
+      () => undefined,
+    );
+    return readLocks(dir, { name: this.stackName, project });
   }
 }
 

@@ -1212,26 +1212,47 @@ describe("actuator: stop", () => {
 
 describe("file-backend locks", () => {
   let t: Awaited<ReturnType<typeof tempDir>>;
-  before(async () => {
-    t = await tempDir();
-    const dir = path.join(t.dir, ".pulumi", "locks", "organization", "web", "dev");
+  /** A lock file at `.pulumi/locks/<rel>/<id>.json`, held by `pid`. */
+  const lock = async (rel: string, pid: number) => {
+    const dir = path.join(t.dir, ".pulumi", "locks", rel);
     await mkdir(dir, { recursive: true });
     await writeFile(
-      path.join(dir, "0b7e.json"),
-      JSON.stringify({ pid: 31337, username: "root", hostname: HOST, timestamp: "2026-01-01T00:00:00Z" }),
+      path.join(dir, `${pid}.json`),
+      JSON.stringify({ pid, username: "root", hostname: HOST, timestamp: "2026-01-01T00:00:00Z" }),
     );
-    const other = path.join(t.dir, ".pulumi", "locks", "organization", "web", "prod");
-    await mkdir(other, { recursive: true });
-    await writeFile(path.join(other, "1.json"), JSON.stringify({ pid: 1, hostname: HOST }));
+  };
+  before(async () => {
+    t = await tempDir();
+    await lock("organization/web/dev", 31337);
+    await lock("organization/web/prod", 1);
+    // Another project's `dev` in the same backend (one `pulumi login file://~/.pulumi-state` for every project).
+    await lock("organization/shop/dev", 4242);
+    // The legacy layout (no meta.yaml version 1): stack names are global, the folder is the name alone.
+    await lock("dev", 777);
   });
   after(() => t.cleanup());
 
-  it("reads the stack's lock files (pid, host) and only that stack's", async () => {
-    const locks = await readLocks(t.dir, "dev");
-    assert.equal(locks.length, 1);
-    assert.equal(locks[0]!.pid, 31337);
-    assert.equal(locks[0]!.hostname, HOST);
-    assert.deepEqual(await readLocks(path.join(t.dir, "nothing"), "dev"), []);
+  const pids = (locks: readonly { pid: number }[]) => locks.map((l) => l.pid).sort((a, b) => a - b);
+
+  it("reads the stack's lock files (pid, host) and only that stack's: its project's, or the legacy layout's", async () => {
+    const locks = await readLocks(t.dir, { name: "dev", project: "web" });
+    assert.deepEqual(pids(locks), [777, 31337]);
+    assert.equal(locks.find((l) => l.pid === 31337)?.hostname, HOST);
+    assert.deepEqual(await readLocks(path.join(t.dir, "nothing"), { name: "dev", project: "web" }), []);
+  });
+
+  it("another project's stack of the same name is not this stack: its lock is not read", async () => {
+    assert.deepEqual(pids(await readLocks(t.dir, { name: "dev", project: "shop" })), [777, 4242]);
+    assert.deepEqual(pids(await readLocks(t.dir, { name: "dev", project: "blog" })), [777]);
+  });
+
+  it("a qualified stack.name names its org and project (as the CLI's --stack does); the legacy folder is not read", async () => {
+    assert.deepEqual(pids(await readLocks(t.dir, { name: "organization/shop/dev", project: "web" })), [4242]);
+    assert.deepEqual(pids(await readLocks(t.dir, { name: "organization/dev", project: "web" })), [31337]);
+  });
+
+  it("the project unknown (Pulumi.yaml unreadable): every project's stack of that name, rather than a lock missed", async () => {
+    assert.deepEqual(pids(await readLocks(t.dir, { name: "dev", project: undefined })), [777, 4242, 31337]);
   });
 
   const rows: { name: string; lock: { pid: number; hostname: string }; alive: boolean; want: string }[] = [
