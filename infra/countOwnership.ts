@@ -19,8 +19,10 @@
  * Pure: the environment and the previous outputs are arguments; the caller logs the warning.
  */
 import { CountOwnershipError } from "./errors";
-import type { CountMode } from "./config";
+import type { ConfigKey, CountMode } from "./config";
 
+/** The config key the count is read from (exported as the `countKey` output, for os-scaler to check its own against). */
+export const COUNT_KEY = "desiredCount" satisfies ConfigKey;
 export const APPLY_COUNT_ENV = "OS_AUTOSCALER_APPLY_COUNT";
 export const COUNT_OWNER_ENV = "OS_AUTOSCALER_COUNT_OWNER";
 
@@ -82,7 +84,9 @@ export function resolveCount(input: CountInputs): CountDecision {
       throw new CountOwnershipError(
         `${APPLY_COUNT_ENV} is ${applied} but desiredCount in the stack config is ${configCount}: the variable must repeat ` +
           `the count it applies, so a leftover one in a shell cannot change the group. Unset it, or run ` +
-          `pulumi config set desiredCount ${applied} first`,
+          `pulumi config set desiredCount ${applied} first. If os-scaler ran this update, its stack.countKey ` +
+          `(scaler.yaml) must be ${COUNT_KEY}, the key this program reads the count from: a count written under ` +
+          `another key is not read (pulumi config rm that key)`,
       );
     }
     return {

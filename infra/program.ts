@@ -12,7 +12,7 @@ import { loadUserData } from "./cloudInit";
 import type { RawConfig } from "./config";
 import { CONFIG_KEYS, USE_OCTAVIA_KEY, loadBalancerWarning, parseProgramConfig, unknownKeysWarning } from "./config";
 import type { PreviousCount } from "./countOwnership";
-import { APPLY_COUNT_ENV, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
+import { APPLY_COUNT_ENV, COUNT_KEY, COUNT_OWNER_ENV, readPrevious, resolveCount } from "./countOwnership";
 import { imageFlavorIssues, lookupCloudIds } from "./lookups";
 import { ProgramConfigError } from "./errors";
 import { groupName, serverGroupQuotaWarning } from "./plan";
@@ -113,6 +113,9 @@ export async function runProgram(deps: ProgramDeps): Promise<Record<string, unkn
     serverGroupId: tier.instances.serverGroupId,
     desiredCount: decision.count,
     countOwner: decision.owner,
+    // The key the count is read from, namespace and all: os-scaler refuses to start when its stack.countKey names
+    // another, before it writes a count where nothing reads it.
+    countKey: `${pulumi.getProject()}:${COUNT_KEY}`,
     // The scaler keeps its counts inside these: outside them this program refuses the update.
     minCount: config.minCount,
     maxCount: config.maxCount,

@@ -8,7 +8,7 @@ import type { PreviewPlan } from "./guard";
  * (pulumiStack.ts); tests use a fake that throws the library's real error classes.
  */
 export interface StackOps {
-  /** The stack's outputs as plain values (`desiredCount`, `instances`, `serverGroup`, `countOwner`). */
+  /** The stack's outputs as plain values (`desiredCount`, `instances`, `serverGroup`, `countOwner`, `countKey`). */
   outputs(): Promise<Record<string, unknown>>;
   /** `pulumi config set <key> <value>` on the stack. */
   setConfig(key: string, value: string): Promise<void>;
@@ -56,6 +56,11 @@ export interface StackState {
   readonly countOwner?: string;
   /** The program's own bounds (`minCount`/`maxCount` outputs); absent from stacks deployed before they existed. */
   readonly bounds?: StackBounds;
+  /**
+   * The stack config key the program reads the count from (`countKey` output, e.g. `openstack-autoscaler:desiredCount`):
+   * what stack.countKey must name. Absent from stacks deployed before the output existed.
+   */
+  readonly countKey?: string;
 }
 
 /** A `desiredCount` output as a count: a whole number, or its decimal string; undefined otherwise. */
@@ -98,12 +103,17 @@ export function parseStackOutputs(outputs: Record<string, unknown>): StackState 
     throw new Error(`stack output desiredCount is ${JSON.stringify(outputs.desiredCount)}, not a whole number`);
   }
   const bounds = parseBounds(outputs.minCount, outputs.maxCount);
+  const countKey = outputs.countKey;
+  if (countKey !== undefined && (typeof countKey !== "string" || countKey === "")) {
+    throw new Error(`stack output countKey is ${JSON.stringify(countKey)}, not a config key`);
+  }
   return {
     count,
     instances,
     ...(typeof outputs.serverGroup === "string" ? { serverGroup: outputs.serverGroup } : {}),
     ...(typeof outputs.countOwner === "string" ? { countOwner: outputs.countOwner } : {}),
     ...(bounds ? { bounds } : {}),
+    ...(countKey !== undefined ? { countKey } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import { startHttpServer } from "../http/server";
 import { summarize } from "../actuator/actuator";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
-import { UserError } from "../lib/errors";
+import { ConfigError, UserError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { VERSION } from "../lib/version";
 import { scaleOutLine } from "../policy/decide";
@@ -263,7 +263,8 @@ async function runLocked(
 
 /**
  * Before `run` serves: opens the stack, as `once`'s first read does. What only the user can fix — no Pulumi project in
- * stack.workDir, no such stack (UserError, exit 2), no `pulumi` on PATH (exit 1) — stops it here: retried every tick,
+ * stack.workDir, no such stack, a stack.countKey its program does not read (UserError, exit 2), no `pulumi` on PATH
+ * (exit 1) — stops it here: retried every tick,
  * it would look alive (/healthz answers) and scale nothing. Anything else (a backend or network that does not answer,
  * within the stack read deadline) may be a blip: logged, and the ticks try again, as they would after a start that
  * worked — a daemon that exits on a blip is worse. `real`: the Automation API's stack, whose CLI must be on PATH.
@@ -276,6 +277,16 @@ async function checkStack(scaler: Scaler, log: Logger, stop: AbortSignal, real: 
     // Without `pulumi` on PATH the library cannot start it at all (its message says so), whatever else went wrong.
     if (err instanceof UserError || (real && !onPath("pulumi"))) throw err;
     log.error({ err: summarize(err) }, "cannot open the stack at start: every tick tries again (/healthz says so)");
+    return;
+  }
+  // Its outputs, for the one check that needs them: a stack.countKey the program does not read ends `run` here,
+  // before the start-up reconcile or a tick writes a count (see checkCountKey). A read that fails otherwise (a stack not
+  // deployed yet, a blip) is left to the ticks, which report it as they would have without this read.
+  try {
+    await scaler.readStack(stop);
+  } catch (err) {
+    if (err instanceof ConfigError && err.field === "stack.countKey") throw err;
+    log.debug({ err: summarize(err) }, "reading the stack's outputs at start failed: left to the ticks");
   }
 }
 

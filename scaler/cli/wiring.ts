@@ -103,7 +103,13 @@ export async function wireScaler(
     onResult: (result, count) => late.loop?.actuationResult(result, count),
   });
   // Through the actuator: one `pulumi stack output` at a time, within the read deadline, for ticks and actuator alike.
-  const readStack = async (signal?: AbortSignal) => parseStackOutputs(await actuator.stackOutputs(signal));
+  // Every read checks stack.countKey, so that a tick (of `once` or of `run`) decides nothing on a stack whose program
+  // reads the count from another key.
+  const readStack = async (signal?: AbortSignal) => {
+    const state = parseStackOutputs(await actuator.stackOutputs(signal));
+    checkCountKey(config, state.countKey);
+    return state;
+  };
   const loop = new ScalerLoop({
     config,
     clock,
@@ -120,4 +126,31 @@ export async function wireScaler(
     await actuator.openStack(signal);
   };
   return { loop, actuator, metrics, source, readStack, openStack };
+}
+
+/**
+ * Refuses a stack.countKey other than the key the stack's program reads the count from (its `countKey` output): every
+ * count would be written where nothing reads it, the `up` would then fail on the program's count check (naming a
+ * shell variable, not scaler.yaml), and the key would be left in Pulumi.<stack>.yaml. A key without a namespace is the
+ * project's, as `pulumi config set` reads it. A stack deployed before the output existed is not checked.
+ */
+export function checkCountKey(config: Pick<LoadedConfig, "stack" | "file">, programKey: string | undefined): void {
+  if (programKey === undefined) return;
+  const split = (key: string) => {
+    const colon = key.indexOf(":");
+    return colon < 0 ? { name: key } : { namespace: key.slice(0, colon), name: key.slice(colon + 1) };
+  };
+  const ours = split(config.stack.countKey);
+  const program = split(programKey);
+  const sameNamespace =
+    ours.namespace === undefined || program.namespace === undefined || ours.namespace === program.namespace;
+  if (ours.name === program.name && sameNamespace) return;
+  const meant = ours.namespace === undefined ? program.name : programKey;
+  throw new ConfigError(
+    "stack.countKey",
+    `${JSON.stringify(config.stack.countKey)} is not the key the stack's program reads the count from ` +
+      `(${programKey}, its countKey output): each count would be written where nothing reads it, and its pulumi up ` +
+      `refused. Set stack.countKey: ${meant}. Nothing was written to the stack`,
+    config.file,
+  );
 }

@@ -125,11 +125,13 @@ describe("resolveCount: the count-ownership rule", () => {
         "To hand the count back to the stack config: OS_AUTOSCALER_COUNT_OWNER=config pulumi up",
     },
     {
-      name: "a leftover variable that differs from the config is refused",
+      name: "a leftover variable that differs from the config is refused; os-scaler's countKey is named as the other cause",
       input: { configCount: 2, applyCountEnv: "4" },
       message:
         "OS_AUTOSCALER_APPLY_COUNT is 4 but desiredCount in the stack config is 2: the variable must repeat the count it applies, " +
-        "so a leftover one in a shell cannot change the group. Unset it, or run pulumi config set desiredCount 4 first",
+        "so a leftover one in a shell cannot change the group. Unset it, or run pulumi config set desiredCount 4 first. " +
+        "If os-scaler ran this update, its stack.countKey (scaler.yaml) must be desiredCount, the key this program reads " +
+        "the count from: a count written under another key is not read (pulumi config rm that key)",
     },
     {
       name: "a variable that is not a count",

@@ -623,6 +623,7 @@ describe("program: outputs", () => {
   it("exactly the documented keys, each tied to its resource", async () => {
     const r = await ok({ config: { image: IMAGE, desiredCount: 2, keyPairName: "ops-key" }, stack: "dev" });
     assert.deepEqual(Object.keys(r.outputs).sort(), [
+      "countKey",
       "countOwner",
       "desiredCount",
       "instances",
@@ -646,6 +647,7 @@ describe("program: outputs", () => {
     assert.equal(r.outputs["serverGroupId"], one(r, T.serverGroup).id);
     assert.equal(r.outputs["desiredCount"], 2);
     assert.equal(r.outputs["countOwner"], "config");
+    assert.equal(r.outputs["countKey"], `${PROJECT}:desiredCount`, "the key os-scaler's stack.countKey must name");
     assert.deepEqual([r.outputs["minCount"], r.outputs["maxCount"]], [1, 5]);
     assert.deepEqual(r.outputs["instances"], [
       { name: "vm-0", id: mockId(`${T.instance}::vm-0`), fixedIp: "192.168.100.10", floatingIp: "203.0.113.10" },

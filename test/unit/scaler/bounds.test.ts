@@ -96,6 +96,24 @@ describe("parseStackOutputs: minCount/maxCount", () => {
   }
 });
 
+describe("parseStackOutputs: countKey", () => {
+  const base = { desiredCount: 2, instances: [] };
+  it("present: the key the program reads the count from", () => {
+    assert.equal(parseStackOutputs({ ...base, countKey: "web:desiredCount" }).countKey, "web:desiredCount");
+  });
+  it("absent (a stack from before this output): none, and nothing to check", () => {
+    assert.equal("countKey" in parseStackOutputs(base), false);
+  });
+  for (const bad of [3, "", null]) {
+    it(`malformed ${JSON.stringify(bad)}: an error naming the output`, () => {
+      assert.throws(
+        () => parseStackOutputs({ ...base, countKey: bad }),
+        /stack output countKey is .*, not a config key/,
+      );
+    });
+  }
+});
+
 describe("parseStackOutputs: a stack without the program's outputs is an error, never a group of 0", () => {
   const instances = [{ name: "web-0", id: "id-0" }];
   const cases: { name: string; outputs: Record<string, unknown>; error: RegExp }[] = [

@@ -8,12 +8,13 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { runCli } from "../../../scaler/cli/main";
 import { TRIAL_STATE_FILE, type Io } from "../../../scaler/cli/commands";
+import { checkCountKey } from "../../../scaler/cli/wiring";
 import { lockStateDir, UPDATE_MS } from "../../../scaler/daemon/stateLock";
 import { FakeClock, waitFor } from "../../support/fakeClock";
 import { FakeSource, samplesFor } from "../../support/fakeSource";
 import type { StatusSnapshot } from "../../../scaler/daemon/loop";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
-import { UserError } from "../../../scaler/lib/errors";
+import { ConfigError, UserError } from "../../../scaler/lib/errors";
 import { startHttpServer } from "../../../scaler/http/server";
 import { scalePlan } from "../../support/scalePlan";
 import { captureLogger, commandError, FakeStack, tempDir } from "./helpers";
@@ -554,6 +555,95 @@ describe("os-scaler once / status (in process, fake source)", () => {
     });
     assert.equal(await runCli(["once", "-c", cfg, "--dry-run", "--count", "1"], o), 1);
     assert.match(o.stderr.join(""), /not implemented/);
+  });
+});
+
+describe("stack.countKey checked against the program's countKey output", () => {
+  const config = (countKey: string) => ({ stack: { name: "dev", workDir: "/srv/web", countKey }, file: "/etc/s.yaml" });
+  const rows: { scaler: string; program: string | undefined; refused?: RegExp }[] = [
+    { scaler: "desiredCount", program: "openstack-autoscaler:desiredCount" },
+    { scaler: "openstack-autoscaler:desiredCount", program: "openstack-autoscaler:desiredCount" },
+    { scaler: "desiredcount", program: undefined }, // a stack deployed before the output: not checked
+    {
+      scaler: "desiredcount",
+      program: "openstack-autoscaler:desiredCount",
+      refused:
+        /^\/etc\/s\.yaml: stack\.countKey: "desiredcount" is not the key the stack's program reads the count from \(openstack-autoscaler:desiredCount, its countKey output\).*Set stack\.countKey: desiredCount\. Nothing was written to the stack$/,
+    },
+    {
+      scaler: "web:desiredCount",
+      program: "openstack-autoscaler:desiredCount",
+      refused: /"web:desiredCount" is not the key .* Set stack\.countKey: openstack-autoscaler:desiredCount\./,
+    },
+  ];
+  for (const row of rows) {
+    it(`${row.scaler} against ${String(row.program)}: ${row.refused ? "refused" : "accepted"}`, () => {
+      const check = () => checkCountKey(config(row.scaler), row.program);
+      if (row.refused)
+        assert.throws(check, (err: Error) => err instanceof ConfigError && row.refused!.test(err.message));
+      else assert.doesNotThrow(check);
+    });
+  }
+});
+
+/** A stack whose program says it reads the count from `countKey`. */
+class KeyedStack extends FakeStack {
+  constructor(readonly countKey: string) {
+    super();
+  }
+  override async outputs(): Promise<Record<string, unknown>> {
+    return { ...(await super.outputs()), countKey: this.countKey };
+  }
+}
+
+describe("a stack.countKey the stack's program does not read: once and run stop before writing", () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  let cfg: string;
+  before(async () => {
+    ({ t, cfg } = await configIn([
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }',
+      "stack: { countKey: desiredcount }",
+      "policy: { mode: threshold, upSamples: 1, cooldownUp: 0s, interval: 1s }",
+      'http: { listen: "127.0.0.1:0" }',
+      "stateDir: state",
+      "log: { level: warn }",
+    ]));
+  });
+  after(() => t.cleanup());
+  const group = { instances: [{ id: "id-0", name: "web-0" }] };
+  const hot = () => Promise.resolve(new FakeSource(() => samplesFor(group, 99, Date.now())));
+  const refusal =
+    /stack\.countKey: "desiredcount" is not the key the stack's program reads the count from \(openstack-autoscaler:desiredCount/;
+  const writes = (stack: FakeStack) => stack.calls.filter((c) => c.startsWith("setConfig") || c.startsWith("up"));
+
+  it("once → 2, naming scaler.yaml's key and the program's, and nothing written", async () => {
+    const stack = new KeyedStack("openstack-autoscaler:desiredCount");
+    const o = io({ createSource: hot, openStack: () => Promise.resolve(stack) });
+    assert.equal(await runCli(["once", "-c", cfg], o), 2);
+    assert.match(o.stderr.join(""), new RegExp(`^os-scaler: ${cfg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));
+    assert.match(o.stderr.join(""), refusal);
+    assert.deepEqual(writes(stack), []);
+  });
+
+  it("run → 2 at start, before serving, reconciling or ticking, and nothing written", async () => {
+    const stack = new KeyedStack("openstack-autoscaler:desiredCount");
+    const o = {
+      ...io({ createSource: hot, openStack: () => Promise.resolve(stack) }),
+      stop: AbortSignal.timeout(10_000),
+    };
+    assert.equal(await runCli(["run", "-c", cfg], o), 2);
+    assert.match(o.stderr.join(""), refusal);
+    assert.doesNotMatch(o.logs.join(""), /"msg":"http: |tick failed|decision/);
+    assert.deepEqual(writes(stack), []);
+  });
+
+  it("once with the program's key (namespace left to the project) applies as before", async () => {
+    const local = path.join(t.dir, "right.yaml");
+    await writeFile(local, (await readFile(cfg, "utf8")).replace("countKey: desiredcount", "countKey: desiredCount"));
+    const stack = new KeyedStack("openstack-autoscaler:desiredCount");
+    const o = io({ createSource: hot, openStack: () => Promise.resolve(stack) });
+    assert.equal(await runCli(["once", "-c", local], o), 0, o.stderr.join(""));
+    assert.deepEqual(writes(stack), ["setConfig desiredCount=2", "up 2"]);
   });
 });
 
