@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { ActuatorStatus } from "../actuator/actuator";
 import { rename } from "node:fs/promises";
+import { UserError } from "../lib/errors";
 import { JsonSyntaxError, readJson, writeJsonAtomic } from "../lib/jsonFile";
 import type { ActionRecord, Decision, Observation, Recommendation } from "../policy/types";
 
@@ -14,8 +15,33 @@ export interface DecisionRecord extends Decision {
   readonly dryRun: boolean;
 }
 
+/**
+ * The stack a state is of: its name and its project folder (absolute). Two stacks of one name in two projects are two
+ * stacks; so are two names in one project.
+ */
+export interface StackIdentity {
+  readonly name: string;
+  readonly workDir: string;
+}
+
+/** The stack a config names, as recorded in its state. */
+export function stackOf(config: {
+  readonly stack: { readonly name: string; readonly workDir: string };
+}): StackIdentity {
+  return { name: config.stack.name, workDir: path.resolve(config.stack.workDir) };
+}
+
+export function sameStack(a: StackIdentity, b: StackIdentity): boolean {
+  return a.name === b.name && a.workDir === b.workDir;
+}
+
 export interface PersistedState {
   readonly version: 1;
+  /**
+   * Whose state this is (see StateStore.claim): cooldowns, samples and decisions are one stack's, and carried to another
+   * they would decide its count from a history that is not its own. Absent from files written before it was recorded.
+   */
+  stack?: StackIdentity;
   /** Newest last, trimmed to what the policy can still use. */
   observations: Observation[];
   actions: ActionRecord[];
@@ -28,6 +54,20 @@ export interface PersistedState {
   lastSourceError?: { time: number; message: string };
   actuator?: ActuatorStatus;
   updatedAt?: number;
+}
+
+/** The stateDir holds another stack's state: the config was pointed at another stack, the stateDir left as it was. */
+export class StateOfAnotherStackError extends UserError {
+  override name = "StateOfAnotherStackError";
+  constructor(file: string, theirs: StackIdentity, ours: StackIdentity) {
+    const named = (s: StackIdentity) => `stack "${s.name}" (workDir ${s.workDir})`;
+    super(
+      `${file} is the state of ${named(theirs)}, and this config names ${named(ours)}: its cooldowns, samples and ` +
+        `decisions, and an unfinished update in intent.json beside it, are "${theirs.name}"'s, never to be acted on ` +
+        `for "${ours.name}". Give each stack its own stateDir (the stateDir key of scaler.yaml). If it is the same ` +
+        `stack, moved or renamed, delete the "stack" entry of ${file}: the next start records this one`,
+    );
+  }
 }
 
 /** state.json exists but is not a state file (cut short, overwritten): see StateStore.loadOrRecover. */
@@ -78,6 +118,20 @@ export class StateStore {
       await rename(this.file, aside);
       return { state: emptyState(), movedAside: aside, problem: err.message };
     }
+  }
+
+  /**
+   * At start (`run`, `once`), under the stateDir lock and before anything reads the state or the intent: ties them to
+   * `stack`. A state of another stack is refused (StateOfAnotherStackError, exit 2), never mixed with this one's; a
+   * state without a stack (a new stateDir, or a file written before the stack was recorded) is stamped with it, so a
+   * later start on another stack is refused too. A file that does not parse is moved aside first (loadOrRecover): what
+   * was moved is returned, for the log.
+   */
+  async claim(stack: StackIdentity): Promise<{ movedAside?: string; problem?: string }> {
+    const { state, ...recovered } = await this.loadOrRecover();
+    if (state.stack === undefined) await this.save({ ...state, stack });
+    else if (!sameStack(state.stack, stack)) throw new StateOfAnotherStackError(this.file, state.stack, stack);
+    return recovered;
   }
 
   private async read(): Promise<PersistedState | undefined> {
