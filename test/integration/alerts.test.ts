@@ -26,12 +26,20 @@ const rules = new Map(
 );
 
 /**
- * The annotations promtool must render for an alert with these labels and value. Only the two template forms the
- * rules use are filled in: any other template in a rule stays as written here, and promtool's rendering then differs.
+ * The annotations promtool must render for an alert with these labels and value. Only the template forms the rules use
+ * are filled in (`{{ with $labels.x }}…{{ . }}…{{ else }}…{{ end }}`, `{{ $labels.x }}`, `{{ $value }}`): any other
+ * template in a rule stays as written here, and promtool's rendering then differs.
  */
 function rendered(alert: string, labels: Record<string, string>, value: number): Record<string, string> {
   const fill = (text: string) =>
     text
+      .replace(
+        /\{\{ with \$labels\.(\w+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}/g,
+        (_, k: string, some: string, none: string) => {
+          const v = labels[k];
+          return v ? some.replace(/\{\{ \. \}\}/g, v) : none;
+        },
+      )
       .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, k: string) => labels[k] ?? `<no label ${k}>`)
       .replace(/\{\{ \$value \}\}/g, String(value));
   return Object.fromEntries(Object.entries(rules.get(alert)?.annotations ?? {}).map(([k, v]) => [k, fill(v)]));
@@ -55,8 +63,11 @@ interface Case {
   /** series name → its labels (beyond SCALER) and promtool's expanding notation, one value per minute */
   series: { name: string; labels?: Record<string, string>; values: string }[];
   evalMinutes: number;
-  /** the alerts expected to fire then: their extra labels (beyond SCALER and the rule's own) and $value */
-  fires: { labels?: Record<string, string>; value: number }[];
+  /**
+   * the alerts expected to fire then: their extra labels (beyond SCALER and the rule's own), SCALER's they do not have
+   * (`drop`), and $value
+   */
+  fires: { labels?: Record<string, string>; drop?: (keyof typeof SCALER)[]; value: number }[];
 }
 
 const CASES: Case[] = [
@@ -75,11 +86,21 @@ const CASES: Case[] = [
     fires: [],
   },
   {
-    name: "another job's target that is down",
+    name: "another job's target that is down; no target of the scaler's job for 4 minutes yet (a restart)",
     alert: "OsScalerDown",
-    series: [{ name: "up", labels: { job: "node" }, values: "0x10" }],
-    evalMinutes: 8,
+    series: [
+      { name: "up", labels: { job: "node" }, values: "0x10" },
+      { name: "up", values: "_x5 1x5" },
+    ],
+    evalMinutes: 4,
     fires: [],
+  },
+  {
+    name: "no target of the job scraped at all (dropped from the config, the job renamed): up is absent, not 0",
+    alert: "OsScalerDown",
+    series: [{ name: "up", labels: { job: "node" }, values: "1x10" }],
+    evalMinutes: 8,
+    fires: [{ drop: ["instance"], value: 1 }],
   },
   {
     name: "the source and samples checks failing for 5 minutes, the others passing: one alert names each",
@@ -210,7 +231,8 @@ describe("examples/prometheus-alerts.yml under promtool", () => {
                 eval_time: `${c.evalMinutes}m`,
                 alertname: c.alert,
                 exp_alerts: c.fires.map((f) => {
-                  const labels = { ...SCALER, ...f.labels, ...rule.labels };
+                  const labels: Record<string, string> = { ...SCALER, ...f.labels, ...rule.labels };
+                  for (const k of f.drop ?? []) delete labels[k];
                   return { exp_labels: labels, exp_annotations: rendered(c.alert, labels, f.value) };
                 }),
               },
