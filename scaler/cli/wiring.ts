@@ -70,7 +70,9 @@ export async function wireScaler(
   } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
-  const source = await buildSource(config, logger.child({ component: "source" }), clock, overrides.createSource);
+  // Every line of the scaler's parts names its stack: the logs of several scalers on one host can be told apart.
+  const log = logger.child({ stack: config.stack.name });
+  const source = await buildSource(config, log.child({ component: "source" }), clock, overrides.createSource);
   const open = overrides.openStack ?? openPulumiStack;
   let opsPromise: Promise<StackOps> | undefined;
   // One StackOps for the process: the workspace runs one CLI command at a time, and the actuator and the stack reads
@@ -90,7 +92,7 @@ export async function wireScaler(
     stateDir: config.stateDir,
     ...(options.lockLost ? { lockLost: options.lockLost } : {}),
     clock,
-    logger: logger.child({ component: "actuator" }),
+    logger: log.child({ component: "actuator" }),
     random: overrides.random ?? Math.random,
     timeout: config.actuator.timeout,
     backoff: config.actuator.backoff,
@@ -113,7 +115,7 @@ export async function wireScaler(
   const loop = new ScalerLoop({
     config,
     clock,
-    logger: logger.child({ component: "loop" }),
+    logger: log.child({ component: "loop" }),
     source,
     readStack,
     actuator,
