@@ -144,12 +144,25 @@ const MAX_BODY_IN_ERROR = 300;
  */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
+/**
+ * How long after its request settled a reply may still be read (parseJson, through HttpResponse.scrub): at once, but
+ * a busy event loop can hold it back for seconds.
+ */
+const REPLY_READ_SLACK_MS = 30_000;
+
 export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
-  private readonly secrets: string[];
+  /** The secrets as given (addSecret); `secrets` holds every form of them and of the retired ones. */
+  private readonly given = new Set<string>();
+  /** Secrets taken off the list (a replaced token), each with when it leaves it (monotonic ms): see retireSecret. */
+  private readonly retired = new Map<string, number>();
+  /** Every form of the given and retired secrets, longest first. Replaced whole on a change, never edited. */
+  private secrets: readonly string[] = [];
+  /** The longest deadline of one attempt so far: a request may set its own (Keystone's token requests do). */
+  private longestTimeoutMs: number;
   private readonly maxReplyBytes: number;
   private readonly tls: { readonly secureContext: tls.SecureContext; readonly rejectUnauthorized: boolean };
   private readonly hasClientCert: boolean;
@@ -161,7 +174,7 @@ export class HttpClient {
     this.retries = options.retries ?? 2;
     this.backoffMs = options.backoffMs ?? 200;
     this.maxReplyBytes = options.maxReplyBytes ?? MAX_REPLY_BYTES;
-    this.secrets = [];
+    this.longestTimeoutMs = this.timeoutMs;
     for (const secret of options.secrets ?? []) this.addSecret(secret);
     const verify = options.verify ?? true;
     if (!verify) {
@@ -218,15 +231,49 @@ export class HttpClient {
 
   /** Adds strings to scrub from messages (a token learnt after construction). */
   addSecret(secret: string): void {
-    for (const form of secretForms(secret)) if (!this.secrets.includes(form)) this.secrets.push(form);
+    if (this.given.has(secret)) return; // the catalog's URLs are given again on every request
+    this.retired.delete(secret);
+    this.given.add(secret);
+    this.rebuildSecrets();
+  }
+
+  /**
+   * Takes a secret that is no longer sent (a replaced token) off the list, so that the list stays as long as the
+   * secrets in use: a token added per renewal and never removed made it grow by one every hour, for good. It leaves
+   * once no reply to a request sent with it can still come: a request sent just before is still scrubbed with it, and
+   * its reply may quote it while it is still valid. That is every attempt to the longest deadline seen, the backoffs
+   * between them, and REPLY_READ_SLACK_MS to read the reply.
+   */
+  retireSecret(secret: string): void {
+    if (!this.given.delete(secret)) return;
+    const window =
+      (this.retries + 1) * this.longestTimeoutMs + this.backoffMs * (2 ** this.retries - 1) + REPLY_READ_SLACK_MS;
+    this.retired.set(secret, this.options.clock.monotonic() + window);
+    this.rebuildSecrets();
+  }
+
+  /** How many strings `scrub` looks for (every form of every secret): for the tests that keep it bounded. */
+  get scrubListLength(): number {
+    return this.secrets.length;
+  }
+
+  /** Every form of the given secrets and of the retired ones whose time has not come, longest first. */
+  private rebuildSecrets(): void {
+    const now = this.options.clock.monotonic();
+    for (const [secret, until] of this.retired) if (until <= now) this.retired.delete(secret);
+    const forms = new Set([...this.given, ...this.retired.keys()].flatMap(secretForms));
     // Longest first: a secret inside another (a password within a token) would otherwise leave the rest of it behind.
-    this.secrets.sort((a, b) => b.length - a.length);
+    this.secrets = [...forms].sort((a, b) => b.length - a.length);
   }
 
   /** Removes every known secret from a string meant for a message or a log line. */
   scrub(text: string): string {
+    if (this.retired.size > 0) {
+      const now = this.options.clock.monotonic();
+      if ([...this.retired.values()].some((until) => until <= now)) this.rebuildSecrets();
+    }
     let out = text;
-    for (const s of this.secrets) out = out.split(s).join("[redacted]"); // longest first (addSecret)
+    for (const s of this.secrets) out = out.split(s).join("[redacted]"); // longest first (rebuildSecrets)
     return out;
   }
 
@@ -249,6 +296,7 @@ export class HttpClient {
   private async once(req: HttpRequest, what: string): Promise<HttpResponse> {
     // A whole-request deadline: axios' own timeout only watches socket inactivity.
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
+    this.longestTimeoutMs = Math.max(this.longestTimeoutMs, timeoutMs); // how long a retired secret stays
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
     const isString = typeof req.data === "string";

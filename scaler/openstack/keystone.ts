@@ -189,6 +189,8 @@ export class KeystoneSession {
   /** True when v3Url came from Keystone's version document rather than from auth_url itself. */
   private v3FromDiscovery = false;
   private readonly renewBeforeMs: number;
+  /** The token last put on the client's scrub list: taken off it (retired) when the next one comes. */
+  private scrubbedTokenId: string | undefined;
   /** The plain-HTTP endpoints already warned about (warnIfCleartext). */
   private readonly cleartextWarned = new Set<string>();
   /** Tokens obtained so far (for tests and metrics). */
@@ -396,7 +398,13 @@ export class KeystoneSession {
     }
     const id = res.headers["x-subject-token"];
     // Before the body is read: a reply that is not JSON is quoted, and it may quote the token.
-    if (id) this.http.addSecret(id);
+    if (id && id !== this.scrubbedTokenId) {
+      this.http.addSecret(id);
+      // The one it replaces stays scrubbed while a reply to a request sent with it may still come (retireSecret),
+      // then leaves the list: else every renewal added one for good, 24 a day, 5,760 with a lab's 30 s tokens.
+      if (this.scrubbedTokenId !== undefined) this.http.retireSecret(this.scrubbedTokenId);
+      this.scrubbedTokenId = id;
+    }
     const body = parseJson(res, `POST ${shown}`) as { token?: Record<string, unknown> };
     const t = body?.token;
     const expiresAt = typeof t?.expires_at === "string" ? Date.parse(t.expires_at) : NaN;

@@ -21,6 +21,8 @@ import { captureLogger, StepClock } from "../../fixtures/logCapture";
 
 const PASSWORD = "pa55-word-never-shown";
 const HOUR = 3_600_000;
+/** The id of the fake Keystone's n-th token. */
+const TOKEN = (n: number) => `tok-${n}-abcdef`;
 
 describe("needsRenewal", () => {
   const issued = Date.UTC(2026, 0, 1);
@@ -112,6 +114,8 @@ async function fakeCloud(opts: {
   serviceStatus?: (token: string | undefined) => number;
   /** The self link of v3 in the version document GET / answers with (300), given the server's own URL. */
   v3Link?: (serverUrl: string) => string;
+  /** Answers the requests to the service instead of `serviceStatus`. */
+  service?: Handler;
 }) {
   let n = 0;
   const server: FixtureServer = await startServer((req, res) => {
@@ -148,9 +152,10 @@ async function fakeCloud(opts: {
             ],
           },
         },
-        { "X-Subject-Token": `tok-${n}-abcdef` },
+        { "X-Subject-Token": TOKEN(n) },
       );
     }
+    if (opts.service) return opts.service(req, res);
     const token = req.headers["x-auth-token"] as string | undefined;
     const status = opts.serviceStatus?.(token) ?? 200;
     sendJson(res, status, status === 200 ? { ok: true, token } : { error: { message: `status ${status}` } });
@@ -406,6 +411,84 @@ describe("KeystoneSession against a scripted Keystone on 127.0.0.1", () => {
     const all = lines.join("");
     assert.ok(all.length > 0, "something was logged");
     assert.ok(!all.includes("tok-1-abcdef") && !all.includes("tok-2-abcdef") && !all.includes(PASSWORD));
+  });
+});
+
+/** A promise that resolves when `release` is called. */
+function gate(): { release: () => void; released: Promise<void> } {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => (release = r));
+  return { release, released };
+}
+
+/**
+ * The scrub list holds the secrets in use, not every token the session ever had. Seen in a review: each renewal added
+ * its token for good, so a week of hourly tokens left 169 strings to look for in every message (about 5,700 a day with
+ * a lab's 30 s tokens), the list sorted again for each.
+ */
+describe("KeystoneSession: a replaced token leaves the scrub list", () => {
+  it("a week of hourly renewals: the list holds the current token and the one before, no more", async () => {
+    const clock = new StepClock();
+    const { server, cloud } = await fakeCloud({ clock });
+    servers.push(server);
+    const ks = new KeystoneSession(cloud, { clock, logger: captureLogger().logger, retries: 0 });
+    const lengths: number[] = [];
+    for (let h = 0; h < 7 * 24; h++) {
+      assert.equal((await ks.getToken()).id, TOKEN(h + 1));
+      lengths.push(ks.http.scrubListLength);
+      clock.t += HOUR;
+    }
+    assert.equal(ks.authCount, 7 * 24);
+    assert.equal(server.requests.length, 7 * 24);
+    // After the second token there is one to retire; each renewal then adds one and drops the one retired an hour ago.
+    const bound = lengths[1]!;
+    assert.ok(bound > lengths[0]!, `the previous token is kept a while (${lengths[0]} → ${bound})`);
+    assert.ok(
+      lengths.every((l) => l <= bound),
+      `the list never grows past ${bound}: ${lengths.join(",")}`,
+    );
+    assert.equal(ks.http.scrub(`x ${TOKEN(7 * 24)} x`), "x [redacted] x", "the current token is scrubbed");
+    assert.equal(ks.http.scrub(`x ${TOKEN(1)} x`), `x ${TOKEN(1)} x`, "a token a week old is not looked for");
+    assert.equal(ks.http.scrub(PASSWORD), "[redacted]", "the password stays");
+  });
+
+  it("a reply to a request sent with the old token, arriving after the renewal, still has it scrubbed", async () => {
+    const clock = new StepClock();
+    const { release, released } = gate();
+    const { server, cloud } = await fakeCloud({
+      clock,
+      // Answers once released, quoting the token it was sent, as a server or a proxy may.
+      service: async (req, res) => {
+        await released;
+        sendJson(res, 500, { error: { message: `token ${String(req.headers["x-auth-token"])} is not valid here` } });
+      },
+    });
+    servers.push(server);
+    const ks = new KeystoneSession(cloud, { clock, logger: captureLogger().logger, retries: 0 });
+    const endpoint = await ks.endpoint("metric");
+    const inFlight = ks.request({ url: `${endpoint}/slow` });
+    // Bounded: the request reaches the server within a few event-loop turns.
+    for (let i = 0; i < 200 && !server.requests.some((r) => r.path === "/metric/slow"); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(
+      server.requests.some((r) => r.path === "/metric/slow"),
+      "the request was sent with token 1",
+    );
+    clock.t += HOUR; // token 1 is replaced while the request waits (a renewal by another request of the tick)
+    assert.equal((await ks.getToken()).id, TOKEN(2));
+    release();
+    await assert.rejects(inFlight, (e: HttpError) => {
+      assert.equal(e.status, 500);
+      assert.match(e.message, /HTTP 500: token \[redacted\] is not valid here/);
+      assert.ok(!e.message.includes(TOKEN(1)) && !(e.body ?? "").includes(TOKEN(1)));
+      return true;
+    });
+
+    // Long after any request sent with it could answer, token 1 is no longer looked for; token 2 still is.
+    clock.t += 10 * 60_000;
+    assert.equal(ks.http.scrub(TOKEN(1)), TOKEN(1));
+    assert.equal(ks.http.scrub(TOKEN(2)), "[redacted]");
   });
 });
 
@@ -665,5 +748,49 @@ describe("KeystoneSession at start-up", () => {
           e.message,
         ),
     );
+  });
+});
+
+describe("HttpClient.retireSecret", () => {
+  const client = (clock: StepClock) =>
+    new HttpClient({ clock, logger: captureLogger().logger, timeoutMs: 1000, retries: 1, backoffMs: 100 });
+
+  it("keeps a retired secret while a request sent with it may still answer, then drops it", () => {
+    const clock = new StepClock();
+    const http = client(clock);
+    http.addSecret("old-token-1234");
+    const withOne = http.scrubListLength;
+    http.retireSecret("old-token-1234");
+    // Two attempts of 1 s and a 100 ms backoff, and the time to read the reply: still scrubbed 30 s on.
+    clock.t += 30_000;
+    assert.equal(http.scrub("old-token-1234"), "[redacted]");
+    assert.equal(http.scrubListLength, withOne);
+    clock.t += 10 * 60_000;
+    assert.equal(http.scrub("old-token-1234"), "old-token-1234");
+    assert.equal(http.scrubListLength, 0);
+  });
+
+  it("a secret given again after it was retired is scrubbed for good; retiring one never given does nothing", () => {
+    const clock = new StepClock();
+    const http = client(clock);
+    http.addSecret("tok-again-1234");
+    http.retireSecret("tok-again-1234");
+    http.addSecret("tok-again-1234");
+    const length = http.scrubListLength;
+    http.retireSecret("never-given-1234");
+    assert.equal(http.scrubListLength, length);
+    clock.t += HOUR;
+    assert.equal(http.scrub("tok-again-1234"), "[redacted]");
+  });
+
+  it("a given secret holding a retired one is still scrubbed whole, before and after the retired one leaves", () => {
+    const clock = new StepClock();
+    const http = client(clock);
+    http.addSecret("pass-word");
+    http.addSecret("xx-pass-word-yy");
+    http.retireSecret("pass-word");
+    assert.equal(http.scrub("a xx-pass-word-yy b pass-word"), "a [redacted] b [redacted]");
+    clock.t += HOUR;
+    assert.equal(http.scrub("a xx-pass-word-yy b pass-word"), "a [redacted] b pass-word");
   });
 });
