@@ -6,7 +6,7 @@ import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/loa
 import { flagDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { StateStore } from "../daemon/state";
-import { lockHolder, lockStateDir } from "../daemon/stateLock";
+import { checkStateDir, lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { summarize } from "../actuator/actuator";
 import { checkWorkDir } from "../actuator/pulumiStack";
@@ -51,13 +51,16 @@ function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
 
 /**
  * Validates the file, then what `run` and `once` check at start without sending a request: the clouds.yaml entry
- * (gnocchi, nova) and the files the source reads (the SSH key parsed, known_hosts, token, CA). The stack folder is only noted: `once
+ * (gnocchi, nova), the files the source reads (the SSH key parsed, known_hosts, token, CA) and that stateDir may be
+ * written or made (it is not made). The stack folder is only noted: `once
  * --count N` runs without one.
  */
 export async function validateCommand(opts: { config: string; json?: boolean }, io: Io): Promise<number> {
   const config = await loadConfig(opts.config);
   const source = await buildSource(config, createLogger({ level: "silent" }), systemClock, io.overrides?.createSource);
   await source.close();
+  // run and once (a --count trial too) write it; status reads it. Not made here: validate creates nothing.
+  checkStateDir(config.stateDir, config.file);
   try {
     checkWorkDir(config.stack.workDir);
   } catch (err) {

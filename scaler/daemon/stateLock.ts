@@ -1,8 +1,10 @@
+import { accessSync, constants, statSync } from "node:fs";
 import { rm, stat } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import lockfile from "proper-lockfile";
 import { lockHolder as liveness } from "../actuator/locks";
+import { ConfigError } from "../lib/errors";
 import { makePrivateDir, readJson, removeWriteLeftovers, writeJsonAtomic } from "../lib/jsonFile";
 
 /**
@@ -44,9 +46,75 @@ export interface StateLockOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** The errors that say stateDir cannot be made or written by this user, whatever is in it: the config's to fix. */
+const UNUSABLE = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST"]);
+
+/** The user this process runs as, for a message. */
+function userName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? "?"}`; // no passwd entry (a container's arbitrary uid)
+  }
+}
+
+/** stateDir cannot be used: `what` is why (with the errno), and the fix follows. Exit 2: only the user can fix it. */
+function unusable(stateDir: string, what: string, code: string, file?: string): ConfigError {
+  const user = userName();
+  const systemd =
+    "; under systemd, StateDirectory=os-scaler in the unit has systemd make /var/lib/os-scaler for the service's " +
+    "user: set stateDir to it, or to a folder in it";
+  const fix =
+    code === "ENOTDIR" || code === "EEXIST"
+      ? "set stateDir to a folder (a missing one is created)"
+      : code === "EROFS"
+        ? `set stateDir to a folder on a writable file system${systemd}`
+        : statOrUndefined(stateDir)?.isDirectory()
+          ? `make it writable by the user os-scaler runs as (this run: ${user}), e.g. sudo chown ${user} ${stateDir}${systemd}`
+          : `create it for the user os-scaler runs as (this run: ${user}): sudo install -d -m 700 -o ${user} ${stateDir}${systemd}`;
+  return new ConfigError("stateDir", `${stateDir} ${what}: ${fix}`, file);
+}
+
+/**
+ * Checks that `stateDir` is a folder this user may write, or can be made: that the nearest folder of its path that
+ * exists may be written. Creates nothing (`validate`). A ConfigError naming stateDir, the errno and the fix otherwise.
+ * `access` is for tests (root may write anywhere).
+ */
+export function checkStateDir(stateDir: string, file?: string, access = accessSync): void {
+  let dir = stateDir;
+  let st = statOrUndefined(dir);
+  while (st === undefined && path.dirname(dir) !== dir) st = statOrUndefined((dir = path.dirname(dir)));
+  // Missing: what matters is the folder it would be made in.
+  const where = dir === stateDir ? "" : `cannot be created: ${dir} `;
+  if (st && !st.isDirectory()) throw unusable(stateDir, `${where}is a file, not a folder (ENOTDIR)`, "ENOTDIR", file);
+  try {
+    access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "EACCES";
+    throw unusable(stateDir, `${where}is not writable by ${userName()} (${code})`, code, file);
+  }
+}
+
+function statOrUndefined(p: string): ReturnType<typeof statSync> {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined; // missing, or a file on the way (ENOTDIR): the folder above tells
+  }
+}
+
+/** An error making or locking stateDir, as the ConfigError `unusable` words when it is one the user must fix. */
+function asUnusable(err: unknown, stateDir: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined || !UNUSABLE.has(code)) return err;
+  return unusable(stateDir, `cannot be used (${(err as Error).message})`, code);
+}
+
 /** Takes the stateDir's lock; resolves to its release. Waits only while the lock looks like a dead holder's. */
 export async function lockStateDir(stateDir: string, options: StateLockOptions): Promise<() => Promise<void>> {
-  await makePrivateDir(stateDir);
+  await makePrivateDir(stateDir).catch((err: unknown) => {
+    throw asUnusable(err, stateDir);
+  });
   const lockPath = path.join(stateDir, "lock");
   const ownerFile = path.join(stateDir, "lock-owner.json");
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -90,7 +158,7 @@ export async function lockStateDir(stateDir: string, options: StateLockOptions):
         }
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw asUnusable(err, stateDir);
       const age = await ageOf(lockPath);
       // A holder that refreshed it within the last two updates is alive — unless it is a process of this host that
       // no longer exists: then the lock turns stale STALE_MS after that refresh, within the deadline.

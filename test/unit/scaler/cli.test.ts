@@ -103,6 +103,12 @@ describe("bin/os-scaler as a child process: exit codes", () => {
       yaml: 'source: { type: prometheus, url: "http://127.0.0.1:9090", bearerTokenFile: token }\n',
       stderr: /start\.yaml: source\.bearerTokenFile: no such file under \S+ \(ENOENT; the value is not repeated/,
     },
+    {
+      name: "a stateDir that cannot be made (below a file)",
+      yaml: 'source: { type: prometheus, url: "http://127.0.0.1:9090" }\nstateDir: start.yaml/state\n',
+      stderr:
+        /start\.yaml: stateDir: \S+start\.yaml\/state cannot be created: \S+start\.yaml is a file, not a folder \(ENOTDIR\)/,
+    },
   ];
   for (const r of startRows) {
     it(`validate: ${r.name} → 2, as run would`, async () => {
@@ -249,6 +255,17 @@ describe("os-scaler once / status (in process, fake source)", () => {
     const g = io({ clock, createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 50, 0))) });
     assert.equal(await runCli(["once", "-c", gnocchi, "--dry-run", "--count", "2"], g), 2);
     assert.match(g.stderr.join(""), /--count: the gnocchi source reads the VMs the stack's outputs list/);
+  });
+
+  it("once with a stateDir it cannot make → 2, naming stateDir and the errno", async () => {
+    const local = path.join(t.dir, "below-a-file.yaml");
+    await writeFile(
+      local,
+      'source: { type: prometheus, url: "http://127.0.0.1:9090" }\nstateDir: below-a-file.yaml/s\n',
+    );
+    const o = io({ clock, createSource: () => Promise.resolve(new FakeSource(() => samplesFor(group, 50, 0))) });
+    assert.equal(await runCli(["once", "-c", local, "--dry-run"], o), 2);
+    assert.match(o.stderr.join(""), /^os-scaler: stateDir: \S+\/below-a-file\.yaml\/s cannot be used \(ENOTDIR: /);
   });
 
   it("once without --dry-run applies through the stack and reports the actuation", async () => {

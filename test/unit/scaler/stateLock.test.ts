@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { accessSync, existsSync, readdirSync, type PathLike } from "node:fs";
 import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { IntentStore } from "../../../scaler/actuator/intent";
 import { StateStore } from "../../../scaler/daemon/state";
-import { LOCKED_FILES, lockStateDir, STALE_MS, StateDirLockedError, UPDATE_MS } from "../../../scaler/daemon/stateLock";
+import {
+  checkStateDir,
+  LOCKED_FILES,
+  lockStateDir,
+  STALE_MS,
+  StateDirLockedError,
+  UPDATE_MS,
+} from "../../../scaler/daemon/stateLock";
+import { ConfigError } from "../../../scaler/lib/errors";
 import { SymlinkedStateFileError } from "../../../scaler/lib/jsonFile";
 import { tempDir } from "./helpers";
 
@@ -206,5 +214,101 @@ describe("stateDir lock: one scaler per state", () => {
       await writeFile(path.join(dir, "lock-owner.json"), other);
       await release();
       assert.equal(await readFile(path.join(dir, "lock-owner.json"), "utf8"), other);
+    }));
+});
+
+describe("stateDir: one that cannot be made or written is the config's problem (exit 2), named with the fix", () => {
+  /** An access() that refuses `denied` with `code`, as it would for a user other than root. */
+  const refusing =
+    (denied: string, code: string) =>
+    (p: PathLike, mode?: number): void => {
+      if (p === denied) throw Object.assign(new Error(`${code}: access ${String(p)}`), { code });
+      accessSync(p, mode);
+    };
+  const user = os.userInfo().username;
+  const rows: {
+    name: string;
+    /** The stateDir, below a fresh folder holding a file `file`. */
+    at: string;
+    /** The path access() refuses, and how. */
+    deny?: [string, string];
+    message?: RegExp;
+  }[] = [
+    { name: "a folder that exists", at: "." },
+    { name: "a missing folder in one that may be written (not made by the check)", at: "new/state" },
+    {
+      name: "a file",
+      at: "file",
+      message:
+        /^stateDir: <d>\/file is a file, not a folder \(ENOTDIR\): set stateDir to a folder \(a missing one is created\)$/,
+    },
+    {
+      name: "a folder below a file",
+      at: "file/state",
+      message:
+        /^stateDir: <d>\/file\/state cannot be created: <d>\/file is a file, not a folder \(ENOTDIR\): set stateDir to a folder/,
+    },
+    {
+      name: "a folder this user may not write",
+      at: "ro",
+      deny: ["ro", "EACCES"],
+      message: new RegExp(
+        `^stateDir: <d>/ro is not writable by ${user} \\(EACCES\\): make it writable by the user os-scaler runs as \\(this run: ${user}\\), e\\.g\\. sudo chown ${user} <d>/ro; under systemd, StateDirectory=os-scaler in the unit has systemd make /var/lib/os-scaler for the service's user: set stateDir to it, or to a folder in it$`,
+      ),
+    },
+    {
+      name: "a missing folder in one this user may not write",
+      at: "ro/a/state",
+      deny: ["ro", "EACCES"],
+      message: new RegExp(
+        `^stateDir: <d>/ro/a/state cannot be created: <d>/ro is not writable by ${user} \\(EACCES\\): create it for the user os-scaler runs as \\(this run: ${user}\\): sudo install -d -m 700 -o ${user} <d>/ro/a/state; under systemd, StateDirectory=os-scaler`,
+      ),
+    },
+    {
+      name: "a read-only file system",
+      at: "ro",
+      deny: ["ro", "EROFS"],
+      message:
+        /^stateDir: <d>\/ro is not writable by .* \(EROFS\): set stateDir to a folder on a writable file system; under systemd/,
+    },
+  ];
+  for (const r of rows) {
+    it(`checkStateDir (validate): ${r.name}`, () =>
+      withStateDir(async (base) => {
+        await mkdir(path.join(base, "ro"), { recursive: true });
+        await writeFile(path.join(base, "file"), "");
+        const dir = path.join(base, r.at);
+        const access = r.deny ? refusing(path.join(base, r.deny[0]), r.deny[1]) : accessSync;
+        if (!r.message) {
+          checkStateDir(dir, undefined, access);
+          assert.equal(existsSync(dir), r.at === ".", "nothing is made");
+          return;
+        }
+        assert.throws(
+          () => checkStateDir(dir, undefined, access),
+          (err: Error) => {
+            assert.ok(err instanceof ConfigError && err.field === "stateDir", String(err));
+            assert.match(err.message.split(base).join("<d>"), r.message!);
+            return true;
+          },
+        );
+      }));
+  }
+  it("taking the lock of a stateDir that cannot be made is a ConfigError naming it and the errno, not a bare one", () =>
+    withStateDir(async (base) => {
+      await mkdir(base, { recursive: true });
+      await writeFile(path.join(base, "file"), "");
+      for (const dir of [path.join(base, "file"), path.join(base, "file", "state")]) {
+        await assert.rejects(lockStateDir(dir, { command: "run", onCompromised: noCompromise }), (err: Error) => {
+          assert.ok(err instanceof ConfigError && err.field === "stateDir", String(err));
+          assert.match(
+            err.message,
+            new RegExp(
+              `^stateDir: ${dir} cannot be used \\((?:ENOTDIR: not a directory|EEXIST: file already exists), mkdir '[^']+'\\): set stateDir to a folder`,
+            ),
+          );
+          return true;
+        });
+      }
     }));
 });
