@@ -162,6 +162,7 @@ export class ScalerLoop {
   constructor(private readonly d: LoopDeps) {
     this.store = new StateStore(d.config.stateDir, d.stateFile, d.lockLost);
     d.metrics?.observeHealth(() => this.failingChecks().map((c) => c.check));
+    d.metrics?.observeUpdate(() => this.d.actuator.status().startedAt);
   }
 
   private async loaded(): Promise<PersistedState> {

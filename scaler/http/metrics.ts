@@ -150,6 +150,27 @@ export class ScalerMetrics {
     },
   });
 
+  /** When the update in flight began (ms since epoch), or undefined; set by the loop (see observeUpdate). */
+  private updateProbe: (() => number | undefined) | undefined;
+  /**
+   * A start time, not an age: Prometheus takes the age as time() minus it, and a timestamp stays right between scrapes.
+   * Read at scrape time, as the health checks are.
+   */
+  readonly updateStarted = new Gauge({
+    name: "os_scaler_update_started_timestamp_seconds",
+    help: "When the update attempt in flight began (Unix time, seconds); 0 while none runs",
+    registers: [this.registry],
+    collect: () => {
+      const started = this.updateProbe?.();
+      this.updateStarted.set(started === undefined ? 0 : started / 1000);
+    },
+  });
+
+  /** Makes `os_scaler_update_started_timestamp_seconds` report `probe()`, the start of the update in flight. */
+  observeUpdate(probe: () => number | undefined): void {
+    this.updateProbe = probe;
+  }
+
   /** Makes `os_scaler_health_check_ok` report `probe()`, the checks that fail at scrape time. */
   observeHealth(probe: () => readonly HealthCheck[]): void {
     this.healthProbe = probe;

@@ -41,8 +41,17 @@ function rendered(alert: string, labels: Record<string, string>, value: number):
         },
       )
       .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, k: string) => labels[k] ?? `<no label ${k}>`)
+      .replace(/\{\{ \$value \| humanizeDuration \}\}/g, humanizeDuration(value))
       .replace(/\{\{ \$value \}\}/g, String(value));
   return Object.fromEntries(Object.entries(rules.get(alert)?.annotations ?? {}).map(([k, v]) => [k, fill(v)]));
+}
+
+/** Prometheus's humanizeDuration for whole seconds of a minute or more ("16m 0s", "1h 2m 3s"). */
+function humanizeDuration(seconds: number): string {
+  const s = Math.trunc(seconds);
+  const [d, h, m] = [Math.trunc(s / 86400), Math.trunc(s / 3600) % 24, Math.trunc(s / 60) % 60];
+  if (d) return `${d}d ${h}h ${m}m ${s % 60}s`;
+  return h ? `${h}h ${m}m ${s % 60}s` : `${m}m ${s % 60}s`;
 }
 
 function promtool(args: string[]): { status: number | null; output: string } {
@@ -179,6 +188,27 @@ const CASES: Case[] = [
       { name: "os_scaler_max_count", values: "0x40" },
     ],
     evalMinutes: 35,
+    fires: [],
+  },
+  {
+    name: "an update begun at minute 5 still running at minute 21",
+    alert: "OsScalerUpdateSlow",
+    series: [{ name: "os_scaler_update_started_timestamp_seconds", values: "0x4 300x20" }],
+    evalMinutes: 21,
+    fires: [{ value: 960 }],
+  },
+  {
+    name: "updates of 10 minutes each, one after the other",
+    alert: "OsScalerUpdateSlow",
+    series: [{ name: "os_scaler_update_started_timestamp_seconds", values: "0 60x10 0 720x10 0" }],
+    evalMinutes: 20,
+    fires: [],
+  },
+  {
+    name: "no update running for an hour",
+    alert: "OsScalerUpdateSlow",
+    series: [{ name: "os_scaler_update_started_timestamp_seconds", values: "0x60" }],
+    evalMinutes: 60,
     fires: [],
   },
   {

@@ -627,6 +627,24 @@ describe("loop: one tick at a time", () => {
     await s.done();
   });
 
+  it("an update in flight shows when it began (os_scaler_update_started_timestamp_seconds), 0 when none runs", async () => {
+    const s = await setup({ ...quick, upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
+    const gauge = async () =>
+      Number(/^os_scaler_update_started_timestamp_seconds (\S+)$/m.exec(await s.metrics.registry.metrics())?.[1]);
+    assert.equal(await gauge(), 0);
+    let release!: () => void;
+    s.stack.upBehaviours = [() => new Promise<void>((r) => (release = r))];
+    const began = s.clock.now();
+    await s.loop.tick();
+    await waitFor(() => s.stack.upsRunning === 1);
+    await s.clock.advance(600 * S); // no tick meanwhile: read at scrape time
+    assert.equal(await gauge(), began / 1000, "the start, not the age: Prometheus takes time() minus it");
+    release();
+    await s.actuator.whenIdle();
+    assert.equal(await gauge(), 0);
+    await s.done();
+  });
+
   it("an action whose first attempt failed and whose retry succeeded is ok: it starts the cooldown", async () => {
     // A failed action starts no cooldown; left "failed" after its retry applied it, the next scale-out would not wait.
     const s = await setup({ upSamples: 1 }, (c) => scriptedSource([95], () => c.now()));
