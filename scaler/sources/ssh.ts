@@ -7,6 +7,7 @@ import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { asPercent, firstReading, sampleCounters, type InstanceOutcome } from "./common";
 import { readSourceFile, refuseOpenMode, type SshSourceConfig } from "./config";
+import { ReloadableFile } from "./reloadableFile";
 import { entriesFor, hostKeyAlgorithms, parseKnownHosts, verifyHostKey, type KnownHost } from "./ssh-hostkeys";
 import { SourceError, type Group, type Instance, type MetricSource, type SampleSet } from "./types";
 
@@ -49,7 +50,8 @@ export class SshSource implements MetricSource {
   private readonly limit;
   private readonly privateKey: Buffer;
   private readonly passphrase: string | undefined;
-  private readonly knownHosts: KnownHost[] | undefined;
+  /** Read again when it changes (checked once a tick): the README has users add the keys of new VMs to it. */
+  private readonly knownHostsFile: ReloadableFile<KnownHost[]> | undefined;
 
   constructor(
     private readonly config: SshSourceConfig,
@@ -60,17 +62,18 @@ export class SshSource implements MetricSource {
     this.passphrase = config.passphraseFile
       ? readSourceFile(config.passphraseFile, "source.passphraseFile").toString("utf8").trim()
       : undefined;
+    const parse = (content: Buffer) => parseKnownHosts(content.toString("utf8"));
     if (config.knownHosts) {
-      this.knownHosts = parseKnownHosts(readSourceFile(config.knownHosts, "source.knownHosts").toString("utf8"));
+      this.knownHostsFile = new ReloadableFile(config.knownHosts, "source.knownHosts", parse, deps.logger);
     } else if (!config.fingerprints?.length) {
       // The user set neither: say which default was tried and the two ways to trust host keys.
-      const fallback = path.join(os.homedir(), ".ssh", "known_hosts");
-      const text = readSourceFile(
-        fallback,
+      this.knownHostsFile = new ReloadableFile(
+        path.join(os.homedir(), ".ssh", "known_hosts"),
         "source.knownHosts",
+        parse,
+        deps.logger,
         "; neither source.knownHosts nor source.fingerprints is set, so the default known_hosts was tried: set source.knownHosts to a known_hosts file holding the VMs' host keys, or pin them with source.fingerprints",
       );
-      this.knownHosts = parseKnownHosts(text.toString("utf8"));
     }
     checkPrivateKey(this.privateKey, this.passphrase, config);
     // After the key is known to be one: a `.pub` given by mistake is readable by all, and is reported as a public key.
@@ -80,6 +83,7 @@ export class SshSource implements MetricSource {
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
     const now = this.deps.clock.now();
+    this.knownHostsFile?.refresh();
     const read = (inst: Instance) => this.limit(() => this.one(inst, signal));
     const tick = await sampleCounters(group, this.previous, read, { clock: this.deps.clock, signal });
     return { time: now, ...tick };
@@ -134,7 +138,8 @@ export class SshSource implements MetricSource {
       const onAbort = () => finish(new SourceError("ssh", "timeout", `${where}: aborted`));
       signal?.addEventListener("abort", onAbort, { once: true });
 
-      const mine = this.knownHosts ? entriesFor(this.knownHosts, host, port) : [];
+      const knownHosts = this.knownHostsFile?.value;
+      const mine = knownHosts ? entriesFor(knownHosts, host, port) : [];
       const algorithms: Algorithms | undefined =
         mine.length > 0 && !this.config.fingerprints?.length
           ? { serverHostKey: hostKeyAlgorithms(mine) as ServerHostKeyAlgorithm[] }
@@ -182,7 +187,7 @@ export class SshSource implements MetricSource {
           // Never accept a key silently: known_hosts or a pinned fingerprint, else the connection is refused.
           hostVerifier: (key: Buffer) => {
             const verdict = verifyHostKey(key, host, port, {
-              ...(this.knownHosts ? { knownHosts: this.knownHosts } : {}),
+              ...(knownHosts ? { knownHosts } : {}),
               ...(this.config.fingerprints ? { fingerprints: this.config.fingerprints } : {}),
             });
             if (!verdict.ok) hostKeyProblem = verdict.reason;

@@ -3,8 +3,10 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
+import { Server as SshServer, utils as sshUtils } from "ssh2";
 import { ConfigError } from "../../../scaler/lib/errors";
 import { sshSourceSchema } from "../../../scaler/sources/config";
 import { busyPercent, parseProcStat, SshSource } from "../../../scaler/sources/ssh";
@@ -236,4 +238,79 @@ describe("SshSource at start-up: the key file is read and parsed, so validate ca
       });
     });
   }
+});
+
+// Seen in a review: known_hosts was read at start only. The README tells users to collect the keys of new VMs into it,
+// and the VMs whose keys were added stayed missing ("not trusted") until a restart.
+describe("SshSource reads known_hosts again when it changes", () => {
+  const hostKey = sshUtils.generateKeyPairSync("ed25519");
+  const userKey = path.join(dir, "reload_user_key");
+  writeFileSync(userKey, sshUtils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
+
+  /** An SSH server on 127.0.0.1 that accepts any user key and answers every command with a growing /proc/stat. */
+  async function fakeSshd() {
+    let jiffies = 1000;
+    const server = new SshServer({ hostKeys: [hostKey.private] }, (client) => {
+      client.on("authentication", (ctx) => ctx.accept());
+      client.on("error", () => undefined);
+      client.on("ready", () => {
+        client.on("session", (accept) => {
+          accept().on("exec", (acceptExec) => {
+            const stream = acceptExec();
+            jiffies += 100; // 40 busy, 60 idle per command
+            stream.write(`cpu  ${jiffies * 0.4} 0 0 ${jiffies * 0.6} 0 0 0 0 0 0\n`);
+            stream.exit(0);
+            stream.end();
+          });
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  it("a key added to the file is trusted from the next tick; the file removed keeps the keys read, with one warning", async () => {
+    const sshd = await fakeSshd();
+    after(() => sshd.close());
+    const knownHosts = path.join(dir, "reload_known_hosts");
+    const other = keygen("reload_other");
+    writeFileSync(knownHosts, `10.9.9.9 ${other.line}\n`);
+    const { logger, lines } = captureLogger();
+    const source = new SshSource(
+      sshSourceSchema.parse({ type: "ssh", user: "u", port: sshd.port, keyFile: userKey, knownHosts, timeout: "5s" }),
+      { clock: new StepClock(), logger },
+    );
+    const group = { instances: [{ id: "vm-1", name: "web-1", fixedIp: "127.0.0.1" }] };
+
+    await assert.rejects(
+      source.sample(group),
+      (e: SourceError) => e.kind === "config" && /not trusted/.test(e.message),
+    );
+    // As the README says: the new VM's key collected into known_hosts.
+    const line = `[127.0.0.1]:${sshd.port} ${hostKey.public.split(" ").slice(0, 2).join(" ")}`;
+    writeFileSync(knownHosts, `10.9.9.9 ${other.line}\n${line}\n`);
+    const added = await source.sample(group);
+    assert.deepEqual(
+      added.samples.map((s) => [s.instance, Math.round(s.value)]),
+      [["vm-1", 40]],
+    );
+
+    rmSync(knownHosts);
+    for (let tick = 0; tick < 2; tick++) {
+      const kept = await source.sample(group);
+      assert.deepEqual(
+        kept.samples.map((s) => s.instance),
+        ["vm-1"],
+        "the keys read before still verify",
+      );
+    }
+    logger.flush();
+    const warnings = lines.filter((l) => l.includes('"level":40') || l.includes('"level":"warn"'));
+    assert.equal(warnings.length, 1, `one warning: ${warnings.join("")}`);
+    assert.match(
+      warnings[0]!,
+      /source\.knownHosts: .*reload_known_hosts changed and cannot be used \(cannot read .*ENOENT/,
+    );
+  });
 });
