@@ -55,9 +55,23 @@ export async function loadPolicy(file: string): Promise<PolicyConfig> {
   return validate(policyOnlySchema, raw ?? {}, file).policy;
 }
 
+/**
+ * The blocks that may be left out (`policy`, `actuator`, …: their schema fills in `{}`). One written with nothing under
+ * it (`policy:` alone, YAML's null) means the same, rather than "must be a mapping, got null".
+ */
+const OPTIONAL_BLOCKS = Object.entries(configSchema.shape)
+  .filter(([, s]) => s.def.type === "prefault")
+  .map(([k]) => k);
+
+/** `raw` without its empty optional blocks (`policy:` with nothing under it). */
+function withoutEmptyBlocks(raw: unknown): unknown {
+  if (!isRecord(raw) || !OPTIONAL_BLOCKS.some((k) => raw[k] === null)) return raw;
+  return Object.fromEntries(Object.entries(raw).filter(([k, v]) => !(v === null && OPTIONAL_BLOCKS.includes(k))));
+}
+
 /** `raw` validated by `schema`; else one ConfigError with every problem, the schema's and `variableIssues`'. */
 function validate<T extends z.ZodType>(schema: T, raw: unknown, file: string): z.output<T> {
-  const result = schema.safeParse(raw);
+  const result = schema.safeParse(withoutEmptyBlocks(raw));
   const variables = variableIssues(raw);
   if (result.success && variables.length === 0) return result.data;
   // Where a value names a variable, that is what to fix: a URL invalid for holding `${HOST}` is not another problem.
@@ -231,12 +245,16 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
   switch (issue.code) {
     case "unrecognized_keys": {
       const where = field ? `in ${field}` : "at the top level";
-      return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}; check the spelling against the README's configuration reference`;
+      const unknown = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} ${where}`;
+      return `${unknown}; ${(field ? "" : misplaced(issue.keys)) || "check the spelling against the README's configuration reference"}`;
     }
-    case "invalid_type":
-      if (input === undefined) return `is required (${issue.expected})`;
-      if (issue.expected === "int") return `must be a whole number, got ${typeName(input)}`;
-      return `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}, got ${typeName(input)}`;
+    case "invalid_type": {
+      const expected = EXPECTED[issue.expected] ?? `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+      if (input === undefined) return `is required (${expected})`;
+      // `source:` with nothing under it, or its keys not indented under it.
+      if (input === null && issue.expected === "object") return "is empty: indent its keys under it";
+      return `must be ${expected}, got ${typeName(input)}`;
+    }
     case "invalid_value": {
       const allowed = issue.values.map((v) => JSON.stringify(v));
       // YAML reads an unquoted 2.48 as a number: say so when its string form is one of the allowed values.
@@ -265,6 +283,45 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
     default:
       return issue.message;
   }
+}
+
+/** zod's names of types in YAML's words: a mapping, not an object. */
+const EXPECTED: Readonly<Record<string, string>> = {
+  object: "a mapping",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+};
+
+/** Every key of every block (`policy.high`, `source.url`), read from the schema. */
+const BLOCK_KEYS = pathsOf(configSchema, (s) => {
+  const def = (
+    s as unknown as { _zod: { def: { shape?: unknown; innerType?: unknown; options?: unknown; type: string } } }
+  )._zod.def;
+  return !def.shape && !def.innerType && !def.options && def.type !== "pipe";
+});
+
+/**
+ * Top-level keys that belong in a block (`mode:` and `high:` not indented under `policy:`): where to put them, or "" when
+ * one of them is no key of any block.
+ */
+function misplaced(keys: readonly string[]): string {
+  const byBlocks = new Map<string, string[]>(); // "policy" (or "source or actuator") → its keys
+  for (const key of keys) {
+    const blocks = [...BLOCK_KEYS].filter((p) => p === `${p.split(".")[0]}.${key}`).map((p) => p.split(".")[0]);
+    if (blocks.length === 0) return "";
+    const at = blocks.join(" or ");
+    byBlocks.set(at, [...(byBlocks.get(at) ?? []), key]);
+  }
+  const list = (ks: string[]) => ks.map((k) => `"${k}"`).join(" and ");
+  const [[blocks, only]] = [...byBlocks] as [[string, string[]]];
+  if (byBlocks.size > 1) {
+    return `${[...byBlocks].map(([b, ks]) => `${list(ks)} of ${b}`).join(", ")}: indent each under its block`;
+  }
+  const it = only.length > 1 ? "them" : "it";
+  const under = blocks.includes(" or ") ? "the one meant" : `${blocks}:`;
+  return `${list(only)} ${only.length > 1 ? "are keys" : "is a key"} of ${blocks}: indent ${it} under ${under}`;
 }
 
 function typeName(v: unknown): string {

@@ -190,6 +190,11 @@ describe("config: defaults", () => {
     assert.equal(c.source.type === "prometheus" && c.source.query, 'label_replace(up, "a", "${1}", "b", "(.*)")');
     assert.equal(c.stack.name, "price$");
   });
+  it("an optional block with nothing under it (YAML's null) is the same as none", () => {
+    for (const block of ["stack", "policy", "actuator", "http", "log"]) {
+      assert.deepEqual(parseConfig(`${SRC}${block}:\n`, "/x/s.yaml", {}), parseConfig(SRC, "/x/s.yaml", {}), block);
+    }
+  });
   it("the lab-script example parses to the lab policy", async () => {
     const c = await loadConfig(path.join(__dirname, "../../../examples/lab-script.yaml"));
     assert.equal(c.policy.high, 60);
@@ -429,7 +434,47 @@ describe("config: a table of bad files and their messages", () => {
       field: "policy.tolerance",
       message: /below 1/,
     },
-    { name: "missing source", yaml: "policy: {}\n", field: "source", message: /required|source/ },
+    { name: "missing source", yaml: "policy: {}\n", field: "source", message: /: source: is required \(a mapping\)$/ },
+    // YAML's words: a mapping and a list, not an object and an array.
+    {
+      name: "a source with nothing under it",
+      yaml: "source:\npolicy: {}\n",
+      field: "source",
+      message: /: source: is empty: indent its keys under it$/,
+    },
+    {
+      name: "a source that is a word",
+      yaml: "source: prometheus\n",
+      field: "source",
+      message: /: source: must be a mapping, got "prometheus"$/,
+    },
+    {
+      name: "fingerprints that are not a list",
+      yaml: "source: { type: ssh, user: u, keyFile: k, fingerprints: SHA256:abc }\n",
+      field: "source.fingerprints",
+      message: /: source\.fingerprints: must be a list, got "SHA256:abc"$/,
+    },
+    // `policy:` followed by its keys without their indentation: they are at the top level.
+    {
+      name: "a block's keys not indented under it",
+      yaml: `${SRC}policy:\nmode: threshold\nhigh: 80\n`,
+      field: "",
+      message:
+        /: unknown keys "mode", "high" at the top level; "mode" and "high" are keys of policy: indent them under policy:$/,
+    },
+    {
+      name: "a key of two blocks at the top level",
+      yaml: `${SRC}timeout: 5s\n`,
+      field: "",
+      message:
+        /: unknown key "timeout" at the top level; "timeout" is a key of source or actuator: indent it under the one meant$/,
+    },
+    {
+      name: "keys of several blocks at the top level",
+      yaml: `${SRC}mode: threshold\nlevel: debug\n`,
+      field: "",
+      message: /; "mode" of policy, "level" of log: indent each under its block$/,
+    },
     {
       name: "unknown source type",
       yaml: "source: { type: datadog }\n",
