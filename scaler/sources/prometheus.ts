@@ -4,7 +4,8 @@ import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { HttpClient, HttpError, parseJson, TlsConfigError } from "../openstack/http";
 import { toSourceError } from "./common";
-import { hasUserInfo, readSourceFile, type PrometheusSourceConfig } from "./config";
+import { hasUserInfo, type PrometheusSourceConfig } from "./config";
+import { ReloadableFile } from "./reloadableFile";
 import {
   SourceError,
   type CpuSample,
@@ -158,6 +159,11 @@ export class PrometheusSource implements MetricSource {
   readonly type = "prometheus" as const;
   private readonly http: HttpClient;
   private readonly headers: Record<string, string> = {};
+  /**
+   * The bearer token, read again when its file changes (looked at once a tick): a rotated token gave 401 on every tick
+   * until a restart. Prometheus itself reads `bearer_token_file` again for every scrape.
+   */
+  private readonly tokenFile: ReloadableFile<string> | undefined;
   private readonly query: string;
   /** What a 401 says to check: the credentials this source sends, or that it sends none. */
   private readonly authHint: string;
@@ -167,12 +173,20 @@ export class PrometheusSource implements MetricSource {
     private readonly deps: { clock: Clock; logger: Logger },
   ) {
     let bearer: string | undefined;
-    if (config.bearerTokenFile) {
-      bearer = readSourceFile(config.bearerTokenFile, "source.bearerTokenFile").toString("utf8").trim();
-      // Sent as it is, "Bearer " alone would reach Prometheus as a 401 that names no cause.
-      if (!bearer) {
-        throw new ConfigError("source.bearerTokenFile", `${config.bearerTokenFile} is empty: write the token in it`);
-      }
+    const tokenFile = config.bearerTokenFile;
+    if (tokenFile) {
+      this.tokenFile = new ReloadableFile(
+        tokenFile,
+        "source.bearerTokenFile",
+        (content) => {
+          const token = content.toString("utf8").trim();
+          // Sent as it is, "Bearer " alone would reach Prometheus as a 401 that names no cause.
+          if (!token) throw new ConfigError("source.bearerTokenFile", `${tokenFile} is empty: write the token in it`);
+          return token;
+        },
+        deps.logger,
+      );
+      bearer = this.tokenFile.value;
       this.headers.Authorization = `Bearer ${bearer}`;
     }
     this.authHint = bearer
@@ -202,6 +216,7 @@ export class PrometheusSource implements MetricSource {
 
   async sample(group: Group, signal?: AbortSignal): Promise<SampleSet> {
     const now = this.deps.clock.now();
+    this.refreshToken();
     let points: VectorPoint[];
     try {
       const res = await this.http.request({
@@ -231,6 +246,20 @@ export class PrometheusSource implements MetricSource {
     }
     const { samples, missing } = matchSeries(group, points, this.config);
     return { time: now, samples, missing, requests: 1 };
+  }
+
+  /**
+   * Sends the token its file holds now, if that changed. The one it replaces is retired from the scrub list, not
+   * dropped: a reply to a request sent with it may still come, and may quote it.
+   */
+  private refreshToken(): void {
+    if (!this.tokenFile?.refresh()) return;
+    const next = this.tokenFile.value;
+    const previous = this.headers.Authorization?.slice("Bearer ".length);
+    if (next === previous) return;
+    this.http.addSecret(next);
+    if (previous) this.http.retireSecret(previous);
+    this.headers.Authorization = `Bearer ${next}`;
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -244,5 +244,58 @@ describe("PrometheusSource at start-up and its messages", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+// Seen in a review: the token was read at start only, so a rotated token gave 401 on every tick until a restart.
+describe("PrometheusSource reads bearerTokenFile again when it changes", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "prometheus-token-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a rotated token is sent from the next tick; a file half written or removed keeps the last token, one warning", async () => {
+    const tokenFile = path.join(dir, "token");
+    writeFileSync(tokenFile, "tok-one-1234\n");
+    let valid = "tok-one-1234";
+    let echo = false;
+    const server = await startServer((req, res) => {
+      const sent = req.headers.authorization ?? "";
+      // A proxy that quotes what it was sent: the token must be scrubbed, the new one as the old.
+      if (echo) return sendJson(res, 500, { error: `denied for ${sent}` });
+      if (sent !== `Bearer ${valid}`) return sendJson(res, 401, { error: "unauthorized" });
+      sendJson(res, 200, vector([]));
+    });
+    after(() => server.close());
+    const { logger, lines } = captureLogger();
+    const source = new PrometheusSource(
+      prometheusSourceSchema.parse({ type: "prometheus", url: server.url, bearerTokenFile: tokenFile }),
+      { clock: new StepClock(), logger },
+    );
+    const sentTokens = () => server.requests.map((r) => r.headers.authorization);
+
+    await source.sample({ instances: [] });
+    // Rotated as a secret store does it: a new file renamed over the old; Prometheus takes only the new token.
+    writeFileSync(`${tokenFile}.new`, "tok-two-5678\n");
+    renameSync(`${tokenFile}.new`, tokenFile);
+    valid = "tok-two-5678";
+    await source.sample({ instances: [] });
+    assert.deepEqual(sentTokens(), ["Bearer tok-one-1234", "Bearer tok-two-5678"]);
+
+    echo = true;
+    await assert.rejects(source.sample({ instances: [] }), (e: SourceError) => {
+      assert.match(e.message, /HTTP 500: denied for Bearer \[redacted\]/);
+      return !e.message.includes("tok-two-5678");
+    });
+    echo = false;
+
+    writeFileSync(tokenFile, ""); // truncated, the new token not yet written
+    await source.sample({ instances: [] });
+    rmSync(tokenFile);
+    await source.sample({ instances: [] });
+    assert.deepEqual(sentTokens().slice(-2), ["Bearer tok-two-5678", "Bearer tok-two-5678"], "the last token is kept");
+    logger.flush();
+    const warnings = lines.filter((l) => (JSON.parse(l) as { level: number }).level === 40);
+    assert.equal(warnings.length, 1, warnings.join(""));
+    assert.match(warnings[0]!, /source\.bearerTokenFile: .*token changed and cannot be used \(.*token is empty/);
+    assert.ok(!lines.join("").includes("tok-two-5678"), "no token in the logs");
   });
 });
