@@ -210,9 +210,15 @@ async function lockedMessage(stateDir: string, ownerFile: string): Promise<strin
   );
 }
 
-/** Who holds the stateDir's lock now (its refresh is recent), or undefined: for `status` when no HTTP endpoint answers. */
+/**
+ * Who holds the stateDir's lock now, or undefined: for `status` when no HTTP endpoint answers. A lock refreshed within
+ * STALE_MS is held, unless its owner is known dead by the rule lockStateDir waits by (a pid of this host that no
+ * longer exists): a scaler killed a second ago leaves a fresh lock, and is not running.
+ */
 export async function lockHolder(stateDir: string): Promise<Partial<LockOwner> | undefined> {
   const age = await ageOf(path.join(stateDir, "lock"));
   if (age === undefined || age >= STALE_MS) return undefined;
-  return (await readOwner(path.join(stateDir, "lock-owner.json"))) ?? {};
+  const ownerFile = path.join(stateDir, "lock-owner.json");
+  if (await holderIsDead(ownerFile)) return undefined;
+  return (await readOwner(ownerFile)) ?? {};
 }

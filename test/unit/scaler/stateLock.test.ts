@@ -10,6 +10,7 @@ import { StateStore } from "../../../scaler/daemon/state";
 import {
   checkStateDir,
   LOCKED_FILES,
+  lockHolder,
   lockStateDir,
   STALE_MS,
   StateDirLockedError,
@@ -214,6 +215,20 @@ describe("stateDir lock: one scaler per state", () => {
       await writeFile(path.join(dir, "lock-owner.json"), other);
       await release();
       assert.equal(await readFile(path.join(dir, "lock-owner.json"), "utf8"), other);
+    }));
+
+  it("lockHolder (status): a fresh lock of a dead pid of this host is no holder; a live one, or another host's, is", () =>
+    withStateDir(async (dir) => {
+      await mkdir(path.join(dir, "lock"), { recursive: true }); // refreshed just now, as a holder killed a second ago left it
+      const owner = (pid: number, hostname = os.hostname()) =>
+        writeFile(path.join(dir, "lock-owner.json"), JSON.stringify({ pid, hostname, command: "run" }));
+      await owner(deadPid());
+      assert.equal(await lockHolder(dir), undefined, "a dead pid's lock: the scaler is not running");
+      await owner(process.pid);
+      assert.equal((await lockHolder(dir))?.pid, process.pid);
+      const elsewhere = deadPid();
+      await owner(elsewhere, "elsewhere.example");
+      assert.equal((await lockHolder(dir))?.pid, elsewhere, "another host's pid says nothing here");
     }));
 });
 
