@@ -253,14 +253,11 @@ function describe(issue: z.core.$ZodIssue, field: string, input: unknown): strin
       if (input === undefined) return `is required (${expected})`;
       // `source:` with nothing under it, or its keys not indented under it.
       if (input === null && issue.expected === "object") return "is empty: indent its keys under it";
-      return `must be ${expected}, got ${typeName(input)}`;
+      return `must be ${expected}, got ${typeName(input)}${whatToWrite(issue.expected, input)}`;
     }
     case "invalid_value": {
       const allowed = issue.values.map((v) => JSON.stringify(v));
-      // YAML reads an unquoted 2.48 as a number: say so when its string form is one of the allowed values.
-      const quote =
-        typeof input === "number" && issue.values.includes(String(input)) ? `; quote it: "${String(input)}"` : "";
-      return `must be one of ${allowed.join(", ")}, got ${typeName(input)}${quote}`;
+      return `must be one of ${allowed.join(", ")}, got ${typeName(input)}${enumToWrite(issue.values, input)}`;
     }
     case "invalid_union":
       if (field.endsWith("type") || field === "source") {
@@ -292,7 +289,50 @@ const EXPECTED: Readonly<Record<string, string>> = {
   string: "a string",
   number: "a number",
   int: "a whole number",
+  boolean: "true or false",
 };
+
+/** YAML 1.1's booleans (`yes`, `off`, …), which YAML 1.2 — js-yaml, so scaler.yaml — reads as words. */
+const YAML11_BOOLEANS: Readonly<Record<string, boolean>> = {
+  yes: true,
+  y: true,
+  on: true,
+  no: false,
+  n: false,
+  off: false,
+};
+
+/**
+ * What to write for a value of the wrong type that reads as one of the right type (`"2"`, `"60%"`, `yes`), as
+ * `; write …`, or "". In one place for every field.
+ */
+function whatToWrite(expected: string, input: unknown): string {
+  if ((expected === "number" || expected === "int") && typeof input === "string") {
+    const n = /^\s*([-+]?\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(input);
+    if (!n) return "";
+    return `; write ${n[1]}${n[2] ? ", without % or quotes" : " without quotes"}`;
+  }
+  if (expected === "boolean") {
+    const word = typeof input === "string" ? input.trim().toLowerCase() : undefined;
+    if (word === "true" || word === "false") return `; write ${word} without quotes`;
+    if (word !== undefined && word in YAML11_BOOLEANS) {
+      return `; write true or false (YAML 1.2, which scaler.yaml is read as, takes ${word} for a word)`;
+    }
+    if (input === 0 || input === 1) return "; write true or false";
+  }
+  return "";
+}
+
+/**
+ * What to write for a value that YAML read as another type than the allowed string it stands for: an unquoted `2.48`
+ * (a number) or `off` (false to a YAML 1.1 reader, and to one who means "no check"): the string, quoted.
+ */
+function enumToWrite(values: readonly unknown[], input: unknown): string {
+  if (typeof input === "number" && values.includes(String(input))) return `; quote it: "${String(input)}"`;
+  if (typeof input !== "boolean") return "";
+  const meant = values.find((v) => typeof v === "string" && YAML11_BOOLEANS[v.toLowerCase()] === input);
+  return typeof meant === "string" ? `; write "${meant}" (quoted: YAML 1.1 reads ${meant} as ${String(input)})` : "";
+}
 
 /** Every key of every block (`policy.high`, `source.url`), read from the schema. */
 const BLOCK_KEYS = pathsOf(configSchema, (s) => {

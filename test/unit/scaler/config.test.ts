@@ -531,7 +531,40 @@ describe("config: a table of bad files and their messages", () => {
       message: /: must not be empty$/,
     },
     { name: "bad listen", yaml: `${SRC}http: { listen: "9464" }\n`, field: "http.listen", message: /host:port/ },
-    { name: "dryRun not boolean", yaml: `${SRC}dryRun: "yes please"\n`, field: "dryRun", message: /must be a boolean/ },
+    {
+      name: "dryRun not boolean",
+      yaml: `${SRC}dryRun: "yes please"\n`,
+      field: "dryRun",
+      message: /: dryRun: must be true or false, got "yes please"$/,
+    },
+    // A value that reads as one of the right type says what to write, whatever the field.
+    ...[
+      ['policy: { minCount: "2" }', "policy.minCount", 'must be a number, got "2"; write 2 without quotes'],
+      ['policy: { target: "60%" }', "policy.target", 'must be a number, got "60%"; write 60, without % or quotes'],
+      [
+        "policy: { mode: threshold, high: 80 % }",
+        "policy.high",
+        'must be a number, got "80 %"; write 80, without % or quotes',
+      ],
+      [
+        "dryRun: yes",
+        "dryRun",
+        'must be true or false, got "yes"; write true or false (YAML 1.2, which scaler.yaml is read as, takes yes for a word)',
+      ],
+      ["http: { enabled: Off }", "http.enabled", 'must be true or false, got "Off"; write true or false (YAML 1.2'],
+      ['dryRun: "false"', "dryRun", 'must be true or false, got "false"; write false without quotes'],
+      ["http: { enabled: 1 }", "http.enabled", "must be true or false, got number 1; write true or false"],
+      [
+        "actuator: { guard: false }",
+        "actuator.guard",
+        'must be one of "refuse", "warn", "off", got boolean false; write "off" (quoted: YAML 1.1 reads off as false)',
+      ],
+    ].map(([line, field, says]) => ({
+      name: `${line} says what to write`,
+      yaml: `${SRC}${line}\n`,
+      field: field!,
+      message: new RegExp(`: ${field!.replace(".", "\\.")}: ${says!.replace(/[().%]/g, "\\$&")}`),
+    })),
     {
       name: "YAML syntax error names the line",
       yaml: `${SRC}policy:\n  high: [70\n  low: 20\n`,
