@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
 import { flagDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
-import { StateStore } from "../daemon/state";
+import { sameStack, stackOf, StateOfAnotherStackError, StateStore } from "../daemon/state";
 import { checkStateDir, lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { summarize } from "../actuator/actuator";
@@ -129,6 +129,14 @@ async function withStateLock(
     },
   });
   try {
+    // Before anything reads the state or the intent beside it: another stack's are refused, never acted on.
+    const claimed = await new StateStore(config.stateDir).claim(stackOf(config));
+    if (claimed.movedAside) {
+      log.warn(
+        { movedAside: claimed.movedAside, problem: claimed.problem },
+        "state file damaged: moved aside, starting with no history (cooldowns and windows start afresh)",
+      );
+    }
     return await fn(lost.signal);
   } finally {
     await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
@@ -323,6 +331,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     const last = s.decisions[s.decisions.length - 1];
     // No HTTP answer (disabled, or another address): the stateDir lock still tells whether a scaler is at work.
     const holder = await lockHolder(config.stateDir);
+    const ours = stackOf(config);
+    const theirs = s.stack && !sameStack(s.stack, ours) ? s.stack : undefined;
     status = {
       daemon: holder ? "running" : "not running",
       from: "state file",
@@ -341,6 +351,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
         ok: false,
         reasons: [
           `${holder ? "health unknown without the HTTP endpoint" : "daemon not running"} (state from ${s.updatedAt ? new Date(s.updatedAt).toISOString() : "never"})`,
+          // run and once refuse it; shown here as it is, for a look.
+          ...(theirs ? [new StateOfAnotherStackError(new StateStore(config.stateDir).file, theirs, ours).message] : []),
         ],
       },
     };
