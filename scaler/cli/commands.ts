@@ -3,12 +3,13 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
-import { flagDuration } from "../config/duration";
+import { flagDuration, spellDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
 import { sameStack, stackOf, StateOfAnotherStackError, StateStore } from "../daemon/state";
 import { checkStateDir, lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
 import { summarize } from "../actuator/actuator";
+import { IntentStore, intentAge, type Intent } from "../actuator/intent";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
 import { ConfigError, UserError } from "../lib/errors";
@@ -100,6 +101,22 @@ export async function onceCommand(
   if (count !== undefined) return onceTick(config, log, count, opts.json === true, io);
   // A lost lock stops the update in flight (see onceTick).
   return withStateLock(config, log, "once", async (lost) => {
+    // A previous run's unfinished update is the daemon's start-up reconcile's (refresh first, then re-applied or
+    // dropped by its age). once does not reconcile it, and its own update would mark that intent done under its own
+    // run: the record that makes the next start reconcile would be gone.
+    const unfinished = await unfinishedIntent(config.stateDir, nowOf(io));
+    if (unfinished && !config.dryRun) {
+      const name = config.stack.name;
+      io.err(
+        `os-scaler once: ${unfinished.text}. once does not reconcile it, and its own update would write over that ` +
+          "record, so nothing was done. `os-scaler run` reconciles it at start (pulumi refresh, then the count applied " +
+          `again if the intent is still young, else dropped). Or finish it by hand: in ${config.stack.workDir}, ` +
+          `\`pulumi refresh --stack ${name}\`, \`pulumi config set ${config.stack.countKey} <the stack's desiredCount ` +
+          `output> --stack ${name}\`, then move ${unfinished.file} away; the next once decides afresh\n`,
+      );
+      return 1;
+    }
+    if (unfinished) io.err(`# note: ${unfinished.text}: ${nextStart(unfinished.intent)}\n`);
     const code = await onceTick(config, log, undefined, opts.json === true, io, lost);
     if (!lost.aborted) return code;
     io.err(
@@ -141,6 +158,44 @@ async function withStateLock(
   } finally {
     await release().catch((err: unknown) => log.warn({ err }, "could not release the stateDir lock"));
   }
+}
+
+/**
+ * The pending intent in stateDir, described for a person (`detail`: its count, age and writer); undefined when there
+ * is none. With no scaler running it is one a previous run left unfinished (stopped or killed during an update): `once`
+ * and `status` tell of it, and only the daemon's start-up reconcile acts on it.
+ */
+async function unfinishedIntent(
+  stateDir: string,
+  now: number,
+): Promise<{ intent: Intent; file: string; detail: string; text: string } | undefined> {
+  const store = new IntentStore(stateDir);
+  const intent = await store.read();
+  if (intent?.status !== "pending") return undefined;
+  const age = intentAge(intent, now);
+  const when = Number.isFinite(intent.time) ? new Date(intent.time).toISOString() : String(intent.time);
+  const by = `pid ${intent.pid}${intent.hostname ? ` on ${intent.hostname}` : ""}`;
+  const ago = age === "unknown" ? "age unknown: stamped in the future" : `${spellDuration(age)} ago`;
+  const detail = `count ${intent.count}, written ${when} (${ago}) by ${by}`;
+  return {
+    intent,
+    file: store.file,
+    detail,
+    text: `${store.file} holds an update a previous scaler did not finish: ${detail}`,
+  };
+}
+
+/** The time now: the wall clock, or the one tests give. */
+function nowOf(io: Io): number {
+  return (io.overrides?.clock ?? systemClock).now();
+}
+
+/** What the daemon's next start does with an unfinished intent (Actuator.reconcile; its intentMaxAge is 15 min). */
+function nextStart(intent: Intent): string {
+  return (
+    `the daemon's next start reconciles it (pulumi refresh, then count ${intent.count} applied again if the intent ` +
+    "is still younger than 15 min, else dropped and the count decided afresh)"
+  );
 }
 
 /** The state file of `once --count` trials: apart from state.json, so a later real run does not inherit them. */

@@ -91,6 +91,42 @@ describe("once and status after a crash, or on another stack's stateDir", () => 
     return { dir, cfg, stateDir, stack, overrides, read, opened: () => opened };
   }
 
+  const updates = (stack: FakeStack) => stack.calls.filter((c) => c.startsWith("up") || c.startsWith("setConfig"));
+
+  it("once (not --dry-run) refuses a crashed run's pending intent, exit 1, and leaves it for the daemon's reconcile", async () => {
+    const c = await setup({ intent: crashedIntent });
+    const o = io(c.overrides);
+    assert.equal(await runCli(["once", "-c", c.cfg], o), 1);
+    const err = o.stderr.join("");
+    assert.match(
+      err,
+      /intent\.json holds an update a previous scaler did not finish: count 3, written 2026-01-01T11:59:00\.000Z \(1 min ago\) by pid 4242 on web-host/,
+    );
+    assert.match(err, /`os-scaler run` reconciles it at start/);
+    assert.match(err, /pulumi refresh --stack dev/, "how to finish it by hand");
+    assert.deepEqual(updates(c.stack), [], "no update: it would have marked the crashed run's intent done");
+    assert.deepEqual(await c.read("intent.json"), crashedIntent);
+  });
+
+  it("once --dry-run goes on, and says the pending intent is there and what the daemon's next start does with it", async () => {
+    const c = await setup({ intent: crashedIntent });
+    const o = io(c.overrides);
+    assert.equal(await runCli(["once", "-c", c.cfg, "--dry-run", "--json"], o), 0, o.stderr.join(""));
+    assert.equal((JSON.parse(o.stdout.join("")) as { desired: number }).desired, 3);
+    assert.match(
+      o.stderr.join(""),
+      /^# note: .*intent\.json holds an update .*count 3, .*by pid 4242 on web-host.*: the daemon's next start reconciles it \(pulumi refresh, then count 3 applied again/m,
+    );
+    assert.deepEqual(await c.read("intent.json"), crashedIntent);
+  });
+
+  it("a done intent does not stop once", async () => {
+    const c = await setup({ intent: { ...crashedIntent, status: "done" } });
+    const o = io(c.overrides);
+    assert.equal(await runCli(["once", "-c", c.cfg], o), 0, o.stderr.join(""));
+    assert.deepEqual(updates(c.stack), ["setConfig desiredCount=3", "up 3"]);
+  });
+
   it("run and once refuse another stack's state (exit 2, both stacks named) before opening the stack", async () => {
     const dev = { name: "dev", workDir: "/opt/elsewhere" };
     const c = await setup({ state: { ...emptyState(), stack: dev }, intent: crashedIntent }, "prod");
