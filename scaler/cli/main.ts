@@ -23,7 +23,10 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     .version(VERSION, "-V, --version", "print the version")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError("(run os-scaler --help for usage)");
+    .showHelpAfterError("(run os-scaler --help for usage)")
+    // No command takes an argument: one given is a file meant for an option, said below rather than "too many arguments".
+    .allowExcessArguments(true)
+    .hook("preAction", (_program, command) => refuseArguments(command));
   const configOption = () => new Option("-c, --config <file>", "scaler.yaml").default("scaler.yaml");
   const run = (fn: () => Promise<number>) => async () => {
     code = await fn();
@@ -88,6 +91,21 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     io.err(`os-scaler: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * Refuses the arguments of a command, which takes none: `validate ok.yaml` meant `-c ok.yaml`. Said so, rather than
+ * commander's "too many arguments".
+ */
+function refuseArguments(command: Command): void {
+  const args = command.args;
+  if (args.length === 0) return;
+  const given = args.map((a) => JSON.stringify(a)).join(" ");
+  const fix =
+    command.getOptionValueSource("config") === "cli"
+      ? `remove ${args.length === 1 ? "it" : "them"} (the config is the -c given)`
+      : `pass the config with -c ${args.length === 1 ? args[0]! : "<file>"}`;
+  throw new UserError(`${command.name()} takes no arguments, got ${given}: ${fix}`);
 }
 
 /** The process entry: wires stdout/stderr and SIGTERM/SIGINT/SIGHUP, then exits with the command's code. */

@@ -436,6 +436,26 @@ describe("os-scaler once / status (in process, fake source)", () => {
     assert.match(h.stdout.join(""), /validate[\s\S]*once[\s\S]*simulate/);
   });
 
+  // No command takes an argument: a file given as one was meant for -c.
+  const argumentRows: [string[], string][] = [
+    [["validate", "ok.yaml"], 'validate takes no arguments, got "ok.yaml": pass the config with -c ok.yaml'],
+    [
+      ["once", "--dry-run", "a.yaml", "b.yaml"],
+      'once takes no arguments, got "a.yaml" "b.yaml": pass the config with -c <file>',
+    ],
+    [
+      ["status", "-c", "ok.yaml", "x.yaml"],
+      'status takes no arguments, got "x.yaml": remove it (the config is the -c given)',
+    ],
+  ];
+  for (const [args, says] of argumentRows) {
+    it(`${args.join(" ")} → 2: ${says}`, async () => {
+      const o = io({});
+      assert.equal(await runCli(args, o), 2);
+      assert.equal(o.stderr.join(""), `os-scaler: ${says}\n`);
+    });
+  }
+
   it("once --help says what --count needs: --dry-run and the prometheus source", async () => {
     const h = io({});
     assert.equal(await runCli(["once", "--help"], h), 0);
