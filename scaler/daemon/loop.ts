@@ -558,8 +558,8 @@ export class ScalerLoop {
       running === undefined
         ? []
         : [
-            `reconciling for ${Math.round(running / 1000)}s: the update a previous run left unfinished (pulumi ` +
-              "refresh, then re-applied); no tick runs until it ends",
+            `reconciling for ${Math.round(running / 1000)}s: the update a previous run left unfinished (the stack ` +
+              "refreshed, then the update re-applied or dropped); no tick runs until it ends",
           ];
     return { ok: reasons.length === 0, reasons, ...(notes.length > 0 ? { notes } : {}) };
   }

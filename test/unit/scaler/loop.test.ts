@@ -915,8 +915,8 @@ describe("loop: run on a fake clock", () => {
       ok: true,
       reasons: [],
       notes: [
-        "reconciling for 76s: the update a previous run left unfinished (pulumi refresh, then re-applied); no tick " +
-          "runs until it ends",
+        "reconciling for 76s: the update a previous run left unfinished (the stack refreshed, then the update " +
+          "re-applied or dropped); no tick runs until it ends",
       ],
     });
     assert.deepEqual(await healthGauge(s.metrics), ALL_OK);
