@@ -57,3 +57,17 @@ export function pathsOf(schema: z.ZodType, test: (field: z.ZodType) => boolean):
 export function pathSchema() {
   return PATH_FIELDS.mark(z.string().min(1));
 }
+
+/**
+ * Why a file cannot be read — the config itself, or one it names — as `<errno> (<what to do>)`. `words` says it for a
+ * missing file and a folder, which depend on whose file it is; a permission is the same for all.
+ */
+export function unreadable(err: unknown, words: { readonly ENOENT?: string; readonly EISDIR?: string }): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined) return (err as Error).message;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? "permission denied: the user os-scaler runs as must be able to read it"
+      : ((code === "ENOENT" || code === "EISDIR" ? words[code] : undefined) ?? (err as Error).message);
+  return `${code} (${why})`;
+}

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ConfigError } from "../lib/errors";
 import { isSecretKey, redactUrl } from "../lib/redact";
 import { formatDuration } from "./duration";
-import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "./fields";
+import { DURATION_FIELDS, PATH_FIELDS, pathsOf, unreadable } from "./fields";
 import type { PolicyConfig } from "../policy/types";
 import { CLOUD_SOURCES, configSchema, modeReads, type ScalerConfig } from "./schema";
 import { isRecord } from "../lib/isRecord";
@@ -34,13 +34,11 @@ async function readConfigText(file: string): Promise<string> {
     return await readFile(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      "",
+    const why =
       code === "ENOENT"
         ? "file not found; pass the config with -c <file>"
-        : `cannot read the file (${code ?? String(err)})`,
-      file,
-    );
+        : `cannot read it: ${unreadable(err, { EISDIR: "a folder: pass the scaler.yaml in it" })}`;
+    throw new ConfigError("", why, file);
   }
 }
 

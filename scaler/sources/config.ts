@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { durationSchema } from "../config/duration";
-import { pathSchema } from "../config/fields";
+import { pathSchema, unreadable } from "../config/fields";
 import { ConfigError } from "../lib/errors";
 
 /**
@@ -173,15 +173,11 @@ export function readSourceFile(file: string, field: string, hint = ""): Buffer {
           `read from the config file's folder${hint}`,
       );
     }
-    const why =
-      code === "ENOENT"
-        ? "no such file; a relative path is read from the config file's folder"
-        : code === "EACCES"
-          ? "permission denied: the scaler's user must be able to read it"
-          : code === "EISDIR"
-            ? "a folder: name the file in it"
-            : (err as Error).message;
-    throw new ConfigError(field, `cannot read ${file}: ${code ? `${code} (${why})` : why}${hint}`);
+    const why = unreadable(err, {
+      ENOENT: "no such file; a relative path is read from the config file's folder",
+      EISDIR: "a folder: name the file in it",
+    });
+    throw new ConfigError(field, `cannot read ${file}: ${why}${hint}`);
   }
 }
 

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { formatDuration, parseDuration } from "../../../scaler/config/duration";
-import { DURATION_FIELDS, PATH_FIELDS, pathsOf } from "../../../scaler/config/fields";
+import { DURATION_FIELDS, PATH_FIELDS, pathsOf, unreadable } from "../../../scaler/config/fields";
 import { loadConfig, parseConfig, redact } from "../../../scaler/config/load";
 import { redactUrl, urlSecrets } from "../../../scaler/lib/redact";
 import { configSchema } from "../../../scaler/config/schema";
@@ -638,6 +638,40 @@ describe("config: a table of bad files and their messages", () => {
   it("a missing file says how to pass one", async () => {
     await assert.rejects(loadConfig("/nonexistent/scaler.yaml"), /file not found; pass the config with -c/);
   });
+  it("a folder given as the config says to pass the file in it", async () => {
+    const t = await tempDir();
+    try {
+      await assert.rejects(loadConfig(t.dir), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, `${t.dir}: cannot read it: EISDIR (a folder: pass the scaler.yaml in it)`);
+        return true;
+      });
+    } finally {
+      await t.cleanup();
+    }
+  });
+  // Root reads any file, so permissions are tried on the words alone; the config and the files it names share them.
+  const errno = (code: string | undefined, message: string) => Object.assign(new Error(message), code ? { code } : {});
+  const unreadableRows: [Error, string][] = [
+    [
+      errno("EACCES", "EACCES: permission denied, open 'x'"),
+      "EACCES (permission denied: the user os-scaler runs as must be able to read it)",
+    ],
+    [
+      errno("EPERM", "EPERM: operation not permitted, open 'x'"),
+      "EPERM (permission denied: the user os-scaler runs as must be able to read it)",
+    ],
+    [errno("EISDIR", "EISDIR: illegal operation on a directory, read"), "EISDIR (a folder: name it)"],
+    [
+      errno("ENOENT", "ENOENT: no such file or directory, open 'x'"),
+      "ENOENT (ENOENT: no such file or directory, open 'x')",
+    ],
+    [errno("ELOOP", "ELOOP: too many symbolic links, open 'x'"), "ELOOP (ELOOP: too many symbolic links, open 'x')"],
+    [errno(undefined, "something else"), "something else"],
+  ];
+  for (const [err, want] of unreadableRows) {
+    it(`unreadable: ${want}`, () => assert.equal(unreadable(err, { EISDIR: "a folder: name it" }), want));
+  }
 });
 
 describe("config: redact", () => {
