@@ -5,10 +5,10 @@ import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
 import { flagDuration, spellDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
-import { sameStack, stackOf, StateOfAnotherStackError, StateStore } from "../daemon/state";
+import { sameStack, stackOf, StateOfAnotherStackError, StateStore, type PersistedState } from "../daemon/state";
 import { checkStateDir, lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
-import { summarize } from "../actuator/actuator";
+import { summarize, type ActuatorState } from "../actuator/actuator";
 import { IntentStore, intentAge, type Intent } from "../actuator/intent";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
@@ -377,15 +377,34 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
     /** Where this came from: the daemon's /status, or the state file. */
     from: "http" | "state file";
     holder?: { command?: string; pid?: number; hostname?: string };
+    /** No scaler runs: the actuator's state at the last save (`actuator.state` says "stopped"), when it was at work. */
+    actuatorAtLastSave?: ActuatorState;
+    /** The intent.json a previous run left pending (state file only): the next start reconciles it. */
+    pendingIntent?: Intent;
   };
+  /** Lines the text output adds from the state file: the count's note, the unfinished intent. */
+  let countNote: string | undefined;
+  const notes: string[] = [];
   const live = config.http.enabled ? await fetchStatus(config.http.listen) : undefined;
   if (live) status = { ...live, daemon: "running", from: "http" };
   else {
     const s = await new StateStore(config.stateDir).load();
-    const now = Date.now();
+    const now = nowOf(io);
     const last = s.decisions[s.decisions.length - 1];
     // No HTTP answer (disabled, or another address): the stateDir lock still tells whether a scaler is at work.
     const holder = await lockHolder(config.stateDir);
+    const count = stackCountFrom(s);
+    // What a scaler no longer running left saved (applying, backoff) is history: no update is under way now.
+    const saved = s.actuator;
+    const stale = !holder && saved && saved.state !== "idle" && saved.state !== "stopped" ? saved.state : undefined;
+    const unfinished = await unfinishedIntent(config.stateDir, now);
+    if (unfinished) {
+      notes.push(
+        holder
+          ? `pending update (${unfinished.file}): ${unfinished.detail}: the running scaler's, or one it reconciles`
+          : `unfinished update: ${unfinished.text}: ${nextStart(unfinished.intent)}`,
+      );
+    }
     const ours = stackOf(config);
     const theirs = s.stack && !sameStack(s.stack, ours) ? s.stack : undefined;
     status = {
@@ -395,12 +414,15 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
       time: now,
       dryRun: config.dryRun,
       stack: config.stack.name,
-      ...(last ? { current: last.current, desired: last.desired } : {}),
+      ...(count !== undefined ? { current: count } : {}),
+      ...(last ? { desired: last.desired } : {}),
       ...(s.observations.length ? { lastObservation: s.observations[s.observations.length - 1]! } : {}),
       decisions: s.decisions.slice(-10),
       actions: s.actions.slice(-10),
       cooldowns: cooldowns(s, config.policy, now, config.dryRun),
-      ...(s.actuator ? { actuator: s.actuator } : {}),
+      ...(saved ? { actuator: stale ? { ...saved, state: "stopped" } : saved } : {}),
+      ...(stale ? { actuatorAtLastSave: stale } : {}),
+      ...(unfinished ? { pendingIntent: unfinished.intent } : {}),
       counters: s.counters,
       health: {
         ok: false,
@@ -411,6 +433,8 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
         ],
       },
     };
+    if (count === undefined && last)
+      countNote = `not in this state file; the last decision's ${last.current} may be a count being applied`;
   }
   if (opts.json) {
     io.out(`${JSON.stringify(status, null, 2)}\n`);
@@ -418,7 +442,7 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
   }
   const lines = [
     `stack ${status.stack}: ${status.daemon}${status.holder ? ` (${[status.holder.command, status.holder.pid && `pid ${status.holder.pid}`, status.holder.hostname && `on ${status.holder.hostname}`].filter(Boolean).join(", ")}; no HTTP answer: from the state file)` : ""}${status.dryRun ? " (dry run)" : ""}`,
-    `count: current ${status.current ?? "?"}, desired ${status.desired ?? "?"}`,
+    `count: current ${status.current ?? "?"}${countNote ? ` (${countNote})` : ""}, desired ${status.desired ?? "?"}`,
     `health: ${status.health?.ok ? "ok" : (status.health?.reasons ?? []).join("; ")}`,
   ];
   const cd = status.cooldowns ?? {};
@@ -427,11 +451,16 @@ export async function statusCommand(opts: { config: string; json?: boolean }, io
   );
   if (status.actuator) {
     const a = status.actuator;
+    const was = status.actuatorAtLastSave;
+    const state = was
+      ? `not running (at its last save: ${was}${a.wanted !== undefined ? ` count ${a.wanted}` : ""}` +
+        `${a.startedAt ? `, since ${new Date(a.startedAt).toISOString()}` : ""})`
+      : a.state;
     lines.push(
-      `actuator: ${a.state}${a.failures ? `, ${a.failures} failures in a row` : ""}${a.lastResult ? `, last ${a.lastResult.result} (count ${a.lastResult.count})` : ""}`,
+      `actuator: ${state}${a.failures ? `, ${a.failures} failures in a row` : ""}${a.lastResult ? `, last ${a.lastResult.result} (count ${a.lastResult.count})` : ""}`,
     );
   }
-  lines.push("last decisions:");
+  lines.push(...notes, "last decisions:");
   for (const d of status.decisions ?? [])
     lines.push(`  ${new Date(d.time).toISOString()} ${d.current} → ${d.desired} ${d.direction}: ${d.reason}`);
   if (!status.decisions?.length) lines.push("  (none yet)");
@@ -532,4 +561,21 @@ export async function simulateCommand(opts: SimulateOptions, io: Io): Promise<nu
     );
   }
   return 0;
+}
+
+/**
+ * The stack's count from a state file, as /status shows it (not the count being applied): the one the loop recorded;
+ * in a file without it, the last decision's `current` when no update was under way or had failed (then it was the
+ * stack's). Undefined otherwise: during an update a decision's `current` is the count being applied.
+ */
+function stackCountFrom(s: PersistedState): number | undefined {
+  if (s.stackCount !== undefined) return s.stackCount;
+  const last = s.decisions[s.decisions.length - 1];
+  const a = s.actuator;
+  const settled =
+    !a ||
+    ((a.state === "idle" || a.state === "stopped") &&
+      a.startedAt === undefined &&
+      (a.lastResult === undefined || (a.lastResult.result === "ok" && a.lastResult.count === last?.current)));
+  return settled ? last?.current : undefined;
 }

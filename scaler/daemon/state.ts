@@ -52,6 +52,12 @@ export interface PersistedState {
   /** Totals since the state was created. */
   counters: { ticks: number; sourceErrors: number; rejected: Record<string, number>; missing: number };
   lastSourceError?: { time: number; message: string };
+  /**
+   * The stack's count (its desiredCount output) at the last tick that read the stack: what `status` shows as current,
+   * as /status does (a decision's `current` is the count being applied during an update). Absent from files written
+   * before the loop records it: `status` then tells it from the decisions when it can (see stackCountFrom in commands).
+   */
+  stackCount?: number;
   actuator?: ActuatorStatus;
   updatedAt?: number;
 }

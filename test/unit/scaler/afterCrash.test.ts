@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { spawnSync } from "node:child_process";
 import { runCli } from "../../../scaler/cli/main";
 import type { Io } from "../../../scaler/cli/commands";
 import { emptyState, type PersistedState } from "../../../scaler/daemon/state";
@@ -35,6 +37,11 @@ function io(overrides: Io["overrides"]): Io & { stdout: string[]; stderr: string
     stdout,
     stderr,
   };
+}
+
+/** The pid of a child that has exited and been reaped: no process has it. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", ""]).pid;
 }
 
 /** An intent a daemon killed during its update left: written a minute before NOW by another run. */
@@ -153,6 +160,88 @@ describe("once and status after a crash, or on another stack's stateDir", () => 
     assert.equal(await runCli(["once", "-c", c.cfg, "--dry-run"], o), 0, o.stderr.join(""));
     const s = (await c.read("state.json")) as PersistedState;
     assert.deepEqual([s.stack, s.counters.ticks], [{ name: "dev", workDir: c.dir }, 6]);
+  });
+
+  /**
+   * The stateDir a daemon (of pid `holder`) killed during its update to 3 leaves: its pending intent, its lock still
+   * fresh, and its state.json (with `extra`), the stack still at 2.
+   */
+  async function afterCrash(holder: number | undefined, extra: Partial<PersistedState> = {}) {
+    const owner = holder && {
+      pid: holder,
+      hostname: os.hostname(),
+      command: "run",
+      since: new Date(NOW).toISOString(),
+    };
+    const c = await setup({ intent: crashedIntent, ...(owner ? { lockOwner: owner } : {}) });
+    const decision = { direction: "none" as const, desired: 3, recommended: 3, reason: "hold at 3" };
+    const state: PersistedState = {
+      ...emptyState(),
+      stack: { name: "dev", workDir: c.dir },
+      decisions: [{ ...decision, time: NOW - 30_000, current: 3, dryRun: false }],
+      actuator: { state: "applying", wanted: 3, failures: 0, startedAt: NOW - 60_000 },
+      updatedAt: NOW - 30_000,
+      ...extra,
+    };
+    await writeFile(path.join(c.stateDir, "state.json"), JSON.stringify(state));
+    return c;
+  }
+
+  it("status after a crash: not running (a dead pid of this host holds nothing), the stack's count, no 'applying', the pending intent", async () => {
+    const c = await afterCrash(deadPid());
+    const text = io(c.overrides);
+    assert.equal(await runCli(["status", "-c", c.cfg], text), 0);
+    const out = text.stdout.join("");
+    assert.match(out, /^stack dev: not running\n/);
+    assert.match(
+      out,
+      /\ncount: current \? \(not in this state file; the last decision's 3 may be a count being applied\), desired 3\n/,
+    );
+    assert.match(
+      out,
+      /\nactuator: not running \(at its last save: applying count 3, since 2026-01-01T11:59:00\.000Z\)\n/,
+    );
+    assert.doesNotMatch(out, /actuator: applying/);
+    assert.match(
+      out,
+      /\nunfinished update: \S*\/intent\.json holds an update a previous scaler did not finish: count 3, .*by pid 4242 on web-host.*: the daemon's next start reconciles it/,
+    );
+    const json = io(c.overrides);
+    assert.equal(await runCli(["status", "-c", c.cfg, "--json"], json), 0);
+    const s = JSON.parse(json.stdout.join("")) as Record<string, unknown> & { actuator: { state: string } };
+    assert.equal(s.daemon, "not running");
+    assert.equal(s.current, undefined);
+    assert.equal(s.actuator.state, "stopped");
+    assert.equal(s.actuatorAtLastSave, "applying");
+    assert.deepEqual(s.pendingIntent, crashedIntent);
+  });
+
+  it("status beside a running scaler (no HTTP answer) shows a pending intent as its update, not as unfinished", async () => {
+    const c = await afterCrash(process.pid);
+    const o = io(c.overrides);
+    assert.equal(await runCli(["status", "-c", c.cfg], o), 0);
+    const out = o.stdout.join("");
+    assert.match(out, /\nactuator: applying\n/, "the running scaler's state, as saved");
+    assert.match(
+      out,
+      /\npending update \(\S*\/intent\.json\): count 3, .*by pid 4242 on web-host: the running scaler's/,
+    );
+    assert.doesNotMatch(out, /unfinished update|next start/);
+  });
+
+  it("status from the state file: current is the stack's count when the state has it, or when no update was under way", async () => {
+    const current = async (extra: Partial<PersistedState>) => {
+      const c = await afterCrash(undefined, extra);
+      const o = io(c.overrides);
+      assert.equal(await runCli(["status", "-c", c.cfg, "--json"], o), 0);
+      return (JSON.parse(o.stdout.join("")) as { current?: number }).current;
+    };
+    assert.equal(await current({ stackCount: 2 }), 2, "recorded: as /status says");
+    // Applied since: the last decision's 3 is the stack's.
+    const applied = { result: "ok" as const, count: 3, time: NOW - 40_000 };
+    assert.equal(await current({ actuator: { state: "idle", failures: 0, lastResult: applied } }), 3);
+    const failed = { ...applied, result: "failed" as const };
+    assert.equal(await current({ actuator: { state: "idle", failures: 1, lastResult: failed } }), undefined);
   });
 
   it("status reading another stack's state says so", async () => {
