@@ -124,10 +124,25 @@ function parseYaml(text: string, file: string): unknown {
   } catch (err) {
     if (err instanceof yaml.YAMLException) {
       const line = err.mark ? `line ${err.mark.line + 1}, column ${err.mark.column + 1}` : "";
-      throw new ConfigError("", `YAML syntax error${line ? ` at ${line}` : ""}: ${err.reason}`, file);
+      throw new ConfigError(
+        "",
+        `YAML syntax error${line ? ` at ${line}` : ""}: ${err.reason}${keyNamed(err, text)}`,
+        file,
+      );
     }
     throw err;
   }
+}
+
+/**
+ * For a key written twice in one mapping, the key, which js-yaml's reason leaves out: ` "maxCount" (…)`; else "". The
+ * mark is at the second one. Its value is never quoted (it may be a secret), nor a key that is not a plain name.
+ */
+function keyNamed(err: yaml.YAMLException, text: string): string {
+  if (err.reason !== "duplicated mapping key" || !err.mark) return "";
+  const key = /^(?:"([\w.-]{1,64})"|'([\w.-]{1,64})'|([\w.-]{1,64}))[ \t]*:/.exec(text.slice(err.mark.position));
+  const name = key?.[1] ?? key?.[2] ?? key?.[3];
+  return name === undefined ? "" : ` "${name}" (written twice in one mapping: keep one)`;
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {

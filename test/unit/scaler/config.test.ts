@@ -571,6 +571,26 @@ describe("config: a table of bad files and their messages", () => {
       field: "",
       message: /YAML syntax error at line \d+/,
     },
+    // js-yaml's reason leaves out the key; its value is never quoted (it may be a secret).
+    {
+      name: "a key written twice names the key",
+      yaml: `${SRC}policy:\n  maxCount: 4\n  maxCount: 6\n`,
+      field: "",
+      message:
+        /: YAML syntax error at line 4, column 3: duplicated mapping key "maxCount" \(written twice in one mapping: keep one\)$/,
+    },
+    {
+      name: "a key written twice in a flow mapping, with a secret in its value",
+      yaml: 'source: { type: prometheus, url: "http://u:pw@x:9090", \'url\': "http://u:s3cret@y:9090" }\n',
+      field: "",
+      message: /^(?!.*s3cret).*: YAML syntax error at line 1, column \d+: duplicated mapping key "url" \(written twice/,
+    },
+    {
+      name: "a key written twice that is no plain name is not quoted",
+      yaml: `${SRC}stack: { "a b": 1, "a b": 2 }\n`,
+      field: "",
+      message: /: YAML syntax error at line 2, column \d+: duplicated mapping key$/,
+    },
     {
       name: "a countKey the CLI would read as a flag",
       yaml: `${SRC}stack: { countKey: "--non-interactive" }\n`,
