@@ -166,9 +166,11 @@ describe("scenario 4: faults", { concurrency: false }, () => {
         });
         const ticks = s.counters.ticks - first.counters.ticks;
         assert.equal(s.counters.sourceErrors, 0, JSON.stringify(s.source));
-        assert.equal(s.health.ok, true, s.health.reasons.join("; "));
-        // Ceilometer never wrote measures for this stack's VMs: the instance is missing, not an error.
+        // Ceilometer never wrote measures for this stack's VMs: the instance is missing, not an error. So the one
+        // check that may fail is `samples` (nothing to decide from), never the source's.
         assert.ok(s.counters.missing >= ticks);
+        const failing = s.health.reasons.filter((r) => !/^no usable CPU sample of any VM/.test(r));
+        assert.deepEqual(failing, [], "no check but samples fails");
         assert.equal(s.current, 1);
         assert.equal((await d.stop()).code, 0);
       } finally {
