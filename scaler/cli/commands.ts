@@ -43,11 +43,12 @@ export const HANGUP_IGNORED =
   "SIGHUP ignored: scaler.yaml is read at start only; restart to apply a change " +
   "(systemctl restart os-scaler: an update in flight gets actuator.shutdownGrace)";
 
+/** Every line names its stack, so the logs of several scalers on one host (or in one journal) can be told apart. */
 function logger(config: LoadedConfig, io: Io, fd: 1 | 2): Logger {
   return createLogger({
     level: config.log.level,
     destination: io.logDestination ?? pino.destination({ fd, sync: true }),
-  });
+  }).child({ stack: config.stack.name });
 }
 
 /**

@@ -70,8 +70,7 @@ export async function wireScaler(
   } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
-  // Every line of the scaler's parts names its stack: the logs of several scalers on one host can be told apart.
-  const log = logger.child({ stack: config.stack.name });
+  const log = logger; // commands.ts's logger already names the stack on every line
   const source = await buildSource(config, log.child({ component: "source" }), clock, overrides.createSource);
   const open = overrides.openStack ?? openPulumiStack;
   let opsPromise: Promise<StackOps> | undefined;
