@@ -216,6 +216,8 @@ export class ScalerLoop {
     // backs off must not look applied.
     const current = this.d.actuator.busy && act.wanted !== undefined ? act.wanted : stack.count;
     this.current = stack.count;
+    // Saved for `status` without a daemon: a decision's `current` is the count being applied, not the stack's.
+    if (options.currentCount === undefined) state.stackCount = stack.count;
 
     // 2. Which instances are new: their samples are ignored for `warmup`. The first time the stack's instances are
     // seen, every one is treated as booted (first seen at 0), or a fresh scaler would be blind for the warmup period.

@@ -131,6 +131,10 @@ describe("loop: one tick at a time", () => {
     assert.equal(state.actions[0]!.result, "ok");
     assert.ok(s.log.lines.some((l) => l.msg === "decision: avg 90.0% > 70% for 3/3 samples → 2 → 3"));
     assert.match(await s.metrics.registry.metrics(), /os_scaler_actuations_total\{result="ok"\} 1/);
+    assert.equal(state.stackCount, 2, "the stack's count as the last tick read it (before its update)");
+    await s.loop.tick();
+    await s.loop.flush();
+    assert.equal((await new StateStore(s.t.dir).load()).stackCount, 3, "what `status` shows as current");
     await s.done();
   });
 
