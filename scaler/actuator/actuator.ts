@@ -5,7 +5,7 @@ import type { Logger } from "../lib/logger";
 import { ChangeGuardError, checkPlan, type GuardMode } from "./guard";
 import { IntentStore, intentAge, newIntentWriter, writtenBy, type Intent } from "./intent";
 import { lockHolder, pidAlive } from "./locks";
-import { countOutput, type StackOps } from "./stackOps";
+import { countOutput, notDeployed, type StackOps } from "./stackOps";
 import * as os from "node:os";
 // The variable the program's count-ownership rule reads: the scaler sets it on its own runs only.
 import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
@@ -31,28 +31,34 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
  *   The applied count asked again while failing (the load fell back): the backoff ends at once, the config and the
  *   intent are set back, and the failures no longer count (0) → idle. A newer count not applied yet keeps them.
+ *   A count whose attempt finds the stack not deployed (see applying) is "dropped": its intent closed, the failures 0,
+ *   nothing asked any more → idle.
  *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
  *   age → the config set back to the applied count; a young one → refresh, then re-applied; a young one while a live
  *   or unknown holder locks the stack → left pending, StackLockedError (the caller tries again later).
  *
- * applying: write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a plan
- * that changes more than the count is refused, guard.ts), then `up`.
+ * applying: read the stack's outputs — a stack not deployed (destroyed since) drops the count before anything is
+ * written — then write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a
+ * plan that changes more than the count is refused, guard.ts), then `up`.
  *
- * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; the intent is
- * on disk before `up` and marked done after; an unfinished intent is re-applied only when a previous run wrote it, its
- * age is known and below intentMaxAge, and the stack was refreshed first (never while it is locked); a stale
- * file-backend lock is cancelled only when its holder is known dead (same host, pid gone); dryRun never writes config
- * nor runs `up`.
+ * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; no attempt
+ * runs `up` on a stack without the program's outputs (os-scaler never creates one); the intent is on disk before `up` and marked done after; an unfinished intent is re-applied only when a
+ * previous run wrote it, its age is known and below intentMaxAge, and the stack was refreshed first (never while it is
+ * locked); a stale file-backend lock is cancelled only when its holder is known dead (same host, pid gone); dryRun never
+ * writes config nor runs `up`.
  */
 
 export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
 export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refused" | "stale-lock-cancelled" | "dry-run";
 /**
- * What status() says of the last attempt: an ActuationResult, or "cancelled" — a shutdown came before its `up` started,
- * so nothing was applied and nothing failed (the intent stays pending for the next start). A cancelled attempt is not
- * an update attempt: onResult is not told of it (no metric, and the action that asked stays pending).
+ * What status() says of the last attempt: an ActuationResult, or
+ * - "cancelled": a shutdown came before its `up` started, so nothing was applied and nothing failed (the intent stays
+ *   pending for the next start);
+ * - "dropped": the stack read before the attempt showed the count no longer wanted — the stack is not deployed at
+ *   all — so nothing was written nor run, and the request is over (its intent closed).
+ * Neither is an update attempt: onResult is not told of them (no metric, and the action that asked keeps its result).
  */
-export type AttemptResult = ActuationResult | "cancelled";
+export type AttemptResult = ActuationResult | "cancelled" | "dropped";
 
 export class UpdateTimeoutError extends Error {
   override name = "UpdateTimeoutError";
@@ -445,13 +451,22 @@ export class Actuator {
 
   private async drive(): Promise<void> {
     let gaveUp: number | undefined;
+    let dropped = false;
     while (!this.stopping && this.wanted !== undefined && this.wanted !== this.applied) {
       const count = this.wanted;
       this.state = "applying";
       this.report(); // the previous attempt's result, now that the next one is under way
       const result = await this.applyOnce(count, this.wantedReason);
+      dropped = result === "dropped";
       if (result === "ok") {
         this.failures = 0;
+        continue;
+      }
+      if (dropped) {
+        // Nothing is pending for it any more (applyOnce closed it), nor busy with it. A newer count asked meanwhile gets
+        // its own attempt.
+        this.failures = 0;
+        if (this.wanted === count) this.wanted = undefined;
         continue;
       }
       if (result === "stale-lock-cancelled") continue; // the lock is gone: retry at once
@@ -486,7 +501,7 @@ export class Actuator {
     // A count given up on, or replaced by the one already applied, must not stay in the config (a person's next
     // `pulumi up` could apply it) nor in a pending intent (the next start would re-apply it).
     if (!this.stopping && gaveUp !== undefined) await this.abandon(gaveUp);
-    else if (!this.stopping && this.applied !== undefined) {
+    else if (!this.stopping && !dropped && this.applied !== undefined) {
       // The loop ended on the applied count: nothing is pending once the config and the intent say so too. The failures
       // were the replaced count's: counted on, they would keep /healthz failing until the next scale.
       const leftOver = (this.configCount !== undefined && this.configCount !== this.applied) || this.intentPending;
@@ -511,6 +526,8 @@ export class Actuator {
    * nothing is closed: the intent stays pending for the next start's reconcile, and the log says so.
    */
   private async abandon(count: number): Promise<boolean> {
+    // Every attempt failed before writing anything (opening or reading the stack): nothing to take out.
+    if (!this.intentPending && (this.configCount === undefined || this.configCount === this.applied)) return true;
     if (this.applied !== undefined) return this.restoreConfig(this.applied, `count ${count} was given up on`);
     let stackCount: number | undefined;
     let error: string | undefined;
@@ -566,10 +583,11 @@ export class Actuator {
     this.startedAt = clock.now();
     const began = clock.monotonic();
     const previous = await this.intents.read().catch(() => undefined);
-    const attempts = previous && previous.status === "pending" && previous.count === count ? previous.attempts + 1 : 1;
+    const retried = previous?.status === "pending" && previous.count === count;
+    const attempts = retried ? previous.attempts + 1 : 1;
     const intent: Intent = {
       count,
-      time: previous && previous.status === "pending" && previous.count === count ? previous.time : clock.now(),
+      time: retried ? previous.time : clock.now(),
       reason,
       status: "pending",
       attempts,
@@ -583,22 +601,36 @@ export class Actuator {
     let result: AttemptResult;
     let error: string | undefined;
     let upStarted = false;
+    /** This attempt's intent is on disk: from then on, its failure is recorded there. */
+    let written = false;
     // What stop() aborts once its grace is over: the wait for the config write, then the `up`.
     const controller = new AbortController();
     this.inFlight = controller;
     try {
-      this.intentPending = true;
-      await this.intents.write(intent); // durable before anything changes
       const ops = await this.openStack();
-      // A shutdown that arrives while the stack opens or the config is written must not be followed by a config write
-      // nor an `up`: stop() can abort only an `up` already running. The intent stays pending, and the next start
-      // reconciles it. (The stop is checked inside setCount, as the write starts: it starts a few microtasks later.)
+      this.throwIfStopping();
+      // The stack as it is now, before anything is written: a retry (or a re-applied intent) waited while the stack
+      // may have changed. A shutdown ends the wait for the read at once: no config write nor `up` follows it anyway.
+      const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
+      const outputs = await this.appliedCountOutputs(signal).catch((err: unknown) => {
+        this.throwIfStopping(); // the same error as a stop before the config write
+        throw err;
+      });
+      const from = countOutput(outputs["desiredCount"]);
+      const pending = this.intentPending || previous?.status === "pending";
+      const gone = notDeployed(outputs);
+      if (gone) return await this.drop(log, count, gone.message, pending ? intent : undefined);
+      this.intentPending = written = true;
+      await this.intents.write(intent); // durable before anything changes
+      // A shutdown that arrives while the config is written must not be followed by an `up`: stop() can abort only an
+      // `up` already running. The intent stays pending, and the next start reconciles it. (The stop is checked inside
+      // setCount, as the write starts: it starts a few microtasks later.)
       // Before the write: one that runs out may still land, and must then be set back like any count not applied.
       this.configCount = count;
       await this.setCount(ops, count, controller.signal, { unlessStopping: true });
       this.throwIfStopping();
       if ((this.o.guard ?? "refuse") !== "off") {
-        await this.checkChanges(ops, count, controller);
+        await this.checkChanges(ops, count, from, controller);
         this.throwIfStopping();
       }
       log.info({ reason, attempt: attempts }, "actuator: pulumi up");
@@ -617,8 +649,8 @@ export class Actuator {
         // Not a failure: the shutdown ended the attempt (or came while it failed) before anything was applied.
         log.warn(
           { error, durationMs },
-          "actuator: shutting down before pulumi up started: update cancelled, nothing failed; the intent stays " +
-            "pending for the next start",
+          "actuator: shutting down before pulumi up started: update cancelled, nothing failed; its intent, if " +
+            "written, stays pending for the next start",
         );
         this.record("cancelled", count, error);
         return "cancelled";
@@ -630,13 +662,37 @@ export class Actuator {
         result = lock?.state === "unlocked" ? "stale-lock-cancelled" : "conflict";
       } else result = "failed";
       log.error({ result, error, durationMs }, "actuator: update did not complete");
-      await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
+      // An attempt that failed before writing anything (opening or reading the stack) leaves nothing to reconcile,
+      // unless an intent was pending already: it then records this failure.
+      if (written || this.intentPending || previous?.status === "pending") {
+        this.intentPending = true;
+        await this.intents.write({ ...intent, lastError: error }).catch(() => undefined);
+      }
     } finally {
       this.inFlight = undefined;
       this.startedAt = undefined;
     }
     this.record(result, count, error);
     return result;
+  }
+
+  /**
+   * Ends a request the stack read before its attempt showed unwanted (not deployed); nothing was written for this
+   * attempt, no `up` runs. The config is left alone — the stack it was for is gone — and only `intent`, when given (a
+   * pending one), is closed.
+   */
+  private async drop(log: Logger, count: number, why: string, intent: Intent | undefined): Promise<"dropped"> {
+    // The config is left as it is: the stack it was written for is gone. Said, for whoever deploys it again.
+    const config = this.configCount !== undefined ? { config: { [this.o.countKey]: this.configCount } } : {};
+    log.error({ why, ...config }, `actuator: count ${count} dropped, not applied: ${why}`);
+    if (intent) {
+      await this.intents.write({ ...intent, status: "done", reason: `dropped: ${intent.reason}`, lastError: why }).then(
+        () => (this.intentPending = false),
+        (err: unknown) => log.error({ err: summarize(err) }, "actuator: could not close the dropped count's intent"),
+      );
+    }
+    this.record("dropped", count, why);
+    return "dropped";
   }
 
   /**
@@ -669,17 +725,17 @@ export class Actuator {
 
   /**
    * The guard: previews the `up` that applies `count` and lets it run only when the plan just scales the stack from
-   * its applied count (`desiredCount` output) to `count` — or, with guard "warn", logs what else it would change.
-   * The preview runs under the same watchdog as `up`. A shutdown ends the read of the applied count and aborts the
-   * preview at once: no `up` follows either anyway, and the intent stays pending for the next start.
+   * its applied count `from` (the `desiredCount` output the attempt read before writing anything) to `count` — or,
+   * with guard "warn", logs what else it would change. The preview runs under the same watchdog as `up`. A shutdown
+   * aborts the preview at once: no `up` follows anyway, and the intent stays pending for the next start.
    */
-  private async checkChanges(ops: StackOps, count: number, controller: AbortController): Promise<void> {
+  private async checkChanges(
+    ops: StackOps,
+    count: number,
+    from: number | undefined,
+    controller: AbortController,
+  ): Promise<void> {
     const signal = AbortSignal.any([controller.signal, this.stopController.signal]);
-    const outputs = await this.appliedCountOutputs(signal).catch((err: unknown) => {
-      this.throwIfStopping(); // the same error as a stop before the preview
-      throw err;
-    });
-    const from = countOutput(outputs["desiredCount"]);
     const preview = new AbortController();
     const forward = () => preview.abort(signal.reason);
     if (signal.aborted) forward();
@@ -794,7 +850,7 @@ export class Actuator {
 
   private record(result: AttemptResult, count: number, error?: string): void {
     this.lastResult = { result, count, time: this.o.clock.now(), ...(error ? { error } : {}) };
-    this.unreported = result === "cancelled" ? undefined : { result, count };
+    this.unreported = result === "cancelled" || result === "dropped" ? undefined : { result, count };
   }
 
   /** Tells onResult of the last attempt, once: drive() calls it when the state that follows the attempt is set. */

@@ -70,6 +70,27 @@ export function countOutput(value: unknown): number | undefined {
   return undefined;
 }
 
+/** The stack has none of the program's outputs: never deployed, or destroyed since. */
+export class StackNotDeployedError extends UserError {
+  override name = "StackNotDeployedError";
+  constructor() {
+    super(
+      "the stack has no desiredCount and no instances outputs: it is not deployed, or was destroyed. os-scaler " +
+        "never creates a stack: run `pulumi up` in stack.workDir first (and stop os-scaler before `pulumi destroy`)",
+    );
+  }
+}
+
+/**
+ * The error for outputs without any of the program's, else undefined. Checked by every tick's read, and by the
+ * actuator before every attempt: a retry or a re-applied intent meant for a stack that was there must not create it.
+ */
+export function notDeployed(outputs: Record<string, unknown>): StackNotDeployedError | undefined {
+  return outputs.desiredCount === undefined && outputs.instances === undefined
+    ? new StackNotDeployedError()
+    : undefined;
+}
+
 /**
  * Reads the program's outputs into a StackState; a missing or malformed output is an error naming it. A stack without
  * them is not deployed (or was destroyed): reading it as a group of 0 would have the bounds lift it to minCount, and
@@ -77,12 +98,8 @@ export function countOutput(value: unknown): number | undefined {
  */
 export function parseStackOutputs(outputs: Record<string, unknown>): StackState {
   const raw = outputs.instances;
-  if (outputs.desiredCount === undefined && raw === undefined) {
-    throw new UserError(
-      "the stack has no desiredCount and no instances outputs: it is not deployed, or was destroyed. os-scaler " +
-        "never creates a stack: run `pulumi up` in stack.workDir first (and stop os-scaler before `pulumi destroy`)",
-    );
-  }
+  const gone = notDeployed(outputs);
+  if (gone) throw gone;
   if (raw === undefined) throw new UserError(MISSING_OUTPUT("instances"));
   if (!Array.isArray(raw)) throw new Error("stack output `instances` is not a list");
   const instances: Instance[] = raw.map((i: unknown, n: number) => {
