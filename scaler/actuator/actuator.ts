@@ -31,18 +31,20 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *   applied count (read from the stack's outputs if this process never applied one) → idle.
  *   The applied count asked again while failing (the load fell back): the backoff ends at once, the config and the
  *   intent are set back, and the failures no longer count (0) → idle. A newer count not applied yet keeps them.
- *   A count whose attempt finds the stack not deployed (see applying) is "dropped": its intent closed, the failures 0,
- *   nothing asked any more → idle.
+ *   A count no longer wanted when its attempt reads the stack (see applying) is "dropped": its intent closed, the
+ *   failures 0, nothing asked any more → idle, and the loop decides again from the stack's count.
  *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
  *   age → the config set back to the applied count; a young one → refresh, then re-applied; a young one while a live
  *   or unknown holder locks the stack → left pending, StackLockedError (the caller tries again later).
  *
- * applying: read the stack's outputs — a stack not deployed (destroyed since) drops the count before anything is
- * written — then write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a
- * plan that changes more than the count is refused, guard.ts), then `up`.
+ * applying: read the stack's outputs — a stack not deployed (destroyed since), or one already at the count or past it
+ * in the direction it was decided in (someone else's `pulumi up`), drops the count before anything is written — then
+ * write the intent, `pulumi config set` the count, preview the `up` (unless actuator.guard is off: a plan that changes
+ * more than the count is refused, guard.ts), then `up`.
  *
  * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; no attempt
- * runs `up` on a stack without the program's outputs (os-scaler never creates one); the intent is on disk before `up` and marked done after; an unfinished intent is re-applied only when a
+ * runs `up` on a stack without the program's outputs (os-scaler never creates one) nor one already at or past its count
+ * that way; the intent is on disk before `up` and marked done after; an unfinished intent is re-applied only when a
  * previous run wrote it, its age is known and below intentMaxAge, and the stack was refreshed first (never while it is
  * locked); a stale file-backend lock is cancelled only when its holder is known dead (same host, pid gone); dryRun never
  * writes config nor runs `up`.
@@ -54,8 +56,9 @@ export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refuse
  * What status() says of the last attempt: an ActuationResult, or
  * - "cancelled": a shutdown came before its `up` started, so nothing was applied and nothing failed (the intent stays
  *   pending for the next start);
- * - "dropped": the stack read before the attempt showed the count no longer wanted — the stack is not deployed at
- *   all — so nothing was written nor run, and the request is over (its intent closed).
+ * - "dropped": the stack read before the attempt showed the count no longer wanted — the stack already at or beyond
+ *   it in the direction it was decided in (someone else's `pulumi up`), or not deployed at all — so nothing was
+ *   written nor run, and the request is over (its intent closed).
  * Neither is an update attempt: onResult is not told of them (no metric, and the action that asked keeps its result).
  */
 export type AttemptResult = ActuationResult | "cancelled" | "dropped";
@@ -133,7 +136,10 @@ export interface ActuatorOptions {
 
 export interface ActuatorStatus {
   readonly state: ActuatorState;
-  /** The last count applied successfully by this process. */
+  /**
+   * The last count applied successfully by this process, while the stack has it: forgotten when a read finds the
+   * stack at another count (someone else's `pulumi up`, a destroy).
+   */
   readonly applied?: number;
   /** The newest count asked for. */
   readonly wanted?: number;
@@ -163,6 +169,13 @@ export class Actuator {
   private backoffWake: AbortController | undefined;
   private wanted: number | undefined;
   private wantedReason = "";
+  /**
+   * The count `wanted` was decided from (the loop's `current`): the direction it moves the stack in. An attempt
+   * finding the stack already at or beyond `wanted` that way drops it (see stillWanted).
+   */
+  private wantedFrom: number | undefined;
+  /** The stack's count as last read (`desiredCount`), or as this process's last `up` left it. */
+  private stackCount: number | undefined;
   private failures = 0;
   private lastResult: ActuatorStatus["lastResult"];
   private lastSuccessAt: number | undefined;
@@ -231,6 +244,11 @@ export class Actuator {
       this.record("dry-run", clamped);
       this.report();
       return;
+    }
+    // Decided from what the loop decides from: the count being applied while busy, else the stack's (its tick's read).
+    // The same count asked again keeps the direction it was first asked in.
+    if (!(this.running && clamped === this.wanted)) {
+      this.wantedFrom = this.running && this.wanted !== undefined ? this.wanted : this.stackCount;
     }
     this.wanted = clamped;
     this.wantedReason = reason;
@@ -421,12 +439,24 @@ export class Actuator {
         for (;;) {
           const mark = this.outputsMark;
           const outputs = await this.reads.outputs.startedAfter(mark, gaveUp);
-          if (this.outputsMark === mark) return outputs;
+          if (this.outputsMark !== mark) continue;
+          this.noteStackCount(countOutput(outputs["desiredCount"]));
+          return outputs;
         }
       },
       described,
       signal,
     );
+  }
+
+  /**
+   * What a read begun after this process's last `up` ended says the stack's count is. A count other than the one this
+   * process applied is someone else's (a person's `pulumi up`, a destroy): `applied` is forgotten, so that asking for
+   * it again is applied, not taken as done.
+   */
+  private noteStackCount(count: number | undefined): void {
+    this.stackCount = count;
+    if (count !== this.applied) this.applied = undefined;
   }
 
   /**
@@ -456,15 +486,15 @@ export class Actuator {
       const count = this.wanted;
       this.state = "applying";
       this.report(); // the previous attempt's result, now that the next one is under way
-      const result = await this.applyOnce(count, this.wantedReason);
+      const result = await this.applyOnce(count, this.wantedReason, this.wantedFrom);
       dropped = result === "dropped";
       if (result === "ok") {
         this.failures = 0;
         continue;
       }
       if (dropped) {
-        // Nothing is pending for it any more (applyOnce closed it), nor busy with it. A newer count asked meanwhile gets
-        // its own attempt.
+        // Nothing is pending for it any more (applyOnce closed it). Not busy with it either: the loop decides again
+        // from the stack's count, not from this one. A newer count asked meanwhile gets its own attempt.
         this.failures = 0;
         if (this.wanted === count) this.wanted = undefined;
         continue;
@@ -577,7 +607,7 @@ export class Actuator {
     }
   }
 
-  private async applyOnce(count: number, reason: string): Promise<AttemptResult> {
+  private async applyOnce(count: number, reason: string, decidedFrom: number | undefined): Promise<AttemptResult> {
     const { clock, logger } = this.o;
     const log = logger.child({ count });
     this.startedAt = clock.now();
@@ -619,7 +649,9 @@ export class Actuator {
       const from = countOutput(outputs["desiredCount"]);
       const pending = this.intentPending || previous?.status === "pending";
       const gone = notDeployed(outputs);
-      if (gone) return await this.drop(log, count, gone.message, pending ? intent : undefined);
+      if (gone) return await this.drop(log, count, gone.message, { intent: pending ? intent : undefined });
+      const unwanted = stillWanted(count, decidedFrom, from);
+      if (unwanted !== true) return await this.drop(log, count, unwanted, { restore: from!, pending });
       this.intentPending = written = true;
       await this.intents.write(intent); // durable before anything changes
       // A shutdown that arrives while the config is written must not be followed by an `up`: stop() can abort only an
@@ -638,7 +670,7 @@ export class Actuator {
       await this.up(ops, count, controller);
       await this.intents.write({ ...intent, status: "done" });
       this.intentPending = false;
-      this.applied = count;
+      this.applied = this.stackCount = count;
       this.lastSuccessAt = clock.now();
       result = "ok";
       log.info({ durationMs: clock.monotonic() - began }, "actuator: update applied");
@@ -677,19 +709,34 @@ export class Actuator {
   }
 
   /**
-   * Ends a request the stack read before its attempt showed unwanted (not deployed); nothing was written for this
-   * attempt, no `up` runs. The config is left alone — the stack it was for is gone — and only `intent`, when given (a
-   * pending one), is closed.
+   * Ends a request the stack read before its attempt showed unwanted; nothing was written for this attempt, no `up`
+   * runs. `restore`: the stack's count — the config and a pending intent are set back to it (a count this process
+   * wrote for an earlier attempt may be in the config), when anything is `pending`. Otherwise (the stack is not
+   * deployed) the config is left alone — the stack it was for is gone — and only `intent`, when given, is closed.
    */
-  private async drop(log: Logger, count: number, why: string, intent: Intent | undefined): Promise<"dropped"> {
-    // The config is left as it is: the stack it was written for is gone. Said, for whoever deploys it again.
-    const config = this.configCount !== undefined ? { config: { [this.o.countKey]: this.configCount } } : {};
-    log.error({ why, ...config }, `actuator: count ${count} dropped, not applied: ${why}`);
-    if (intent) {
-      await this.intents.write({ ...intent, status: "done", reason: `dropped: ${intent.reason}`, lastError: why }).then(
-        () => (this.intentPending = false),
-        (err: unknown) => log.error({ err: summarize(err) }, "actuator: could not close the dropped count's intent"),
-      );
+  private async drop(
+    log: Logger,
+    count: number,
+    why: string,
+    how: { restore: number; pending: boolean } | { intent: Intent | undefined },
+  ): Promise<"dropped"> {
+    if ("restore" in how) {
+      log.warn({ stack: how.restore, why }, `actuator: count ${count} dropped, not applied: ${why}`);
+      const leftOver = how.pending || (this.configCount !== undefined && this.configCount !== how.restore);
+      if (leftOver) await this.restoreConfig(how.restore, `count ${count} dropped: ${why}`);
+    } else {
+      // The config is left as it is: the stack it was written for is gone. Said, for whoever deploys it again.
+      const config = this.configCount !== undefined ? { config: { [this.o.countKey]: this.configCount } } : {};
+      log.error({ why, ...config }, `actuator: count ${count} dropped, not applied: ${why}`);
+      if (how.intent) {
+        await this.intents
+          .write({ ...how.intent, status: "done", reason: `dropped: ${how.intent.reason}`, lastError: why })
+          .then(
+            () => (this.intentPending = false),
+            (err: unknown) =>
+              log.error({ err: summarize(err) }, "actuator: could not close the dropped count's intent"),
+          );
+      }
     }
     this.record("dropped", count, why);
     return "dropped";
@@ -869,6 +916,25 @@ export const STACK_READ_TIMEOUT = 120_000;
 
 /** What a read of the outputs for the stack's applied count is called in messages. */
 const APPLIED_COUNT_READ = "pulumi stack output (the stack's applied count)";
+
+/**
+ * Whether applying `count` still moves the stack the way it was decided, `from` the count the loop decided it from, now
+ * that the stack is at `stack`: true, or why not. A count the stack is at has nothing left to apply; a scale-out whose
+ * target the stack meets or exceeds, or a scale-in whose target it is at or below, was overtaken (a person's `pulumi
+ * up` meanwhile, README "Override deliberately"), and applying it would be a scale nobody decided — a scale-in without
+ * the policy's downSamples, cooldownDown or stabilization. `from` unknown, or equal to `count` (an intent re-applied at
+ * start): the stack's count is where it moves from. `stack` unknown: true (the guard refuses what it cannot check).
+ */
+export function stillWanted(count: number, from: number | undefined, stack: number | undefined): true | string {
+  if (stack === undefined) return true;
+  if (stack === count) return `the stack is at ${count} already: nothing to apply`;
+  const up = from !== undefined && from !== count ? count > from : count > stack;
+  if (up ? stack < count : stack > count) return true;
+  return (
+    `the stack is at ${stack} already, past this scale-${up ? "out" : "in"} from ${from!} to ${count} (someone ` +
+    `else's \`pulumi up\`?): the loop decides again from ${stack}`
+  );
+}
 
 /** Longest summary kept: it is one line of a log, of /status and of intent.json. */
 const MAX_SUMMARY = 500;

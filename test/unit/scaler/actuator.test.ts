@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
-import { Actuator, type ActuationResult, type ActuatorOptions } from "../../../scaler/actuator/actuator";
+import { Actuator, stillWanted, type ActuationResult, type ActuatorOptions } from "../../../scaler/actuator/actuator";
 import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { Intent } from "../../../scaler/actuator/intent";
 import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
@@ -1676,6 +1676,12 @@ describe("actuator: the change guard (a preview before every up)", () => {
 });
 
 describe("actuator: a request no longer wanted is dropped, not applied", () => {
+  /** The stack moved by someone else: a person's `pulumi config set` + `OS_AUTOSCALER_APPLY_COUNT=n pulumi up`. */
+  const personApplies = (stack: FakeStack, n: number) => {
+    stack.config.desiredCount = String(n);
+    stack.count = n;
+    stack.instances = Array.from({ length: n }, (_, i) => ({ name: `web-${i}`, id: `id-${i}` }));
+  };
   const dropped = (s: Awaited<ReturnType<typeof setup>>) =>
     s.log.lines.filter((l) => typeof l.msg === "string" && l.msg.includes("dropped, not applied"));
 
@@ -1695,6 +1701,96 @@ describe("actuator: a request no longer wanted is dropped, not applied", () => {
     await s.clock.advance(30 * S);
     await s.actuator.whenIdle();
   }
+
+  // Seen in a review (README "Override deliberately"): the daemon asked 1 → 2 and met a lock; within the backoff a
+  // person set 3 and applied it; the retry then applied 2 — a 3 → 2 scale-in without downSamples, cooldownDown or
+  // stabilization.
+  const overtaken: { name: string; applied: number; asked: number; person: number; want: string }[] = [
+    {
+      name: "a scale-out whose target the stack now exceeds",
+      applied: 1,
+      asked: 2,
+      person: 3,
+      want: "the stack is at 3 already, past this scale-out from 1 to 2",
+    },
+    {
+      name: "a scale-out whose target the stack now meets",
+      applied: 1,
+      asked: 2,
+      person: 2,
+      want: "the stack is at 2 already: nothing to apply",
+    },
+    {
+      name: "a scale-in whose target the stack is now below",
+      applied: 3,
+      asked: 2,
+      person: 1,
+      want: "the stack is at 1 already, past this scale-in from 3 to 2",
+    },
+  ];
+  for (const row of overtaken) {
+    it(`a retry overtaken by someone else's up is dropped — ${row.name}`, async () => {
+      const s = await setup();
+      personApplies(s.stack, row.applied);
+      await retryAfter(s, row.asked, () => personApplies(s.stack, row.person));
+      assert.equal(s.stack.calls.filter((c) => c.startsWith("up")).length, 1, "the retry ran no up");
+      assert.equal(s.stack.count, row.person, "the stack stays at the person's count");
+      assert.equal(s.stack.config.desiredCount, String(row.person), "the config holds the stack's count");
+      const intent = await s.intent();
+      assert.deepEqual([intent.status, intent.count], ["done", row.person], "the intent is closed");
+      const st = s.actuator.status();
+      assert.equal(s.actuator.busy, false, "not busy with it: the loop decides from the stack's count again");
+      assert.equal(st.state, "idle");
+      assert.equal(st.wanted, undefined);
+      assert.equal(st.failures, 0, "nothing pending, nothing failing");
+      assert.equal(st.lastResult?.result, "dropped");
+      assert.match(st.lastResult?.error ?? "", new RegExp(`^${row.want.replace(/[()]/g, "\\$&")}`));
+      assert.equal(dropped(s).length, 1, "logged, with why");
+      assert.deepEqual(s.results, [["conflict", row.asked]], "not an update attempt: onResult is not told of it");
+      await s.t.cleanup();
+    });
+  }
+
+  it("a retry the stack has not overtaken is applied as before (a scale-out still short of its target)", async () => {
+    const s = await setup();
+    await retryAfter(s, 4, () => personApplies(s.stack, 2)); // moved, but not as far as 4
+    assert.deepEqual(s.results, [
+      ["conflict", 4],
+      ["ok", 4],
+    ]);
+    assert.equal(s.stack.count, 4);
+    await s.t.cleanup();
+  });
+
+  it("after someone else's up, asking for the count this process applied before is applied, not taken as done", async () => {
+    const s = await setup();
+    s.actuator.request(2, "a");
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().applied, 2);
+    personApplies(s.stack, 3);
+    await s.actuator.stackOutputs(); // the tick that sees 3 and decides 3 → 2
+    assert.equal(s.actuator.status().applied, undefined, "2 is no longer the stack's count");
+    s.actuator.request(2, "b");
+    await s.actuator.whenIdle();
+    const ups = s.stack.calls.filter((c) => c.startsWith("up"));
+    assert.deepEqual(ups, ["up 2", "up 2"], "applied again: the stack is back at 2");
+    await s.t.cleanup();
+  });
+
+  it("a previous run's intent re-applied at start whose count the stack already has: dropped, the intent closed", async () => {
+    const s = await setup();
+    personApplies(s.stack, 3);
+    await writeFile(
+      path.join(s.t.dir, "intent.json"),
+      JSON.stringify({ count: 3, time: s.clock.now(), reason: "r", status: "pending", attempts: 1, pid: 1 }),
+    );
+    assert.equal((await s.actuator.reconcile()).action, "reapplied");
+    await s.actuator.whenIdle();
+    assert.ok(!s.stack.calls.some((c) => c.startsWith("up")), "no up");
+    assert.equal((await s.intent()).status, "done");
+    assert.equal(s.actuator.status().lastResult?.result, "dropped");
+    await s.t.cleanup();
+  });
 
   // Seen in a review: after `pulumi destroy` with a retry queued, guard off/warn rebuilt the tier (README: "a running
   // os-scaler never creates a stack"); guard refuse was refused forever, writing desiredCount each time.
@@ -1729,4 +1825,23 @@ describe("actuator: a request no longer wanted is dropped, not applied", () => {
       await s.t.cleanup();
     });
   }
+
+  const stillWantedRows: { count: number; from: number | undefined; stack: number | undefined; want: boolean }[] = [
+    { count: 2, from: 1, stack: 1, want: true },
+    { count: 2, from: 1, stack: 2, want: false },
+    { count: 2, from: 1, stack: 3, want: false },
+    { count: 2, from: 3, stack: 3, want: true },
+    { count: 2, from: 3, stack: 1, want: false },
+    { count: 2, from: 3, stack: 4, want: true }, // a scale-in the stack moved away from: still a scale-in to 2
+    { count: 2, from: 1, stack: 0, want: true },
+    { count: 2, from: undefined, stack: 3, want: true }, // direction unknown: from the stack
+    { count: 2, from: 2, stack: 1, want: true },
+    { count: 2, from: undefined, stack: 2, want: false },
+    { count: 2, from: 1, stack: undefined, want: true }, // unreadable: the guard's to refuse
+  ];
+  it("stillWanted: a move in the direction it was decided in, to a count the stack is not at", () => {
+    for (const r of stillWantedRows) {
+      assert.equal(stillWanted(r.count, r.from, r.stack) === true, r.want, JSON.stringify(r));
+    }
+  });
 });
