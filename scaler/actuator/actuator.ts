@@ -3,7 +3,16 @@ import { singleFlight, withDeadline } from "../lib/deadline";
 import { redactUrl } from "../lib/redact";
 import type { Logger } from "../lib/logger";
 import { ChangeGuardError, checkPlan, type GuardMode } from "./guard";
-import { IntentStore, intentAge, newIntentWriter, writtenBy, type Intent } from "./intent";
+import {
+  IntentStore,
+  describeStack,
+  intentAge,
+  newIntentWriter,
+  ofOtherStack,
+  writtenBy,
+  type Intent,
+  type StackIdentity,
+} from "./intent";
 import { lockHolder, pidAlive } from "./locks";
 import { countOutput, notDeployed, type StackOps } from "./stackOps";
 import * as os from "node:os";
@@ -33,9 +42,10 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  *   intent are set back, and the failures no longer count (0) → idle. A newer count not applied yet keeps them.
  *   A count no longer wanted when its attempt reads the stack (see applying) is "dropped": its intent closed, the
  *   failures 0, nothing asked any more → idle, and the loop decides again from the stack's count.
- *   reconciling (reconcile(), at start): a previous run's unfinished intent older than intentMaxAge, or of unknown
- *   age → the config set back to the applied count; a young one → refresh, then re-applied; a young one while a live
- *   or unknown holder locks the stack → left pending, StackLockedError (the caller tries again later).
+ *   reconciling (reconcile(), at start): a previous run's unfinished intent of another stack → refused,
+ *   IntentOfOtherStackError; older than intentMaxAge, or of unknown age → the config set back to the applied count; a
+ *   young one → refresh, then re-applied; a young one while a live or unknown holder locks the stack → left pending,
+ *   StackLockedError (the caller tries again later).
  *
  * applying: read the stack's outputs — a stack not deployed (destroyed since), or one already at the count or past it
  * in the direction it was decided in (someone else's `pulumi up`), drops the count before anything is written — then
@@ -45,9 +55,9 @@ import { APPLY_COUNT_ENV } from "../../infra/countOwnership";
  * Safety promises: the count written is clamped to [minCount, maxCount]; nothing runs `up` in parallel; no attempt
  * runs `up` on a stack without the program's outputs (os-scaler never creates one) nor one already at or past its count
  * that way; the intent is on disk before `up` and marked done after; an unfinished intent is re-applied only when a
- * previous run wrote it, its age is known and below intentMaxAge, and the stack was refreshed first (never while it is
- * locked); a stale file-backend lock is cancelled only when its holder is known dead (same host, pid gone); dryRun never
- * writes config nor runs `up`.
+ * previous run wrote it for this stack, its age is known and below intentMaxAge, and the stack was refreshed first
+ * (never while it is locked); a stale file-backend lock is cancelled only when its holder is known dead (same host, pid
+ * gone); dryRun never writes config nor runs `up`.
  */
 
 export type ActuatorState = "idle" | "reconciling" | "applying" | "backoff" | "stopped";
@@ -76,6 +86,24 @@ export class StackLockedError extends Error {
         `${Number.isFinite(intent.time) ? new Date(intent.time).toISOString() : "no time"}) is reconciled once the ` +
         "lock is gone, and re-applied only if it is still younger than actuator.intentMaxAge then; nothing is " +
         "applied meanwhile. If no pulumi command runs on this stack, `pulumi cancel` in stack.workDir removes the lock",
+    );
+  }
+}
+
+/**
+ * A previous run's unfinished intent is an update of another stack than the one stack.* names now (scaler.yaml was
+ * pointed elsewhere with the same stateDir): it is neither re-applied nor closed here, and nothing is applied until it
+ * is dealt with.
+ */
+export class IntentOfOtherStackError extends Error {
+  override name = "IntentOfOtherStackError";
+  constructor(intent: Intent & { stack: StackIdentity }, here: StackIdentity, file: string) {
+    super(
+      `${file} holds an unfinished update of ${describeStack(intent.stack)} (count ${intent.count}), but stack.* ` +
+        `now names ${describeStack(here)}: it is not applied here, and nothing is applied until it is dealt with. ` +
+        `Point stack.name and stack.workDir back at "${intent.stack.name}" to have os-scaler finish it there, or ` +
+        `finish it there yourself (\`pulumi refresh\` then \`pulumi up\` in its workDir), or move ${file} away ` +
+        `once that stack is checked`,
     );
   }
 }
@@ -274,7 +302,9 @@ export class Actuator {
    * some — clearing them otherwise is harmless but hides nothing worth hiding); a young intent is then applied again,
    * if it is still young. A stack locked by a live or unknown holder is not refreshed: a young intent then stays
    * pending and this rejects with a StackLockedError, for the caller to try again later (the loop: before each tick,
-   * acting on nothing meanwhile). An intent this process wrote is its own update, never reconciled ("own").
+   * acting on nothing meanwhile). An intent this process wrote is its own update, never reconciled ("own"). An intent
+   * of another stack (its recorded stack differs from this one's: stack.* now names another) is refused before
+   * anything is touched, with an IntentOfOtherStackError naming both; one without a recorded stack is this one's.
    * Returns what it found, for the log and /status. `signal` (the daemon's stop) aborts the refresh: the intent then
    * stays pending for the next start.
    */
@@ -290,6 +320,12 @@ export class Actuator {
     const log = this.o.logger.child({ intent: { count: intent.count, time: when, pid: intent.pid } });
     log.warn("actuator: unfinished intent from a previous run; reconciling");
     if (this.o.dryRun) return { found: intent, action: "dry-run" };
+    // Before anything is touched: an update of another stack is that stack's to finish, not this one's to refresh,
+    // re-apply or close.
+    const here = (await this.openStack(signal ?? this.stopController.signal)).identity?.();
+    if (here && intent.stack && ofOtherStack(intent, here)) {
+      throw new IntentOfOtherStackError({ ...intent, stack: intent.stack }, here, this.intents.file);
+    }
     const maxAge = this.o.intentMaxAge ?? 15 * 60_000;
     const tooOld = () => {
       const age = intentAge(intent, this.o.clock.now());
@@ -615,7 +651,7 @@ export class Actuator {
     const previous = await this.intents.read().catch(() => undefined);
     const retried = previous?.status === "pending" && previous.count === count;
     const attempts = retried ? previous.attempts + 1 : 1;
-    const intent: Intent = {
+    let intent: Intent = {
       count,
       time: retried ? previous.time : clock.now(),
       reason,
@@ -639,6 +675,8 @@ export class Actuator {
     try {
       const ops = await this.openStack();
       this.throwIfStopping();
+      const stack = ops.identity?.();
+      if (stack) intent = { ...intent, stack };
       // The stack as it is now, before anything is written: a retry (or a re-applied intent) waited while the stack
       // may have changed. A shutdown ends the wait for the read at once: no config write nor `up` follows it anyway.
       const signal = AbortSignal.any([controller.signal, this.stopController.signal]);

@@ -21,6 +21,37 @@ export interface Intent {
   readonly hostname?: string;
   /** The writer's IntentWriter.run: what tells this process's own intent from a previous run's. */
   readonly run?: string;
+  /** The stack it is an update of. Absent from intents written before it was recorded: taken as this stack's. */
+  readonly stack?: StackIdentity;
+}
+
+/**
+ * Which stack an intent is an update of. One stateDir can be pointed at another stack by editing stack.* in
+ * scaler.yaml; a previous run's unfinished update of `dev` must then not be re-applied to `prod`.
+ */
+export interface StackIdentity {
+  /** stack.name as given. */
+  readonly name: string;
+  /** stack.workDir, absolute (as state.json's `stack` has it). */
+  readonly workDir: string;
+  /** PULUMI_BACKEND_URL, secrets blanked, when the environment sets it (not looked up otherwise). */
+  readonly backend?: string;
+}
+
+/**
+ * Whether `intent` is an update of another stack than `current`: its name or workDir differ, or both know the backend
+ * and it differs. An intent without a stack (written before it was recorded) is taken as this stack's, as it was.
+ */
+export function ofOtherStack(intent: Intent, current: StackIdentity): boolean {
+  const s = intent.stack;
+  if (!s) return false;
+  const backends = s.backend !== undefined && current.backend !== undefined;
+  return s.name !== current.name || s.workDir !== current.workDir || (backends && s.backend !== current.backend);
+}
+
+/** `stack "dev" (workDir /srv/web, backend file:///var/pulumi)`, for messages. */
+export function describeStack(s: StackIdentity): string {
+  return `stack "${s.name}" (workDir ${s.workDir}${s.backend !== undefined ? `, backend ${s.backend}` : ""})`;
 }
 
 /**

@@ -3,8 +3,10 @@ import * as path from "node:path";
 import type * as automation from "@pulumi/pulumi/automation";
 import type { Stack, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { UserError } from "../lib/errors";
+import { redactUrl } from "../lib/redact";
 import { summarize } from "./actuator";
 import type { PlanStep, PreviewPlan } from "./guard";
+import type { StackIdentity } from "./intent";
 import { fileBackendDir, readLocks } from "./locks";
 import type { LockInfo, StackOps } from "./stackOps";
 
@@ -104,10 +106,7 @@ class PulumiStackOps implements StackOps {
   }
 
   async locks(): Promise<LockInfo[] | undefined> {
-    const url =
-      process.env.PULUMI_BACKEND_URL ??
-      this.stack.workspace.envVars.PULUMI_BACKEND_URL ??
-      (await this.stack.workspace.whoAmI()).url;
+    const url = this.backendFromEnv() ?? (await this.stack.workspace.whoAmI()).url;
     const dir = fileBackendDir(url);
     if (!dir) return undefined;
     // The project scopes the stack's name in the backend: another project's stack of the same name is not this one.
@@ -116,6 +115,21 @@ class PulumiStackOps implements StackOps {
       () => undefined,
     );
     return readLocks(dir, { name: this.stackName, project });
+  }
+
+  /** stack.name and stack.workDir as the config gives them (the workDir absolute, as state.json records it too). */
+  identity(): StackIdentity {
+    const backend = this.backendFromEnv();
+    return {
+      name: this.stackName,
+      workDir: path.resolve(this.stack.workspace.workDir),
+      ...(backend ? { backend: redactUrl(backend) } : {}),
+    };
+  }
+
+  /** The backend URL the environment sets, if it does (else the CLI's `pulumi login` choice, which costs a CLI run). */
+  private backendFromEnv(): string | undefined {
+    return process.env.PULUMI_BACKEND_URL ?? this.stack.workspace.envVars.PULUMI_BACKEND_URL;
   }
 }
 

@@ -2,6 +2,7 @@ import { UserError } from "../lib/errors";
 import type { StackBounds } from "../policy/bounds";
 import type { Instance } from "../sources/types";
 import type { PreviewPlan } from "./guard";
+import type { StackIdentity } from "./intent";
 
 /**
  * The few stack operations the scaler needs, behind an interface: the real one wraps @pulumi/pulumi/automation
@@ -36,6 +37,11 @@ export interface StackOps {
    * (Pulumi Cloud, s3://, …): a conflict there is someone else's update, never a lock known to be stale.
    */
   locks(): Promise<LockInfo[] | undefined>;
+  /**
+   * Which stack this is, recorded in every intent so that a start pointed at another stack refuses it (see
+   * StackIdentity). Optional: without it, intents carry no stack and are taken as this one's, as before.
+   */
+  identity?(): StackIdentity;
 }
 
 /** A file-backend lock: `.pulumi/locks/<org>/<project>/<stack>/<id>.json` holding the locking CLI's pid and host. */

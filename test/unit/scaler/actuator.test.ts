@@ -1136,6 +1136,78 @@ describe("actuator: crash safety (intent reconcile)", () => {
     assert.deepEqual(s.stack.calls, []);
     await s.t.cleanup();
   });
+
+  it("every intent records its stack: name, workDir, and the backend when known", async () => {
+    const s = await setup();
+    s.stack.identity = () => ({ name: "dev", workDir: "/srv/web", backend: "file:///var/pulumi" });
+    s.actuator.request(2, "x");
+    await s.actuator.whenIdle();
+    assert.deepEqual((await s.intent()).stack, { name: "dev", workDir: "/srv/web", backend: "file:///var/pulumi" });
+    await s.t.cleanup();
+  });
+
+  // Seen in a review: a crashed `dev` update's intent was refreshed on and re-applied to `prod`, after the same
+  // scaler.yaml and stateDir had been pointed at prod.
+  const otherStacks: { name: string; theirs: Intent["stack"]; ours?: Intent["stack"] }[] = [
+    { name: "another stack name", theirs: { name: "prod", workDir: "/srv/web" } },
+    { name: "another project folder", theirs: { name: "dev", workDir: "/srv/shop" } },
+    {
+      name: "another backend, both known",
+      theirs: { name: "dev", workDir: "/srv/web", backend: "file:///var/old" },
+      ours: { name: "dev", workDir: "/srv/web", backend: "file:///var/pulumi" },
+    },
+  ];
+  for (const row of otherStacks) {
+    it(`a previous run's intent of another stack is refused, never applied — ${row.name}`, async () => {
+      const s = await setupWithIntent(4, {}, [], () => ({ stack: row.theirs }));
+      if (row.ours) s.stack.identity = () => row.ours!;
+      const before = await readFile(path.join(s.t.dir, "intent.json"), "utf8");
+      await assert.rejects(s.actuator.reconcile(), (err: Error) => {
+        assert.equal(err.name, "IntentOfOtherStackError");
+        const file = path.join(s.t.dir, "intent.json");
+        const theirs = row.theirs!;
+        const ours = row.ours ?? { name: "dev", workDir: "/srv/web" };
+        const named = (x: typeof theirs) =>
+          `stack "${x.name}" (workDir ${x.workDir}${x.backend ? `, backend ${x.backend}` : ""})`;
+        assert.equal(
+          err.message,
+          `${file} holds an unfinished update of ${named(theirs)} (count 4), but stack.* now names ${named(ours)}: ` +
+            `it is not applied here, and nothing is applied until it is dealt with. Point stack.name and ` +
+            `stack.workDir back at "${theirs.name}" to have os-scaler finish it there, or finish it there yourself ` +
+            `(\`pulumi refresh\` then \`pulumi up\` in its workDir), or move ${file} away once that stack is checked`,
+        );
+        return true;
+      });
+      assert.deepEqual(s.stack.calls, [], "no lock cancelled, no refresh, no config write, no up on this stack");
+      assert.equal(await readFile(path.join(s.t.dir, "intent.json"), "utf8"), before, "the intent is left as it was");
+      assert.equal(s.actuator.busy, false);
+      await s.t.cleanup();
+    });
+  }
+
+  const sameStacks: { name: string; theirs?: Intent["stack"]; identity?: FakeStack["identity"] }[] = [
+    { name: "an intent written before the stack was recorded (no stack): taken as this one's", theirs: undefined },
+    { name: "the same stack", theirs: { name: "dev", workDir: "/srv/web" } },
+    {
+      name: "the same stack, the backend known on one side only",
+      theirs: { name: "dev", workDir: "/srv/web", backend: "file:///var/pulumi" },
+    },
+    {
+      name: "a StackOps that cannot say which stack it is",
+      theirs: { name: "prod", workDir: "/srv/web" },
+      identity: undefined,
+    },
+  ];
+  for (const row of sameStacks) {
+    it(`a previous run's intent of this stack is reconciled as before — ${row.name}`, async () => {
+      const s = await setupWithIntent(4, {}, [], () => (row.theirs ? { stack: row.theirs } : {}));
+      if ("identity" in row) s.stack.identity = row.identity;
+      assert.equal((await s.actuator.reconcile()).action, "reapplied");
+      await s.actuator.whenIdle();
+      assert.ok(s.stack.calls.includes("up 4"));
+      await s.t.cleanup();
+    });
+  }
 });
 
 describe("actuator: stop", () => {

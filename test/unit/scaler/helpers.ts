@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { Writable } from "node:stream";
 import type { ActuatorOptions } from "../../../scaler/actuator/actuator";
 import type { PreviewPlan } from "../../../scaler/actuator/guard";
+import type { StackIdentity } from "../../../scaler/actuator/intent";
 import type { LockInfo, StackOps } from "../../../scaler/actuator/stackOps";
 import type { Clock } from "../../../scaler/lib/clock";
 import { createLogger, type Logger } from "../../../scaler/lib/logger";
@@ -121,6 +122,8 @@ export class FakeStack implements StackOps {
   upsRunning = 0;
   maxParallelUps = 0;
   readonly upEnvs: Record<string, string>[] = [];
+  /** Which stack this is (intent.json records it); undefined: a StackOps that cannot say. */
+  identity: (() => StackIdentity) | undefined = () => ({ name: "dev", workDir: "/srv/web" });
 
   outputs(): Promise<Record<string, unknown>> {
     this.calls.push("outputs");
