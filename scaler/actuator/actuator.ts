@@ -5,7 +5,6 @@ import type { Logger } from "../lib/logger";
 import { ChangeGuardError, checkPlan, type GuardMode } from "./guard";
 import {
   IntentStore,
-  describeStack,
   intentAge,
   newIntentWriter,
   ofOtherStack,
@@ -93,19 +92,24 @@ export class StackLockedError extends Error {
 /**
  * A previous run's unfinished intent is an update of another stack than the one stack.* names now (scaler.yaml was
  * pointed elsewhere with the same stateDir): it is neither re-applied nor closed here, and nothing is applied until it
- * is dealt with.
+ * is dealt with. What to do comes before the stacks' folders and backends: the log and /healthz keep 500 characters.
  */
 export class IntentOfOtherStackError extends Error {
   override name = "IntentOfOtherStackError";
   constructor(intent: Intent & { stack: StackIdentity }, here: StackIdentity, file: string) {
+    const theirs = intent.stack;
     super(
-      `${file} holds an unfinished update of ${describeStack(intent.stack)} (count ${intent.count}), but stack.* ` +
-        `now names ${describeStack(here)}: it is not applied here, and nothing is applied until it is dealt with. ` +
-        `Point stack.name and stack.workDir back at "${intent.stack.name}" to have os-scaler finish it there, or ` +
-        `finish it there yourself (\`pulumi refresh\` then \`pulumi up\` in its workDir), or move ${file} away ` +
-        `once that stack is checked`,
+      `${file} holds an unfinished update (count ${intent.count}) of stack "${theirs.name}", but stack.* names ` +
+        `"${here.name}" now: it is not applied here, and nothing is until it is dealt with. Point stack.* back at ` +
+        `that stack (its next start finishes it), finish it there yourself (\`pulumi refresh\`, then \`pulumi up\`), or ` +
+        `move the file away once that stack is checked. That stack: ${where(theirs)}; this one: ${where(here)}`,
     );
   }
+}
+
+/** `workDir /srv/web, backend file:///var/pulumi`: where a stack is, for messages. */
+function where(s: StackIdentity): string {
+  return `workDir ${s.workDir}${s.backend !== undefined ? `, backend ${s.backend}` : ""}`;
 }
 
 /** What locks the stack once the locks of dead holders are cancelled (see clearStaleLocks). */

@@ -49,11 +49,6 @@ export function ofOtherStack(intent: Intent, current: StackIdentity): boolean {
   return s.name !== current.name || s.workDir !== current.workDir || (backends && s.backend !== current.backend);
 }
 
-/** `stack "dev" (workDir /srv/web, backend file:///var/pulumi)`, for messages. */
-export function describeStack(s: StackIdentity): string {
-  return `stack "${s.name}" (workDir ${s.workDir}${s.backend !== undefined ? `, backend ${s.backend}` : ""})`;
-}
-
 /**
  * The actuator that writes intents (one per process). The pid and hostname cannot tell this process from the one
  * before it: a container's daemon restarts with the same pid (often 1) and hostname. A random id drawn at start can.

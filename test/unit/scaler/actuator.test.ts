@@ -4,7 +4,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
-import { Actuator, stillWanted, type ActuationResult, type ActuatorOptions } from "../../../scaler/actuator/actuator";
+import {
+  Actuator,
+  stillWanted,
+  summarize,
+  type ActuationResult,
+  type ActuatorOptions,
+} from "../../../scaler/actuator/actuator";
 import type { PreviewPlan } from "../../../scaler/actuator/guard";
 import type { Intent } from "../../../scaler/actuator/intent";
 import { fileBackendDir, lockHolder, readLocks } from "../../../scaler/actuator/locks";
@@ -1150,7 +1156,8 @@ describe("actuator: crash safety (intent reconcile)", () => {
   // scaler.yaml and stateDir had been pointed at prod.
   const otherStacks: { name: string; theirs: Intent["stack"]; ours?: Intent["stack"] }[] = [
     { name: "another stack name", theirs: { name: "prod", workDir: "/srv/web" } },
-    { name: "another project folder", theirs: { name: "dev", workDir: "/srv/shop" } },
+    // A long path too: what to do must still come within what the log and /healthz keep.
+    { name: "another project folder", theirs: { name: "dev", workDir: `/srv/${"deploy/".repeat(30)}shop` } },
     {
       name: "another backend, both known",
       theirs: { name: "dev", workDir: "/srv/web", backend: "file:///var/old" },
@@ -1167,15 +1174,16 @@ describe("actuator: crash safety (intent reconcile)", () => {
         const file = path.join(s.t.dir, "intent.json");
         const theirs = row.theirs!;
         const ours = row.ours ?? { name: "dev", workDir: "/srv/web" };
-        const named = (x: typeof theirs) =>
-          `stack "${x.name}" (workDir ${x.workDir}${x.backend ? `, backend ${x.backend}` : ""})`;
+        const where = (x: typeof theirs) => `workDir ${x.workDir}${x.backend ? `, backend ${x.backend}` : ""}`;
         assert.equal(
           err.message,
-          `${file} holds an unfinished update of ${named(theirs)} (count 4), but stack.* now names ${named(ours)}: ` +
-            `it is not applied here, and nothing is applied until it is dealt with. Point stack.name and ` +
-            `stack.workDir back at "${theirs.name}" to have os-scaler finish it there, or finish it there yourself ` +
-            `(\`pulumi refresh\` then \`pulumi up\` in its workDir), or move ${file} away once that stack is checked`,
+          `${file} holds an unfinished update (count 4) of stack "${theirs.name}", but stack.* names "${ours.name}" ` +
+            `now: it is not applied here, and nothing is until it is dealt with. Point stack.* back at that stack ` +
+            `(its next start finishes it), finish it there yourself (\`pulumi refresh\`, then \`pulumi up\`), or move ` +
+            `the file away once that stack is checked. That stack: ${where(theirs)}; this one: ${where(ours)}`,
         );
+        // The log and /healthz keep 500 characters of it (summarize): what to do comes within them.
+        assert.match(summarize(err), /away once that stack is checked/);
         return true;
       });
       assert.deepEqual(s.stack.calls, [], "no lock cancelled, no refresh, no config write, no up on this stack");
