@@ -280,7 +280,7 @@ function panels(q: QualityResults): Panel[] {
     const point = (r: Row, label: string) => ({ x: r.result.vmHours, y: r.result.overloadMinutes, label });
     const def = rows.find((r) => r.policy === "default");
     return {
-      title: `${t.id}${t.kind === "metric-proxy" ? " (metric as demand)" : ""}`,
+      title: `${t.id}${t.kind === "metric-proxy" ? " (metric as demand)" : ""}${t.heldOut ? " (held out)" : ""}`,
       curve: rows.filter((r) => r.policy === "sweep").map((r) => point(r, String(r.target))),
       ...(def ? { highlight: point(def, `default, target ${def.target}`) } : {}),
       baselines: rows

@@ -1,11 +1,13 @@
 /** The benchmark's own arithmetic and chart: the least-squares fit, the axis ranges, the issue-7 test and the SVG. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { dominance, type Row } from "../../../bench/policy-quality";
+import * as path from "node:path";
+import { HELD_OUT_DIR, TRACES, dominance, traceFile, type Row } from "../../../bench/policy-quality";
 import { fit } from "../../../bench/program-scale";
 import { median } from "../../../bench/stats";
 import { frontierSvg, niceRange, sqrtRange } from "../../../bench/svg";
 import type { SimulationResult } from "../../../scaler/policy/simulate";
+import { loadTrace } from "../../../scaler/policy/trace";
 import { policy } from "../scaler/helpers";
 
 describe("bench arithmetic", () => {
@@ -65,6 +67,24 @@ describe("issue 7's test", () => {
     assert.equal(d!.actionBudget, 30);
     assert.match(d!.misses[55]!, /actions 31 > 30/);
     assert.match(d!.misses[40]!, /VM-hours 101 > 100/);
+  });
+});
+
+describe("the held-out traces", () => {
+  const heldOut = TRACES.filter((t) => t.heldOut);
+  it("are in the repository and load as traces: a fresh clone can run the benchmark on them", () => {
+    assert.ok(heldOut.length >= 3, "the benchmark has held-out traces");
+    for (const t of heldOut) {
+      assert.equal(traceFile(t), path.join(HELD_OUT_DIR, t.file));
+      // loadTrace refuses a missing file, a bad line or times out of order, naming the line.
+      const trace = loadTrace(traceFile(t));
+      assert.ok(trace.times.length > 1000, `${t.file}: ${trace.times.length} points`);
+    }
+  });
+  it("are other traces than the shared ones, which stay where they were", () => {
+    const shared = TRACES.filter((t) => !t.heldOut);
+    for (const t of shared) assert.equal(traceFile(t, "/elsewhere"), path.join("/elsewhere", t.file));
+    for (const t of heldOut) assert.ok(!shared.some((s) => s.file === t.file || s.id === t.id), t.id);
   });
 });
 
