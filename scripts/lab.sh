@@ -37,7 +37,7 @@ TOKEN_LIFETIME=30 # seconds: short, so the client's renewal before expiry is exe
 ARCHIVE_POLICY=lab-10s
 
 PACKAGES=(keystone python3-keystonemiddleware python3-gnocchi gnocchi-common python3-psycopg2
-  postgresql prometheus prometheus-node-exporter stress-ng openssh-server uwsgi uwsgi-plugin-python3 curl)
+  postgresql prometheus prometheus-node-exporter stress-ng openssh-server uwsgi uwsgi-plugin-python3 curl systemd)
 
 t0=$(date +%s)
 log() { echo "[lab +$(($(date +%s) - t0))s] $*" >&2; }

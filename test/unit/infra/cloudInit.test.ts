@@ -71,6 +71,14 @@ describe("the built-in cloud-config", () => {
     const unit = doc.write_files.find((f) => f.path === "/etc/systemd/system/autoscaler-web.service");
     assert.ok(unit, "the HTTP service unit is written");
     assert.match(unit.content, /ExecStart=\/usr\/bin\/python3 -m http\.server 8080 /);
+    // Not root: systemd's throwaway user, with only the capability a port under 1024 needs, serving a directory
+    // it owns (RuntimeDirectory); a path outside it would be read-only under DynamicUser.
+    assert.match(unit.content, /^DynamicUser=yes$/m);
+    assert.match(unit.content, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
+    assert.doesNotMatch(unit.content, /^User=root$/m);
+    assert.match(unit.content, /^RuntimeDirectory=autoscaler-web$/m);
+    assert.match(unit.content, /--directory \/run\/autoscaler-web$/m);
+    assert.match(unit.content, /> \/run\/autoscaler-web\/index\.html'$/m);
     assert.ok(doc.runcmd.some((c) => c.join(" ") === "systemctl enable --now autoscaler-web.service"));
     assert.ok(doc.runcmd.some((c) => c.join(" ") === "systemctl enable --now prometheus-node-exporter.service"));
     assert.ok(!text.includes("{{"), "every placeholder is filled");
