@@ -68,9 +68,12 @@ export type ActuationResult = "ok" | "conflict" | "failed" | "timeout" | "refuse
  * - "dropped": the stack read before the attempt showed the count no longer wanted — the stack already at or beyond
  *   it in the direction it was decided in (someone else's `pulumi up`), or not deployed at all — so nothing was
  *   written nor run, and the request is over (its intent closed).
- * Neither is an update attempt: onResult is not told of them (no metric, and the action that asked keeps its result).
+ * Neither is an update attempt. onResult is told of "dropped" (ReportedResult: the action that asked is over, and
+ * changed nothing), not of "cancelled" (the action stays pending: the next start applies its intent).
  */
 export type AttemptResult = ActuationResult | "cancelled" | "dropped";
+/** What onResult is told of: every attempt's result, and a request dropped before its attempt. */
+export type ReportedResult = ActuationResult | "dropped";
 
 export class UpdateTimeoutError extends Error {
   override name = "UpdateTimeoutError";
@@ -163,7 +166,7 @@ export interface ActuatorOptions {
    * Called after every attempt (metrics, and the loop's save of status()), once the state that follows it is set: a
    * failure is reported in "backoff" (or "idle" when given up on, or replaced by the applied count), never in "applying".
    */
-  readonly onResult?: (result: ActuationResult, count: number) => void;
+  readonly onResult?: (result: ReportedResult, count: number) => void;
 }
 
 export interface ActuatorStatus {
@@ -238,7 +241,7 @@ export class Actuator {
   /** `reads.outputs.mark()` when this process's last `up` ended: a read begun by then may predate what it applied. */
   private outputsMark = 0;
   /** The last attempt's result, until onResult is told of it (see report()). */
-  private unreported: { result: ActuationResult; count: number } | undefined;
+  private unreported: { result: ReportedResult; count: number } | undefined;
 
   constructor(private readonly o: ActuatorOptions) {
     this.intents = new IntentStore(o.stateDir, o.lockLost);
@@ -939,7 +942,7 @@ export class Actuator {
 
   private record(result: AttemptResult, count: number, error?: string): void {
     this.lastResult = { result, count, time: this.o.clock.now(), ...(error ? { error } : {}) };
-    this.unreported = result === "cancelled" || result === "dropped" ? undefined : { result, count };
+    this.unreported = result === "cancelled" ? undefined : { result, count };
   }
 
   /** Tells onResult of the last attempt, once: drive() calls it when the state that follows the attempt is set. */

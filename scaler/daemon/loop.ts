@@ -1,4 +1,4 @@
-import { summarize, type ActuationResult, type ActuatorStatus } from "../actuator/actuator";
+import { summarize, type ActuatorStatus, type ReportedResult } from "../actuator/actuator";
 import type { StackState } from "../actuator/stackOps";
 import type { LoadedConfig } from "../config/load";
 import type { Clock } from "../lib/clock";
@@ -7,7 +7,7 @@ import { redactUrl } from "../lib/redact";
 import type { HealthCheck, ScalerMetrics } from "../http/metrics";
 import { withStackBounds } from "../policy/bounds";
 import { decide, modes } from "../policy/decide";
-import { observationsKept } from "../policy/history";
+import { lastAction, observationsKept } from "../policy/history";
 import { failedObservation, sanitize } from "../policy/sanitize";
 import type { ActionRecord, DecideInput, Decision, Observation } from "../policy/types";
 import { SourceError, type Group, type Instance, type MetricSource, type MissingSample } from "../sources/types";
@@ -365,16 +365,16 @@ export class ScalerLoop {
   }
 
   /**
-   * Called by the actuator after each attempt: the newest pending action for that count gets the result, and the
-   * state is saved again (the tick that asked has already saved it).
+   * Called by the actuator after each attempt, and when it drops a request: the newest pending action for that count
+   * gets the result, and the state is saved again (the tick that asked has already saved it).
    */
-  actuationResult(result: ActuationResult, count: number): void {
+  actuationResult(result: ReportedResult, count: number): void {
     this.d.metrics?.actuations.inc({ result });
     const actions = this.state?.actions ?? [];
     for (let i = actions.length - 1; i >= 0; i--) {
       const a = actions[i]!;
       if (a.to === count && (a.result === "pending" || a.result === "failed")) {
-        actions[i] = { ...a, result: result === "ok" ? "ok" : "failed" };
+        actions[i] = { ...a, result: result === "ok" || result === "dropped" ? result : "failed" };
         break;
       }
     }
@@ -703,7 +703,7 @@ export function cooldowns(
   now: number,
   dryRun = false,
 ): { upUntil?: number; downUntil?: number } {
-  const last = [...actionsThatCount(s?.actions ?? [], dryRun)].reverse().find((a) => a.result !== "failed");
+  const last = lastAction(actionsThatCount(s?.actions ?? [], dryRun));
   if (!last) return {};
   const up = last.time + p.cooldownUp;
   const down = last.time + p.cooldownDown;

@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { ActuationResult } from "../actuator/actuator";
+import type { ReportedResult } from "../actuator/actuator";
 import { VERSION } from "../lib/version";
 import type { RejectReason } from "../policy/types";
 import type { SourceErrorKind } from "../sources/types";
 
 /** Every actuation result, so each series exists at 0 from the start; a Record so a new result must be listed. */
-const ACTUATION_RESULTS: Record<ActuationResult, true> = {
+const ACTUATION_RESULTS: Record<ReportedResult, true> = {
   ok: true,
   conflict: true,
   failed: true,
@@ -13,6 +13,7 @@ const ACTUATION_RESULTS: Record<ActuationResult, true> = {
   refused: true,
   "stale-lock-cancelled": true,
   "dry-run": true,
+  dropped: true,
 };
 
 /** Every `kind` of os_scaler_source_errors_total: a SourceError's, and `unexpected` (an error that is not one, a bug). */
@@ -88,7 +89,9 @@ export class ScalerMetrics {
   });
   readonly actuations = new Counter({
     name: "os_scaler_actuations_total",
-    help: "Update attempts by result (ok, conflict, failed, timeout, refused, stale-lock-cancelled, dry-run)",
+    help:
+      "Update attempts by result (ok, conflict, failed, timeout, refused, stale-lock-cancelled, dry-run), and " +
+      "requests dropped before their attempt because the stack had moved past them or was not deployed (dropped)",
     labelNames: ["result"],
     registers: [this.registry],
   });

@@ -2,11 +2,14 @@ import type { ActionRecord, Observation, PolicyConfig } from "./types";
 
 /** Helpers over the decision history, shared by the modes and `decide`. Pure. */
 
-/** Actions that count for cooldowns and sample resets: everything except a failed attempt (the count did not change). */
+/**
+ * The newest action that counts for cooldowns and sample resets: everything except a failed or dropped one (this
+ * scaler did not change the count).
+ */
 export function lastAction(actions: readonly ActionRecord[]): ActionRecord | undefined {
   for (let i = actions.length - 1; i >= 0; i--) {
     const a = actions[i]!;
-    if (a.result !== "failed") return a;
+    if (a.result !== "failed" && a.result !== "dropped") return a;
   }
   return undefined;
 }

@@ -75,7 +75,8 @@ export interface ActionRecord {
   readonly to: number;
   readonly direction: Exclude<Direction, "none">;
   readonly reason: string;
-  readonly result?: "ok" | "failed" | "dry-run" | "pending";
+  /** "dropped": the stack had moved past it (or was not deployed) before its attempt; like "failed", it changed nothing. */
+  readonly result?: "ok" | "failed" | "dry-run" | "pending" | "dropped";
 }
 
 /** A count the policy recommended at a tick (before stabilization), kept for the scale-in stabilization window. */

@@ -9,6 +9,7 @@ import {
   stillWanted,
   summarize,
   type ActuationResult,
+  type ReportedResult,
   type ActuatorOptions,
 } from "../../../scaler/actuator/actuator";
 import type { PreviewPlan } from "../../../scaler/actuator/guard";
@@ -30,7 +31,7 @@ async function setup(options: Partial<ActuatorOptions> = {}, deadPids: number[] 
   const t = await tempDir();
   const clock = new FakeClock();
   const stack = new FakeStack();
-  const results: [ActuationResult, number][] = [];
+  const results: [ReportedResult, number][] = [];
   const log = captureLogger();
   const actuator = new Actuator(
     actuatorOptions(
@@ -659,7 +660,7 @@ describe("actuator: errors", () => {
   ];
   for (const row of givingUp) {
     it(`maxAttempts 1, nothing applied by this process yet — ${row.name}`, async () => {
-      const seen: { result: ActuationResult; state: string }[] = [];
+      const seen: { result: ReportedResult; state: string }[] = [];
       const box: { actuator?: Actuator } = {};
       const s = await setup({
         maxAttempts: 1,
@@ -1826,7 +1827,14 @@ describe("actuator: a request no longer wanted is dropped, not applied", () => {
       assert.equal(st.lastResult?.result, "dropped");
       assert.match(st.lastResult?.error ?? "", new RegExp(`^${row.want.replace(/[()]/g, "\\$&")}`));
       assert.equal(dropped(s).length, 1, "logged, with why");
-      assert.deepEqual(s.results, [["conflict", row.asked]], "not an update attempt: onResult is not told of it");
+      assert.deepEqual(
+        s.results,
+        [
+          ["conflict", row.asked],
+          ["dropped", row.asked],
+        ],
+        "onResult is told: the loop's action for it is over, and changed nothing",
+      );
       await s.t.cleanup();
     });
   }

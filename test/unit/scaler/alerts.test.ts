@@ -30,7 +30,16 @@ describe("os_scaler_actuations_total before any update", () => {
   // the first refusal.
   it("exports every result at 0", async () => {
     const text = await new ScalerMetrics().registry.metrics();
-    for (const result of ["ok", "conflict", "failed", "timeout", "refused", "stale-lock-cancelled", "dry-run"]) {
+    for (const result of [
+      "ok",
+      "conflict",
+      "failed",
+      "timeout",
+      "refused",
+      "stale-lock-cancelled",
+      "dry-run",
+      "dropped",
+    ]) {
       assert.ok(text.includes(`os_scaler_actuations_total{result="${result}"} 0\n`), `${result} at 0 in:\n${text}`);
     }
   });

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { describe, it } from "node:test";
 import { Actuator } from "../../../scaler/actuator/actuator";
 import { parseStackOutputs } from "../../../scaler/actuator/stackOps";
-import { ScalerLoop, type LoopDeps } from "../../../scaler/daemon/loop";
-import { StateStore } from "../../../scaler/daemon/state";
+import { cooldowns, ScalerLoop, type LoopDeps } from "../../../scaler/daemon/loop";
+import { StateStore, type PersistedState } from "../../../scaler/daemon/state";
 import { ScalerMetrics } from "../../../scaler/http/metrics";
 import { observationsKept } from "../../../scaler/policy/history";
 import type { PolicyConfig } from "../../../scaler/policy/types";
@@ -18,7 +18,7 @@ import { actuatorOptions, captureLogger, FakeStack, policy, S, tempDir } from ".
 async function setup(
   p: Partial<PolicyConfig>,
   source: (clock: FakeClock) => FakeSource,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; readThroughActuator?: boolean } = {},
 ) {
   const t = await tempDir();
   const clock = new FakeClock();
@@ -55,7 +55,9 @@ async function setup(
     clock,
     logger: log.logger,
     source: src,
-    readStack: async () => parseStackOutputs(await stack.outputs()),
+    // readThroughActuator: as wired (scaler/cli/wiring.ts), so the actuator knows the count each tick decided from.
+    readStack: async () =>
+      parseStackOutputs(await (opts.readThroughActuator ? actuator.stackOutputs() : stack.outputs())),
     actuator,
     metrics,
   };
@@ -788,6 +790,42 @@ describe("loop: one tick at a time", () => {
     const state = await new StateStore(s.t.dir).load();
     assert.equal(state.observations.length, kept);
     assert.equal(state.observations.at(-1)!.time, s.clock.now() - 15 * S, "the newest are the ones kept");
+    await s.done();
+  });
+});
+
+describe("loop: a request the actuator drops", () => {
+  // Seen in a review: a dropped request (the stack moved past it before its retry) left the action "pending" for ever,
+  // so it held cooldowns as if it had scaled, and no metric counted it.
+  it("ends its action as dropped: counted on the metric, and no cooldown starts from it", async () => {
+    const s = await setup(
+      { ...quick, cooldownUp: 600 * S, cooldownDown: 600 * S },
+      (c) => scriptedSource([90], () => c.now()),
+      { readThroughActuator: true },
+    );
+    s.stack.upBehaviours = ["fail"];
+    for (let i = 0; i < 3; i++) {
+      await s.loop.tick();
+      await s.clock.advance(15 * S);
+    }
+    await waitFor(() => s.actuator.status().state === "backoff");
+    // Within the backoff a person applies 4: the retry of 2 → 3 is a scale-out the stack is already past.
+    s.stack.config.desiredCount = "4";
+    s.stack.count = 4;
+    s.stack.instances = Array.from({ length: 4 }, (_, i) => ({ name: `web-${i}`, id: `id-${i}` }));
+    await s.clock.advance(30 * S);
+    await s.actuator.whenIdle();
+    assert.equal(s.actuator.status().lastResult?.result, "dropped");
+    await s.loop.flush();
+    const state = JSON.parse(await readFile(path.join(s.t.dir, "state.json"), "utf8")) as PersistedState;
+    assert.deepEqual(
+      state.actions.map((a) => [a.from, a.to, a.result]),
+      [[2, 3, "dropped"]],
+    );
+    assert.deepEqual(cooldowns(state, s.deps.config.policy, s.clock.now()), {}, "it changed nothing: no cooldown");
+    const text = await s.metrics.registry.metrics();
+    assert.match(text, /^os_scaler_actuations_total\{result="failed"\} 1$/m);
+    assert.match(text, /^os_scaler_actuations_total\{result="dropped"\} 1$/m);
     await s.done();
   });
 });
