@@ -192,7 +192,8 @@ export function dominance(traces: readonly TraceSpec[], rows: readonly Row[]): D
         if (s.result.vmHours > b.result.vmHours)
           why.push(`VM-hours ${round(s.result.vmHours)} > ${round(b.result.vmHours)}`);
         if (s.result.overloadMinutes > b.result.overloadMinutes) {
-          why.push(`overload ${round(s.result.overloadMinutes)} > ${round(b.result.overloadMinutes)} min`);
+          // One decimal always: overload comes in steps of 2.5 min or less, and 285.0 > 284.5 must not read "285 > 285".
+          why.push(`overload ${s.result.overloadMinutes.toFixed(1)} > ${b.result.overloadMinutes.toFixed(1)} min`);
         }
         if (s.result.actions > actionBudget) why.push(`actions ${s.result.actions} > ${Math.floor(actionBudget)}`);
         misses[s.target!] = why.join(", ");

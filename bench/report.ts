@@ -9,7 +9,7 @@ import type {
   ProgramScaleSection,
   ReactionSection,
 } from "./run";
-import { clairvoyantVerdict, round, type ClairvoyantVerdict, type Row } from "./policy-quality";
+import { clairvoyantVerdict, dominance, round, type ClairvoyantVerdict, type Row } from "./policy-quality";
 import { median } from "./stats";
 
 const n0 = (x: number) => Math.round(x).toLocaleString("en-US");
@@ -96,18 +96,32 @@ export function renderReport(r: BenchResults): string {
   );
   out.push("");
   const oracle = currentOracle(r.oracle, q.ranAt);
-  const verdictOf = (d: (typeof q.dominance)[number]) =>
+  // Recomputed from the rows (pure, cheap), so that --render-only shows what this code says of the saved runs.
+  const dominanceRows = dominance(q.traces, q.rows);
+  const verdictOf = (d: (typeof dominanceRows)[number]) =>
     oracle.rows?.find((x) => x.trace === d.trace && x.baseline === d.baseline);
   out.push(
-    "| trace | baseline | action budget (HPA / 3, at most) | settings that beat it (target %) | when none: two settings breaking the fewest conditions | a clairvoyant policy within the budget |",
+    "| trace | baseline | action budget (HPA / 3, at most) | settings that beat it (target %) | when none: the two nearest misses (fewest conditions broken, then least excess) | a clairvoyant policy within the budget |",
   );
   out.push("| --- | --- | ---: | --- | --- | --- |");
-  for (const d of q.dominance) {
+  for (const d of dominanceRows) {
+    // Fewest conditions broken first; among those, the nearest miss (the smallest sum of relative excesses), so that
+    // a setting short of a baseline by its action budget alone is not hidden behind one that costs twice the VM-hours.
+    const rows = q.rows.filter((x) => x.trace === d.trace);
+    const base = rows.find((x) => x.policy === d.baseline)?.result;
+    const excess = (target: string) => {
+      const s = rows.find((x) => x.policy === "sweep" && String(x.target) === target)?.result;
+      if (!s || !base) return 0;
+      const over = (v: number, limit: number) => (v > limit ? (v - limit) / Math.max(limit, 1e-9) : 0);
+      return (
+        over(s.vmHours, base.vmHours) + over(s.overloadMinutes, base.overloadMinutes) + over(s.actions, d.actionBudget)
+      );
+    };
     const closest =
       d.winners.length > 0
         ? ""
         : Object.entries(d.misses)
-            .sort((a, b) => a[1].split(",").length - b[1].split(",").length)
+            .sort((a, b) => a[1].split(",").length - b[1].split(",").length || excess(a[0]) - excess(b[0]))
             .slice(0, 2)
             .map(([t, why]) => `target ${t}: ${why}`)
             .join("; ");
@@ -118,7 +132,7 @@ export function renderReport(r: BenchResults): string {
   }
   out.push("");
   out.push(renderOracle(oracle));
-  const failing = q.dominance.filter((d) => d.winners.length === 0);
+  const failing = dominanceRows.filter((d) => d.winners.length === 0);
   if (failing.length > 0) {
     out.push(
       "**Where no setting beats a baseline, and why** (the numbers are in the tables above; the mechanisms were read from the simulator's decision logs):",
@@ -208,10 +222,21 @@ const WHY: Record<string, string> = {
     "The proportional band holds at the first step (70 % is under its 80 % trigger; the trend adds a VM or two only when its window sees the step), so a spike to 100 % finds 5–7 VMs and overloads until the scale-out serves (apply + boot); the saturated reading is doubled (6 → 20 VMs) and held for the 10-minute window. " +
     "Heat and the threshold mode's defaults hold capacity through the hour instead: their scale-in lines (20 % and 30 %) are not reached at 8–10 VMs, and 8 VMs at 100 % serve the spikes. " +
     "No target in the swept range both releases between spikes and is ready for them; rules tried against this trace are in docs/policy-frontier.md.",
+  // Held-out traces: read from their tables (and, for the NetworkIn trace, its simulation's applies), not tuned on.
+  Twitter_volume_GOOG:
+    "(held out; read from the tables) bursty like Twitter_volume_AAPL, with many more bursts: every setting takes more actions than the budget (a third of HPA's), each burst costing a scale-out and, after the window, a scale-in. " +
+    "Against the lab script that is the only condition target 85 misses. Heat + Aodh and the threshold mode's defaults, which grow one or two VMs per action, spend fewer VM-hours than every setting and overload more than every setting; against HPA the sweep straddles it (the settings with less overload use more VM-hours).",
+  occupancy_6005:
+    "(held out; read from the tables) a daily cycle with gaps. Against HPA, target 80 has fewer VM-hours and less overload, and misses on the action budget alone. " +
+    "The lab script, Heat + Aodh and the threshold mode's defaults spend fewer VM-hours than every setting; the lab script and Heat + Aodh overload more than every setting, the threshold mode's defaults more than every setting up to target 80.",
+  "iio_us-east-1_i-a2eb1cd9_NetworkIn":
+    "(held out; read from the tables) against every baseline the high targets have no more VM-hours and no more overload, and miss on the action budget alone: the trace is 4 days long and HPA acts little on it, so a third of its actions is a budget of a few actions a day.",
 };
 
 /** Why the default is off a trace's frontier: the mechanism, read from the tables and the decision logs. */
 const FRONTIER_WHY: Record<string, string> = {
+  "iio_us-east-1_i-a2eb1cd9_NetworkIn":
+    "(held out) the trace's second point, five minutes in, is five times its first: the group every run starts with (sized for the first point) overloads until its first scale-out serves, the same 5 minutes for every setting from 30 to 65 % — no setting there avoids or shortens it. Along that plateau the cheapest setting (65) edges out the default on VM-hours alone, as on Twitter_volume_AAPL: the default sits on the frontier up to that granularity.",
   Twitter_volume_AAPL:
     "the overload minutes come in whole bursts (steps of 2.5 min), and targets 55–65 miss the same bursts: along that plateau the VM-hours differ by a few hours in 1,370 (under 0.3 %), so the neighbouring setting that edges out the default does so by less than one burst's worth. The default sits on the frontier up to that granularity.",
   cpu_utilization_asg_misconfiguration:
