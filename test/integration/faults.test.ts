@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { Server as SshServer, utils as sshUtils } from "ssh2";
+import { utils as sshUtils } from "ssh2";
 import { systemClock } from "../../scaler/lib/clock";
 import { sourceSchema } from "../../scaler/sources/config";
 import { createSource } from "../../scaler/sources/index";
@@ -12,6 +12,7 @@ import { fingerprint } from "../../scaler/sources/ssh-hostkeys";
 import { SourceError, type Group, type SampleSet, type SourceErrorKind } from "../../scaler/sources/types";
 import { closedPort, sendJson, startServer, type FixtureServer } from "../fixtures/httpServer";
 import { captureLogger, StepClock } from "../fixtures/logCapture";
+import { startSshServer } from "../fixtures/sshServer";
 import { lab, type Lab } from "./helpers/lab";
 
 /**
@@ -137,27 +138,7 @@ describe("ssh source under faults (ssh2 fixture servers on 127.0.0.1)", () => {
   writeFileSync(keyFile, userKey.private, { mode: 0o600 });
   const hostFp = fingerprint(Buffer.from(hostKey.public.split(" ")[1]!, "base64"));
 
-  /** An SSH server that runs no shell: `reply` decides what the /proc/stat command prints and its exit code. */
-  async function fakeSshd(reply: () => { out: string; code: number }) {
-    const server = new SshServer({ hostKeys: [hostKey.private] }, (client) => {
-      client.on("authentication", (ctx) => ctx.accept());
-      client.on("error", () => undefined);
-      client.on("ready", () => {
-        client.on("session", (accept) => {
-          accept().on("exec", (acceptExec) => {
-            const stream = acceptExec();
-            const r = reply();
-            stream.write(r.out);
-            stream.exit(r.code);
-            stream.end();
-          });
-        });
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
-  }
+  const fakeSshd = (reply: () => { out: string; code: number }) => startSshServer(hostKey.private, reply);
 
   const source = (port: number) =>
     createSource(

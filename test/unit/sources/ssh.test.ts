@@ -3,16 +3,16 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { Server as SshServer, utils as sshUtils } from "ssh2";
+import { utils as sshUtils } from "ssh2";
 import { ConfigError } from "../../../scaler/lib/errors";
 import { sshSourceSchema } from "../../../scaler/sources/config";
 import { busyPercent, parseProcStat, SshSource } from "../../../scaler/sources/ssh";
 import { entriesFor, fingerprint, parseKnownHosts, verifyHostKey } from "../../../scaler/sources/ssh-hostkeys";
 import type { SourceError } from "../../../scaler/sources/types";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
+import { startSshServer } from "../../fixtures/sshServer";
 
 describe("parseProcStat", () => {
   it("sums user..steal as total and idle+iowait as idle (guest is already in user)", () => {
@@ -247,27 +247,13 @@ describe("SshSource reads known_hosts again when it changes", () => {
   const userKey = path.join(dir, "reload_user_key");
   writeFileSync(userKey, sshUtils.generateKeyPairSync("ed25519").private, { mode: 0o600 });
 
-  /** An SSH server on 127.0.0.1 that accepts any user key and answers every command with a growing /proc/stat. */
-  async function fakeSshd() {
+  /** An SSH server on 127.0.0.1 that answers every command with a growing /proc/stat: 40 busy, 60 idle per command. */
+  function fakeSshd() {
     let jiffies = 1000;
-    const server = new SshServer({ hostKeys: [hostKey.private] }, (client) => {
-      client.on("authentication", (ctx) => ctx.accept());
-      client.on("error", () => undefined);
-      client.on("ready", () => {
-        client.on("session", (accept) => {
-          accept().on("exec", (acceptExec) => {
-            const stream = acceptExec();
-            jiffies += 100; // 40 busy, 60 idle per command
-            stream.write(`cpu  ${jiffies * 0.4} 0 0 ${jiffies * 0.6} 0 0 0 0 0 0\n`);
-            stream.exit(0);
-            stream.end();
-          });
-        });
-      });
+    return startSshServer(hostKey.private, () => {
+      jiffies += 100;
+      return { out: `cpu  ${jiffies * 0.4} 0 0 ${jiffies * 0.6} 0 0 0 0 0 0\n`, code: 0 };
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as AddressInfo).port;
-    return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
   }
 
   it("a key added to the file is trusted from the next tick; the file removed keeps the keys read, with one warning", async () => {
