@@ -186,7 +186,11 @@ async function ownedByThisProcess(ownerFile: string): Promise<boolean> {
  * finds no such process. Another host's pid says nothing.
  */
 async function holderIsDead(ownerFile: string): Promise<boolean> {
-  const owner = await readOwner(ownerFile);
+  return ownerIsDead(await readOwner(ownerFile), ownerFile);
+}
+
+/** holderIsDead for an owner already read from `ownerFile`. */
+function ownerIsDead(owner: Partial<LockOwner> | undefined, ownerFile: string): boolean {
   if (typeof owner?.pid !== "number" || typeof owner.hostname !== "string") return false;
   return liveness({ file: ownerFile, pid: owner.pid, hostname: owner.hostname }) === "dead";
 }
@@ -219,6 +223,6 @@ export async function lockHolder(stateDir: string): Promise<Partial<LockOwner> |
   const age = await ageOf(path.join(stateDir, "lock"));
   if (age === undefined || age >= STALE_MS) return undefined;
   const ownerFile = path.join(stateDir, "lock-owner.json");
-  if (await holderIsDead(ownerFile)) return undefined;
-  return (await readOwner(ownerFile)) ?? {};
+  const owner = await readOwner(ownerFile);
+  return ownerIsDead(owner, ownerFile) ? undefined : (owner ?? {});
 }
