@@ -26,16 +26,23 @@ export interface Intent {
 }
 
 /**
- * Which stack an intent is an update of. One stateDir can be pointed at another stack by editing stack.* in
- * scaler.yaml; a previous run's unfinished update of `dev` must then not be re-applied to `prod`.
+ * Which stack an intent, or a state file (daemon/state.ts), is of. One stateDir can be pointed at another stack by
+ * editing stack.* in scaler.yaml; a previous run's unfinished update of `dev` must then not be re-applied to `prod`,
+ * nor its cooldowns and samples carried over. Two stacks of one name in two projects are two stacks; so are two names
+ * in one project.
  */
 export interface StackIdentity {
   /** stack.name as given. */
   readonly name: string;
   /** stack.workDir, absolute (as state.json's `stack` has it). */
   readonly workDir: string;
-  /** PULUMI_BACKEND_URL, secrets blanked, when the environment sets it (not looked up otherwise). */
+  /** PULUMI_BACKEND_URL, secrets blanked, when the environment sets it (not looked up otherwise; intents only). */
   readonly backend?: string;
+}
+
+/** Same name and project folder (the backend aside: see ofOtherStack). */
+export function sameStack(a: StackIdentity, b: StackIdentity): boolean {
+  return a.name === b.name && a.workDir === b.workDir;
 }
 
 /**
@@ -46,7 +53,7 @@ export function ofOtherStack(intent: Intent, current: StackIdentity): boolean {
   const s = intent.stack;
   if (!s) return false;
   const backends = s.backend !== undefined && current.backend !== undefined;
-  return s.name !== current.name || s.workDir !== current.workDir || (backends && s.backend !== current.backend);
+  return !sameStack(s, current) || (backends && s.backend !== current.backend);
 }
 
 /**

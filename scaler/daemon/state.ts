@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import type { ActuatorStatus } from "../actuator/actuator";
+import { sameStack, type StackIdentity } from "../actuator/intent";
 import { rename } from "node:fs/promises";
 import { UserError } from "../lib/errors";
 import { JsonSyntaxError, readJson, writeJsonAtomic } from "../lib/jsonFile";
@@ -15,24 +16,11 @@ export interface DecisionRecord extends Decision {
   readonly dryRun: boolean;
 }
 
-/**
- * The stack a state is of: its name and its project folder (absolute). Two stacks of one name in two projects are two
- * stacks; so are two names in one project.
- */
-export interface StackIdentity {
-  readonly name: string;
-  readonly workDir: string;
-}
-
 /** The stack a config names, as recorded in its state. */
 export function stackOf(config: {
   readonly stack: { readonly name: string; readonly workDir: string };
 }): StackIdentity {
   return { name: config.stack.name, workDir: path.resolve(config.stack.workDir) };
-}
-
-export function sameStack(a: StackIdentity, b: StackIdentity): boolean {
-  return a.name === b.name && a.workDir === b.workDir;
 }
 
 export interface PersistedState {
