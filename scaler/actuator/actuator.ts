@@ -333,7 +333,7 @@ export class Actuator {
     if (here && intent.stack && ofOtherStack(intent, here)) {
       throw new IntentOfOtherStackError({ ...intent, stack: intent.stack }, here, this.intents.file);
     }
-    const maxAge = this.o.intentMaxAge ?? 15 * 60_000;
+    const maxAge = this.o.intentMaxAge ?? INTENT_MAX_AGE;
     const tooOld = () => {
       const age = intentAge(intent, this.o.clock.now());
       return age === "unknown" || age > maxAge ? { ageMs: age } : undefined;
@@ -958,6 +958,9 @@ export class Actuator {
  * backend, with a wide margin. The library cannot cancel these reads, so a hung backend must not hang the daemon.
  */
 export const STACK_READ_TIMEOUT = 120_000;
+
+/** The default of ActuatorOptions.intentMaxAge (ms): older unfinished intents are not re-applied at start. */
+export const INTENT_MAX_AGE = 15 * 60_000;
 
 /** What a read of the outputs for the stack's applied count is called in messages. */
 const APPLIED_COUNT_READ = "pulumi stack output (the stack's applied count)";

@@ -5,12 +5,11 @@ import * as path from "node:path";
 import { loadConfig, loadPolicy, redact, type LoadedConfig } from "../config/load";
 import { flagDuration, spellDuration } from "../config/duration";
 import { cooldowns, type StatusSnapshot } from "../daemon/loop";
-import { sameStack } from "../actuator/intent";
 import { stackOf, StateOfAnotherStackError, StateStore, type PersistedState } from "../daemon/state";
 import { checkStateDir, lockHolder, lockStateDir } from "../daemon/stateLock";
 import { startHttpServer } from "../http/server";
-import { summarize, type ActuatorState } from "../actuator/actuator";
-import { IntentStore, intentAge, type Intent } from "../actuator/intent";
+import { INTENT_MAX_AGE, summarize, type ActuatorState } from "../actuator/actuator";
+import { IntentStore, intentAge, sameStack, type Intent } from "../actuator/intent";
 import { checkWorkDir } from "../actuator/pulumiStack";
 import { systemClock } from "../lib/clock";
 import { ConfigError, UserError } from "../lib/errors";
@@ -192,11 +191,11 @@ function nowOf(io: Io): number {
   return (io.overrides?.clock ?? systemClock).now();
 }
 
-/** What the daemon's next start does with an unfinished intent (Actuator.reconcile; its intentMaxAge is 15 min). */
+/** What the daemon's next start does with an unfinished intent (Actuator.reconcile, with its default intentMaxAge). */
 function nextStart(intent: Intent): string {
   return (
     `the daemon's next start reconciles it (pulumi refresh, then count ${intent.count} applied again if the intent ` +
-    "is still younger than 15 min, else dropped and the count decided afresh)"
+    `is still younger than ${spellDuration(INTENT_MAX_AGE)}, else dropped and the count decided afresh)`
   );
 }
 
