@@ -59,7 +59,8 @@ export interface Scaler {
 
 export async function wireScaler(
   config: LoadedConfig,
-  logger: Logger,
+  /** The command's logger, which already names the stack on every line (commands.ts). */
+  log: Logger,
   overrides: WiringOverrides = {},
   options: {
     processMetrics?: boolean;
@@ -70,7 +71,6 @@ export async function wireScaler(
   } = {},
 ): Promise<Scaler> {
   const clock = overrides.clock ?? systemClock;
-  const log = logger; // commands.ts's logger already names the stack on every line
   const source = await buildSource(config, log.child({ component: "source" }), clock, overrides.createSource);
   const open = overrides.openStack ?? openPulumiStack;
   let opsPromise: Promise<StackOps> | undefined;
