@@ -255,6 +255,7 @@ export class ScalerLoop {
       // The sources' own errors are scrubbed already; this covers any other (a bug, a library's message).
       sourceError = redactUrl(err instanceof Error ? err.message : String(err));
       const kind = err instanceof SourceError ? err.kind : "unexpected";
+      if (err instanceof SourceError) metrics?.sourceRequests.inc(err.requests);
       observation = failedObservation(started, p.aggregate, stack.instances.length);
       this.consecutiveSourceFailures++;
       state.counters.sourceErrors++;

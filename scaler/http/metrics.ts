@@ -120,7 +120,7 @@ export class ScalerMetrics {
   });
   readonly sourceRequests = new Counter({
     name: "os_scaler_source_requests_total",
-    help: "Requests (HTTP or SSH commands) the source made on the ticks it answered (a failed one does not say)",
+    help: "Requests (HTTP queries, SSH commands) the source sent, failed ticks included; not retries or Keystone tokens",
     registers: [this.registry],
   });
 

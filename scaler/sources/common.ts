@@ -24,6 +24,12 @@ export function toSourceError(source: SourceType, err: unknown): SourceError {
   return new SourceError(source, "config", message);
 }
 
+/** `err` with the requests its tick had sent (see SourceError.requests): what a source throws from `sample`. */
+export function costing(err: SourceError, requests: number): SourceError {
+  err.requests = requests;
+  return err;
+}
+
 /**
  * Per-instance outcome of a source that asks each instance separately (nova, ssh). `firstReading`: a counter read
  * with no earlier reading of this instance to compare it with, so no CPU % yet.
@@ -80,7 +86,11 @@ export async function sampleCounters(
   const { outcomes, requests } = await readCounters(group.instances, read, options);
   const ids = new Set(group.instances.map((i) => i.id));
   for (const id of previous.keys()) if (!ids.has(id)) previous.delete(id);
-  return { ...foldOutcomes(outcomes), requests };
+  try {
+    return { ...foldOutcomes(outcomes), requests };
+  } catch (err) {
+    throw err instanceof SourceError ? costing(err, requests) : err;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
 import { HttpError, isServiceFailure, parseJson } from "../openstack/http";
 import type { KeystoneSession } from "../openstack/keystone";
-import { asPercent, toSourceError } from "./common";
+import { asPercent, costing, toSourceError } from "./common";
 import { novaSourceSchema, type GnocchiSourceConfig } from "./config";
 import {
   SourceError,
@@ -158,11 +158,11 @@ export class GnocchiSource implements MetricSource {
       const missing: MissingSample[] = [];
       for (const [i, inst] of group.instances.entries()) {
         const lookup = lookups[i]!;
+        requests += lookup.requests;
         if ("reason" in lookup) {
           missing.push({ instance: inst.id, reason: lookup.reason });
           continue;
         }
-        requests += lookup.requests;
         const r = readInstance(inst.id, byResource.get(inst.id), {
           granularityS,
           vcpus: lookup.vcpus,
@@ -174,19 +174,24 @@ export class GnocchiSource implements MetricSource {
       }
       return { time: now, samples, missing, requests };
     } catch (err) {
-      if (err instanceof HttpError && err.status === 404 && /unknown aggregation/i.test(err.body ?? err.message)) {
-        // One metric whose archive policy lacks rate:mean or the granularity fails the whole aggregates request.
-        throw new SourceError(
-          "gnocchi",
-          "config",
-          `a cpu metric's archive policy has no rate:mean at ${this.config.granularity / 1000}s (Gnocchi: ${err.message}): give the metrics an archive policy with rate:mean at that granularity, or set source.granularity to one it has`,
-        );
-      }
-      if (err instanceof HttpError && err.status === 400) {
-        throw new SourceError("gnocchi", "config", `${err.message} (is the resource type "instance" defined?)`);
-      }
-      throw toSourceError("gnocchi", err);
+      throw costing(this.translate(err), requests);
     }
+  }
+
+  /** A failed tick's error in the terms of this source, with what to fix where Gnocchi's own words do not say. */
+  private translate(err: unknown): SourceError {
+    if (err instanceof HttpError && err.status === 404 && /unknown aggregation/i.test(err.body ?? err.message)) {
+      // One metric whose archive policy lacks rate:mean or the granularity fails the whole aggregates request.
+      return new SourceError(
+        "gnocchi",
+        "config",
+        `a cpu metric's archive policy has no rate:mean at ${this.config.granularity / 1000}s (Gnocchi: ${err.message}): give the metrics an archive policy with rate:mean at that granularity, or set source.granularity to one it has`,
+      );
+    }
+    if (err instanceof HttpError && err.status === 400) {
+      return new SourceError("gnocchi", "config", `${err.message} (is the resource type "instance" defined?)`);
+    }
+    return toSourceError("gnocchi", err);
   }
 
   private endpoint(signal?: AbortSignal): Promise<string> {
@@ -236,7 +241,8 @@ export class GnocchiSource implements MetricSource {
           } catch (err) {
             // Recorded before this task settles, so the limiter's next task already sees a verdict of down.
             tick.failed(inst.id, err);
-            return old ?? { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}` };
+            if (old) return { ...old, requests: 1 };
+            return { reason: `vCPU count unknown: ${toSourceError("gnocchi", err).message}`, requests: 1 };
           }
         });
       }),
@@ -244,9 +250,10 @@ export class GnocchiSource implements MetricSource {
     // With Nova down, the lookups that failed with it and those never sent share one reason: one cause to read, not
     // one per VM. It names the first failure only: the other servers may not have failed that way.
     const down = `vCPU count unknown: Nova down this tick, flavor lookups stopped until the next (first failure: ${tick.firstFailure})`;
-    return counts.map((c, i) =>
-      c === NOT_SENT || (tick.down && "reason" in c && tick.failedWithNova(instances[i]!.id)) ? { reason: down } : c,
-    );
+    return counts.map((c, i) => {
+      if (c === NOT_SENT) return { reason: down, requests: 0 };
+      return tick.down && "reason" in c && tick.failedWithNova(instances[i]!.id) ? { ...c, reason: down } : c;
+    });
   }
 
   /** An instance's vCPUs from its flavor in Nova, cached until VCPU_RECHECK_MS old. */
@@ -276,8 +283,9 @@ export class GnocchiSource implements MetricSource {
   }
 }
 
-/** An instance's vCPU count, or why it has none this tick. */
-type VcpuCount = { readonly vcpus: number; readonly requests: number } | { readonly reason: string };
+/** An instance's vCPU count, or why it has none this tick; either way the flavor lookups it cost (0 or 1). */
+type VcpuCount =
+  { readonly vcpus: number; readonly requests: number } | { readonly reason: string; readonly requests: number };
 
 /** A flavor lookup not sent because this tick's lookups had already found Nova down. */
 const NOT_SENT = "not sent";

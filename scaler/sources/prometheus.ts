@@ -3,7 +3,7 @@ import type { Clock } from "../lib/clock";
 import { ConfigError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { HttpClient, HttpError, parseJson, TlsConfigError } from "../openstack/http";
-import { toSourceError } from "./common";
+import { costing, toSourceError } from "./common";
 import { hasUserInfo, type PrometheusSourceConfig } from "./config";
 import { ReloadableFile } from "./reloadableFile";
 import {
@@ -238,11 +238,11 @@ export class PrometheusSource implements MetricSource {
       }
       points = parseVector(body);
     } catch (err) {
-      throw this.scrubbed(
+      const failure =
         err instanceof HttpError && err.kind === "auth"
           ? new SourceError("prometheus", "auth", `${err.message} (${this.authHint})`)
-          : toSourceError("prometheus", err),
-      );
+          : toSourceError("prometheus", err);
+      throw costing(this.scrubbed(failure), 1);
     }
     const { samples, missing } = matchSeries(group, points, this.config);
     return { time: now, samples, missing, requests: 1 };

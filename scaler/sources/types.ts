@@ -76,6 +76,11 @@ export type SourceErrorKind =
 /** Why a source produced nothing this tick. The message never contains a token, password or secret. */
 export class SourceError extends Error {
   override name = "SourceError";
+  /**
+   * Requests the failed tick had sent (the SampleSet field a failed tick cannot return), so that
+   * os_scaler_source_requests_total counts an outage's load on the API too. Set by the source that throws.
+   */
+  requests = 0;
   constructor(
     readonly source: SourceType,
     readonly kind: SourceErrorKind,

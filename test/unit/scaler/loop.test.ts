@@ -372,6 +372,7 @@ describe("loop: one tick at a time", () => {
 
   it("a failing source holds, is counted, and makes /healthz unhealthy after 3 ticks in a row", async () => {
     const err = new SourceError("prometheus", "unreachable", "connect ECONNREFUSED 127.0.0.1:9090");
+    err.requests = 2; // what the failed ticks cost still reaches os_scaler_source_requests_total
     const s = await setup({ ...quick, downSamples: 1 }, (c) => scriptedSource([err], () => c.now()));
     for (let i = 0; i < 3; i++) {
       assert.equal(s.loop.health().ok, true);
@@ -386,6 +387,7 @@ describe("loop: one tick at a time", () => {
     assert.match(h.reasons[0]!, /source failing: 3 ticks in a row \(prometheus: connect ECONNREFUSED/);
     assert.deepEqual(await healthGauge(s.metrics), { ...ALL_OK, source: 0 }, "the gauge says which check fails");
     assert.match(await s.metrics.registry.metrics(), /os_scaler_source_errors_total\{kind="unreachable"\} 3/);
+    assert.match(await s.metrics.registry.metrics(), /^os_scaler_source_requests_total 6$/m);
     assert.equal(s.loop.status().counters.sourceErrors, 3);
     await s.done();
   });

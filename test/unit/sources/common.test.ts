@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FIRST_READING_GAP_MS, firstReading, readCounters, type InstanceOutcome } from "../../../scaler/sources/common";
+import {
+  FIRST_READING_GAP_MS,
+  firstReading,
+  readCounters,
+  sampleCounters,
+  type InstanceOutcome,
+} from "../../../scaler/sources/common";
 import { SourceError, type Instance } from "../../../scaler/sources/types";
 import { StepClock } from "../../fixtures/logCapture";
 
@@ -87,4 +93,33 @@ describe("readCounters: a tick of counter sources with no value reads its first-
     const read = (inst: Instance) => Promise.resolve(firstReading(inst.id));
     await assert.rejects(readCounters([{ id: "a", name: "a" }], read, { clock, signal: controller.signal }), /stopped/);
   });
+});
+
+describe("sampleCounters: a failed tick still says what it cost", () => {
+  // The requests counter must see an outage's load on the API, not only the ticks that answered.
+  const rows: { name: string; reads: Record<string, Read[]>; requests: number }[] = [
+    { name: "every VM failed", reads: { a: ["error"], b: ["error"] }, requests: 2 },
+    {
+      name: "a first-time VM read again, then failing too",
+      reads: { a: ["error"], b: ["first", "error"] },
+      requests: 3,
+    },
+  ];
+  for (const r of rows) {
+    it(r.name, async () => {
+      const clock = new StepClock();
+      const seen = new Map<string, number>();
+      const read = (inst: Instance) => {
+        const n = seen.get(inst.id) ?? 0;
+        seen.set(inst.id, n + 1);
+        return Promise.resolve(outcome(inst.id, r.reads[inst.id]![n]!, clock.now()));
+      };
+      const group = { instances: Object.keys(r.reads).map((id) => ({ id, name: id })) };
+      await assert.rejects(sampleCounters(group, new Map(), read, { clock }), (e: SourceError) => {
+        assert.equal(e.kind, "timeout");
+        assert.equal(e.requests, r.requests);
+        return true;
+      });
+    });
+  }
 });

@@ -5,7 +5,7 @@ import type { CloudConfig } from "../../../scaler/openstack/clouds";
 import { novaSourceSchema, sourceSchema } from "../../../scaler/sources/config";
 import { FLAVOR_LOOKUP_CONCURRENCY, VCPU_RECHECK_MS } from "../../../scaler/sources/gnocchi";
 import { createSource } from "../../../scaler/sources/index";
-import type { SampleSet } from "../../../scaler/sources/types";
+import type { SampleSet, SourceError } from "../../../scaler/sources/types";
 import { closedPort, sendJson, startServer, type FixtureServer } from "../../fixtures/httpServer";
 import { captureLogger, StepClock } from "../../fixtures/logCapture";
 
@@ -217,7 +217,7 @@ describe("gnocchi source wiring", () => {
     assert.equal(set.missing.length, 1);
     assert.equal(set.missing[0]!.instance, gone);
     assert.match(set.missing[0]!.reason, /^vCPU count unknown: .*404/);
-    assert.equal(set.requests, 1 + ids.length - 1, "the aggregates request and the lookups that succeeded");
+    assert.equal(set.requests, 1 + ids.length, "the aggregates request and every lookup, the one that failed too");
   });
 
   // Seen in a review: with Nova down, a fresh daemon's 200 uncached VMs each waited for their own timeout (200 / 4 ×
@@ -250,6 +250,11 @@ describe("gnocchi source wiring", () => {
       const most = fault === "503" ? limit + 1 : limit;
       assert.ok(asked.size <= most, `at most ${most} lookups sent while Nova is down (sent ${asked.size})`);
       assert.ok(!asked.has(A), "a cached count is not looked up again");
+      assert.equal(
+        down.requests,
+        1 + asked.size,
+        "the aggregates request and the lookups sent; none for those held back",
+      );
       assert.deepEqual(
         down.samples.map((s) => [s.instance, s.value]),
         [[A, 60]],
@@ -578,7 +583,7 @@ describe("gnocchi source wiring", () => {
       });
       await assert.rejects(
         source.sample({ serverGroup: "g", instances: [{ id: A, name: "a" }] }),
-        (e: Error & { kind?: string }) => e.kind === "config" && r.message.test(e.message),
+        (e: SourceError) => e.kind === "config" && r.message.test(e.message) && e.requests === 1,
       );
     });
   }

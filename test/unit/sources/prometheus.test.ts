@@ -219,6 +219,7 @@ describe("PrometheusSource at start-up and its messages", () => {
       const source = build({ url: server.url });
       await assert.rejects(source.sample({ instances: [] }), (e: SourceError) => {
         assert.equal(e.kind, "auth");
+        assert.equal(e.requests, 1, "the failed query counts as a request");
         assert.match(
           e.message,
           /HTTP 401: unauthorized \(Prometheus asks for credentials: set bearerTokenFile, or a user and password in url\)$/,
@@ -239,6 +240,8 @@ describe("PrometheusSource at start-up and its messages", () => {
       );
       await assert.rejects(source.sample({ instances: [] }), (e: SourceError) => {
         assert.match(e.message, /HTTP 500: denied for \[redacted\]/);
+        // The scrubbed error is a new one: it must still say what the failed tick cost, for the requests counter.
+        assert.equal(e.requests, 1);
         return !e.message.includes("UrlPassw0rd");
       });
     } finally {
