@@ -284,8 +284,7 @@ export class GnocchiSource implements MetricSource {
 }
 
 /** An instance's vCPU count, or why it has none this tick; either way the flavor lookups it cost (0 or 1). */
-type VcpuCount =
-  { readonly vcpus: number; readonly requests: number } | { readonly reason: string; readonly requests: number };
+type VcpuCount = { readonly requests: number } & ({ readonly vcpus: number } | { readonly reason: string });
 
 /** A flavor lookup not sent because this tick's lookups had already found Nova down. */
 const NOT_SENT = "not sent";
